@@ -1,0 +1,93 @@
+//! The command line, exactly as documented in the README (a test keeps the two in step).
+
+use clap::{Args, Parser, Subcommand};
+use std::path::PathBuf;
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "flipdeck",
+    version,
+    about = "Zero-downtime, symlink-based deployments of web sites over SSH",
+    after_help = "SITE is a domain, or SERVER/DOMAIN when the domain is on several servers.\n\
+                  Exit codes: 0 success; 1 the operation failed or was refused; 2 usage or config error."
+)]
+pub struct Cli {
+    /// Config file [default: $XDG_CONFIG_HOME/flipdeck/config.toml]
+    #[arg(long, global = true, env = "FLIPDECK_CONFIG", value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// History database [default: $XDG_DATA_HOME/flipdeck/history.db]
+    #[arg(long, global = true, env = "FLIPDECK_DB", value_name = "FILE")]
+    pub db: Option<PathBuf>,
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Create the site's layout and its initial deployment
+    Provision { site: String },
+    /// Deploy the site: build a new release, switch to it, prune old ones
+    Deploy {
+        site: String,
+        /// Deploy this branch instead of the configured one
+        #[arg(long, value_name = "B")]
+        branch: Option<String>,
+    },
+    /// Switch the site back to an earlier release
+    Rollback {
+        site: String,
+        /// Deployment ID to roll back to [default: the newest eligible one older than the active]
+        #[arg(long, value_name = "ID")]
+        to: Option<i64>,
+    },
+    /// Delete old releases (keeps the newest N successful ones and the active one)
+    Prune(PruneArgs),
+    /// The site's deployments, newest first
+    List {
+        site: String,
+        /// Print JSON (the spec's Deployment fields)
+        #[arg(long)]
+        json: bool,
+    },
+    /// Every site: server, domain, active deployment, commit, deployed at (read from the servers)
+    Status {
+        /// Print JSON
+        #[arg(long)]
+        json: bool,
+    },
+    /// The stored output of a deployment
+    Log {
+        #[arg(value_name = "ID")]
+        id: i64,
+    },
+    /// Remove a stale deploy lock, saying who held it and since when
+    Unlock {
+        site: String,
+        /// Also remove a lock whose holder is a running process on this machine
+        #[arg(long)]
+        force: bool,
+    },
+}
+
+#[derive(Debug, Args)]
+#[group(multiple = false)]
+pub struct PruneTarget {
+    /// Only this site
+    #[arg(long, value_name = "SITE")]
+    pub site: Option<String>,
+    /// Only the site of this history ID
+    #[arg(long, value_name = "ID")]
+    pub site_id: Option<i64>,
+}
+
+#[derive(Debug, Args)]
+pub struct PruneArgs {
+    /// How many successful releases to keep [default: the site's `keep`]
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
+    pub keep: Option<u32>,
+    /// Show what would be deleted, delete nothing
+    #[arg(long)]
+    pub dry_run: bool,
+    #[command(flatten)]
+    pub target: PruneTarget,
+}

@@ -1,0 +1,321 @@
+//! The scriptable CLI: one consumer of the engine's events.
+
+mod args;
+mod printer;
+mod tables;
+
+pub use args::{Cli, Command};
+
+use crate::config::{self, Config, SiteRef};
+use crate::engine::{self, DeployOptions, Engine, PruneOptions, RollbackOptions};
+use crate::error::{Error, Result};
+use crate::store::{DeploymentJson, Store};
+use clap::Parser;
+use std::path::PathBuf;
+use std::sync::Arc;
+use tokio_util::sync::CancellationToken;
+
+/// Runs the CLI and returns the process exit code.
+pub fn main() -> i32 {
+    let cli = match Cli::try_parse() {
+        Ok(c) => c,
+        Err(e) => {
+            let _ = e.print();
+            return if e.use_stderr() { 2 } else { 0 };
+        }
+    };
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("flipdeck: cannot start: {e}");
+            return 1;
+        }
+    };
+    match runtime.block_on(run(cli)) {
+        Ok(()) => 0,
+        Err(e) => {
+            eprintln!("flipdeck: {e}");
+            e.exit_code()
+        }
+    }
+}
+
+struct Ctx {
+    config: Config,
+    engine: Arc<Engine>,
+    printer: tokio::task::JoinHandle<()>,
+}
+
+impl Ctx {
+    fn open(cli: &Cli, quiet: bool) -> Result<Ctx> {
+        let config = Config::load(&config_path(cli))?;
+        let db = cli.db.clone().unwrap_or_else(config::default_db_path);
+        let store = Arc::new(Store::open(&db)?);
+        let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
+        let printer = tokio::spawn(printer::print_events(rx, quiet));
+        Ok(Ctx {
+            config,
+            engine: Arc::new(Engine::new(store, tx)),
+            printer,
+        })
+    }
+
+    /// Drops the engine (closing the event channel) and waits for everything to be printed.
+    async fn done<T>(self, r: Result<T>) -> Result<T> {
+        let Ctx {
+            engine, printer, ..
+        } = self;
+        drop(engine);
+        let _ = printer.await;
+        r
+    }
+}
+
+fn config_path(cli: &Cli) -> PathBuf {
+    cli.config
+        .clone()
+        .unwrap_or_else(config::default_config_path)
+}
+
+fn connector(site: &SiteRef<'_>) -> Result<Arc<dyn engine::Connector>> {
+    engine::connector_for(site.server)
+}
+
+async fn run(cli: Cli) -> Result<()> {
+    let Some(command) = &cli.command else {
+        println!(
+            "flipdeck: the dashboard is not built yet; run `flipdeck --help` for the commands (config: {})",
+            config_path(&cli).display()
+        );
+        return Ok(());
+    };
+    let quiet = matches!(
+        command,
+        Command::List { .. } | Command::Status { .. } | Command::Log { .. }
+    );
+    let ctx = Ctx::open(&cli, quiet)?;
+    let r = dispatch(&ctx, command).await;
+    ctx.done(r).await
+}
+
+async fn dispatch(ctx: &Ctx, command: &Command) -> Result<()> {
+    let engine = &ctx.engine;
+    match command {
+        Command::Provision { site } => {
+            let site = ctx.config.find_site(site)?;
+            match engine.provision(&site, connector(&site)?.as_ref()).await? {
+                engine::Provisioned::Already { live } => {
+                    println!(
+                        "{} is already provisioned; live release: {live}",
+                        site.key()
+                    )
+                }
+                engine::Provisioned::Initial(d) => {
+                    println!(
+                        "provisioned {}: initial deployment #{} release {}",
+                        site.key(),
+                        d.deployment_id,
+                        d.release
+                    )
+                }
+            }
+            Ok(())
+        }
+        Command::Deploy { site, branch } => {
+            let site = ctx.config.find_site(site)?;
+            let cancel = CancellationToken::new();
+            let watcher = tokio::spawn(cancel_on_signal(cancel.clone()));
+            let opts = DeployOptions {
+                branch: branch.clone(),
+                initial: false,
+            };
+            let r = engine
+                .deploy(&site, connector(&site)?.as_ref(), opts, cancel)
+                .await;
+            watcher.abort();
+            r.map(|_| ())
+        }
+        Command::Rollback { site, to } => {
+            let site = ctx.config.find_site(site)?;
+            let opts = RollbackOptions { to: *to };
+            engine
+                .rollback(&site, connector(&site)?.as_ref(), opts)
+                .await
+                .map(|_| ())
+        }
+        Command::Prune(args) => prune(ctx, args).await,
+        Command::List { site, json } => {
+            let site = ctx.config.find_site(site)?;
+            let list = match engine
+                .store
+                .find_site(&site.server.name, &site.site.domain)?
+            {
+                Some(row) => engine.store.list(row.id, None)?,
+                None => Vec::new(),
+            };
+            if *json {
+                let v: Vec<DeploymentJson<'_>> = list.iter().map(DeploymentJson::from).collect();
+                println!(
+                    "{}",
+                    serde_json::to_string_pretty(&v).expect("serializable")
+                );
+            } else {
+                print!("{}", tables::deployments(&list));
+            }
+            Ok(())
+        }
+        Command::Status { json } => status(ctx, *json).await,
+        Command::Log { id } => log(ctx, *id).await,
+        Command::Unlock { site, force } => {
+            let site = ctx.config.find_site(site)?;
+            match engine
+                .unlock(&site, connector(&site)?.as_ref(), *force)
+                .await?
+            {
+                Some(holder) => println!("removed the lock of {}, held by {holder}", site.key()),
+                None => println!("{} was not locked", site.key()),
+            }
+            Ok(())
+        }
+    }
+}
+
+/// Ctrl-C, SIGTERM or SIGHUP cancel the running deploy cleanly (half release removed, lock released).
+async fn cancel_on_signal(cancel: CancellationToken) {
+    use tokio::signal::unix::{SignalKind, signal};
+    let (Ok(mut term), Ok(mut hup)) = (
+        signal(SignalKind::terminate()),
+        signal(SignalKind::hangup()),
+    ) else {
+        return;
+    };
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {}
+        _ = term.recv() => {}
+        _ = hup.recv() => {}
+    }
+    eprintln!("flipdeck: cancelling; cleaning up the half-built release and the lock...");
+    cancel.cancel();
+}
+
+async fn prune(ctx: &Ctx, args: &args::PruneArgs) -> Result<()> {
+    let sites: Vec<SiteRef<'_>> = match (&args.target.site, args.target.site_id) {
+        (Some(s), _) => vec![ctx.config.find_site(s)?],
+        (None, Some(id)) => {
+            let (server, domain) = ctx
+                .engine
+                .store
+                .site_names(id)?
+                .ok_or_else(|| Error::usage(format!("no site with history ID {id}")))?;
+            vec![ctx.config.find_site(&format!("{server}/{domain}"))?]
+        }
+        (None, None) => ctx.config.sites().collect(),
+    };
+    let opts = PruneOptions {
+        keep: args.keep.map(|k| k as usize),
+        dry_run: args.dry_run,
+    };
+    let mut failures = Vec::new();
+    for site in &sites {
+        match ctx
+            .engine
+            .prune(site, connector(site)?.as_ref(), opts.clone())
+            .await
+        {
+            Ok(p) if args.dry_run => {
+                println!(
+                    "{}: would delete {} release(s), keep {}",
+                    site.key(),
+                    p.plan.delete.len(),
+                    p.plan.keep.len() + p.kept_live.len()
+                );
+                for i in &p.plan.delete {
+                    println!(
+                        "  delete {}  (deployment #{}, {})",
+                        i.release, i.deployment_id, i.path
+                    );
+                }
+                for r in &p.kept_live {
+                    println!("  keep   {r}  (live on the server)");
+                }
+            }
+            Ok(p) => println!("{}: deleted {} release(s)", site.key(), p.deleted.len()),
+            Err(e) => {
+                eprintln!("flipdeck: {e}");
+                failures.push(site.key());
+            }
+        }
+    }
+    if failures.is_empty() {
+        Ok(())
+    } else {
+        Err(Error::failed(format!(
+            "prune failed for {}",
+            failures.join(", ")
+        )))
+    }
+}
+
+async fn status(ctx: &Ctx, json: bool) -> Result<()> {
+    let mut rows = Vec::new();
+    let mut failed = 0;
+    for site in ctx.config.sites() {
+        let inspection = match connector(&site) {
+            Ok(c) => ctx.engine.refresh(&site, c.as_ref()).await,
+            Err(e) => Err(e),
+        };
+        if inspection.is_err() {
+            failed += 1;
+        }
+        rows.push(tables::StatusRow::build(
+            &ctx.engine.store,
+            &site,
+            inspection,
+        )?);
+    }
+    if json {
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&rows).expect("serializable")
+        );
+    } else {
+        print!("{}", tables::status(&rows));
+    }
+    if failed > 0 {
+        return Err(Error::failed(format!(
+            "{failed} site(s) could not be read; see the error column"
+        )));
+    }
+    Ok(())
+}
+
+async fn log(ctx: &Ctx, id: i64) -> Result<()> {
+    let store = &ctx.engine.store;
+    let d = store
+        .get(id)?
+        .ok_or_else(|| Error::failed(format!("no deployment #{id} in the history")))?;
+    if let Some(out) = store.output(id)? {
+        print!("{out}");
+        return Ok(());
+    }
+    let (server, domain) = store.site_of(id)?.expect("a deployment has a site");
+    let path = d
+        .log_file_path
+        .filter(|_| d.deployment_path.is_some())
+        .ok_or_else(|| {
+            Error::failed(format!(
+                "deployment #{id} has no stored output and its release directory is gone"
+            ))
+        })?;
+    let site = ctx.config.find_site(&format!("{server}/{domain}"))?;
+    print!(
+        "{}",
+        ctx.engine
+            .fetch_log(&site, connector(&site)?.as_ref(), &path)
+            .await?
+    );
+    Ok(())
+}

@@ -1,0 +1,73 @@
+//! What the engine reports while it works. Consumers (CLI printer, dashboard, tests) only ever see
+//! these; the engine never prints.
+
+use crate::store::Status;
+use crate::target::Stream;
+use std::time::Duration;
+
+/// What a job does.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Action {
+    Provision,
+    Deploy,
+    Rollback,
+    Prune,
+    Inspect,
+    Unlock,
+}
+
+impl Action {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Action::Provision => "provision",
+            Action::Deploy => "deploy",
+            Action::Rollback => "rollback",
+            Action::Prune => "prune",
+            Action::Inspect => "inspect",
+            Action::Unlock => "unlock",
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum EventKind {
+    JobStarted {
+        action: Action,
+        target: String,
+    },
+    /// A deployment record changed status (pending → updating → success | failed).
+    Status {
+        deployment_id: i64,
+        status: Status,
+    },
+    StepStarted {
+        step: String,
+    },
+    StepFinished {
+        step: String,
+        ok: bool,
+        elapsed: Duration,
+    },
+    /// A line of output of the commands run for this job.
+    Log {
+        stream: Stream,
+        line: String,
+    },
+    /// Something flipdeck itself wants the operator to know (a warning, a skipped release...).
+    Notice {
+        message: String,
+    },
+    JobFinished {
+        ok: bool,
+        summary: String,
+    },
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Event {
+    /// Unique per engine; lets a consumer tell concurrent jobs apart.
+    pub job: u64,
+    /// `SERVER/DOMAIN`.
+    pub site: String,
+    pub kind: EventKind,
+}

@@ -1,0 +1,307 @@
+//! One job on one site: runs scripts on the target, turns marker lines into step events, keeps the
+//! job's log and mirrors it into the history DB as it goes.
+
+use super::Engine;
+use super::events::{Action, EventKind};
+use super::layout::Layout;
+use super::scripts::Prelude;
+use crate::error::Result;
+use crate::target::{ExitStatus, OutputLine, Stream, Target, TargetError};
+use chrono::Utc;
+use std::sync::Arc;
+use std::time::Instant;
+use tokio_util::sync::CancellationToken;
+
+/// Who is deploying: written into locks so a held lock names its holder.
+#[derive(Debug, Clone)]
+pub struct Identity {
+    pub user: String,
+    pub host: String,
+    pub pid: u32,
+}
+
+impl Identity {
+    pub fn current() -> Identity {
+        let user = std::env::var("USER")
+            .ok()
+            .filter(|u| !u.is_empty())
+            .unwrap_or_else(|| {
+                // SAFETY: getuid never fails.
+                format!("uid{}", unsafe { libc::getuid() })
+            });
+        let host = hostname::get()
+            .map(|h| h.to_string_lossy().into_owned())
+            .unwrap_or_else(|_| "unknown-host".into());
+        Identity {
+            user,
+            host,
+            pid: std::process::id(),
+        }
+    }
+}
+
+impl std::fmt::Display for Identity {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}@{}", self.user, self.host)
+    }
+}
+
+/// How a script run ended, with the values it reported.
+pub struct RunResult {
+    pub status: ExitStatus,
+    pub vars: Vec<(String, String)>,
+    /// The step that was running when the script ended.
+    pub last_step: Option<String>,
+}
+
+impl RunResult {
+    pub fn var(&self, key: &str) -> Option<&str> {
+        self.vars
+            .iter()
+            .rev()
+            .find(|(k, _)| k == key)
+            .map(|(_, v)| v.as_str())
+    }
+
+    pub fn vars_named<'a>(&'a self, key: &'a str) -> impl Iterator<Item = &'a str> + 'a {
+        self.vars
+            .iter()
+            .filter(move |(k, _)| k == key)
+            .map(|(_, v)| v.as_str())
+    }
+}
+
+pub enum RunError {
+    Cancelled {
+        step: Option<String>,
+    },
+    Transport {
+        step: Option<String>,
+        error: TargetError,
+    },
+}
+
+pub struct Job<'e> {
+    pub engine: &'e Engine,
+    pub id: u64,
+    pub site: String,
+    pub target: Arc<dyn Target>,
+    pub layout: Layout,
+    marker: String,
+    pub token: String,
+    pub owner: String,
+    /// The whole output so far, as written to deployment.log.
+    pub log: String,
+    /// Where in `log` the DB copy ends.
+    flushed: usize,
+    pub deployment_id: Option<i64>,
+}
+
+impl<'e> Job<'e> {
+    pub fn new(
+        engine: &'e Engine,
+        site: String,
+        target: Arc<dyn Target>,
+        layout: Layout,
+        action: Action,
+    ) -> Job<'e> {
+        let id = engine.new_job_id();
+        let nonce = nonce();
+        let token = format!("{}-{}-{}", engine.identity.pid, id, nonce);
+        let owner = format!(
+            "{} pid={} action={} since={} token={token}",
+            engine.identity,
+            engine.identity.pid,
+            action.as_str(),
+            crate::store::ts(Utc::now()),
+        );
+        let job = Job {
+            engine,
+            id,
+            site,
+            target,
+            layout,
+            marker: format!("::flipdeck-{nonce}::"),
+            token,
+            owner,
+            log: String::new(),
+            flushed: 0,
+            deployment_id: None,
+        };
+        job.emit(EventKind::JobStarted {
+            action,
+            target: job.target.describe(),
+        });
+        job
+    }
+
+    /// Ties the job to a deployment record: the lock names it and the output is mirrored to it.
+    pub fn attach_deployment(&mut self, id: i64) {
+        self.deployment_id = Some(id);
+        self.owner = self
+            .owner
+            .replacen(" since=", &format!(" deployment={id} since="), 1);
+    }
+
+    pub fn prelude(&self) -> Prelude<'_> {
+        Prelude {
+            marker: &self.marker,
+            layout: &self.layout,
+            token: &self.token,
+            owner: &self.owner,
+        }
+    }
+
+    pub fn emit(&self, kind: EventKind) {
+        self.engine.emit(self.id, &self.site, kind);
+    }
+
+    /// A message from flipdeck itself, kept in the log too.
+    pub fn notice(&mut self, message: impl Into<String>) {
+        let message = message.into();
+        self.log.push_str(&format!("flipdeck: {message}\n"));
+        self.emit(EventKind::Notice { message });
+    }
+
+    /// Runs a script, streaming its output as events. With a cancel token, cancelling stops the
+    /// command at once (the caller then cleans up).
+    pub async fn run(
+        &mut self,
+        script: &str,
+        stdin: Option<Vec<u8>>,
+        cancel: Option<&CancellationToken>,
+    ) -> Result<RunResult, RunError> {
+        let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<OutputLine>();
+        let target = self.target.clone();
+        let exec = target.exec(script, stdin, tx);
+        tokio::pin!(exec);
+        let never = CancellationToken::new();
+        let cancel = cancel.unwrap_or(&never);
+        let mut step: Option<(String, Instant)> = None;
+        let mut vars = Vec::new();
+        let outcome = loop {
+            tokio::select! {
+                biased;
+                Some(line) = rx.recv() => self.on_line(line, &mut step, &mut vars),
+                res = &mut exec => break Some(res),
+                _ = cancel.cancelled() => break None,
+            }
+        };
+        // Lines already produced belong to this run even if they arrived after the exit status.
+        while let Ok(line) = rx.try_recv() {
+            self.on_line(line, &mut step, &mut vars);
+        }
+        let step_name = step.as_ref().map(|(s, _)| s.clone());
+        let result = match outcome {
+            None => {
+                self.end_step(&mut step, false);
+                Err(RunError::Cancelled { step: step_name })
+            }
+            Some(Err(error)) => {
+                self.end_step(&mut step, false);
+                Err(RunError::Transport {
+                    step: step_name,
+                    error,
+                })
+            }
+            Some(Ok(status)) => {
+                self.end_step(&mut step, status.success());
+                Ok(RunResult {
+                    status,
+                    vars,
+                    last_step: step_name,
+                })
+            }
+        };
+        self.flush();
+        result
+    }
+
+    fn on_line(
+        &mut self,
+        l: OutputLine,
+        step: &mut Option<(String, Instant)>,
+        vars: &mut Vec<(String, String)>,
+    ) {
+        if l.stream == Stream::Stdout
+            && let Some(rest) = l.line.strip_prefix(&self.marker)
+        {
+            let rest = rest.trim_start();
+            if let Some(name) = rest.strip_prefix("step ") {
+                self.end_step(step, true);
+                self.log.push_str(&format!("==> {name}\n"));
+                self.emit(EventKind::StepStarted {
+                    step: name.to_string(),
+                });
+                *step = Some((name.to_string(), Instant::now()));
+            } else if let Some(kv) = rest.strip_prefix("set ") {
+                let (k, v) = kv.split_once(' ').unwrap_or((kv, ""));
+                vars.push((k.to_string(), v.to_string()));
+            }
+            return;
+        }
+        self.log.push_str(&l.line);
+        self.log.push('\n');
+        if l.line.contains("detected dubious ownership") {
+            self.notice(
+                "git refuses a repository owned by another user; on the server run \
+                 `git config --global --add safe.directory <path>` for the path git names, \
+                 or fix the ownership",
+            );
+        }
+        self.emit(EventKind::Log {
+            stream: l.stream,
+            line: l.line,
+        });
+    }
+
+    fn end_step(&self, step: &mut Option<(String, Instant)>, ok: bool) {
+        if let Some((name, started)) = step.take() {
+            self.emit(EventKind::StepFinished {
+                step: name,
+                ok,
+                elapsed: started.elapsed(),
+            });
+        }
+    }
+
+    /// Mirrors the new part of the log into the DB, so a crash loses at most the current script.
+    pub fn flush(&mut self) {
+        if let Some(id) = self.deployment_id
+            && self.flushed < self.log.len()
+        {
+            if let Err(e) = self
+                .engine
+                .store
+                .append_output(id, &self.log[self.flushed..])
+            {
+                self.emit(EventKind::Notice {
+                    message: format!("could not store output: {e}"),
+                });
+                return;
+            }
+            self.flushed = self.log.len();
+        }
+    }
+
+    pub fn finish(&self, ok: bool, summary: impl Into<String>) {
+        self.emit(EventKind::JobFinished {
+            ok,
+            summary: summary.into(),
+        });
+    }
+}
+
+/// Random enough to make markers and lock tokens unguessable by a deploy script's output.
+fn nonce() -> String {
+    use std::hash::{BuildHasher, Hasher};
+    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+    h.write_u128(
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_nanos())
+            .unwrap_or(0),
+    );
+    h.write_u32(std::process::id());
+    format!("{:016x}", h.finish())
+}

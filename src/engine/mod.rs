@@ -1,0 +1,100 @@
+//! The deployment engine: runs the spec's flows on a target and reports events on a channel.
+//! It knows nothing of terminals; the CLI, the dashboard and tests consume its events.
+
+mod deploy;
+pub mod events;
+mod job;
+pub mod layout;
+mod ops;
+mod prune;
+mod rollback;
+pub mod scripts;
+
+pub use deploy::DeployOptions;
+pub use events::{Action, Event, EventKind};
+pub use job::Identity;
+pub use ops::{Inspection, LiveState, Provisioned};
+pub use prune::{PruneOptions, PrunePlan, plan_prune};
+pub use rollback::RollbackOptions;
+
+use crate::config::{ServerConfig, Transport};
+use crate::error::{Error, Result};
+use crate::store::Store;
+use crate::target::{LocalTarget, Target};
+use async_trait::async_trait;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use tokio::sync::mpsc::UnboundedSender;
+
+/// Opens connections to a server. A job connects once and reuses the target for every command;
+/// it reconnects only to find out what happened after a lost connection.
+#[async_trait]
+pub trait Connector: Send + Sync {
+    async fn connect(&self) -> Result<Arc<dyn Target>>;
+}
+
+/// The local machine: every "connection" is the same shell.
+pub struct LocalConnector;
+
+#[async_trait]
+impl Connector for LocalConnector {
+    async fn connect(&self) -> Result<Arc<dyn Target>> {
+        Ok(Arc::new(LocalTarget))
+    }
+}
+
+/// The connector for a configured server.
+pub fn connector_for(server: &ServerConfig) -> Result<Arc<dyn Connector>> {
+    match server.transport {
+        Transport::Local => Ok(Arc::new(LocalConnector)),
+        Transport::Ssh => crate::ssh_connector::connector_for(server),
+    }
+}
+
+pub struct Engine {
+    pub store: Arc<Store>,
+    events: UnboundedSender<Event>,
+    identity: Identity,
+    next_job: AtomicU64,
+}
+
+impl Engine {
+    pub fn new(store: Arc<Store>, events: UnboundedSender<Event>) -> Engine {
+        Engine {
+            store,
+            events,
+            identity: Identity::current(),
+            next_job: AtomicU64::new(1),
+        }
+    }
+
+    fn new_job_id(&self) -> u64 {
+        self.next_job.fetch_add(1, Ordering::Relaxed)
+    }
+
+    fn emit(&self, job: u64, site: &str, kind: EventKind) {
+        // A consumer that went away must not stop a deploy half-way.
+        let _ = self.events.send(Event {
+            job,
+            site: site.to_string(),
+            kind,
+        });
+    }
+}
+
+/// The root on the server: configured, or the login user's home.
+async fn resolve_root(server: &ServerConfig, target: &dyn Target) -> Result<String> {
+    match &server.root {
+        Some(r) => Ok(r.clone()),
+        None => {
+            let home = target.home_dir().await?;
+            crate::validate::root_path(&home).map_err(|w| {
+                Error::failed(format!(
+                    "the login user's home {home:?} on {} {w}; set root",
+                    server.name
+                ))
+            })?;
+            Ok(home)
+        }
+    }
+}

@@ -1,0 +1,272 @@
+//! The smaller flows: provision, inspect/refresh (status), unlock, and fetching a stored log.
+
+use super::deploy::{DeployOptions, Deployed};
+use super::events::Action;
+use super::job::Job;
+use super::layout::Layout;
+use super::scripts;
+use super::{Connector, Engine, resolve_root};
+use crate::config::SiteRef;
+use crate::error::{Error, Result};
+use crate::shell::quote;
+use crate::store::Status;
+use tokio_util::sync::CancellationToken;
+
+/// What the live path is on the server.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum LiveState {
+    Missing,
+    /// A real file or directory where the symlink should be.
+    NotALink,
+    /// A symlink, with its target as written.
+    Link(String),
+}
+
+impl LiveState {
+    /// The release name the live link points at.
+    pub fn release(&self) -> Option<&str> {
+        match self {
+            LiveState::Link(t) => t.rsplit('/').next(),
+            _ => None,
+        }
+    }
+}
+
+/// The server's view of a site, and how the local history was brought in line with it.
+#[derive(Debug, Clone)]
+pub struct Inspection {
+    pub live: LiveState,
+    pub releases: Vec<String>,
+    pub lock: Option<String>,
+    /// Deployments whose directory turned out to be gone (now marked so).
+    pub missing: Vec<i64>,
+    /// The history's active deployment before the refresh, when the server disagreed.
+    pub drift: Option<String>,
+    pub active_deployment_id: Option<i64>,
+}
+
+pub enum Provisioned {
+    Already { live: String },
+    Initial(Deployed),
+}
+
+impl Engine {
+    /// The spec's provisioning: layout and shared entries, then an initial deployment (the clone
+    /// without the deploy script, or a placeholder without a repository) unless a release is live.
+    pub async fn provision(
+        &self,
+        site: &SiteRef<'_>,
+        connector: &dyn Connector,
+    ) -> Result<Provisioned> {
+        let target = connector.connect().await?;
+        let root = resolve_root(site.server, target.as_ref()).await?;
+        let layout = Layout::new(&root, &site.site.domain);
+        self.store
+            .ensure_site(&site.server.name, &site.site.domain)?;
+        let mut job = Job::new(self, site.key(), target, layout, Action::Provision);
+        let script = scripts::provision_layout(&job.prelude(), site.site);
+        let r = job.run(&script, None, None).await.map_err(|_| {
+            Error::failed(format!("connection lost while provisioning {}", site.key()))
+        })?;
+        if !r.status.success() {
+            let msg = format!("provisioning {} failed ({})", site.key(), r.status);
+            job.finish(false, msg.clone());
+            return Err(Error::failed(msg));
+        }
+        if let (Some(live), Some(_)) = (r.var("live"), r.var("live_ok")) {
+            let live = live.to_string();
+            job.finish(true, format!("already provisioned; live release {live}"));
+            return Ok(Provisioned::Already { live });
+        }
+        job.finish(true, "layout ready");
+        let opts = DeployOptions {
+            branch: None,
+            initial: true,
+        };
+        Ok(Provisioned::Initial(
+            self.deploy(site, connector, opts, CancellationToken::new())
+                .await?,
+        ))
+    }
+
+    /// Reads the server (live link, release directories, lock) and brings the history in line:
+    /// the server is the truth.
+    pub async fn refresh(
+        &self,
+        site: &SiteRef<'_>,
+        connector: &dyn Connector,
+    ) -> Result<Inspection> {
+        let target = connector.connect().await?;
+        let root = resolve_root(site.server, target.as_ref()).await?;
+        let layout = Layout::new(&root, &site.site.domain);
+        let row = self
+            .store
+            .ensure_site(&site.server.name, &site.site.domain)?;
+        let mut job = Job::new(self, site.key(), target, layout, Action::Inspect);
+        let script = scripts::inspect(&job.prelude());
+        let r = job.run(&script, None, None).await.map_err(|e| match e {
+            super::job::RunError::Transport { error, .. } => {
+                Error::failed(format!("cannot inspect {}: {error}", site.key()))
+            }
+            super::job::RunError::Cancelled { .. } => Error::failed("cancelled"),
+        })?;
+        if !r.status.success() {
+            job.finish(false, "inspect failed");
+            return Err(Error::failed(format!(
+                "cannot inspect {} ({})",
+                site.key(),
+                r.status
+            )));
+        }
+        let live = match (r.var("live"), r.var("live_not_link")) {
+            (Some(t), _) => LiveState::Link(t.to_string()),
+            (None, Some(_)) => LiveState::NotALink,
+            _ => LiveState::Missing,
+        };
+        let releases: Vec<String> = r.vars_named("release").map(str::to_string).collect();
+        let lock = r.var("lock").map(str::to_string);
+        let list = self.store.list(row.id, None)?;
+        let mut missing = Vec::new();
+        for d in &list {
+            if let (Some(_), Some(name)) = (&d.deployment_path, &d.release_name)
+                && !releases.contains(name)
+                && matches!(d.status, Status::Success)
+            {
+                self.store.clear_path(d.id)?;
+                missing.push(d.id);
+            }
+        }
+        let db_active = list.iter().find(|d| d.is_active);
+        let server_active = live.release().and_then(|name| {
+            list.iter().find(|d| {
+                d.status == Status::Success
+                    && d.release_name.as_deref() == Some(name)
+                    && releases.iter().any(|r| r == name)
+            })
+        });
+        let mut drift = None;
+        if db_active.map(|d| d.id) != server_active.map(|d| d.id) {
+            drift = Some(format!(
+                "history said {}, server says {}",
+                db_active
+                    .and_then(|d| d.release_name.clone())
+                    .unwrap_or_else(|| "nothing live".into()),
+                match &live {
+                    LiveState::Link(t) => t.clone(),
+                    LiveState::Missing => "no live symlink".into(),
+                    LiveState::NotALink => "a real directory, not a symlink".into(),
+                }
+            ));
+            match server_active {
+                Some(d) => self.store.set_active(row.id, d.id, chrono::Utc::now())?,
+                None => self.store.clear_active(row.id)?,
+            }
+        }
+        job.finish(true, "inspected");
+        Ok(Inspection {
+            live,
+            releases,
+            lock,
+            missing,
+            drift,
+            active_deployment_id: server_active.map(|d| d.id),
+        })
+    }
+
+    /// Removes the site's deploy lock, returning who held it (None: there was no lock). A lock held
+    /// by a running flipdeck on this machine is only removed with `force`.
+    pub async fn unlock(
+        &self,
+        site: &SiteRef<'_>,
+        connector: &dyn Connector,
+        force: bool,
+    ) -> Result<Option<String>> {
+        let target = connector.connect().await?;
+        let root = resolve_root(site.server, target.as_ref()).await?;
+        let layout = Layout::new(&root, &site.site.domain);
+        let mut job = Job::new(self, site.key(), target, layout, Action::Unlock);
+        if !force {
+            let r = job
+                .run(&scripts::inspect(&job.prelude()), None, None)
+                .await
+                .map_err(|_| {
+                    Error::failed(format!("cannot reach {} to read its lock", site.key()))
+                })?;
+            if let Some(holder) = r.var("lock")
+                && let Some(pid) = live_local_holder(holder, &self.identity.host)
+            {
+                job.finish(false, "lock held by a running process");
+                return Err(Error::failed(format!(
+                    "the lock of {} is held by {holder}, and process {pid} is still running on this machine; \
+                     stop it first, or use `flipdeck unlock {} --force`",
+                    site.key(),
+                    site.key()
+                )));
+            }
+        }
+        let r = job
+            .run(&scripts::force_unlock(&job.prelude()), None, None)
+            .await
+            .map_err(|_| {
+                Error::failed(format!("connection lost while unlocking {}", site.key()))
+            })?;
+        if !r.status.success() {
+            job.finish(false, "unlock failed");
+            return Err(Error::failed(format!(
+                "could not remove the lock of {} ({})",
+                site.key(),
+                r.status
+            )));
+        }
+        job.finish(true, "unlocked");
+        Ok(if r.var("nolock").is_some() {
+            None
+        } else {
+            Some(r.var("holder").unwrap_or("unknown").to_string())
+        })
+    }
+
+    /// A deployment's output from the server's `deployment.log` (when the DB has none).
+    pub async fn fetch_log(
+        &self,
+        site: &SiteRef<'_>,
+        connector: &dyn Connector,
+        path: &str,
+    ) -> Result<String> {
+        let target = connector.connect().await?;
+        let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+        let status = target
+            .exec(&format!("cat {}", quote(path)), None, tx)
+            .await?;
+        let mut out = String::new();
+        while let Ok(l) = rx.try_recv() {
+            if l.stream == crate::target::Stream::Stdout {
+                out.push_str(&l.line);
+                out.push('\n');
+            }
+        }
+        if !status.success() {
+            return Err(Error::failed(format!(
+                "cannot read {path} on {} ({status})",
+                site.key()
+            )));
+        }
+        Ok(out)
+    }
+}
+
+/// The pid of a lock holder that is a live process on this host, if it is one.
+fn live_local_holder(holder: &str, this_host: &str) -> Option<i32> {
+    let who = holder.split_whitespace().next()?;
+    let host = who.rsplit_once('@').map(|(_, h)| h)?;
+    if host != this_host {
+        return None;
+    }
+    let pid: i32 = holder
+        .split_whitespace()
+        .find_map(|w| w.strip_prefix("pid="))?
+        .parse()
+        .ok()?;
+    // SAFETY: signal 0 only checks for existence.
+    (pid > 0 && unsafe { libc::kill(pid, 0) } == 0).then_some(pid)
+}

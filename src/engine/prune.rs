@@ -1,0 +1,236 @@
+//! Pruning (decisions 4): keep the newest N successful releases that still have a directory, plus
+//! the active one whatever its age; failed deployments never use up a slot; records are kept.
+
+use super::events::Action;
+use super::job::{Job, RunResult};
+use super::layout::Layout;
+use super::scripts::{self, LOCK_HELD};
+use super::{Connector, Engine, resolve_root};
+use crate::config::SiteRef;
+use crate::error::{Error, Result};
+use crate::store::{Deployment, Status};
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct PruneItem {
+    pub deployment_id: i64,
+    pub release: String,
+    pub path: String,
+}
+
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct PrunePlan {
+    pub keep: Vec<PruneItem>,
+    pub delete: Vec<PruneItem>,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct PruneOptions {
+    /// Overrides the site's `keep`.
+    pub keep: Option<usize>,
+    pub dry_run: bool,
+}
+
+/// Which releases to delete. `deployments` must be newest first (as `Store::list` returns them).
+pub fn plan_prune(deployments: &[Deployment], keep: usize) -> PrunePlan {
+    let mut plan = PrunePlan::default();
+    let mut kept = 0;
+    for d in deployments {
+        let (Status::Success, Some(path), Some(release)) =
+            (d.status, &d.deployment_path, &d.release_name)
+        else {
+            continue;
+        };
+        let item = PruneItem {
+            deployment_id: d.id,
+            release: release.clone(),
+            path: path.clone(),
+        };
+        if d.is_active {
+            plan.keep.push(item);
+        } else if kept < keep {
+            kept += 1;
+            plan.keep.push(item);
+        } else {
+            plan.delete.push(item);
+        }
+    }
+    plan
+}
+
+/// What a prune did (or, in a dry run, would do).
+#[derive(Debug, Clone)]
+pub struct Pruned {
+    pub plan: PrunePlan,
+    /// Releases actually deleted (empty in a dry run).
+    pub deleted: Vec<String>,
+    /// Releases the plan wanted gone but that are live on the server.
+    pub kept_live: Vec<String>,
+    pub live: Option<String>,
+}
+
+impl Engine {
+    pub async fn prune(
+        &self,
+        site: &SiteRef<'_>,
+        connector: &dyn Connector,
+        opts: PruneOptions,
+    ) -> Result<Pruned> {
+        let keep = opts.keep.unwrap_or(site.site.keep as usize);
+        if keep == 0 {
+            return Err(Error::usage("--keep must be at least 1"));
+        }
+        let target = connector.connect().await?;
+        let root = resolve_root(site.server, target.as_ref()).await?;
+        let layout = Layout::new(&root, &site.site.domain);
+        let row = self
+            .store
+            .ensure_site(&site.server.name, &site.site.domain)?;
+        let mut job = Job::new(self, site.key(), target, layout, Action::Prune);
+        let plan = plan_prune(&self.store.list(row.id, None)?, keep);
+        if opts.dry_run {
+            // Re-read the live link so the preview says exactly what a real run would do.
+            let live = self.read_live(&mut job).await.map_err(|_| {
+                Error::failed(format!("cannot read the live symlink of {}", site.key()))
+            })?;
+            let live_name = live
+                .as_deref()
+                .and_then(|l| l.rsplit('/').next())
+                .map(str::to_string);
+            let kept_live: Vec<String> = plan
+                .delete
+                .iter()
+                .filter(|i| Some(&i.release) == live_name.as_ref())
+                .map(|i| i.release.clone())
+                .collect();
+            let mut plan = plan;
+            plan.delete.retain(|i| !kept_live.contains(&i.release));
+            job.finish(
+                true,
+                format!("dry run: {} release(s) would be deleted", plan.delete.len()),
+            );
+            return Ok(Pruned {
+                plan,
+                deleted: vec![],
+                kept_live,
+                live,
+            });
+        }
+        if plan.delete.is_empty() {
+            job.finish(true, "nothing to prune");
+            return Ok(Pruned {
+                plan,
+                deleted: vec![],
+                kept_live: vec![],
+                live: None,
+            });
+        }
+        let names: Vec<String> = plan.delete.iter().map(|i| i.release.clone()).collect();
+        let script = scripts::prune(&job.prelude(), &names);
+        let r = job.run(&script, None, None).await.map_err(|_| {
+            Error::failed(format!(
+                "connection lost while pruning {}; run prune again",
+                site.key()
+            ))
+        })?;
+        let deleted = self.apply_pruned(&mut job, &plan, &r);
+        if r.status == crate::target::ExitStatus::Code(LOCK_HELD) {
+            let holder = r.var("holder").unwrap_or("someone").to_string();
+            job.finish(false, format!("site is locked by {holder}"));
+            return Err(Error::failed(format!(
+                "site {} is locked by {holder}; prune again when that job is done",
+                site.key()
+            )));
+        }
+        if !r.status.success() {
+            job.finish(false, format!("prune failed ({})", r.status));
+            return Err(Error::failed(format!(
+                "pruning {} failed ({})",
+                site.key(),
+                r.status
+            )));
+        }
+        let kept_live = r.vars_named("kept_live").map(str::to_string).collect();
+        job.finish(true, format!("pruned {} release(s)", deleted.len()));
+        Ok(Pruned {
+            plan,
+            deleted,
+            kept_live,
+            live: None,
+        })
+    }
+
+    /// Records the releases a script reported deleted: their records stay, without a path.
+    pub(super) fn apply_pruned(
+        &self,
+        job: &mut Job<'_>,
+        plan: &PrunePlan,
+        r: &RunResult,
+    ) -> Vec<String> {
+        let mut deleted = Vec::new();
+        for name in r.vars_named("pruned") {
+            if let Some(item) = plan.delete.iter().find(|i| i.release == name) {
+                if let Err(e) = self.store.clear_path(item.deployment_id) {
+                    job.notice(format!("could not record the pruning of {name}: {e}"));
+                }
+                job.notice(format!(
+                    "pruned release {name} (deployment #{})",
+                    item.deployment_id
+                ));
+                deleted.push(name.to_string());
+            }
+        }
+        for name in r.vars_named("kept_live") {
+            job.notice(format!(
+                "kept release {name}: it is live on the server although the history says otherwise; run `flipdeck status`"
+            ));
+        }
+        deleted
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn dep(id: i64, status: Status, path: bool, active: bool) -> Deployment {
+        Deployment {
+            id,
+            site_id: 1,
+            status,
+            deployment_script: None,
+            release_name: Some(format!("r{id}")),
+            deployment_path: path.then(|| format!("/p/r{id}")),
+            log_file_path: None,
+            commit_sha: None,
+            branch: None,
+            error: None,
+            started_at: None,
+            completed_at: None,
+            duration_ms: None,
+            is_active: active,
+        }
+    }
+
+    #[test]
+    fn keeps_newest_and_the_active_one_failures_do_not_count() {
+        // Newest first: 6 failed, 5 ok, 4 failed, 3 ok, 2 ok, 1 ok (active, after a rollback).
+        let list = vec![
+            dep(6, Status::Failed, false, false),
+            dep(5, Status::Success, true, false),
+            dep(4, Status::Failed, false, false),
+            dep(3, Status::Success, true, false),
+            dep(2, Status::Success, true, false),
+            dep(1, Status::Success, true, true),
+        ];
+        let plan = plan_prune(&list, 2);
+        let ids = |v: &[PruneItem]| v.iter().map(|i| i.deployment_id).collect::<Vec<_>>();
+        assert_eq!(ids(&plan.keep), [5, 3, 1]);
+        assert_eq!(ids(&plan.delete), [2]);
+        // Already pruned ones (no path) are not deleted again.
+        let list = vec![
+            dep(2, Status::Success, true, true),
+            dep(1, Status::Success, false, false),
+        ];
+        assert!(plan_prune(&list, 1).delete.is_empty());
+    }
+}

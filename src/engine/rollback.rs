@@ -1,0 +1,183 @@
+//! Rollback: the same atomic switch pointed at an older release, in one exec. Releases are kept
+//! (decisions 7), so rolling forward again is just another rollback.
+
+use super::events::{Action, EventKind};
+use super::job::{Job, RunError};
+use super::layout::Layout;
+use super::scripts::{self, LOCK_HELD};
+use super::{Connector, Engine, resolve_root};
+use crate::config::SiteRef;
+use crate::error::{Error, Result};
+use crate::store::{Deployment, Status};
+use chrono::Utc;
+
+#[derive(Debug, Clone, Default)]
+pub struct RollbackOptions {
+    /// Roll back to this deployment; default: the newest rollback-eligible one older than the active.
+    pub to: Option<i64>,
+}
+
+#[derive(Debug, Clone)]
+pub struct RolledBack {
+    pub from: Option<i64>,
+    pub to: i64,
+    pub release: String,
+}
+
+/// Why a deployment cannot be rolled back to, in the spec's terms; `None` if it can.
+pub fn refusal(d: &Deployment) -> Option<String> {
+    if d.is_active {
+        Some(format!("deployment #{} is already the active one", d.id))
+    } else if d.status == Status::Failed {
+        Some(format!(
+            "deployment #{} failed; only successful deployments can be rolled back to",
+            d.id
+        ))
+    } else if d.status != Status::Success {
+        Some(format!(
+            "deployment #{} is still {}",
+            d.id,
+            d.status.as_str()
+        ))
+    } else if d.deployment_path.is_none() || d.release_name.is_none() {
+        Some(format!(
+            "deployment #{}'s release directory was pruned; deploy again instead",
+            d.id
+        ))
+    } else {
+        None
+    }
+}
+
+/// The default target: newest eligible deployment that started before the active one.
+pub fn default_target(list: &[Deployment]) -> Option<&Deployment> {
+    let active_pos = list.iter().position(|d| d.is_active);
+    let older = match active_pos {
+        Some(p) => &list[p + 1..],
+        None => list,
+    };
+    older.iter().find(|d| refusal(d).is_none())
+}
+
+impl Engine {
+    pub async fn rollback(
+        &self,
+        site: &SiteRef<'_>,
+        connector: &dyn Connector,
+        opts: RollbackOptions,
+    ) -> Result<RolledBack> {
+        let row = self
+            .store
+            .ensure_site(&site.server.name, &site.site.domain)?;
+        let list = self.store.list(row.id, None)?;
+        let chosen = match opts.to {
+            Some(id) => {
+                let d = list.iter().find(|d| d.id == id).ok_or_else(|| {
+                    Error::failed(format!(
+                        "deployment #{id} is not a deployment of {}; see `flipdeck list {}`",
+                        site.key(),
+                        site.key()
+                    ))
+                })?;
+                if let Some(why) = refusal(d) {
+                    return Err(Error::failed(format!(
+                        "cannot roll back {} to #{id}: {why}",
+                        site.key()
+                    )));
+                }
+                d
+            }
+            None => default_target(&list).ok_or_else(|| {
+                Error::failed(format!(
+                    "{} has no successful deployment older than the active one to roll back to",
+                    site.key()
+                ))
+            })?,
+        };
+        let release = chosen
+            .release_name
+            .clone()
+            .expect("eligible deployments have a release");
+        let from = row.active_deployment_id;
+        let target = connector.connect().await?;
+        let root = resolve_root(site.server, target.as_ref()).await?;
+        let layout = Layout::new(&root, &site.site.domain);
+        let mut job = Job::new(self, site.key(), target, layout.clone(), Action::Rollback);
+        job.notice(format!(
+            "rollback {} from {} to deployment #{} (release {release})",
+            site.key(),
+            from.map(|f| format!("#{f}"))
+                .unwrap_or_else(|| "nothing".into()),
+            chosen.id
+        ));
+        let script = scripts::rollback(
+            &job.prelude(),
+            &release,
+            &layout.link_target(&release),
+            site.server.reload_command.as_deref(),
+        );
+        let r = match job.run(&script, None, None).await {
+            Ok(r) => r,
+            Err(RunError::Transport { error, .. }) => {
+                job.finish(false, "connection lost");
+                return Err(Error::failed(format!(
+                    "connection lost during the rollback of {} ({error}); check the live release with `flipdeck status`",
+                    site.key()
+                )));
+            }
+            Err(RunError::Cancelled { .. }) => {
+                job.finish(false, "cancelled");
+                return Err(Error::failed("rollback cancelled"));
+            }
+        };
+        if r.status.success() {
+            self.store.set_active(row.id, chosen.id, Utc::now())?;
+            let summary = format!(
+                "rolled back {} to #{} (release {release})",
+                site.key(),
+                chosen.id
+            );
+            job.emit(EventKind::Notice {
+                message: summary.clone(),
+            });
+            job.finish(true, summary);
+            return Ok(RolledBack {
+                from,
+                to: chosen.id,
+                release,
+            });
+        }
+        let why = if r.status == crate::target::ExitStatus::Code(LOCK_HELD) {
+            format!(
+                "site {} is locked by {}; wait for that job, or run `flipdeck unlock {}` if it is stale",
+                site.key(),
+                r.var("holder").unwrap_or("someone"),
+                site.key()
+            )
+        } else if r.var("missing").is_some() {
+            // The server is the truth: the directory is gone, so this deployment is no longer a target.
+            self.store.clear_path(chosen.id)?;
+            format!(
+                "cannot roll back {} to #{}: its release directory {} is gone on the server",
+                site.key(),
+                chosen.id,
+                layout.release(&release)
+            )
+        } else if r.var("switched_back").is_some() {
+            format!(
+                "rollback of {} failed: reload failed ({}); switched back",
+                site.key(),
+                r.status
+            )
+        } else {
+            format!(
+                "rollback of {} failed during {} ({})",
+                site.key(),
+                r.last_step.as_deref().unwrap_or("start"),
+                r.status
+            )
+        };
+        job.finish(false, why.clone());
+        Err(Error::failed(why))
+    }
+}

@@ -1,0 +1,363 @@
+//! The shell scripts the engine sends to a target. Each is plain POSIX sh; every value in them is
+//! quoted. Progress is reported with marker lines (`<marker> step NAME`, `<marker> set KEY VALUE`)
+//! that the engine turns into events, so one exec can carry several steps (fewer round trips).
+
+use super::layout::Layout;
+use crate::config::SiteConfig;
+use crate::shell::quote;
+
+/// The pieces every script starts with.
+pub struct Prelude<'a> {
+    pub marker: &'a str,
+    pub layout: &'a Layout,
+    /// Identifies our lock: only a lock holding this token is ever removed by us automatically.
+    pub token: &'a str,
+    /// One line describing the lock holder: who, where, since when, what.
+    pub owner: &'a str,
+}
+
+impl Prelude<'_> {
+    pub fn render(&self) -> String {
+        format!(
+            r#"M={marker}
+{vars}token={token}
+step() {{ printf '%s step %s\n' "$M" "$1"; }}
+setv() {{ printf '%s set %s %s\n' "$M" "$1" "$2"; }}
+unlock() {{ if grep -qF "token=$token" "$lock/owner" 2>/dev/null; then rm -rf "$lock"; fi; }}
+take_lock() {{
+  mkdir -p "$meta" || exit 1
+  if mkdir "$lock" 2>/dev/null; then
+    printf '%s\n' {owner} > "$lock/owner" || {{ rmdir "$lock"; exit 1; }}
+  else
+    holder=$(head -n 1 "$lock/owner" 2>/dev/null)
+    setv holder "${{holder:-unknown (the lock has no owner file yet)}}"
+    exit 75
+  fi
+}}
+"#,
+            marker = quote(self.marker),
+            vars = self.layout.shell_vars(),
+            token = quote(self.token),
+            owner = quote(self.owner),
+        )
+    }
+}
+
+/// Exit code a script uses when the site's lock is held by someone else.
+pub const LOCK_HELD: i32 = 75;
+
+/// Where the code of a new release comes from.
+pub enum Source<'a> {
+    Git {
+        repository: &'a str,
+        branch: &'a str,
+    },
+    /// The spec's provisioning without a repository: a placeholder `public/index.php`.
+    Placeholder,
+}
+
+/// Lock, then build the release: directory, repository cache, clone, shared links, deploy script,
+/// commit. On any failure the half release is removed and the lock released before exiting.
+pub fn build(
+    prelude: &Prelude<'_>,
+    site: &SiteConfig,
+    release: &str,
+    source: &Source<'_>,
+    run_script: bool,
+) -> String {
+    let mut s = prelude.render();
+    let rel = quote(&prelude.layout.release(release));
+    s.push_str(&format!(
+        r#"rel={rel}
+created=0
+built=0
+on_exit() {{
+  rc=$?
+  if [ "$built" != 1 ]; then
+    [ "$created" = 1 ] && rm -rf "$rel"
+    unlock
+  fi
+  exit $rc
+}}
+step lock
+take_lock
+trap on_exit EXIT
+trap 'exit 130' INT TERM HUP
+step mkdir
+mkdir -p "$base" "$shared" || exit 1
+mkdir "$rel" || {{ echo "cannot create release directory $rel" >&2; exit 1; }}
+created=1
+"#
+    ));
+    match source {
+        Source::Git { repository, branch } => {
+            s.push_str(&format!(
+                r#"repo={repo}
+branch={branch}
+cache="$meta/repo.git"
+step fetch
+if [ -d "$cache" ] && [ "$(git --git-dir="$cache" config --get remote.origin.url)" = "$repo" ]; then
+  git --git-dir="$cache" fetch --prune --quiet origin || exit 1
+else
+  rm -rf "$cache.new" && git clone --mirror --quiet -- "$repo" "$cache.new" || {{ rm -rf "$cache.new"; exit 1; }}
+  rm -rf "$cache" && mv "$cache.new" "$cache" || exit 1
+fi
+step clone
+git clone --quiet --local --branch "$branch" -- "$cache" "$rel" || exit 1
+git -C "$rel" remote set-url origin "$repo" || exit 1
+"#,
+                repo = quote(repository),
+                branch = quote(branch),
+            ));
+        }
+        Source::Placeholder => {
+            s.push_str(
+                r#"step placeholder
+mkdir -p "$rel/public" && printf '%s\n' '<?php echo "Provisioned by flipdeck. Configure a repository and deploy.";' > "$rel/public/index.php" || exit 1
+"#,
+            );
+        }
+    }
+    s.push_str("step links\n");
+    for entry in &site.shared {
+        s.push_str(&link_shared(entry));
+    }
+    if run_script {
+        s.push_str(&format!(
+            "cd \"$rel\" || exit 1\nexport FLIPDECK_RELEASE={r} FLIPDECK_RELEASE_PATH=\"$rel\" FLIPDECK_DOMAIN=\"$domain\" FLIPDECK_SHARED_PATH=\"$shared\"\n",
+            r = quote(release)
+        ));
+        let lines = script_lines(&site.deployment_script);
+        for (i, line) in lines.iter().enumerate() {
+            s.push_str(&format!(
+                "step {}\neval {} </dev/null\nrc=$?; [ $rc -eq 0 ] || exit $rc\ncd \"$rel\" || exit 1\n",
+                quote(&format!("script {}/{}: {}", i + 1, lines.len(), line)),
+                quote(line)
+            ));
+        }
+    }
+    if matches!(source, Source::Git { .. }) {
+        s.push_str(
+            "step commit\nsha=$(git -C \"$rel\" rev-parse HEAD) || exit 1\nsetv commit \"$sha\"\n",
+        );
+    }
+    s.push_str("built=1\nsetv built 1\n");
+    s
+}
+
+/// The lines of a deploy script that run: blank lines and comments are skipped.
+pub fn script_lines(script: &str) -> Vec<&str> {
+    script
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty() && !l.starts_with('#'))
+        .collect()
+}
+
+/// Link one shared entry into the release. A missing shared entry is seeded from the release's own
+/// copy when the repository has one (e.g. Laravel's `storage/` skeleton), else created empty.
+fn link_shared(entry: &str) -> String {
+    let is_file = SiteConfig::shared_is_file(entry);
+    let e = entry.trim_end_matches('/');
+    let depth = e.matches('/').count();
+    let target = format!("{}shared/{e}", "../".repeat(depth + 1));
+    let create = if is_file {
+        "mkdir -p \"$(dirname \"$shared/$e\")\" && touch \"$shared/$e\""
+    } else {
+        "mkdir -p \"$shared/$e\""
+    };
+    format!(
+        r#"e={e}
+if [ ! -e "$shared/$e" ] && [ ! -L "$shared/$e" ]; then
+  if [ -e "$rel/$e" ] && [ ! -L "$rel/$e" ]; then
+    mkdir -p "$(dirname "$shared/$e")" && cp -a "$rel/$e" "$shared/$e" || exit 1
+  else
+    {create} || exit 1
+  fi
+fi
+rm -rf "$rel/$e" && mkdir -p "$(dirname "$rel/$e")" && ln -s {target} "$rel/$e" || exit 1
+"#,
+        e = quote(e),
+        target = quote(&target),
+    )
+}
+
+/// Point the live symlink at `link`: a new link under a temporary name beside the live one, then
+/// rename(2) over it (decisions 2). Never `ln -sfn`, which is not atomic everywhere.
+const SWITCH_FN: &str = r#"switch_to() {
+  tmp="$root/.$domain.flipdeck-$$"
+  if [ -e "$live" ] && [ ! -L "$live" ]; then
+    echo "$live exists and is not a symlink; move it away so flipdeck can manage it" >&2
+    return 1
+  fi
+  rm -f "$tmp" && ln -s "$1" "$tmp" && mv -T "$tmp" "$live" || { rm -f "$tmp"; return 1; }
+}
+"#;
+
+/// Switch to the new release, then reload. A failing reload switches back to what was live before
+/// (or removes the link if nothing was), so a failed deployment is never left live.
+pub fn switch(prelude: &Prelude<'_>, link: &str, reload: Option<&str>) -> String {
+    prelude.render() + &switch_body(link, reload)
+}
+
+fn switch_body(link: &str, reload: Option<&str>) -> String {
+    let mut s = String::from(SWITCH_FN);
+    s.push_str(&format!(
+        r#"new={link}
+step switch
+prev=$(readlink "$live" 2>/dev/null)
+setv prev "$prev"
+switch_to "$new" || exit 1
+setv switched 1
+"#,
+        link = quote(link)
+    ));
+    if let Some(cmd) = reload {
+        s.push_str(&format!(
+            r#"step reload
+cd "$root" && eval {cmd} </dev/null
+rc=$?
+if [ $rc -ne 0 ]; then
+  echo "reload failed (exit $rc); switching back" >&2
+  if [ -n "$prev" ]; then switch_to "$prev" || exit 1; else rm -f "$live" || exit 1; fi
+  setv switched_back 1
+  exit $rc
+fi
+"#,
+            cmd = quote(cmd)
+        ));
+    }
+    s
+}
+
+/// After a successful switch: store the log in the release (from stdin), prune, release the lock.
+pub fn finalize(prelude: &Prelude<'_>, release: &str, prune: &[String]) -> String {
+    let mut s = prelude.render();
+    s.push_str(&format!(
+        "cat > {log} || echo 'could not write deployment.log' >&2\n",
+        log = quote(&prelude.layout.log_file(release))
+    ));
+    s.push_str(&prune_body(prune));
+    s.push_str("unlock\n");
+    s
+}
+
+/// Delete releases, re-reading the live symlink first: the server is the truth, so a release that
+/// is live there is kept whatever the DB believes (decisions 4).
+fn prune_body(names: &[String]) -> String {
+    if names.is_empty() {
+        return String::new();
+    }
+    let mut s = String::from(
+        "step prune\nlive_now=$(readlink \"$live\" 2>/dev/null)\nlive_now=${live_now##*/}\n",
+    );
+    for n in names {
+        s.push_str(&format!(
+            r#"r={n}
+if [ "$r" = "$live_now" ]; then
+  setv kept_live "$r"
+elif rm -rf "$base/$r"; then
+  setv pruned "$r"
+fi
+"#,
+            n = quote(n)
+        ));
+    }
+    s
+}
+
+/// The prune command: lock, delete, unlock.
+pub fn prune(prelude: &Prelude<'_>, names: &[String]) -> String {
+    let mut s = prelude.render();
+    s.push_str("step lock\ntake_lock\ntrap unlock EXIT\n");
+    s.push_str(&prune_body(names));
+    s
+}
+
+/// Rollback in one exec: lock, verify the target directory, switch, reload, unlock.
+pub fn rollback(prelude: &Prelude<'_>, release: &str, link: &str, reload: Option<&str>) -> String {
+    let mut s = prelude.render();
+    s.push_str(&format!(
+        r#"step lock
+take_lock
+trap unlock EXIT
+step verify
+if [ ! -d "$base"/{name} ]; then
+  setv missing 1
+  echo "release directory $base/"{name}" is gone" >&2
+  exit 1
+fi
+"#,
+        name = quote(release)
+    ));
+    s.push_str(&switch_body(link, reload));
+    s
+}
+
+/// Removes a half-built release and our lock after an interrupted build (cancel, lost connection).
+pub fn cleanup(prelude: &Prelude<'_>, release: Option<&str>) -> String {
+    let mut s = prelude.render();
+    if let Some(r) = release {
+        s.push_str(&format!("rm -rf \"$base\"/{}\n", quote(r)));
+    }
+    s.push_str("unlock\n");
+    s
+}
+
+/// Read-only look at the server: the live link, the release directories, the lock holder.
+pub fn inspect(prelude: &Prelude<'_>) -> String {
+    let mut s = prelude.render();
+    s.push_str(
+        r#"if [ -L "$live" ]; then setv live "$(readlink "$live")"; elif [ -e "$live" ]; then setv live_not_link 1; fi
+if [ -d "$base" ]; then
+  for d in "$base"/*/; do
+    [ -d "$d" ] || continue
+    d=${d%/}; d=${d##*/}
+    [ "$d" = shared ] || setv release "$d"
+  done
+fi
+if [ -d "$lock" ]; then setv lock "$(head -n 1 "$lock/owner" 2>/dev/null)"; fi
+"#,
+    );
+    s
+}
+
+/// `flipdeck unlock`: read the holder, remove the lock.
+pub fn force_unlock(prelude: &Prelude<'_>) -> String {
+    let mut s = prelude.render();
+    s.push_str(
+        r#"if [ ! -d "$lock" ]; then setv nolock 1; exit 0; fi
+setv holder "$(head -n 1 "$lock/owner" 2>/dev/null)"
+rm -rf "$lock" || exit 1
+"#,
+    );
+    s
+}
+
+/// Provisioning's layout step: base, shared entries, and a look at what is live.
+pub fn provision_layout(prelude: &Prelude<'_>, site: &SiteConfig) -> String {
+    let mut s = prelude.render();
+    s.push_str("step layout\nmkdir -p \"$base\" \"$shared\" \"$meta\" || exit 1\n");
+    for entry in &site.shared {
+        let e = entry.trim_end_matches('/');
+        if SiteConfig::shared_is_file(entry) {
+            s.push_str(&format!(
+                "e={}\nmkdir -p \"$(dirname \"$shared/$e\")\" && {{ [ -e \"$shared/$e\" ] || touch \"$shared/$e\"; }} || exit 1\n",
+                quote(e)
+            ));
+        } else {
+            s.push_str(&format!("mkdir -p \"$shared\"/{} || exit 1\n", quote(e)));
+        }
+    }
+    s.push_str(
+        r#"if [ -L "$live" ]; then
+  setv live "$(readlink "$live")"
+  [ -d "$live/" ] && setv live_ok 1
+elif [ -e "$live" ]; then
+  echo "$live exists and is not a symlink; move it away so flipdeck can manage it" >&2
+  exit 1
+fi
+"#,
+    );
+    s
+}

@@ -1,0 +1,15 @@
+//! flipdeck: zero-downtime, symlink-based deployments of web sites, over SSH or locally.
+//!
+//! The engine (`engine`) runs the flows on a `target::Target` and reports `engine::Event`s; the
+//! CLI (`cli`) and the dashboard consume them; `store` keeps the history.
+
+pub mod cli;
+pub mod config;
+pub mod engine;
+pub mod error;
+pub mod release;
+pub mod shell;
+pub mod ssh_connector;
+pub mod store;
+pub mod target;
+pub mod validate;

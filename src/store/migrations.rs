@@ -1,0 +1,73 @@
+//! Versioned schema migrations, applied in order and recorded in `PRAGMA user_version`.
+//! Never edit a shipped migration: add the next one.
+
+use rusqlite::Connection;
+
+const MIGRATIONS: &[&str] = &[
+    // 1: the spec's tables (servers, server_sites, server_deployments) and the output copy.
+    r#"
+    CREATE TABLE servers (
+        id          INTEGER PRIMARY KEY,
+        name        TEXT NOT NULL UNIQUE,
+        created_at  TEXT NOT NULL
+    );
+    CREATE TABLE server_sites (
+        id                   INTEGER PRIMARY KEY,
+        server_id            INTEGER NOT NULL REFERENCES servers(id),
+        domain               TEXT NOT NULL,
+        active_deployment_id INTEGER REFERENCES server_deployments(id),
+        last_deployment_sha  TEXT,
+        last_deployed_at     TEXT,
+        UNIQUE (server_id, domain)
+    );
+    CREATE TABLE server_deployments (
+        id                INTEGER PRIMARY KEY,
+        server_id         INTEGER NOT NULL REFERENCES servers(id),
+        server_site_id    INTEGER NOT NULL REFERENCES server_sites(id),
+        status            TEXT NOT NULL CHECK (status IN ('pending', 'updating', 'success', 'failed')),
+        deployment_script TEXT,
+        release_name      TEXT,
+        deployment_path   TEXT,
+        log_file_path     TEXT,
+        commit_sha        TEXT,
+        branch            TEXT,
+        error             TEXT,
+        started_at        TEXT,
+        completed_at      TEXT,
+        duration_ms       INTEGER,
+        created_at        TEXT NOT NULL
+    );
+    CREATE INDEX server_deployments_by_site
+        ON server_deployments (server_site_id, started_at DESC, id DESC);
+    CREATE TABLE deployment_outputs (
+        deployment_id INTEGER PRIMARY KEY REFERENCES server_deployments(id),
+        output        TEXT NOT NULL
+    );
+    "#,
+];
+
+pub fn run(conn: &mut Connection) -> Result<(), String> {
+    apply(conn).map_err(|e| e.to_string())?
+}
+
+fn apply(conn: &mut Connection) -> rusqlite::Result<Result<(), String>> {
+    let current: i64 = conn.pragma_query_value(None, "user_version", |r| r.get(0))?;
+    let current = current.max(0) as usize;
+    if current > MIGRATIONS.len() {
+        return Ok(Err(format!(
+            "its schema version {current} is newer than this flipdeck knows ({}); upgrade flipdeck",
+            MIGRATIONS.len()
+        )));
+    }
+    for (i, sql) in MIGRATIONS.iter().enumerate().skip(current) {
+        let tx = conn.transaction()?;
+        tx.execute_batch(sql)?;
+        tx.pragma_update(None, "user_version", (i + 1) as i64)?;
+        tx.commit()?;
+    }
+    Ok(Ok(()))
+}
+
+pub fn latest() -> usize {
+    MIGRATIONS.len()
+}

@@ -1,0 +1,94 @@
+//! Where commands run. A `Target` executes one shell script per call and streams its output line by
+//! line while it runs. The engine only ever talks to this trait, so the local shell and SSH are
+//! interchangeable.
+
+pub mod local;
+
+use async_trait::async_trait;
+use tokio::sync::mpsc::UnboundedSender;
+
+pub use local::LocalTarget;
+
+/// Which stream a line of output came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Stream {
+    Stdout,
+    Stderr,
+}
+
+/// How a remote command ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ExitStatus {
+    Code(i32),
+    /// Killed by a signal (name as reported, e.g. "KILL" or "9").
+    Signal(String),
+}
+
+impl ExitStatus {
+    pub fn success(&self) -> bool {
+        matches!(self, ExitStatus::Code(0))
+    }
+}
+
+impl std::fmt::Display for ExitStatus {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            ExitStatus::Code(c) => write!(f, "exit code {c}"),
+            ExitStatus::Signal(s) => write!(f, "killed by signal {s}"),
+        }
+    }
+}
+
+/// One line of output, without its trailing newline.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OutputLine {
+    pub stream: Stream,
+    pub line: String,
+}
+
+/// A failure of the transport itself (as opposed to the command failing).
+#[derive(Debug, thiserror::Error)]
+pub enum TargetError {
+    /// Could not start the command or lost the connection while it ran.
+    #[error("{0}")]
+    Transport(String),
+    /// The connection dropped while the command was running; whether it finished is unknown.
+    #[error("connection lost: {0}")]
+    ConnectionLost(String),
+}
+
+#[async_trait]
+pub trait Target: Send + Sync {
+    /// A short human description, e.g. "local" or "deploy@127.0.0.1:2222".
+    fn describe(&self) -> String;
+
+    /// Runs `script` with `sh -c` semantics (POSIX sh), feeding `stdin` if given, and sends every output
+    /// line to `out` as soon as it is complete. Returns when the command has exited and all its output
+    /// has been sent. Dropping the returned future must stop the command (kill it) promptly.
+    async fn exec(
+        &self,
+        script: &str,
+        stdin: Option<Vec<u8>>,
+        out: UnboundedSender<OutputLine>,
+    ) -> Result<ExitStatus, TargetError>;
+
+    /// The login user's home directory on the target (the default `root`).
+    async fn home_dir(&self) -> Result<String, TargetError> {
+        let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+        let status = self.exec("printf '%s\\n' \"$HOME\"", None, tx).await?;
+        let mut home = String::new();
+        while let Ok(l) = rx.try_recv() {
+            if l.stream == Stream::Stdout && home.is_empty() {
+                home = l.line;
+            }
+        }
+        if !status.success() || !home.starts_with('/') {
+            return Err(TargetError::Transport(format!(
+                "could not read $HOME on {} ({status})",
+                self.describe()
+            )));
+        }
+        Ok(home)
+    }
+}
