@@ -153,9 +153,16 @@ impl Config {
     pub fn parse(text: &str, path: &Path) -> Result<Config> {
         let raw: RawConfig = toml::from_str(text).map_err(|e| {
             let line = e.span().map(|s| line_of(text, s.start));
-            let what = e.message().trim_end();
+            let what = e.message().trim_end().replace('\n', " ");
             match line {
-                Some(l) => Error::usage(format!("config {} line {l}: {what}", path.display())),
+                Some(l) => {
+                    // The offending line itself shows which key is meant.
+                    let src = text.lines().nth(l - 1).unwrap_or("").trim();
+                    Error::usage(format!(
+                        "config {} line {l} (`{src}`): {what}",
+                        path.display()
+                    ))
+                }
                 None => Error::usage(format!("config {}: {what}", path.display())),
             }
         })?;

@@ -52,9 +52,8 @@ impl Engine {
             (None, true) => Source::Placeholder,
             (None, false) => {
                 return Err(Error::usage(format!(
-                    "site {} has no repository; set `repository` in {} to deploy it",
-                    site.key(),
-                    "the config"
+                    "site {} has no repository; set `repository` in the config to deploy it",
+                    site.key()
                 )));
             }
         };
@@ -109,7 +108,7 @@ impl Engine {
             Ok(r) if r.status.success() && r.var("built").is_some() => {
                 r.var("commit").map(str::to_string)
             }
-            Ok(r) => return Err(self.build_failed(&mut job, id, site, &release, r).await),
+            Ok(r) => return Err(self.build_failed(&mut job, id, site, r)),
             Err(e) => {
                 return Err(self
                     .interrupted(&mut job, id, Some(&release), e, connector)
@@ -118,7 +117,6 @@ impl Engine {
         };
 
         // 2. Switch (and reload, switching back if it fails).
-        let prev_active = self.store.site_row(row.id)?.active_deployment_id;
         let switch = scripts::switch(
             &job.prelude(),
             &layout.link_target(&release),
@@ -153,7 +151,6 @@ impl Engine {
             deployment_id: id,
             status: Status::Success,
         });
-        let _ = prev_active;
 
         // 3. Log into the release, prune, unlock. The deploy has succeeded whatever happens here.
         let plan =
@@ -191,14 +188,7 @@ impl Engine {
         })
     }
 
-    async fn build_failed(
-        &self,
-        job: &mut Job<'_>,
-        id: i64,
-        site: &SiteRef<'_>,
-        release: &str,
-        r: RunResult,
-    ) -> Error {
+    fn build_failed(&self, job: &mut Job<'_>, id: i64, site: &SiteRef<'_>, r: RunResult) -> Error {
         if r.status == crate::target::ExitStatus::Code(LOCK_HELD)
             && let Some(holder) = r.var("holder")
         {
@@ -216,8 +206,7 @@ impl Engine {
         } else {
             format!("{step} failed ({})", r.status)
         };
-        // The script removed its half release itself; make sure nothing is left whatever happened.
-        let _ = release;
+        // The build script's exit trap has already removed the half release and released the lock.
         self.record_failure(job, id, &why, None)
     }
 

@@ -45,10 +45,11 @@ pub fn plan_prune(deployments: &[Deployment], keep: usize) -> PrunePlan {
             release: release.clone(),
             path: path.clone(),
         };
-        if d.is_active {
-            plan.keep.push(item);
-        } else if kept < keep {
+        if kept < keep {
             kept += 1;
+            plan.keep.push(item);
+        } else if d.is_active {
+            // Beyond N but live (after a rollback): kept whatever its age.
             plan.keep.push(item);
         } else {
             plan.delete.push(item);
@@ -226,6 +227,13 @@ mod tests {
         let ids = |v: &[PruneItem]| v.iter().map(|i| i.deployment_id).collect::<Vec<_>>();
         assert_eq!(ids(&plan.keep), [5, 3, 1]);
         assert_eq!(ids(&plan.delete), [2]);
+        // The usual case: the active one is the newest and counts toward N.
+        let list = vec![
+            dep(3, Status::Success, true, true),
+            dep(2, Status::Success, true, false),
+            dep(1, Status::Success, true, false),
+        ];
+        assert_eq!(ids(&plan_prune(&list, 2).delete), [1]);
         // Already pruned ones (no path) are not deleted again.
         let list = vec![
             dep(2, Status::Success, true, true),

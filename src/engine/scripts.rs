@@ -215,7 +215,7 @@ setv switched 1
     if let Some(cmd) = reload {
         s.push_str(&format!(
             r#"step reload
-cd "$root" && eval {cmd} </dev/null
+(cd "$root" && eval {cmd}) </dev/null
 rc=$?
 if [ $rc -ne 0 ]; then
   echo "reload failed (exit $rc); switching back" >&2

@@ -1,0 +1,27 @@
+#!/usr/bin/env bash
+# Every test flipdeck has, after installing what they need. The README's test command and CI's
+# `.ci/run` both call exactly this script.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+# System tools the tests drive for real: git, OpenSSH's sshd and client, ssh-keygen/ssh-agent.
+need=()
+command -v git >/dev/null || need+=(git)
+[ -x /usr/sbin/sshd ] || need+=(openssh-server)
+command -v ssh-keygen >/dev/null || need+=(openssh-client)
+if [ ${#need[@]} -gt 0 ]; then
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+    echo "installing: ${need[*]}"
+    apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need[@]}" >/dev/null
+  elif [ "${CI:-}" = true ]; then
+    echo "missing ${need[*]} and cannot install them (not root or no apt-get)" >&2
+    exit 1
+  else
+    echo "note: install ${need[*]} (e.g. sudo apt-get install ${need[*]}); tests needing them will skip"
+  fi
+fi
+
+cargo fmt --check
+cargo clippy --all-targets --locked -- -D warnings
+cargo test --locked

@@ -1,0 +1,201 @@
+//! Test support: a sandbox with a real git repository, a deployment root on the real filesystem,
+//! a config and a history DB, and helpers to run the real `flipdeck` binary against it.
+#![allow(dead_code)]
+
+use serde_json::Value;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+pub const DOMAIN: &str = "example.com";
+
+/// How the sandbox's server is reached.
+pub enum Transport {
+    Local,
+}
+
+pub struct Harness {
+    pub dir: tempfile::TempDir,
+    pub root: PathBuf,
+    pub repo: PathBuf,
+    pub config: PathBuf,
+    pub db: PathBuf,
+    pub transport: Transport,
+}
+
+pub fn git(dir: &Path, args: &[&str]) -> String {
+    let out = Command::new("git")
+        .args([
+            "-c",
+            "user.name=flipdeck-test",
+            "-c",
+            "user.email=test@flipdeck.invalid",
+        ])
+        .args([
+            "-c",
+            "init.defaultBranch=main",
+            "-c",
+            "commit.gpgsign=false",
+        ])
+        .args(args)
+        .current_dir(dir)
+        .output()
+        .expect("git runs");
+    assert!(
+        out.status.success(),
+        "git {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).trim().to_string()
+}
+
+impl Harness {
+    pub fn local() -> Harness {
+        let dir = tempfile::Builder::new()
+            .prefix("flipdeck-test-")
+            .tempdir()
+            .expect("tempdir");
+        let root = dir.path().join("srv");
+        let repo = dir.path().join("repo");
+        std::fs::create_dir_all(&root).unwrap();
+        std::fs::create_dir_all(repo.join("public")).unwrap();
+        std::fs::create_dir_all(repo.join("storage/framework")).unwrap();
+        std::fs::write(repo.join("storage/framework/.gitkeep"), "").unwrap();
+        std::fs::write(repo.join("public/index.php"), "<?php echo 'v1';\n").unwrap();
+        git(&repo, &["init", "-q"]);
+        git(&repo, &["add", "-A"]);
+        git(&repo, &["commit", "-qm", "v1"]);
+        let h = Harness {
+            config: dir.path().join("config.toml"),
+            db: dir.path().join("history.db"),
+            dir,
+            root,
+            repo,
+            transport: Transport::Local,
+        };
+        h.write_config("");
+        h
+    }
+
+    /// The server block for this transport.
+    fn server_block(&self) -> String {
+        match self.transport {
+            Transport::Local => format!(
+                "[[servers]]\nname = \"web1\"\ntransport = \"local\"\nroot = \"{}\"\n",
+                self.root.display()
+            ),
+        }
+    }
+
+    /// Writes the config: one server, one site; `site_extra` adds/overrides site keys, and lines
+    /// starting with `server:` go into the server block.
+    pub fn write_config(&self, extra: &str) {
+        let (server_extra, site_extra): (Vec<&str>, Vec<&str>) =
+            extra.lines().partition(|l| l.starts_with("server:"));
+        let server_extra: Vec<&str> = server_extra.iter().map(|l| &l["server:".len()..]).collect();
+        let has = |k: &str| site_extra.iter().any(|l| l.trim_start().starts_with(k));
+        let mut site = format!("[[servers.sites]]\ndomain = \"{DOMAIN}\"\n");
+        if !has("repository") {
+            site.push_str(&format!("repository = \"{}\"\n", self.repo.display()));
+        }
+        if !has("keep") {
+            site.push_str("keep = 14\n");
+        }
+        for l in &site_extra {
+            site.push_str(l);
+            site.push('\n');
+        }
+        let text = format!("{}{}\n{site}", self.server_block(), server_extra.join("\n"));
+        std::fs::write(&self.config, text).unwrap();
+    }
+
+    pub fn cmd(&self, args: &[&str]) -> Command {
+        let mut c = Command::new(env!("CARGO_BIN_EXE_flipdeck"));
+        c.args(args)
+            .env("FLIPDECK_CONFIG", &self.config)
+            .env("FLIPDECK_DB", &self.db)
+            .env_remove("XDG_CONFIG_HOME")
+            .current_dir(self.dir.path());
+        c
+    }
+
+    pub fn run(&self, args: &[&str]) -> Output {
+        self.cmd(args).output().expect("flipdeck runs")
+    }
+
+    /// Runs and asserts the exit code, returning stdout.
+    pub fn ok(&self, args: &[&str]) -> String {
+        self.expect(args, 0)
+    }
+
+    pub fn expect(&self, args: &[&str], code: i32) -> String {
+        let out = self.run(args);
+        assert_eq!(
+            out.status.code(),
+            Some(code),
+            "flipdeck {args:?}\n--- stdout\n{}\n--- stderr\n{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
+    pub fn commit(&self, file: &str, content: &str) -> String {
+        let p = self.repo.join(file);
+        std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+        std::fs::write(p, content).unwrap();
+        git(&self.repo, &["add", "-A"]);
+        git(&self.repo, &["commit", "-qm", &format!("change {file}")]);
+        git(&self.repo, &["rev-parse", "HEAD"])
+    }
+
+    pub fn base(&self) -> PathBuf {
+        self.root.join("deployments").join(DOMAIN)
+    }
+
+    pub fn live(&self) -> PathBuf {
+        self.root.join(DOMAIN)
+    }
+
+    /// The release the live symlink names, asserting it is a symlink to an existing directory.
+    pub fn live_release(&self) -> Option<String> {
+        let link = std::fs::read_link(self.live()).ok()?;
+        assert!(link.is_relative(), "live link should be relative: {link:?}");
+        assert!(
+            self.live().join("public/index.php").is_file(),
+            "live release is complete"
+        );
+        Some(link.file_name().unwrap().to_string_lossy().into_owned())
+    }
+
+    /// Release directories on disk (not shared, not hidden).
+    pub fn releases(&self) -> Vec<String> {
+        let Ok(rd) = std::fs::read_dir(self.base()) else {
+            return vec![];
+        };
+        let mut v: Vec<String> = rd
+            .filter_map(|e| e.ok())
+            .filter(|e| e.path().is_dir())
+            .map(|e| e.file_name().to_string_lossy().into_owned())
+            .filter(|n| n != "shared" && !n.starts_with('.'))
+            .collect();
+        v.sort();
+        v
+    }
+
+    pub fn list(&self) -> Vec<Value> {
+        let out = self.ok(&["list", DOMAIN, "--json"]);
+        serde_json::from_str::<Value>(&out)
+            .expect("list --json is JSON")
+            .as_array()
+            .unwrap()
+            .clone()
+    }
+
+    pub fn active(&self) -> Option<Value> {
+        self.list().into_iter().find(|d| d["is_active"] == true)
+    }
+
+    pub fn lock_dir(&self) -> PathBuf {
+        self.base().join(".flipdeck/lock")
+    }
+}
