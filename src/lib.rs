@@ -12,4 +12,5 @@ pub mod shell;
 pub mod ssh_connector;
 pub mod store;
 pub mod target;
+pub mod ui;
 pub mod validate;

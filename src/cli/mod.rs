@@ -86,11 +86,7 @@ fn connector(site: &SiteRef<'_>) -> Result<Arc<dyn engine::Connector>> {
 
 async fn run(cli: Cli) -> Result<()> {
     let Some(command) = &cli.command else {
-        println!(
-            "flipdeck: the dashboard is not built yet; run `flipdeck --help` for the commands (config: {})",
-            config_path(&cli).display()
-        );
-        return Ok(());
+        return dashboard(&cli).await;
     };
     let quiet = matches!(
         command,
@@ -99,6 +95,22 @@ async fn run(cli: Cli) -> Result<()> {
     let ctx = Ctx::open(&cli, quiet)?;
     let r = dispatch(&ctx, command).await;
     ctx.done(r).await
+}
+
+/// No command: the dashboard, on the config (or its empty state when there is none yet).
+async fn dashboard(cli: &Cli) -> Result<()> {
+    let path = config_path(cli);
+    let config = if path.exists() {
+        Config::load(&path)?
+    } else {
+        Config {
+            path: path.clone(),
+            servers: vec![],
+        }
+    };
+    let db = cli.db.clone().unwrap_or_else(config::default_db_path);
+    let store = Arc::new(Store::open(&db)?);
+    crate::ui::run(config, store, None).await
 }
 
 async fn dispatch(ctx: &Ctx, command: &Command) -> Result<()> {

@@ -15,7 +15,7 @@ pub use events::{Action, Event, EventKind};
 pub use job::Identity;
 pub use ops::{Inspection, LiveState, Provisioned};
 pub use prune::{PruneOptions, PrunePlan, plan_prune};
-pub use rollback::RollbackOptions;
+pub use rollback::{RollbackOptions, refusal as rollback_refusal};
 
 use crate::config::{ServerConfig, Transport};
 use crate::error::{Error, Result};

@@ -1,0 +1,137 @@
+//! The dashboard: a server/site tree, the deployments table and a live log pane, driven by the
+//! same engine as the CLI. State lives in `app`, drawing in `view`, work in `worker`.
+
+pub mod app;
+pub mod keymap;
+pub mod logbuf;
+mod terminal;
+pub mod theme;
+pub mod view;
+pub mod worker;
+
+use crate::config::Config;
+use crate::engine::Engine;
+use crate::error::{Error, Result};
+use crate::store::Store;
+use app::{App, SiteView};
+use crossterm::event::{Event as TermEvent, EventStream, KeyEventKind};
+use futures_util::StreamExt;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use tokio::signal::unix::{SignalKind, signal};
+
+/// At most ~60 frames a second, however fast logs arrive.
+const FRAME: Duration = Duration::from_millis(16);
+const TICK: Duration = Duration::from_millis(100);
+
+/// The tree's sites, in config order.
+pub fn site_views(config: &Config) -> Vec<SiteView> {
+    config
+        .sites()
+        .map(|s| SiteView {
+            key: s.key(),
+            server: s.server.name.clone(),
+            domain: s.site.domain.clone(),
+            branch: s.site.branch.clone(),
+            transport: match s.server.transport {
+                crate::config::Transport::Local => "local".into(),
+                crate::config::Transport::Ssh => "ssh".into(),
+            },
+            deployments: vec![],
+            loaded: false,
+            running: None,
+            lock: None,
+            drift: None,
+            table_sel: 0,
+        })
+        .collect()
+}
+
+/// Runs the dashboard until the user quits.
+pub async fn run(config: Config, store: Arc<Store>, header: Option<String>) -> Result<()> {
+    let (ev_tx, mut ev_rx) = tokio::sync::mpsc::unbounded_channel();
+    let (ld_tx, mut ld_rx) = tokio::sync::mpsc::unbounded_channel();
+    let engine = Arc::new(Engine::new(store, ev_tx));
+    let mut app = App::new(site_views(&config), config.path.display().to_string());
+    app.header = header;
+    let worker = worker::Worker::new(Arc::new(config), engine, ld_tx);
+    let theme = theme::Theme::from_env();
+    let io = |e: std::io::Error| Error::failed(format!("terminal error: {e}"));
+
+    let (mut term, _guard) = terminal::setup().map_err(io)?;
+    let mut input = EventStream::new();
+    let (mut sigterm, mut sighup) = (
+        signal(SignalKind::terminate()).map_err(io)?,
+        signal(SignalKind::hangup()).map_err(io)?,
+    );
+    for fx in app.start() {
+        worker.run(fx);
+    }
+    let mut last_draw = Instant::now() - FRAME;
+    let mut next_tick = Instant::now() + TICK;
+    let mut forced_quit: Option<Instant> = None;
+    loop {
+        if app.dirty && last_draw.elapsed() >= FRAME {
+            draw(&mut term, &mut app, &theme).map_err(io)?;
+            last_draw = Instant::now();
+        }
+        if app.should_quit || forced_quit.is_some_and(|t| t.elapsed() > Duration::from_secs(15)) {
+            break;
+        }
+        let frame_due = tokio::time::Instant::from_std(last_draw + FRAME);
+        let tick_due = tokio::time::Instant::from_std(next_tick);
+        let mut effects = Vec::new();
+        tokio::select! {
+            ev = input.next() => match ev {
+                Some(Ok(TermEvent::Key(k))) if k.kind != KeyEventKind::Release => effects = app.on_key(k),
+                Some(Ok(TermEvent::Mouse(m))) => effects = app.on_mouse(m),
+                Some(Ok(TermEvent::Resize(..))) => app.dirty = true,
+                Some(Ok(_)) => {}
+                Some(Err(_)) | None => break,
+            },
+            Some(ev) = ev_rx.recv() => {
+                effects = app.on_engine(ev);
+                // Take whatever else is queued now, so a flood of log lines costs one frame.
+                for _ in 0..50_000 {
+                    match ev_rx.try_recv() {
+                        Ok(ev) => effects.extend(app.on_engine(ev)),
+                        Err(_) => break,
+                    }
+                }
+            },
+            Some(l) = ld_rx.recv() => effects = app.on_loaded(l),
+            _ = tokio::time::sleep_until(tick_due), if app.animating() => {
+                app.tick();
+                next_tick = Instant::now() + TICK;
+            },
+            _ = tokio::time::sleep_until(frame_due), if app.dirty => {},
+            _ = sigterm.recv() => { forced_quit.get_or_insert_with(Instant::now); effects = quit_now(&mut app); },
+            _ = sighup.recv() => { forced_quit.get_or_insert_with(Instant::now); effects = quit_now(&mut app); },
+        }
+        if !app.animating() {
+            next_tick = Instant::now() + TICK;
+        }
+        for fx in effects {
+            worker.run(fx);
+        }
+    }
+    Ok(())
+}
+
+/// A signal asks to go: cancel jobs cleanly, then leave when they are done.
+fn quit_now(app: &mut App) -> Vec<app::Effect> {
+    app.quitting = true;
+    if app.running_jobs() == 0 {
+        app.should_quit = true;
+    }
+    vec![app::Effect::CancelAll]
+}
+
+fn draw(term: &mut terminal::Term, app: &mut App, theme: &theme::Theme) -> std::io::Result<()> {
+    use crossterm::terminal::{BeginSynchronizedUpdate, EndSynchronizedUpdate};
+    crossterm::execute!(std::io::stdout(), BeginSynchronizedUpdate)?;
+    let r = term.draw(|f| view::draw(f, app, theme));
+    crossterm::execute!(std::io::stdout(), EndSynchronizedUpdate)?;
+    app.dirty = false;
+    r.map(|_| ())
+}

@@ -1,0 +1,223 @@
+//! Background work for the dashboard: every engine call and every DB read runs in a tokio task and
+//! reports back over a channel, so the UI thread never waits on SSH or SQLite.
+
+use super::app::{Effect, Loaded};
+use crate::config::Config;
+use crate::engine::{self, DeployOptions, Engine, PruneOptions, RollbackOptions};
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use tokio::sync::mpsc::UnboundedSender;
+use tokio_util::sync::CancellationToken;
+
+/// How many deployments the table loads per site (the newest; the full history stays in the DB).
+pub const TABLE_LIMIT: usize = 500;
+
+#[derive(Clone)]
+pub struct Worker {
+    pub config: Arc<Config>,
+    pub engine: Arc<Engine>,
+    tx: UnboundedSender<Loaded>,
+    cancels: Arc<Mutex<HashMap<String, CancellationToken>>>,
+}
+
+impl Worker {
+    pub fn new(config: Arc<Config>, engine: Arc<Engine>, tx: UnboundedSender<Loaded>) -> Worker {
+        Worker {
+            config,
+            engine,
+            tx,
+            cancels: Arc::default(),
+        }
+    }
+
+    pub fn run(&self, effect: Effect) {
+        if let Effect::CancelAll = effect {
+            for t in self
+                .cancels
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .values()
+            {
+                t.cancel();
+            }
+            return;
+        }
+        let w = self.clone();
+        tokio::spawn(async move { w.perform(effect).await });
+    }
+
+    fn send(&self, l: Loaded) {
+        let _ = self.tx.send(l);
+    }
+
+    async fn perform(&self, effect: Effect) {
+        match effect {
+            Effect::LoadDeployments(site) => {
+                let store = self.engine.store.clone();
+                let cfg = self.config.clone();
+                let key = site.clone();
+                let list = tokio::task::spawn_blocking(move || -> crate::error::Result<_> {
+                    let s = cfg.find_site(&key)?;
+                    Ok(match store.find_site(&s.server.name, &s.site.domain)? {
+                        Some(row) => store.list(row.id, Some(TABLE_LIMIT))?,
+                        None => vec![],
+                    })
+                })
+                .await;
+                if let Ok(Ok(list)) = list {
+                    self.send(Loaded::Deployments { site, list });
+                }
+            }
+            Effect::LoadLog {
+                site,
+                deployment_id,
+            } => {
+                let text = self
+                    .load_log(&site, deployment_id)
+                    .await
+                    .map_err(|e| e.message);
+                self.send(Loaded::Log {
+                    deployment_id,
+                    text,
+                });
+            }
+            Effect::Deploy(site) => {
+                let token = CancellationToken::new();
+                self.cancels
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .insert(site.clone(), token.clone());
+                let r = async {
+                    let (s, c) = self.resolve(&site)?;
+                    let d = self
+                        .engine
+                        .deploy(&s, c.as_ref(), DeployOptions::default(), token)
+                        .await?;
+                    Ok(format!(
+                        "deployed {} release {} (#{})",
+                        s.key(),
+                        d.release,
+                        d.deployment_id
+                    ))
+                }
+                .await;
+                self.cancels
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .remove(&site);
+                self.done(site, r);
+            }
+            Effect::Rollback { site, to } => {
+                let r = async {
+                    let (s, c) = self.resolve(&site)?;
+                    let r = self
+                        .engine
+                        .rollback(&s, c.as_ref(), RollbackOptions { to: Some(to) })
+                        .await?;
+                    Ok(format!(
+                        "rolled back {} to #{} ({})",
+                        s.key(),
+                        r.to,
+                        r.release
+                    ))
+                }
+                .await;
+                self.done(site, r);
+            }
+            Effect::PrunePreview(site) => {
+                let r: crate::error::Result<_> = async {
+                    let (s, c) = self.resolve(&site)?;
+                    let p = self
+                        .engine
+                        .prune(
+                            &s,
+                            c.as_ref(),
+                            PruneOptions {
+                                keep: None,
+                                dry_run: true,
+                            },
+                        )
+                        .await?;
+                    Ok((p.plan, p.kept_live))
+                }
+                .await;
+                self.send(Loaded::PrunePreview {
+                    site,
+                    result: r.map_err(|e| e.message),
+                });
+            }
+            Effect::Prune(site) => {
+                let r = async {
+                    let (s, c) = self.resolve(&site)?;
+                    let p = self
+                        .engine
+                        .prune(
+                            &s,
+                            c.as_ref(),
+                            PruneOptions {
+                                keep: None,
+                                dry_run: false,
+                            },
+                        )
+                        .await?;
+                    Ok(format!(
+                        "pruned {} release(s) of {}",
+                        p.deleted.len(),
+                        s.key()
+                    ))
+                }
+                .await;
+                self.done(site, r);
+            }
+            Effect::Refresh(site) => {
+                let r: crate::error::Result<_> = async {
+                    let (s, c) = self.resolve(&site)?;
+                    self.engine.refresh(&s, c.as_ref()).await
+                }
+                .await;
+                self.send(Loaded::Refreshed {
+                    site,
+                    result: r.map_err(|e| e.message),
+                });
+            }
+            Effect::CancelAll => {}
+        }
+    }
+
+    fn done(&self, site: String, r: crate::error::Result<String>) {
+        let (ok, message) = match r {
+            Ok(m) => (true, m),
+            Err(e) => (false, e.message),
+        };
+        self.send(Loaded::JobDone { site, ok, message });
+    }
+
+    /// The configured site and a connector for its server.
+    fn resolve(
+        &self,
+        key: &str,
+    ) -> crate::error::Result<(crate::config::SiteRef<'_>, Arc<dyn engine::Connector>)> {
+        let site = self.config.find_site(key)?;
+        let connector = engine::connector_for(site.server)?;
+        Ok((site, connector))
+    }
+
+    async fn load_log(&self, site: &str, id: i64) -> crate::error::Result<String> {
+        let store = self.engine.store.clone();
+        let (stored, d) = tokio::task::spawn_blocking(move || -> crate::error::Result<_> {
+            Ok((store.output(id)?, store.get(id)?))
+        })
+        .await
+        .map_err(|e| crate::error::Error::failed(e.to_string()))??;
+        if let Some(text) = stored {
+            return Ok(text);
+        }
+        let path = d
+            .and_then(|d| d.log_file_path.filter(|_| d.deployment_path.is_some()))
+            .ok_or_else(|| {
+                crate::error::Error::failed("no stored output, and the release directory is gone")
+            })?;
+        let (s, c) = self.resolve(site)?;
+        self.engine.fetch_log(&s, c.as_ref(), &path).await
+    }
+}
