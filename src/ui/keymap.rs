@@ -59,8 +59,9 @@ pub struct Binding {
     pub help: &'static str,
     /// The panes where it applies (and is shown in the status bar).
     pub panes: &'static [Pane],
-    /// Shown in the status bar (the rest only in help, to keep the bar short).
-    pub in_bar: bool,
+    /// Its short form in the status bar, if shown there (the rest only in help, to keep the bar
+    /// short enough for 80 columns).
+    pub bar: Option<&'static str>,
 }
 
 const ALL: &[Pane] = &[Pane::Tree, Pane::Table, Pane::Log];
@@ -75,7 +76,7 @@ pub const BINDINGS: &[Binding] = &[
         action: Action::Up,
         help: "move up",
         panes: ALL,
-        in_bar: false,
+        bar: None,
     },
     Binding {
         keys: "↑/↓ j/k",
@@ -83,7 +84,7 @@ pub const BINDINGS: &[Binding] = &[
         action: Action::Down,
         help: "move down",
         panes: ALL,
-        in_bar: false,
+        bar: None,
     },
     Binding {
         keys: "Tab",
@@ -91,7 +92,7 @@ pub const BINDINGS: &[Binding] = &[
         action: Action::FocusNext,
         help: "next pane (tree → table → log)",
         panes: ALL,
-        in_bar: true,
+        bar: Some("Tab pane"),
     },
     Binding {
         keys: "Shift-Tab",
@@ -99,7 +100,7 @@ pub const BINDINGS: &[Binding] = &[
         action: Action::FocusPrev,
         help: "previous pane",
         panes: ALL,
-        in_bar: false,
+        bar: None,
     },
     Binding {
         keys: "Enter",
@@ -107,7 +108,7 @@ pub const BINDINGS: &[Binding] = &[
         action: Action::OpenLog,
         help: "open the deployment's log",
         panes: &[Pane::Table],
-        in_bar: true,
+        bar: Some("Enter log"),
     },
     Binding {
         keys: "d",
@@ -115,7 +116,7 @@ pub const BINDINGS: &[Binding] = &[
         action: Action::Deploy,
         help: "deploy the selected site",
         panes: &[Pane::Tree, Pane::Table],
-        in_bar: true,
+        bar: Some("d deploy"),
     },
     Binding {
         keys: "r",
@@ -123,7 +124,7 @@ pub const BINDINGS: &[Binding] = &[
         action: Action::Rollback,
         help: "roll back to the selected deployment",
         panes: &[Pane::Table],
-        in_bar: true,
+        bar: Some("r rollback"),
     },
     Binding {
         keys: "p",
@@ -131,7 +132,7 @@ pub const BINDINGS: &[Binding] = &[
         action: Action::Prune,
         help: "prune old releases (preview first)",
         panes: &[Pane::Tree, Pane::Table],
-        in_bar: true,
+        bar: Some("p prune"),
     },
     Binding {
         keys: "R",
@@ -139,7 +140,7 @@ pub const BINDINGS: &[Binding] = &[
         action: Action::Refresh,
         help: "refresh from the server",
         panes: &[Pane::Tree, Pane::Table],
-        in_bar: true,
+        bar: Some("R refresh"),
     },
     Binding {
         keys: "f",
@@ -147,7 +148,7 @@ pub const BINDINGS: &[Binding] = &[
         action: Action::ToggleFollow,
         help: "toggle follow",
         panes: &[Pane::Log],
-        in_bar: true,
+        bar: Some("f follow"),
     },
     Binding {
         keys: "End/G",
@@ -159,7 +160,7 @@ pub const BINDINGS: &[Binding] = &[
         action: Action::End,
         help: "go to the end (resumes follow)",
         panes: &[Pane::Log, Pane::Table, Pane::Tree],
-        in_bar: true,
+        bar: Some("G end"),
     },
     Binding {
         keys: "PgUp/PgDn",
@@ -167,7 +168,7 @@ pub const BINDINGS: &[Binding] = &[
         action: Action::PageUp,
         help: "page up",
         panes: ALL,
-        in_bar: false,
+        bar: None,
     },
     Binding {
         keys: "PgUp/PgDn",
@@ -175,7 +176,7 @@ pub const BINDINGS: &[Binding] = &[
         action: Action::PageDown,
         help: "page down",
         panes: ALL,
-        in_bar: false,
+        bar: None,
     },
     Binding {
         keys: "Home",
@@ -183,7 +184,7 @@ pub const BINDINGS: &[Binding] = &[
         action: Action::Home,
         help: "go to the top",
         panes: ALL,
-        in_bar: false,
+        bar: None,
     },
     Binding {
         keys: "/",
@@ -191,7 +192,7 @@ pub const BINDINGS: &[Binding] = &[
         action: Action::Filter,
         help: "filter deployments (branch, SHA, status)",
         panes: &[Pane::Tree, Pane::Table],
-        in_bar: true,
+        bar: Some("/ filter"),
     },
     Binding {
         keys: "?",
@@ -199,7 +200,7 @@ pub const BINDINGS: &[Binding] = &[
         action: Action::Help,
         help: "help",
         panes: ALL,
-        in_bar: true,
+        bar: Some("? help"),
     },
     Binding {
         keys: "q/Ctrl-C",
@@ -207,7 +208,7 @@ pub const BINDINGS: &[Binding] = &[
         action: Action::Quit,
         help: "quit (asks when a job is running)",
         panes: ALL,
-        in_bar: true,
+        bar: Some("q quit"),
     },
 ];
 
@@ -240,20 +241,12 @@ pub fn help_rows() -> Vec<(&'static str, String)> {
 
 /// The status bar's hints for the focused pane.
 pub fn bar_hints(pane: Pane) -> Vec<(&'static str, &'static str)> {
-    let mut v: Vec<(&'static str, &'static str)> = Vec::new();
-    for b in BINDINGS
+    BINDINGS
         .iter()
-        .filter(|b| b.in_bar && b.panes.contains(&pane))
-    {
-        if !v.iter().any(|(k, _)| *k == b.keys) {
-            v.push((b.keys, short_help(b.help)));
-        }
-    }
-    v
-}
-
-fn short_help(h: &'static str) -> &'static str {
-    h.split([' ', '(']).next().unwrap_or(h)
+        .filter(|b| b.panes.contains(&pane))
+        .filter_map(|b| b.bar)
+        .map(|label| label.split_once(' ').unwrap_or((label, "")))
+        .collect()
 }
 
 #[cfg(test)]
@@ -321,7 +314,7 @@ mod tests {
         );
         assert_eq!(rows.iter().filter(|(k, _)| *k == "PgUp/PgDn").count(), 1);
         let bar = bar_hints(Pane::Table);
-        assert!(bar.iter().any(|(k, _)| *k == "r"));
+        assert!(bar.iter().any(|(k, h)| *k == "r" && *h == "rollback"));
         assert!(!bar_hints(Pane::Tree).iter().any(|(k, _)| *k == "r"));
     }
 }

@@ -26,7 +26,7 @@ pub fn draw(f: &mut Frame<'_>, app: &mut App, theme: &Theme) {
     if app.sites.is_empty() {
         empty_state(f, app, theme, rows[1]);
     } else {
-        let tree_w = (area.width / 3).clamp(24, 40);
+        let tree_w = (area.width / 4).clamp(22, 40);
         let cols =
             Layout::horizontal([Constraint::Length(tree_w), Constraint::Min(20)]).split(rows[1]);
         let right = Layout::vertical([Constraint::Percentage(45), Constraint::Percentage(55)])
@@ -153,18 +153,7 @@ fn tree(f: &mut Frame<'_>, app: &App, theme: &Theme, area: Rect) {
 fn site_line<'a>(app: &App, s: &'a SiteView, selected: bool, theme: &Theme) -> Line<'a> {
     let marker = if selected { "› " } else { "  " };
     let mut spans = vec![Span::raw(marker), Span::raw(s.domain.clone())];
-    if let Some(a) = s.active() {
-        spans.push(Span::styled(
-            format!(
-                " {} {}",
-                a.commit_sha.as_deref().map(short).unwrap_or("-"),
-                age(a.completed_at.or(a.started_at))
-            ),
-            theme.dim(),
-        ));
-    } else if s.loaded {
-        spans.push(Span::styled(" (nothing live)", theme.dim()));
-    }
+    // Marks first: in a narrow tree the commit and age are what gets cut.
     if let Some(a) = s.running {
         spans.push(Span::styled(
             format!(" {} {}", SPINNER[app.spinner % SPINNER.len()], a.as_str()),
@@ -176,6 +165,18 @@ fn site_line<'a>(app: &App, s: &'a SiteView, selected: bool, theme: &Theme) -> L
     }
     if s.drift.is_some() {
         spans.push(Span::styled(" [drift]", theme.warn()));
+    }
+    if let Some(a) = s.active() {
+        spans.push(Span::styled(
+            format!(
+                " {} {}",
+                a.commit_sha.as_deref().map(short).unwrap_or("-"),
+                age(a.completed_at.or(a.started_at))
+            ),
+            theme.dim(),
+        ));
+    } else if s.loaded {
+        spans.push(Span::styled(" (nothing live)", theme.dim()));
     }
     let line = Line::from(spans);
     if selected {
@@ -253,13 +254,13 @@ fn table(f: &mut Frame<'_>, app: &App, theme: &Theme, area: Rect) {
         })
         .collect();
     let widths = [
-        Constraint::Length(6),
+        Constraint::Length(5),
         Constraint::Length(10),
         Constraint::Length(6),
         Constraint::Min(6),
         Constraint::Length(7),
         Constraint::Length(4),
-        Constraint::Length(6),
+        Constraint::Length(5),
         Constraint::Length(6),
     ];
     let header = Row::new([
