@@ -6,6 +6,8 @@ use serde_json::Value;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
+pub mod tmux;
+
 pub const DOMAIN: &str = "example.com";
 
 /// How the sandbox's server is reached.
