@@ -497,6 +497,11 @@ macro_rules! flows {
         mod local {
             $(#[test] fn $name() { super::$name(super::Harness::local()) })*
         }
+        mod ssh {
+            $(#[test] fn $name() {
+                if let Some(h) = super::Harness::ssh() { super::$name(h) }
+            })*
+        }
     };
 }
 

@@ -60,6 +60,13 @@ pub enum Command {
         #[arg(value_name = "ID")]
         id: i64,
     },
+    /// Show an SSH server's host key fingerprint and add it to known_hosts
+    Trust {
+        server: String,
+        /// Do not ask (for scripts)
+        #[arg(long)]
+        yes: bool,
+    },
     /// Remove a stale deploy lock, saying who held it and since when
     Unlock {
         site: String,

@@ -181,6 +181,7 @@ async fn dispatch(ctx: &Ctx, command: &Command) -> Result<()> {
         }
         Command::Status { json } => status(ctx, *json).await,
         Command::Log { id } => log(ctx, *id).await,
+        Command::Trust { server, yes } => trust(&ctx.config, server, *yes).await,
         Command::Unlock { site, force } => {
             let site = ctx.config.find_site(site)?;
             match engine
@@ -193,6 +194,72 @@ async fn dispatch(ctx: &Ctx, command: &Command) -> Result<()> {
             Ok(())
         }
     }
+}
+
+/// `trust SERVER`: show the host key, ask, and record it in known_hosts. A changed key is refused.
+async fn trust(config: &Config, name: &str, yes: bool) -> Result<()> {
+    use crate::target::ssh::{self, TrustOutcome};
+    use std::io::{BufRead, IsTerminal, Write};
+    let server = config
+        .servers
+        .iter()
+        .find(|s| s.name == name)
+        .ok_or_else(|| {
+            let names: Vec<&str> = config.servers.iter().map(|s| s.name.as_str()).collect();
+            Error::usage(format!(
+                "no server {name:?} in {}; servers: {}",
+                config.path.display(),
+                names.join(", ")
+            ))
+        })?;
+    if server.transport != config::Transport::Ssh {
+        return Err(Error::usage(format!(
+            "server {name} uses the local transport: there is no host key to trust"
+        )));
+    }
+    let params = crate::ssh_connector::params_for(server)?;
+    let info = ssh::fetch_host_key(&params)
+        .await
+        .map_err(|e| Error::failed(e.to_string()))?;
+    println!(
+        "{name} ({}:{}) presents a {} key with fingerprint {}",
+        params.host, params.port, info.key_type, info.fingerprint_sha256
+    );
+    if let ssh::HostKeyStatus::Known = ssh::check_known_host(
+        &params.known_hosts_file,
+        &params.host,
+        params.port,
+        &info.key,
+    )
+    .map_err(|e| Error::failed(e.to_string()))?
+    {
+        println!("already trusted in {}", params.known_hosts_file.display());
+        return Ok(());
+    }
+    if !yes {
+        if !std::io::stdin().is_terminal() {
+            return Err(Error::failed(
+                "not trusting without confirmation: stdin is not a terminal; compare the fingerprint, then pass --yes",
+            ));
+        }
+        print!(
+            "Trust this key and add it to {}? [y/N] ",
+            params.known_hosts_file.display()
+        );
+        let _ = std::io::stdout().flush();
+        let mut answer = String::new();
+        let _ = std::io::stdin().lock().read_line(&mut answer);
+        if !matches!(answer.trim(), "y" | "Y" | "yes") {
+            return Err(Error::failed("host key not trusted"));
+        }
+    }
+    match ssh::trust_host_key(&params, &info).map_err(|e| Error::failed(e.to_string()))? {
+        TrustOutcome::Added => println!("added to {}", params.known_hosts_file.display()),
+        TrustOutcome::AlreadyKnown => {
+            println!("already trusted in {}", params.known_hosts_file.display())
+        }
+    }
+    Ok(())
 }
 
 /// Ctrl-C, SIGTERM or SIGHUP cancel the running deploy cleanly (half release removed, lock released).

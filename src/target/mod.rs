@@ -3,11 +3,13 @@
 //! interchangeable.
 
 pub mod local;
+pub mod ssh;
 
 use async_trait::async_trait;
 use tokio::sync::mpsc::UnboundedSender;
 
 pub use local::LocalTarget;
+pub use ssh::{HostKeyPolicy, SshError, SshParams, SshTarget};
 
 /// Which stream a line of output came from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]

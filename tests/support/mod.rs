@@ -6,6 +6,7 @@ use serde_json::Value;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
+pub mod sshd;
 pub mod tmux;
 
 pub const DOMAIN: &str = "example.com";
@@ -13,6 +14,8 @@ pub const DOMAIN: &str = "example.com";
 /// How the sandbox's server is reached.
 pub enum Transport {
     Local,
+    /// A real OpenSSH server on loopback, logged into as the current user.
+    Ssh(sshd::TestSshd),
 }
 
 pub struct Harness {
@@ -52,6 +55,15 @@ pub fn git(dir: &Path, args: &[&str]) -> String {
 
 impl Harness {
     pub fn local() -> Harness {
+        Harness::new(Transport::Local)
+    }
+
+    /// The same sandbox behind a real sshd; `None` (after printing why) outside CI without sshd.
+    pub fn ssh() -> Option<Harness> {
+        sshd::TestSshd::start().map(|s| Harness::new(Transport::Ssh(s)))
+    }
+
+    pub fn new(transport: Transport) -> Harness {
         let dir = tempfile::Builder::new()
             .prefix("flipdeck-test-")
             .tempdir()
@@ -72,7 +84,7 @@ impl Harness {
             dir,
             root,
             repo,
-            transport: Transport::Local,
+            transport,
         };
         h.write_config("");
         h
@@ -80,11 +92,26 @@ impl Harness {
 
     /// The server block for this transport.
     fn server_block(&self) -> String {
-        match self.transport {
+        match &self.transport {
             Transport::Local => format!(
                 "[[servers]]\nname = \"web1\"\ntransport = \"local\"\nroot = \"{}\"\n",
                 self.root.display()
             ),
+            Transport::Ssh(s) => {
+                let known = self.dir.path().join("known_hosts");
+                if !known.exists() {
+                    std::fs::write(&known, format!("{}\n", s.known_hosts_line)).unwrap();
+                }
+                format!(
+                    "[[servers]]\nname = \"web1\"\nhost = \"{}\"\nport = {}\nuser = \"{}\"\nidentity_file = \"{}\"\nknown_hosts_file = \"{}\"\nroot = \"{}\"\n",
+                    s.address,
+                    s.port,
+                    s.user,
+                    s.client_key.display(),
+                    known.display(),
+                    self.root.display()
+                )
+            }
         }
     }
 
@@ -113,6 +140,7 @@ impl Harness {
     pub fn cmd(&self, args: &[&str]) -> Command {
         let mut c = Command::new(env!("CARGO_BIN_EXE_flipdeck"));
         c.args(args)
+            .env_remove("SSH_AUTH_SOCK")
             .env("FLIPDECK_CONFIG", &self.config)
             .env("FLIPDECK_DB", &self.db)
             .env_remove("XDG_CONFIG_HOME")
