@@ -60,6 +60,17 @@ pub enum Command {
         #[arg(value_name = "ID")]
         id: i64,
     },
+    /// Open the dashboard on a sandbox with sample sites (what `flipdeck` does without a config)
+    Demo {
+        /// Build the sandbox here (a new or empty directory) instead of a temp directory
+        #[arg(long, value_name = "DIR")]
+        dir: Option<PathBuf>,
+        /// Keep the sandbox on exit and print its config path
+        #[arg(long)]
+        keep: bool,
+    },
+    /// Write a commented example config at the config path (never overwrites)
+    Init,
     /// Show an SSH server's host key fingerprint and add it to known_hosts
     Trust {
         server: String,

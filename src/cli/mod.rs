@@ -88,29 +88,82 @@ async fn run(cli: Cli) -> Result<()> {
     let Some(command) = &cli.command else {
         return dashboard(&cli).await;
     };
+    match command {
+        Command::Demo { dir, keep } => return demo(dir.clone(), *keep).await,
+        Command::Init => return init(&cli),
+        _ => {}
+    }
     let quiet = matches!(
         command,
-        Command::List { .. } | Command::Status { .. } | Command::Log { .. }
+        Command::List { .. } | Command::Status { .. } | Command::Log { .. } | Command::Trust { .. }
     );
     let ctx = Ctx::open(&cli, quiet)?;
     let r = dispatch(&ctx, command).await;
     ctx.done(r).await
 }
 
-/// No command: the dashboard, on the config (or its empty state when there is none yet).
+/// No command: the dashboard on the config, or the demo when there is no config file yet.
 async fn dashboard(cli: &Cli) -> Result<()> {
     let path = config_path(cli);
-    let config = if path.exists() {
-        Config::load(&path)?
-    } else {
-        Config {
-            path: path.clone(),
-            servers: vec![],
-        }
-    };
+    if !path.exists() && cli.config.is_none() {
+        return demo(None, false).await;
+    }
+    let config = Config::load(&path)?;
     let db = cli.db.clone().unwrap_or_else(config::default_db_path);
     let store = Arc::new(Store::open(&db)?);
     crate::ui::run(config, store, None).await
+}
+
+/// `demo`: build the sandbox, open the dashboard on it, remove it afterwards unless kept.
+async fn demo(dir: Option<PathBuf>, keep: bool) -> Result<()> {
+    eprintln!(
+        "flipdeck: building the demo sandbox (a sample app, a local server, a few deployments)…"
+    );
+    let demo = crate::demo::Demo::build(dir).await?;
+    let r = async {
+        let config = Config::load(&demo.config_path)?;
+        let store = Arc::new(Store::open(&demo.db_path)?);
+        crate::ui::run(config, store, Some(demo.header(keep))).await
+    }
+    .await;
+    if keep {
+        println!("The demo sandbox is kept in {}", demo.dir.display());
+        println!("Its config: {}", demo.config_path.display());
+        println!(
+            "Try: flipdeck --config '{}' --db '{}' list {}",
+            demo.config_path.display(),
+            demo.db_path.display(),
+            crate::demo::SHOP
+        );
+    } else {
+        demo.remove();
+    }
+    r
+}
+
+/// `init`: the commented example config at the config path; an existing file is never replaced.
+fn init(cli: &Cli) -> Result<()> {
+    let path = config_path(cli);
+    if path.exists() {
+        return Err(Error::failed(format!(
+            "{} already exists; not overwriting it",
+            path.display()
+        )));
+    }
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir)
+            .map_err(|e| Error::failed(format!("cannot create {}: {e}", dir.display())))?;
+    }
+    use std::io::Write;
+    let mut f = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .open(&path)
+        .map_err(|e| Error::failed(format!("cannot write {}: {e}", path.display())))?;
+    f.write_all(include_str!("../../assets/config.example.toml").as_bytes())
+        .map_err(|e| Error::failed(format!("cannot write {}: {e}", path.display())))?;
+    println!("{}", path.display());
+    Ok(())
 }
 
 async fn dispatch(ctx: &Ctx, command: &Command) -> Result<()> {
@@ -182,6 +235,7 @@ async fn dispatch(ctx: &Ctx, command: &Command) -> Result<()> {
         Command::Status { json } => status(ctx, *json).await,
         Command::Log { id } => log(ctx, *id).await,
         Command::Trust { server, yes } => trust(&ctx.config, server, *yes).await,
+        Command::Demo { .. } | Command::Init => unreachable!("handled before the config is read"),
         Command::Unlock { site, force } => {
             let site = ctx.config.find_site(site)?;
             match engine

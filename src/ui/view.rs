@@ -329,8 +329,9 @@ fn status_bar(f: &mut Frame<'_>, app: &App, theme: &Theme, area: Rect) {
     f.render_widget(Paragraph::new(Line::from(spans)), area);
 }
 
+/// Toasts stack in the top-right corner, over the table rather than the log's newest lines.
 fn toasts(f: &mut Frame<'_>, app: &App, theme: &Theme, area: Rect) {
-    let mut y = area.bottom();
+    let mut y = area.y + 1;
     for t in app.toasts.iter().rev() {
         let w = (t.text.chars().count() as u16 + 4)
             .min(area.width.saturating_sub(2))
@@ -339,11 +340,11 @@ fn toasts(f: &mut Frame<'_>, app: &App, theme: &Theme, area: Rect) {
             .div_ceil(w.saturating_sub(4).max(1))
             .max(1);
         let h = lines + 2;
-        if y < area.y + h {
+        if y + h > area.bottom() {
             break;
         }
-        y -= h;
         let rect = Rect::new(area.right().saturating_sub(w + 1), y, w, h);
+        y += h;
         let style = if t.error { theme.error() } else { theme.ok() };
         let block = Block::default().borders(Borders::ALL).border_style(style);
         f.render_widget(Clear, rect);
