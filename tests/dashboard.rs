@@ -97,7 +97,19 @@ fn starts_on_first_site_and_newest_deployment() {
     assert_eq!(app.selected, 0);
     assert_eq!(app.focus, Pane::Tree);
     assert_eq!(app.selected_deployment().unwrap().id, 6);
-    assert_eq!(app.start().len(), 3, "loads every site's history");
+    let start = app.start();
+    assert_eq!(
+        start.len(),
+        6,
+        "loads every site's history, then reads every server"
+    );
+    assert_eq!(
+        start[3],
+        Effect::Refresh {
+            site: "web1/example.com".into(),
+            quiet: true
+        }
+    );
 }
 
 #[test]
@@ -388,4 +400,63 @@ fn no_color_keeps_status_readable() {
     for word in ["✓ success", "✗ failed", "Active"] {
         assert!(screen.contains(word), "{word}");
     }
+}
+
+#[test]
+fn background_refresh_marks_locks_and_drift_quietly() {
+    let mut app = sample_app();
+    let inspection = |lock: Option<&str>, drift: Option<&str>| flipdeck::engine::Inspection {
+        live: flipdeck::engine::LiveState::Missing,
+        releases: vec![],
+        lock: lock.map(str::to_string),
+        missing: vec![],
+        drift: drift.map(str::to_string),
+        active_deployment_id: None,
+    };
+    app.on_loaded(Loaded::Refreshed {
+        site: "web1/example.com".into(),
+        quiet: true,
+        result: Ok(inspection(Some("ops@elsewhere pid=1"), None)),
+    });
+    assert!(
+        app.toasts.is_empty(),
+        "a quiet refresh without news says nothing"
+    );
+    assert!(app.sites[0].lock.is_some());
+    assert!(render(&mut app, 100, 30).contains("[locked]"));
+    app.on_loaded(Loaded::Refreshed {
+        site: "web1/example.com".into(),
+        quiet: true,
+        result: Ok(inspection(None, Some("history said a, server says b"))),
+    });
+    assert!(app.toasts.last().unwrap().text.contains("drift"));
+    app.on_loaded(Loaded::Refreshed {
+        site: "web2/api.example.com".into(),
+        quiet: true,
+        result: Err("connection refused".into()),
+    });
+    assert!(app.toasts.last().unwrap().error);
+}
+
+#[test]
+fn mouse_wheel_scrolls_the_pane_under_the_pointer() {
+    use crossterm::event::{MouseEvent, MouseEventKind};
+    let mut app = sample_app();
+    render(&mut app, 120, 32);
+    let table = app.areas.table;
+    let wheel = |kind, x, y| MouseEvent {
+        kind,
+        column: x,
+        row: y,
+        modifiers: KeyModifiers::NONE,
+    };
+    app.on_mouse(wheel(MouseEventKind::ScrollDown, table.x + 2, table.y + 2));
+    assert_eq!(
+        app.sites[0].table_sel, 3,
+        "table scrolled (clamped to the last row)"
+    );
+    assert_eq!(app.focus, Pane::Tree, "focus unchanged");
+    let log = app.areas.log;
+    app.on_mouse(wheel(MouseEventKind::ScrollUp, log.x + 2, log.y + 2));
+    assert!(app.log_top.is_some(), "wheel up in the log pauses follow");
 }

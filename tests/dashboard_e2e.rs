@@ -135,3 +135,46 @@ fn sigterm_restores_the_terminal() {
     let s = t.screen();
     assert!(!s.contains("Servers"), "alternate screen left: {s}");
 }
+
+/// CPU ticks (user + system) a process has used so far.
+fn cpu_ticks(pid: &str) -> u64 {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap();
+    // Fields after the command name (which is in parentheses and may contain spaces).
+    let rest = &stat[stat.rfind(')').unwrap() + 2..];
+    let f: Vec<&str> = rest.split_whitespace().collect();
+    f[11].parse::<u64>().unwrap() + f[12].parse::<u64>().unwrap()
+}
+
+#[test]
+fn an_idle_dashboard_does_not_redraw_in_a_loop() {
+    if !tmux::available() {
+        return;
+    }
+    let h = Harness::local();
+    h.write_config("deployment_script = \"true\"");
+    h.ok(&["deploy", DOMAIN]);
+    let t = dashboard(&h, 80, 24);
+    t.wait_for("#1", WAIT);
+    std::thread::sleep(Duration::from_secs(1));
+    let pids = std::process::Command::new("pgrep")
+        .args(["-f", &format!("^{}$", env!("CARGO_BIN_EXE_flipdeck"))])
+        .output()
+        .unwrap();
+    let pid = String::from_utf8_lossy(&pids.stdout)
+        .split_whitespace()
+        .find(|p| {
+            String::from_utf8_lossy(
+                &std::fs::read(format!("/proc/{p}/environ")).unwrap_or_default(),
+            )
+            .contains(&h.config.display().to_string())
+        })
+        .expect("the dashboard process")
+        .to_string();
+    let before = cpu_ticks(&pid);
+    std::thread::sleep(Duration::from_secs(3));
+    let used = cpu_ticks(&pid) - before;
+    // 3 s is 300 ticks of one core at the usual 100 Hz; a redraw loop would use most of them.
+    assert!(used < 30, "idle dashboard used {used} CPU ticks in 3 s");
+    t.keys(&["q"]);
+    assert_eq!(exit_code(&h).as_deref(), Some("0"));
+}

@@ -25,7 +25,11 @@ pub enum Effect {
     },
     PrunePreview(String),
     Prune(String),
-    Refresh(String),
+    /// Re-read the server; `quiet` (the one at start) only speaks up about drift or errors.
+    Refresh {
+        site: String,
+        quiet: bool,
+    },
     /// Cancel every running job (quitting).
     CancelAll,
 }
@@ -47,6 +51,7 @@ pub enum Loaded {
     },
     Refreshed {
         site: String,
+        quiet: bool,
         result: Result<Inspection, String>,
     },
     JobDone {
@@ -186,10 +191,16 @@ impl App {
 
     /// What to load first: every site's history.
     pub fn start(&self) -> Vec<Effect> {
-        self.sites
+        // The history first (instant), then what the servers say (locks, drift) in the background.
+        let load = self
+            .sites
             .iter()
-            .map(|s| Effect::LoadDeployments(s.key.clone()))
-            .collect()
+            .map(|s| Effect::LoadDeployments(s.key.clone()));
+        let look = self.sites.iter().map(|s| Effect::Refresh {
+            site: s.key.clone(),
+            quiet: true,
+        });
+        load.chain(look).collect()
     }
 
     pub fn site(&self) -> Option<&SiteView> {
@@ -450,7 +461,10 @@ impl App {
                     return self.start_job(
                         &key,
                         engine::Action::Inspect,
-                        Effect::Refresh(key.clone()),
+                        Effect::Refresh {
+                            site: key.clone(),
+                            quiet: false,
+                        },
                     );
                 }
                 self.toast(format!("{key} is busy; refresh when the job is done"), true);
@@ -711,27 +725,41 @@ impl App {
                     *plan = Some(result);
                 }
             }
-            Loaded::Refreshed { site, result } => {
-                if let Some(s) = self.site_mut(&site) {
+            Loaded::Refreshed {
+                site,
+                quiet,
+                result,
+            } => {
+                let Some(s) = self.site_mut(&site) else {
+                    return vec![];
+                };
+                if !quiet {
                     s.running = None;
-                    match result {
-                        Ok(i) => {
-                            s.lock = i.lock.clone();
-                            s.drift = i.drift.clone();
-                            let mut msg = format!("{site}: refreshed");
-                            if let Some(d) = &i.drift {
-                                msg.push_str(&format!("; drift: {d} (history updated)"));
-                            }
-                            if !i.missing.is_empty() {
-                                msg.push_str(&format!(
-                                    "; {} release(s) missing on the server",
-                                    i.missing.len()
-                                ));
-                            }
-                            self.toast(msg, i.drift.is_some());
+                }
+                let toast = match result {
+                    Ok(i) => {
+                        s.lock = i.lock.clone();
+                        s.drift = i.drift.clone();
+                        let mut msg = format!("{site}: refreshed");
+                        if let Some(d) = &i.drift {
+                            msg.push_str(&format!("; drift: {d} (history updated)"));
                         }
-                        Err(e) => self.toast(format!("{site}: refresh failed: {e}"), true),
+                        if !i.missing.is_empty() {
+                            msg.push_str(&format!(
+                                "; {} release(s) missing on the server",
+                                i.missing.len()
+                            ));
+                        }
+                        let noteworthy = i.drift.is_some() || !i.missing.is_empty();
+                        (!quiet || noteworthy).then_some((msg, i.drift.is_some()))
                     }
+                    Err(e) => Some((format!("{site}: cannot read the server: {e}"), true)),
+                };
+                if let Some((msg, error)) = toast {
+                    self.toast(msg, error);
+                }
+                if self.quitting && self.running_jobs() == 0 {
+                    self.should_quit = true;
                 }
                 return vec![Effect::LoadDeployments(site)];
             }

@@ -169,7 +169,7 @@ impl Worker {
                 .await;
                 self.done(site, r);
             }
-            Effect::Refresh(site) => {
+            Effect::Refresh { site, quiet } => {
                 let r: crate::error::Result<_> = async {
                     let (s, c) = self.resolve(&site)?;
                     self.engine.refresh(&s, c.as_ref()).await
@@ -177,6 +177,7 @@ impl Worker {
                 .await;
                 self.send(Loaded::Refreshed {
                     site,
+                    quiet,
                     result: r.map_err(|e| e.message),
                 });
             }
