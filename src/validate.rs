@@ -159,6 +159,50 @@ pub fn php_version(s: &str) -> Result<(), String> {
     }
 }
 
+/// A path written into an nginx config (document root, FastCGI socket): absolute, and only
+/// characters nginx reads literally, so no quoting, `$variable` or `;` can change its meaning.
+pub fn nginx_path(s: &str) -> Result<(), String> {
+    let ok = s.starts_with('/')
+        && s.len() <= 1024
+        && s.bytes().all(|b| {
+            b.is_ascii_alphanumeric() || matches!(b, b'/' | b'.' | b'_' | b'-' | b'+' | b'@')
+        })
+        && !s.split('/').any(|c| c == "..");
+    if ok {
+        Ok(())
+    } else {
+        Err(
+            "must be an absolute path of letters, digits and '/', '.', '_', '-', '+', '@' \
+             (it goes into an nginx config)"
+                .into(),
+        )
+    }
+}
+
+/// A health-check URL: `http://` or `https://`, a host, and only the characters RFC 3986 allows
+/// (so no whitespace, quotes or control characters reach curl or wget).
+pub fn health_url(s: &str) -> Result<(), String> {
+    const WHAT: &str = "must be an http:// or https:// URL with a host, without spaces, quotes \
+                        or control characters";
+    let allowed = |b: u8| b.is_ascii_alphanumeric() || b"-._~:/?#[]@!$&'()*+,;=%".contains(&b);
+    let ok = (s.starts_with("http://") || s.starts_with("https://"))
+        && s.len() <= 2048
+        && s.bytes().all(allowed)
+        && url_host(s).is_some_and(|h| !h.is_empty());
+    if ok { Ok(()) } else { Err(WHAT.into()) }
+}
+
+/// The host of an `http(s)://` URL (without port or user info; IPv6 keeps its brackets).
+pub fn url_host(url: &str) -> Option<&str> {
+    let rest = url.split_once("://")?.1;
+    let authority = rest.split(['/', '?', '#']).next()?;
+    let host_port = authority.rsplit_once('@').map_or(authority, |(_, h)| h);
+    if host_port.starts_with('[') {
+        return host_port.find(']').map(|i| &host_port[..=i]);
+    }
+    Some(host_port.split(':').next().unwrap_or(""))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -307,5 +351,61 @@ mod tests {
         assert!(php_version("8.3").is_ok());
         assert!(php_version("8.3;id").is_err());
         assert!(php_version("8..3").is_err());
+    }
+
+    #[test]
+    fn nginx_paths() {
+        for ok in [
+            "/run/php/php8.3-fpm.sock",
+            "/home/deploy/example.com/public",
+            "/a/b+c@d",
+        ] {
+            assert!(nginx_path(ok).is_ok(), "{ok}");
+        }
+        for bad in [
+            "run/php.sock",
+            "/a b",
+            "/a;b",
+            "/a$b",
+            "/a\"b",
+            "/a{b}",
+            "/a/../b",
+            "/a\nb",
+            "/a#b",
+            "/a'b",
+        ] {
+            assert!(nginx_path(bad).is_err(), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn health_urls() {
+        for ok in [
+            "http://127.0.0.1/health",
+            "https://example.com:8443/up?full=1",
+            "http://[::1]:8080/",
+            "http://user@localhost/x",
+        ] {
+            assert!(health_url(ok).is_ok(), "{ok}");
+        }
+        for bad in [
+            "",
+            "ftp://x/",
+            "http://",
+            "http:///path",
+            "http://a b/",
+            "http://a/\n",
+            "http://a/\"x",
+            "http://a/`id`",
+            "http://a/$(id)<",
+            "http://a/{x}",
+            "-http://a/",
+            "127.0.0.1/health",
+        ] {
+            assert!(health_url(bad).is_err(), "{bad:?}");
+        }
+        assert_eq!(url_host("http://127.0.0.1:8080/h"), Some("127.0.0.1"));
+        assert_eq!(url_host("http://u:p@[::1]:80/"), Some("[::1]"));
+        assert_eq!(url_host("https://example.com"), Some("example.com"));
     }
 }

@@ -4,12 +4,15 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-# System tools the tests drive for real: git, OpenSSH (sshd, ssh-keygen, ssh-agent), tmux.
+# System tools the tests drive for real: git, OpenSSH (sshd, ssh-keygen, ssh-agent), tmux, and
+# nginx with PHP-FPM for the zero-downtime load test.
 need=()
 command -v git >/dev/null || need+=(git)
 [ -x /usr/sbin/sshd ] || need+=(openssh-server)
 command -v ssh-keygen >/dev/null || need+=(openssh-client)
 command -v tmux >/dev/null || need+=(tmux)
+command -v nginx >/dev/null || [ -x /usr/sbin/nginx ] || need+=(nginx)
+ls /usr/sbin/php-fpm* >/dev/null 2>&1 || need+=(php-fpm)
 if [ ${#need[@]} -gt 0 ]; then
   if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
     echo "installing: ${need[*]}"

@@ -221,6 +221,54 @@ fn reload_failure_switches_back(h: Harness) {
     assert!(!h.lock_dir().exists());
 }
 
+fn failing_health_check_switches_back(h: Harness) {
+    let hc = "health_check = { command = \"test ! -e unhealthy\", retries = 2, interval_s = 0 }";
+    h.write_config(&format!("deployment_script = \"true\"\n{hc}"));
+    let out = h.ok(&["deploy", DOMAIN]);
+    assert!(
+        out.contains("health check passed (attempt 1 of 2)"),
+        "{out}"
+    );
+    let live = h.live_release().unwrap();
+    h.write_config(&format!("deployment_script = \"touch unhealthy\"\n{hc}"));
+    let out = h.run(&["deploy", DOMAIN]);
+    assert_eq!(out.status.code(), Some(1), "{out:?}");
+    let (stdout, stderr) = (
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr),
+    );
+    assert!(
+        stdout.contains("attempt 2 of 2: command exited with code 1"),
+        "{stdout}"
+    );
+    assert!(
+        stderr.contains("health check failed: command exited with code 1; switched back to"),
+        "{stderr}"
+    );
+    assert_eq!(h.live_release().as_deref(), Some(live.as_str()));
+    assert_eq!(
+        h.releases(),
+        vec![live.clone()],
+        "the failed release is removed"
+    );
+    let list = h.list();
+    assert_eq!(list[0]["status"], "failed");
+    assert_eq!(h.active().unwrap()["id"], list[1]["id"]);
+    assert!(!h.lock_dir().exists());
+    // A rollback runs the check too: a failure is reported, the rollback kept.
+    h.write_config(&format!("deployment_script = \"true\"\n{hc}"));
+    h.ok(&["deploy", DOMAIN]);
+    h.write_config(
+        "deployment_script = \"true\"\nhealth_check = { command = \"exit 3\", retries = 1 }",
+    );
+    let out = h.ok(&["rollback", DOMAIN]);
+    assert!(
+        out.contains("health check failed: command exited with code 3 (the rollback is kept)"),
+        "{out}"
+    );
+    assert_eq!(h.live_release().as_deref(), Some(live.as_str()));
+}
+
 fn quick_succession_gets_distinct_releases(h: Harness) {
     h.write_config("deployment_script = \"true\"");
     for _ in 0..3 {
@@ -513,6 +561,7 @@ flows!(
     prune_dry_run_changes_nothing_and_prune_keeps_an_old_active_release,
     failing_script_leaves_live_site_and_no_half_release,
     reload_failure_switches_back,
+    failing_health_check_switches_back,
     quick_succession_gets_distinct_releases,
     concurrent_deploys_exactly_one_runs,
     hostile_values_run_nothing,

@@ -116,27 +116,50 @@ impl Engine {
             }
         };
 
-        // 2. Switch (and reload, switching back if it fails).
+        // 2. Switch, reload, health check; a failing reload or check switches back at once.
+        // Provisioning's first release has nothing to go back to (and nginx may not serve it yet).
+        let health = site.site.health_check.as_ref().filter(|_| !opts.initial);
         let switch = scripts::switch(
             &job.prelude(),
             &layout.link_target(&release),
             site.server.reload_command.as_deref(),
+            health,
         );
         match job.run(&switch, None, None).await {
             Ok(r) if r.status.success() => {}
             Ok(r) => {
-                let why = if r.var("switched_back").is_some() {
-                    format!(
-                        "reload failed ({}); switched back to {}",
-                        r.status,
-                        r.var("prev")
-                            .filter(|p| !p.is_empty())
-                            .unwrap_or("no release (nothing was live before)")
-                    )
-                } else {
-                    format!("switch failed ({})", r.status)
+                let back_to = r
+                    .var("prev")
+                    .filter(|p| !p.is_empty())
+                    .unwrap_or("no release (nothing was live before)");
+                let why = match (r.var("switched_back"), r.var("health_failed")) {
+                    (Some(_), Some(detail)) => {
+                        format!("health check failed: {detail}; switched back to {back_to}")
+                    }
+                    (Some(_), None) => {
+                        format!("reload failed ({}); switched back to {back_to}", r.status)
+                    }
+                    (None, Some(detail)) => {
+                        format!("health check failed: {detail}; switching back failed")
+                    }
+                    (None, None) => format!("switch failed ({})", r.status),
                 };
-                self.cleanup_after_failure(&mut job, Some(&release)).await;
+                // If switching back failed the new release may still be live: never delete it then.
+                let mut remove = Some(release.as_str());
+                if r.var("switched").is_some() && r.var("switched_back").is_none() {
+                    let still_live = match self.read_live(&mut job).await {
+                        Ok(live) => {
+                            live.as_deref().and_then(|l| l.rsplit('/').next())
+                                == Some(release.as_str())
+                        }
+                        Err(()) => true, // cannot tell: keep it
+                    };
+                    if still_live {
+                        job.notice("switching back failed and the new release is live; it is kept");
+                        remove = None;
+                    }
+                }
+                self.cleanup_after_failure(&mut job, remove).await;
                 return Err(self.record_failure(&mut job, id, &why, commit.as_deref()));
             }
             Err(e) => {
@@ -251,7 +274,7 @@ impl Engine {
             let prev = self.previous_link(job, rel);
             match prev {
                 Some(p) => {
-                    let sw = scripts::switch(&job.prelude(), &p, None);
+                    let sw = scripts::switch(&job.prelude(), &p, None, None);
                     if !matches!(job.run(&sw, None, None).await, Ok(r) if r.status.success()) {
                         job.notice("the new release is live and switching back failed; it is kept");
                         remove = None;

@@ -3,8 +3,11 @@
 
 mod deploy;
 pub mod events;
+mod fpm;
+mod health;
 mod job;
 pub mod layout;
+pub mod nginx;
 mod ops;
 mod prune;
 mod rollback;

@@ -4,8 +4,8 @@ use super::deploy::{DeployOptions, Deployed};
 use super::events::Action;
 use super::job::Job;
 use super::layout::Layout;
-use super::scripts;
 use super::{Connector, Engine, resolve_root};
+use super::{fpm, scripts};
 use crate::config::SiteRef;
 use crate::error::{Error, Result};
 use crate::shell::quote;
@@ -63,8 +63,23 @@ impl Engine {
         let layout = Layout::new(&root, &site.site.domain);
         self.store
             .ensure_site(&site.server.name, &site.site.domain)?;
-        let mut job = Job::new(self, site.key(), target, layout, Action::Provision);
-        let script = scripts::provision_layout(&job.prelude(), site.site);
+        let mut job = Job::new(
+            self,
+            site.key(),
+            target.clone(),
+            layout.clone(),
+            Action::Provision,
+        );
+        let mut script = scripts::provision_layout(&job.prelude(), site.site);
+        // Only a reload can cut requests, so without one there is nothing to warn about.
+        let fpm_conf = site
+            .server
+            .php_fpm_config
+            .as_deref()
+            .filter(|_| site.server.reload_command.is_some());
+        if let Some(conf) = fpm_conf {
+            script.push_str(&fpm::read_timeout(conf));
+        }
         let r = job.run(&script, None, None).await.map_err(|_| {
             Error::failed(format!("connection lost while provisioning {}", site.key()))
         })?;
@@ -73,20 +88,35 @@ impl Engine {
             job.finish(false, msg.clone());
             return Err(Error::failed(msg));
         }
-        if let (Some(live), Some(_)) = (r.var("live"), r.var("live_ok")) {
+        if let Some(conf) = fpm_conf
+            && let Some(w) = fpm::warning(
+                conf,
+                r.var("fpm_timeout"),
+                r.var("fpm_unreadable").is_some(),
+            )
+        {
+            job.notice(w);
+        }
+        let outcome = if let (Some(live), Some(_)) = (r.var("live"), r.var("live_ok")) {
             let live = live.to_string();
             job.finish(true, format!("already provisioned; live release {live}"));
-            return Ok(Provisioned::Already { live });
-        }
-        job.finish(true, "layout ready");
-        let opts = DeployOptions {
-            branch: None,
-            initial: true,
+            Provisioned::Already { live }
+        } else {
+            job.finish(true, "layout ready");
+            let opts = DeployOptions {
+                branch: None,
+                initial: true,
+            };
+            Provisioned::Initial(
+                self.deploy(site, connector, opts, CancellationToken::new())
+                    .await?,
+            )
         };
-        Ok(Provisioned::Initial(
-            self.deploy(site, connector, opts, CancellationToken::new())
-                .await?,
-        ))
+        // nginx last, so the server block never points at a live path that does not exist yet.
+        if let Some(nginx) = &site.site.nginx {
+            self.install_nginx(site, target, layout, nginx).await?;
+        }
+        Ok(outcome)
     }
 
     /// Reads the server (live link, release directories, lock) and brings the history in line:

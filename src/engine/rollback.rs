@@ -115,6 +115,7 @@ impl Engine {
             &release,
             &layout.link_target(&release),
             site.server.reload_command.as_deref(),
+            site.site.health_check.as_ref(),
         );
         let r = match job.run(&script, None, None).await {
             Ok(r) => r,
@@ -132,11 +133,18 @@ impl Engine {
         };
         if r.status.success() {
             self.store.set_active(row.id, chosen.id, Utc::now())?;
-            let summary = format!(
+            let mut summary = format!(
                 "rolled back {} to #{} (release {release})",
                 site.key(),
                 chosen.id
             );
+            // A rollback is usually the way out of trouble: its health check is reported, never
+            // undone automatically.
+            if let Some(detail) = r.var("health_failed") {
+                summary.push_str(&format!(
+                    "; warning: health check failed: {detail} (the rollback is kept)"
+                ));
+            }
             job.emit(EventKind::Notice {
                 message: summary.clone(),
             });

@@ -3,7 +3,7 @@
 //! that the engine turns into events, so one exec can carry several steps (fewer round trips).
 
 use super::layout::Layout;
-use crate::config::SiteConfig;
+use crate::config::{HealthCheck, SiteConfig};
 use crate::shell::quote;
 
 /// The pieces every script starts with.
@@ -194,13 +194,20 @@ const SWITCH_FN: &str = r#"switch_to() {
 }
 "#;
 
-/// Switch to the new release, then reload. A failing reload switches back to what was live before
-/// (or removes the link if nothing was), so a failed deployment is never left live.
-pub fn switch(prelude: &Prelude<'_>, link: &str, reload: Option<&str>) -> String {
-    prelude.render() + &switch_body(link, reload)
+/// Switch to the new release, reload, then run the health check. A failing reload or health check
+/// switches back to what was live before (or removes the link if nothing was), so a failed
+/// deployment is never left live.
+pub fn switch(
+    prelude: &Prelude<'_>,
+    link: &str,
+    reload: Option<&str>,
+    health: Option<&HealthCheck>,
+) -> String {
+    prelude.render() + &switch_body(link, reload, health.map(|h| (h, true)))
 }
 
-fn switch_body(link: &str, reload: Option<&str>) -> String {
+/// The switch and what follows it; `health` carries whether a failing check switches back.
+fn switch_body(link: &str, reload: Option<&str>, health: Option<(&HealthCheck, bool)>) -> String {
     let mut s = String::from(SWITCH_FN);
     s.push_str(&format!(
         r#"new={link}
@@ -226,6 +233,28 @@ fi
 "#,
             cmd = quote(cmd)
         ));
+    }
+    if let Some((hc, switch_back)) = health {
+        s.push_str(&super::health::check_fn(hc));
+        if switch_back {
+            s.push_str(
+                r#"if ! health_check; then
+  echo "health check failed; switching back" >&2
+  if [ -n "$prev" ]; then switch_to "$prev" || exit 1; else rm -f "$live" || exit 1; fi
+  setv switched_back 1
+"#,
+            );
+            if let Some(cmd) = reload {
+                // The release now live again gets the same reload the new one got.
+                s.push_str(&format!(
+                    "  (cd \"$root\" && eval {}) </dev/null || echo \"reload after switching back failed\" >&2\n",
+                    quote(cmd)
+                ));
+            }
+            s.push_str("  exit 1\nfi\n");
+        } else {
+            s.push_str("health_check || echo \"health check failed; the switch is kept\" >&2\n");
+        }
     }
     s
 }
@@ -274,8 +303,15 @@ pub fn prune(prelude: &Prelude<'_>, names: &[String]) -> String {
     s
 }
 
-/// Rollback in one exec: lock, verify the target directory, switch, reload, unlock.
-pub fn rollback(prelude: &Prelude<'_>, release: &str, link: &str, reload: Option<&str>) -> String {
+/// Rollback in one exec: lock, verify the target directory, switch, reload, health check (its
+/// result is reported, the rollback kept), unlock.
+pub fn rollback(
+    prelude: &Prelude<'_>,
+    release: &str,
+    link: &str,
+    reload: Option<&str>,
+    health: Option<&HealthCheck>,
+) -> String {
     let mut s = prelude.render();
     s.push_str(&format!(
         r#"step lock
@@ -290,7 +326,7 @@ fi
 "#,
         name = quote(release)
     ));
-    s.push_str(&switch_body(link, reload));
+    s.push_str(&switch_body(link, reload, health.map(|h| (h, false))));
     s
 }
 

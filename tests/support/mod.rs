@@ -8,6 +8,7 @@ use std::process::{Command, Output};
 
 pub mod sshd;
 pub mod tmux;
+pub mod web;
 
 pub const DOMAIN: &str = "example.com";
 

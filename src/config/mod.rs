@@ -1,6 +1,10 @@
 //! The TOML configuration: servers and their sites. Parsing is strict (unknown keys are errors) and
 //! every error names the file, the line and what is expected.
 
+mod web;
+
+pub use web::{HealthCheck, Listen, NginxServer, NginxSite, Probe};
+
 use crate::error::{Error, Result};
 use crate::validate;
 use serde::Deserialize;
@@ -49,6 +53,10 @@ struct RawServer {
     known_hosts_file: Option<PathBuf>,
     host_key_policy: Option<HostKeyPolicy>,
     connect_timeout_s: Option<Spanned<u64>>,
+    php_fpm_config: Option<Spanned<String>>,
+    nginx_sites_dir: Option<Spanned<String>>,
+    nginx_test_command: Option<Spanned<String>>,
+    nginx_reload_command: Option<String>,
     #[serde(default)]
     sites: Vec<RawSite>,
 }
@@ -62,6 +70,10 @@ struct RawSite {
     deployment_script: Option<String>,
     shared: Option<Spanned<Vec<String>>>,
     keep: Option<Spanned<i64>>,
+    nginx: Option<bool>,
+    listen: Option<Spanned<toml::Value>>,
+    php_fpm_socket: Option<Spanned<String>>,
+    health_check: Option<Spanned<web::RawHealthCheck>>,
 }
 
 /// A validated configuration.
@@ -79,6 +91,9 @@ pub struct ServerConfig {
     pub root: Option<String>,
     /// The command run after a switch; `None` = no reload.
     pub reload_command: Option<String>,
+    /// The PHP-FPM main config, read by `provision` to warn about reloads that cut requests.
+    pub php_fpm_config: Option<String>,
+    pub nginx: NginxServer,
     pub ssh: SshConfig,
     pub sites: Vec<SiteConfig>,
 }
@@ -102,6 +117,9 @@ pub struct SiteConfig {
     pub deployment_script: String,
     pub shared: Vec<String>,
     pub keep: u32,
+    /// `Some` when `provision` writes an nginx server block for the site.
+    pub nginx: Option<NginxSite>,
+    pub health_check: Option<HealthCheck>,
 }
 
 /// A site together with the server it lives on.
@@ -254,6 +272,16 @@ impl Config {
                 Some(t) => Duration::from_secs(*t.get_ref()),
                 None => Duration::from_secs(10),
             };
+            let nginx = web::nginx_server(
+                s.nginx_sites_dir.as_ref(),
+                s.nginx_test_command.as_ref(),
+                s.nginx_reload_command.as_deref(),
+                &at,
+                &err,
+            )?;
+            let php_version = s.php_version.as_ref().map(|v| v.get_ref().as_str());
+            let php_fpm_config =
+                web::php_fpm_config(s.php_fpm_config.as_ref(), php_version, &at, &err)?;
             let mut sites: Vec<SiteConfig> = Vec::new();
             for (j, site) in s.sites.into_iter().enumerate() {
                 let at = format!("{at}.sites[{j}]");
@@ -301,6 +329,21 @@ impl Config {
                     Some(k) => *k.get_ref() as u32,
                     None => DEFAULT_KEEP,
                 };
+                let site_nginx = match site.nginx {
+                    Some(true) => Some(web::nginx_site(
+                        site.listen.as_ref(),
+                        site.php_fpm_socket.as_ref(),
+                        php_version,
+                        &site.domain,
+                        &at,
+                        &err,
+                    )?),
+                    _ => None,
+                };
+                let health_check = match &site.health_check {
+                    Some(h) => Some(web::health_check(h, &at, &err)?),
+                    None => None,
+                };
                 sites.push(SiteConfig {
                     domain: d.clone(),
                     repository: site.repository.map(|r| r.into_inner()),
@@ -312,6 +355,8 @@ impl Config {
                         .unwrap_or_else(|| DEFAULT_SCRIPT.to_string()),
                     shared,
                     keep,
+                    nginx: site_nginx,
+                    health_check,
                 });
             }
             servers.push(ServerConfig {
@@ -319,6 +364,8 @@ impl Config {
                 transport,
                 root,
                 reload_command,
+                php_fpm_config,
+                nginx,
                 ssh: SshConfig {
                     host: s.host.map(|h| h.into_inner()),
                     port: s.port,
