@@ -142,6 +142,8 @@ pub struct App {
     pub logs: HashMap<i64, LogBuf>,
     /// Which job writes which deployment's log.
     job_deployment: HashMap<u64, i64>,
+    /// The newest status each running deployment reported, newer than a list read a moment ago.
+    live_status: HashMap<i64, Status>,
     /// `None`: follow the tail; `Some(top)`: paused with this first line.
     pub log_top: Option<usize>,
     pub log_height: usize,
@@ -172,6 +174,7 @@ impl App {
             confirm_focused: false,
             logs: HashMap::new(),
             job_deployment: HashMap::new(),
+            live_status: HashMap::new(),
             log_top: None,
             log_height: 10,
             filter: String::new(),
@@ -641,6 +644,15 @@ impl App {
                 self.logs
                     .entry(deployment_id)
                     .or_insert_with(|| LogBuf::new(cap));
+                self.live_status.insert(deployment_id, status);
+                // The row changes at once; the reload brings new rows and the final fields.
+                if let Some(d) = self
+                    .site_mut(&ev.site)
+                    .and_then(|s| s.deployments.iter_mut().find(|d| d.id == deployment_id))
+                {
+                    d.status = status;
+                    self.dirty = true;
+                }
                 if matches!(status, Status::Pending | Status::Success | Status::Failed) {
                     fx.push(Effect::LoadDeployments(ev.site.clone()));
                 }
@@ -677,7 +689,20 @@ impl App {
     pub fn on_loaded(&mut self, loaded: Loaded) -> Vec<Effect> {
         self.dirty = true;
         match loaded {
-            Loaded::Deployments { site, list } => {
+            Loaded::Deployments { site, mut list } => {
+                // A list read before the latest event must not move a row back in its lifecycle.
+                let rank = |s: Status| match s {
+                    Status::Pending => 0,
+                    Status::Updating => 1,
+                    Status::Success | Status::Failed => 2,
+                };
+                for d in &mut list {
+                    if let Some(&st) = self.live_status.get(&d.id)
+                        && rank(st) > rank(d.status)
+                    {
+                        d.status = st;
+                    }
+                }
                 let select_newest = self.select_newest.as_deref() == Some(site.as_str());
                 let selected_key = self.site().map(|s| s.key.clone());
                 let prev_id = self.selected_deployment().map(|d| d.id);
