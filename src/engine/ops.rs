@@ -5,7 +5,7 @@ use super::events::Action;
 use super::job::Job;
 use super::layout::Layout;
 use super::scripts;
-use super::{Connector, Engine, resolve_root};
+use super::{Connector, Engine};
 use crate::config::SiteRef;
 use crate::error::{Error, Result};
 use crate::shell::quote;
@@ -59,11 +59,10 @@ impl Engine {
         connector: &dyn Connector,
     ) -> Result<Provisioned> {
         let target = connector.connect().await?;
-        let root = resolve_root(site.server, target.as_ref()).await?;
-        let layout = Layout::new(&root, &site.site.domain);
+        let layout = Layout::new(site.server.root.as_deref(), &site.site.domain);
         self.store
             .ensure_site(&site.server.name, &site.site.domain)?;
-        let mut job = Job::new(self, site.key(), target, layout, Action::Provision);
+        let mut job = Job::new(self, site.key(), target.clone(), layout, Action::Provision);
         let script = scripts::provision_layout(&job.prelude(), site.site);
         let r = job.run(&script, None, None).await.map_err(|_| {
             Error::failed(format!("connection lost while provisioning {}", site.key()))
@@ -83,8 +82,9 @@ impl Engine {
             branch: None,
             initial: true,
         };
+        // The initial deployment reuses this connection.
         Ok(Provisioned::Initial(
-            self.deploy(site, connector, opts, CancellationToken::new())
+            self.deploy_on(site, connector, target, opts, CancellationToken::new())
                 .await?,
         ))
     }
@@ -97,8 +97,7 @@ impl Engine {
         connector: &dyn Connector,
     ) -> Result<Inspection> {
         let target = connector.connect().await?;
-        let root = resolve_root(site.server, target.as_ref()).await?;
-        let layout = Layout::new(&root, &site.site.domain);
+        let layout = Layout::new(site.server.root.as_deref(), &site.site.domain);
         let row = self
             .store
             .ensure_site(&site.server.name, &site.site.domain)?;
@@ -182,8 +181,7 @@ impl Engine {
         force: bool,
     ) -> Result<Option<String>> {
         let target = connector.connect().await?;
-        let root = resolve_root(site.server, target.as_ref()).await?;
-        let layout = Layout::new(&root, &site.site.domain);
+        let layout = Layout::new(site.server.root.as_deref(), &site.site.domain);
         let mut job = Job::new(self, site.key(), target, layout, Action::Unlock);
         if !force {
             let r = job
