@@ -1,6 +1,9 @@
 //! The command line, exactly as documented in the README (a test keeps the two in step).
 
 use clap::{Args, Parser, Subcommand};
+
+/// How many deployments `list` shows without `--limit` or `--all`: the history may hold years.
+pub const LIST_DEFAULT: usize = 50;
 use std::path::PathBuf;
 
 #[derive(Debug, Parser)]
@@ -42,12 +45,18 @@ pub enum Command {
     },
     /// Delete old releases (keeps the newest N successful ones and the active one)
     Prune(PruneArgs),
-    /// The site's deployments, newest first
+    /// The site's deployments, newest first (the newest 50 unless told otherwise)
     List {
         site: String,
         /// Print JSON (the spec's Deployment fields)
         #[arg(long)]
         json: bool,
+        /// Show the newest N deployments [default: 50]
+        #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
+        limit: Option<u32>,
+        /// Show every deployment
+        #[arg(long, conflicts_with = "limit")]
+        all: bool,
     },
     /// Every site: server, domain, active deployment, commit, deployed at (read from the servers)
     Status {

@@ -212,23 +212,50 @@ async fn dispatch(ctx: &Ctx, command: &Command) -> Result<()> {
                 .map(|_| ())
         }
         Command::Prune(args) => prune(ctx, args).await,
-        Command::List { site, json } => {
+        Command::List {
+            site,
+            json,
+            limit,
+            all,
+        } => {
             let site = ctx.config.find_site(site)?;
-            let list = match engine
+            let limit = (!*all).then(|| limit.map_or(args::LIST_DEFAULT, |l| l as usize));
+            let (list, total) = match engine
                 .store
                 .find_site(&site.server.name, &site.site.domain)?
             {
-                Some(row) => engine.store.list(row.id, None)?,
-                None => Vec::new(),
+                Some(row) => {
+                    let list = engine.store.list(row.id, limit)?;
+                    // Counted only when there may be more: a long history is not scanned.
+                    let total = if Some(list.len()) == limit {
+                        engine.store.count(row.id)?
+                    } else {
+                        list.len()
+                    };
+                    (list, total)
+                }
+                None => (Vec::new(), 0),
             };
+            let more = (total > list.len()).then(|| {
+                format!(
+                    "the newest {} of {total} deployments; `--limit N` or `--all` shows more",
+                    list.len()
+                )
+            });
             if *json {
                 let v: Vec<DeploymentJson<'_>> = list.iter().map(DeploymentJson::from).collect();
                 println!(
                     "{}",
                     serde_json::to_string_pretty(&v).expect("serializable")
                 );
+                if let Some(more) = more {
+                    eprintln!("flipdeck: {more}");
+                }
             } else {
                 print!("{}", tables::deployments(&list));
+                if let Some(more) = more {
+                    println!("({more})");
+                }
             }
             Ok(())
         }

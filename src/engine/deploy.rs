@@ -1,15 +1,18 @@
-//! The deployment pipeline: record → lock + build → switch (+ reload) → record → log, prune, unlock.
+//! The deployment pipeline: record → lock + build + switch (+ reload) → record → log, prune,
+//! unlock. One connection, one round trip.
 
 use super::events::{Action, EventKind};
-use super::job::{Job, RunError, RunResult};
+use super::job::{Job, Reply, RunError, RunResult};
 use super::layout::Layout;
 use super::scripts::{self, LOCK_HELD, Source};
-use super::{Connector, Engine, resolve_root};
+use super::{Connector, Engine};
 use crate::config::SiteRef;
 use crate::error::{Error, Result};
 use crate::release::ReleaseName;
 use crate::store::Status;
+use crate::target::Target;
 use chrono::Utc;
+use std::sync::Arc;
 use tokio_util::sync::CancellationToken;
 
 #[derive(Debug, Clone, Default)]
@@ -37,29 +40,30 @@ impl Engine {
         opts: DeployOptions,
         cancel: CancellationToken,
     ) -> Result<Deployed> {
-        let branch = opts
-            .branch
-            .as_deref()
-            .unwrap_or(&site.site.branch)
-            .to_string();
-        crate::validate::branch(&branch)
-            .map_err(|w| Error::usage(format!("branch {branch:?} {w}")))?;
-        let source = match (&site.site.repository, opts.initial) {
-            (Some(repo), _) => Source::Git {
+        check(site, &opts)?;
+        let target = connector.connect().await?;
+        self.deploy_on(site, connector, target, opts, cancel).await
+    }
+
+    /// The deploy on an open connection (provisioning reuses its own); `connector` is only used to
+    /// reconnect for the clean-up after a lost connection.
+    pub(super) async fn deploy_on(
+        &self,
+        site: &SiteRef<'_>,
+        connector: &dyn Connector,
+        target: Arc<dyn Target>,
+        opts: DeployOptions,
+        cancel: CancellationToken,
+    ) -> Result<Deployed> {
+        let branch = check(site, &opts)?;
+        let source = match &site.site.repository {
+            Some(repo) => Source::Git {
                 repository: repo,
                 branch: &branch,
             },
-            (None, true) => Source::Placeholder,
-            (None, false) => {
-                return Err(Error::usage(format!(
-                    "site {} has no repository; set `repository` in the config to deploy it",
-                    site.key()
-                )));
-            }
+            None => Source::Placeholder,
         };
-        let target = connector.connect().await?;
-        let root = resolve_root(site.server, target.as_ref()).await?;
-        let layout = Layout::new(&root, &site.site.domain);
+        let layout = Layout::new(site.server.root.as_deref(), &site.site.domain);
         let row = self
             .store
             .ensure_site(&site.server.name, &site.site.domain)?;
@@ -68,7 +72,7 @@ impl Engine {
         } else {
             Action::Deploy
         };
-        let mut job = Job::new(self, site.key(), target, layout.clone(), action);
+        let mut job = Job::new(self, site.key(), target, layout, action);
         let script_text = if opts.initial {
             ""
         } else {
@@ -82,12 +86,16 @@ impl Engine {
         });
 
         let now = Utc::now();
-        let release = ReleaseName::next_free(now, &self.store.release_names(row.id)?).to_string();
-        self.store.mark_updating(
+        let second = ReleaseName::next_free(now, &[]).to_string();
+        let taken = self.store.release_names_at(row.id, &second)?;
+        let release = ReleaseName::next_free(now, &taken).to_string();
+        // Without a configured root the paths are known once the script has reported $HOME.
+        let placed = job.layout.root.is_some();
+        let paths = (job.layout.release(&release), job.layout.log_file(&release));
+        self.store.mark_updating_at(
             id,
             &release,
-            &layout.release(&release),
-            &layout.log_file(&release),
+            placed.then_some((paths.0.as_str(), paths.1.as_str())),
             now,
         )?;
         job.emit(EventKind::Status {
@@ -101,96 +109,84 @@ impl Engine {
             job.target.describe()
         ));
 
-        // 1. Lock and build. Only this phase can be cancelled: it touches nothing live.
-        let build = scripts::build(&job.prelude(), site.site, &release, &source, !opts.initial);
-        let built = job.run(&build, None, Some(&cancel)).await;
-        let commit = match built {
-            Ok(r) if r.status.success() && r.var("built").is_some() => {
-                r.var("commit").map(str::to_string)
-            }
-            Ok(r) => return Err(self.build_failed(&mut job, id, site, r)),
-            Err(e) => {
-                return Err(self
-                    .interrupted(&mut job, id, Some(&release), e, connector)
-                    .await);
-            }
-        };
-
-        // 2. Switch, reload, health check; a failing reload or check switches back at once.
-        // Provisioning's first release has nothing to go back to (and nginx may not serve it yet).
-        let health = site.site.health_check.as_ref().filter(|_| !opts.initial);
-        let switch = scripts::switch(
-            &job.prelude(),
-            &layout.link_target(&release),
-            site.server.reload_command.as_deref(),
-            health,
+        // One round trip: lock, build, switch and reload; then the script waits while the success
+        // is recorded here, and writes the log it is sent, prunes and unlocks. Only the build can
+        // be cancelled: it touches nothing live.
+        let new = self
+            .store
+            .get(id)?
+            .expect("the deployment was just recorded");
+        let plan = super::prune::plan_after_success(
+            &self.store.list_with_dirs(row.id)?,
+            &new,
+            site.site.keep as usize,
         );
-        match job.run(&switch, None, None).await {
-            Ok(r) if r.status.success() => {}
-            Ok(r) => {
-                let back_to = r
-                    .var("prev")
-                    .filter(|p| !p.is_empty())
-                    .unwrap_or("no release (nothing was live before)");
-                let why = match (r.var("switched_back"), r.var("health_failed")) {
-                    (Some(_), Some(detail)) => {
-                        format!("health check failed: {detail}; switched back to {back_to}")
-                    }
-                    (Some(_), None) => {
-                        format!("reload failed ({}); switched back to {back_to}", r.status)
-                    }
-                    (None, Some(detail)) => {
-                        format!("health check failed: {detail}; switching back failed")
-                    }
-                    (None, None) => format!("switch failed ({})", r.status),
-                };
-                // If switching back failed the new release may still be live: never delete it then.
-                let mut remove = Some(release.as_str());
-                if r.var("switched").is_some() && r.var("switched_back").is_none() {
-                    let still_live = match self.read_live(&mut job).await {
-                        Ok(live) => {
-                            live.as_deref().and_then(|l| l.rsplit('/').next())
-                                == Some(release.as_str())
-                        }
-                        Err(()) => true, // cannot tell: keep it
-                    };
-                    if still_live {
-                        job.notice("switching back failed and the new release is live; it is kept");
-                        remove = None;
-                    }
-                }
-                self.cleanup_after_failure(&mut job, remove).await;
-                return Err(self.record_failure(&mut job, id, &why, commit.as_deref()));
+        let names: Vec<String> = plan.delete.iter().map(|d| d.release.clone()).collect();
+        // A failing health check switches back at once. Provisioning's first release has nothing
+        // to go back to (and nginx may not serve it yet).
+        let health = site.site.health_check.as_ref().filter(|_| !opts.initial);
+        let script = scripts::deploy(
+            &job.prelude(),
+            site.site,
+            &release,
+            &source,
+            !opts.initial,
+            scripts::AfterSwitch {
+                reload: site.server.reload_command.as_deref(),
+                health,
+            },
+            &names,
+        );
+        let mut recorded: Option<Result<Option<String>>> = None;
+        let reply: Reply<'_, '_> = Box::new(|job, vars| {
+            let commit = vars
+                .iter()
+                .rev()
+                .find(|(k, _)| k == "commit")
+                .map(|(_, v)| v.clone());
+            let sha = commit.as_deref().unwrap_or("");
+            let stored = job.engine.store.finish_success(id, sha, Utc::now());
+            if stored.is_ok() {
+                job.emit(EventKind::Status {
+                    deployment_id: id,
+                    status: Status::Success,
+                });
             }
-            Err(e) => {
+            recorded = Some(stored.map(|()| commit));
+            let mut log = job.log.clone().into_bytes();
+            log.extend_from_slice(b"==> done\n");
+            log
+        });
+        let ran = job.converse(&script, &cancel, "switch", reply).await;
+        if !placed && job.layout.root.is_some() {
+            let (path, log) = (job.layout.release(&release), job.layout.log_file(&release));
+            self.store.set_paths(id, Some(&path), Some(&log))?;
+        }
+        let (commit, pruned) = match (recorded, ran) {
+            // Live and recorded: the rest (log, prune, unlock) cannot undo the deploy.
+            (Some(stored), ran) => {
+                let commit = stored?;
+                let pruned = match ran {
+                    Ok(r) => self.apply_pruned(&mut job, &plan, &r),
+                    Err(_) => {
+                        job.notice(format!(
+                            "deployed, but the final step (log, prune, unlock) did not complete; \
+                             if the site stays locked run `flipdeck unlock {}`",
+                            site.key()
+                        ));
+                        Vec::new()
+                    }
+                };
+                (commit, pruned)
+            }
+            (None, Ok(r)) if r.var("built").is_none() => {
+                return Err(self.build_failed(&mut job, id, site, r));
+            }
+            (None, Ok(r)) => return Err(self.switch_failed(&mut job, id, &release, r).await),
+            (None, Err(e)) => {
                 return Err(self
                     .interrupted(&mut job, id, Some(&release), e, connector)
                     .await);
-            }
-        }
-        self.store
-            .finish_success(id, commit.as_deref().unwrap_or(""), Utc::now())?;
-        job.emit(EventKind::Status {
-            deployment_id: id,
-            status: Status::Success,
-        });
-
-        // 3. Log into the release, prune, unlock. The deploy has succeeded whatever happens here.
-        let plan =
-            super::prune::plan_prune(&self.store.list(row.id, None)?, site.site.keep as usize);
-        let names: Vec<String> = plan.delete.iter().map(|d| d.release.clone()).collect();
-        let fin = scripts::finalize(&job.prelude(), &release, &names);
-        let mut log = job.log.clone().into_bytes();
-        log.extend_from_slice(b"==> done\n");
-        let pruned = match job.run(&fin, Some(log), None).await {
-            Ok(r) => self.apply_pruned(&mut job, &plan, &r),
-            Err(_) => {
-                job.notice(format!(
-                    "deployed, but the final step (log, prune, unlock) did not complete; \
-                     if the site stays locked run `flipdeck unlock {}`",
-                    site.key()
-                ));
-                Vec::new()
             }
         };
         let summary = format!(
@@ -211,6 +207,36 @@ impl Engine {
         })
     }
 
+    /// Built, but the switch or the reload failed. The script switched back after a failed
+    /// reload; if it could not, the new release may still be live and is switched back here.
+    async fn switch_failed(
+        &self,
+        job: &mut Job<'_>,
+        id: i64,
+        release: &str,
+        r: RunResult,
+    ) -> Error {
+        let commit = r.var("commit").map(str::to_string);
+        let back_to = r
+            .var("prev")
+            .filter(|p| !p.is_empty())
+            .unwrap_or("no release (nothing was live before)");
+        let why = match (r.var("switched_back"), r.var("health_failed")) {
+            (Some(_), Some(detail)) => {
+                format!("health check failed: {detail}; switched back to {back_to}")
+            }
+            (Some(_), None) => format!("reload failed ({}); switched back to {back_to}", r.status),
+            (None, Some(detail)) => format!("health check failed: {detail}; switching back failed"),
+            (None, None) => format!("switch failed ({})", r.status),
+        };
+        if r.var("switched").is_some() && r.var("switched_back").is_none() {
+            self.undo(job, Some(release)).await;
+        } else {
+            self.cleanup_after_failure(job, Some(release)).await;
+        }
+        self.record_failure(job, id, &why, commit.as_deref())
+    }
+
     fn build_failed(&self, job: &mut Job<'_>, id: i64, site: &SiteRef<'_>, r: RunResult) -> Error {
         if r.status == crate::target::ExitStatus::Code(LOCK_HELD)
             && let Some(holder) = r.var("holder")
@@ -224,7 +250,14 @@ impl Engine {
             return Error::failed(msg);
         }
         let step = r.last_step.as_deref().unwrap_or("build");
-        let why = if r.status.success() {
+        let bad_home = job.layout.root.is_none()
+            && r.status == crate::target::ExitStatus::Code(super::layout::BAD_HOME);
+        let why = if bad_home {
+            format!(
+                "the login user's home on {} cannot be the root; set root in the config",
+                site.server.name
+            )
+        } else if r.status.success() {
             format!("{step}: the deploy script exited early (a line ran `exit`)")
         } else {
             format!("{step} failed ({})", r.status)
@@ -263,7 +296,13 @@ impl Engine {
                 }
             }
         }
-        // If the switch had completed, switch back before removing anything.
+        self.undo(job, release).await;
+        self.record_failure(job, id, &why, None)
+    }
+
+    /// After an interruption: if the new release went live, switch back to the one before; then
+    /// remove the release (unless it has to stay live) and our lock.
+    async fn undo(&self, job: &mut Job<'_>, release: Option<&str>) {
         let mut remove = release;
         if let (Some(rel), Ok(live)) = (release, self.read_live(job).await)
             && live
@@ -287,7 +326,6 @@ impl Engine {
             }
         }
         self.cleanup_after_failure(job, remove).await;
-        self.record_failure(job, id, &why, None)
     }
 
     /// The link target of the release that was active before `release`, from the history.
@@ -340,6 +378,23 @@ impl Engine {
             )),
         }
     }
+}
+
+/// Validates the options; returns the branch to deploy.
+fn check(site: &SiteRef<'_>, opts: &DeployOptions) -> Result<String> {
+    let branch = opts
+        .branch
+        .as_deref()
+        .unwrap_or(&site.site.branch)
+        .to_string();
+    crate::validate::branch(&branch).map_err(|w| Error::usage(format!("branch {branch:?} {w}")))?;
+    if site.site.repository.is_none() && !opts.initial {
+        return Err(Error::usage(format!(
+            "site {} has no repository; set `repository` in the config to deploy it",
+            site.key()
+        )));
+    }
+    Ok(branch)
 }
 
 /// The first 7 characters of a commit.

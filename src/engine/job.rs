@@ -71,6 +71,9 @@ impl RunResult {
     }
 }
 
+/// What a conversing script gets sent once it is ready, given the values it has set so far.
+pub type Reply<'a, 'e> = Box<dyn FnOnce(&mut Job<'e>, &[(String, String)]) -> Vec<u8> + Send + 'a>;
+
 pub enum RunError {
     Cancelled {
         step: Option<String>,
@@ -171,22 +174,77 @@ impl<'e> Job<'e> {
         stdin: Option<Vec<u8>>,
         cancel: Option<&CancellationToken>,
     ) -> Result<RunResult, RunError> {
+        self.run_inner(script, stdin, cancel, None, None).await
+    }
+
+    /// Runs a script that reports `ready` (see `scripts::READY`) and then reads its stdin: at that
+    /// point `reply` is called with what the script has set so far, and what it returns is sent.
+    /// Cancelling only works until the script starts the step `last`: from there on it touches the
+    /// live site and must finish (a deploy's switch).
+    pub async fn converse(
+        &mut self,
+        script: &str,
+        cancel: &CancellationToken,
+        last: &str,
+        reply: Reply<'_, 'e>,
+    ) -> Result<RunResult, RunError> {
+        self.run_inner(script, None, Some(cancel), Some(last), Some(reply))
+            .await
+    }
+
+    async fn run_inner(
+        &mut self,
+        script: &str,
+        stdin: Option<Vec<u8>>,
+        cancel: Option<&CancellationToken>,
+        last: Option<&str>,
+        mut reply: Option<Reply<'_, 'e>>,
+    ) -> Result<RunResult, RunError> {
         let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<OutputLine>();
+        let (in_tx, in_rx) = tokio::sync::mpsc::unbounded_channel();
+        if let Some(data) = stdin {
+            let _ = in_tx.send(data);
+        }
+        // Stdin stays open only for a script that waits for the reply.
+        let mut in_tx = reply.is_some().then_some(in_tx);
+        let ready = format!("{} {}", self.marker, super::scripts::READY);
+        let mut ready_on = (false, false);
         let target = self.target.clone();
-        let exec = target.exec(script, stdin, tx);
+        let exec = target.exec_fed(script, in_rx, tx);
         tokio::pin!(exec);
         let never = CancellationToken::new();
         let cancel = cancel.unwrap_or(&never);
         let mut step: Option<(String, Instant)> = None;
         let mut vars = Vec::new();
+        let mut cancellable = true;
         let outcome = loop {
+            if last.is_some() && step.as_ref().map(|s| s.0.as_str()) == last {
+                cancellable = false;
+            }
             tokio::select! {
                 biased;
-                Some(line) = rx.recv() => self.on_line(line, &mut step, &mut vars),
+                Some(line) = rx.recv() => {
+                    if line.line != ready {
+                        self.on_line(line, &mut step, &mut vars);
+                        continue;
+                    }
+                    match line.stream {
+                        Stream::Stdout => ready_on.0 = true,
+                        Stream::Stderr => ready_on.1 = true,
+                    }
+                    // Ready on both streams: every line printed before is in (each stream keeps
+                    // its order, the two may not keep theirs).
+                    if ready_on == (true, true)
+                        && let (Some(reply), Some(in_tx)) = (reply.take(), in_tx.take())
+                    {
+                        let _ = in_tx.send(reply(self, &vars));
+                    }
+                }
                 res = &mut exec => break Some(res),
-                _ = cancel.cancelled() => break None,
+                _ = cancel.cancelled(), if cancellable => break None,
             }
         };
+        drop(in_tx);
         // Lines already produced belong to this run even if they arrived after the exit status.
         while let Ok(line) = rx.try_recv() {
             self.on_line(line, &mut step, &mut vars);
@@ -236,6 +294,9 @@ impl<'e> Job<'e> {
                 *step = Some((name.to_string(), Instant::now()));
             } else if let Some(kv) = rest.strip_prefix("set ") {
                 let (k, v) = kv.split_once(' ').unwrap_or((kv, ""));
+                if k == "root" {
+                    self.layout.learn_root(v);
+                }
                 vars.push((k.to_string(), v.to_string()));
             }
             return;

@@ -4,26 +4,43 @@ use crate::shell::quote;
 
 #[derive(Debug, Clone)]
 pub struct Layout {
-    pub root: String,
+    /// `None` until known when the root is the login user's home: the scripts then read `$HOME`
+    /// themselves and report it, which saves asking for it in a round trip of its own.
+    pub root: Option<String>,
     pub domain: String,
 }
 
+/// Exit code of a script that found an unusable `$HOME` to use as the root.
+pub const BAD_HOME: i32 = 78;
+
 impl Layout {
-    pub fn new(root: &str, domain: &str) -> Layout {
+    pub fn new(root: Option<&str>, domain: &str) -> Layout {
         Layout {
-            root: root.trim_end_matches('/').to_string(),
+            root: root.map(|r| r.trim_end_matches('/').to_string()),
             domain: domain.to_string(),
         }
     }
 
+    /// Records the root a script reported (the login user's home), if it was not known yet.
+    pub fn learn_root(&mut self, home: &str) {
+        if self.root.is_none() && crate::validate::root_path(home).is_ok() {
+            self.root = Some(home.trim_end_matches('/').to_string());
+        }
+    }
+
+    /// The root for paths shown or stored; `~` while the login user's home is not known yet.
+    fn root(&self) -> &str {
+        self.root.as_deref().unwrap_or("~")
+    }
+
     /// `{root}/deployments/{domain}`: releases, `shared/` and flipdeck's hidden `.flipdeck/`.
     pub fn base(&self) -> String {
-        format!("{}/deployments/{}", self.root, self.domain)
+        format!("{}/deployments/{}", self.root(), self.domain)
     }
 
     /// `{root}/{domain}`: the live symlink.
     pub fn live(&self) -> String {
-        format!("{}/{}", self.root, self.domain)
+        format!("{}/{}", self.root(), self.domain)
     }
 
     pub fn shared(&self) -> String {
@@ -43,15 +60,28 @@ impl Layout {
         format!("deployments/{}/{name}", self.domain)
     }
 
-    /// Shell variable assignments for the paths every script uses.
+    /// Shell variable assignments for the paths every script uses. Without a known root they
+    /// start from `$HOME`, checked as `validate::root_path` would, and report it (`setv root`).
     pub fn shell_vars(&self) -> String {
+        let root = match &self.root {
+            Some(r) => format!("root={}\n", quote(r)),
+            None => format!(
+                r#"case $HOME in
+  /*) case $HOME in *[[:cntrl:]]*|*/../*|*/..) home_ok=0 ;; *) home_ok=1 ;; esac ;;
+  *) home_ok=0 ;;
+esac
+if [ "$home_ok" != 1 ] || [ ${{#HOME}} -gt 1024 ]; then
+  echo "the login user's home \"$HOME\" cannot be the root: it must be an absolute path without '..' or control characters; set root in the config" >&2
+  exit {BAD_HOME}
+fi
+root=${{HOME%/}}
+setv root "$HOME"
+"#
+            ),
+        };
         format!(
-            "root={}\ndomain={}\nbase={}\nlive={}\nshared={}\nmeta=\"$base/.flipdeck\"\nlock=\"$meta/lock\"\n",
-            quote(&self.root),
+            "{root}domain={}\nbase=\"$root/deployments/$domain\"\nlive=\"$root/$domain\"\nshared=\"$base/shared\"\nmeta=\"$base/.flipdeck\"\nlock=\"$meta/lock\"\n",
             quote(&self.domain),
-            quote(&self.base()),
-            quote(&self.live()),
-            quote(&self.shared()),
         )
     }
 }
@@ -62,13 +92,72 @@ mod tests {
 
     #[test]
     fn paths() {
-        let l = Layout::new("/home/u/", "example.com");
+        let l = Layout::new(Some("/home/u/"), "example.com");
         assert_eq!(l.base(), "/home/u/deployments/example.com");
         assert_eq!(l.live(), "/home/u/example.com");
         assert_eq!(l.release("r"), "/home/u/deployments/example.com/r");
         assert_eq!(l.link_target("r"), "deployments/example.com/r");
-        let r = Layout::new("/", "a.io");
+        let r = Layout::new(Some("/"), "a.io");
         assert_eq!(r.live(), "/a.io");
         assert_eq!(r.base(), "/deployments/a.io");
+    }
+
+    #[test]
+    fn the_home_is_learned_once_and_only_if_valid() {
+        let mut l = Layout::new(None, "a.io");
+        assert_eq!(l.base(), "~/deployments/a.io");
+        l.learn_root("relative/home");
+        assert_eq!(l.root, None);
+        l.learn_root("/home/deploy/");
+        assert_eq!(l.base(), "/home/deploy/deployments/a.io");
+        l.learn_root("/elsewhere");
+        assert_eq!(l.root.as_deref(), Some("/home/deploy"));
+    }
+
+    /// The shell computes the same paths as Rust, from a configured root or from `$HOME`.
+    #[test]
+    fn shell_paths_match() {
+        let run = |l: &Layout, home: &str| {
+            let script = format!(
+                "setv() {{ printf 'set %s %s\\n' \"$1\" \"$2\"; }}\n{}printf '%s\\n' \"$base\" \"$live\" \"$shared\" \"$lock\"",
+                l.shell_vars()
+            );
+            let out = std::process::Command::new("sh")
+                .args(["-c", &script])
+                .env("HOME", home)
+                .output()
+                .unwrap();
+            (
+                out.status.code(),
+                String::from_utf8(out.stdout).unwrap(),
+                String::from_utf8(out.stderr).unwrap(),
+            )
+        };
+        let expect = |root: &str| {
+            let l = Layout::new(Some(root), "a.io");
+            format!(
+                "{}\n{}\n{}\n{}/.flipdeck/lock\n",
+                l.base(),
+                l.live(),
+                l.shared(),
+                l.base()
+            )
+        };
+        let configured = Layout::new(Some("/srv/it's"), "a.io");
+        assert_eq!(run(&configured, "/ignored").1, expect("/srv/it's"));
+        let home = Layout::new(None, "a.io");
+        let (code, out, _) = run(&home, "/home/deploy");
+        assert_eq!(code, Some(0));
+        assert_eq!(
+            out,
+            format!("set root /home/deploy\n{}", expect("/home/deploy"))
+        );
+        let (_, out, _) = run(&home, "/");
+        assert_eq!(out, format!("set root /\n{}", expect("/")));
+        for bad in ["relative", "/a/../b", "/a/..", "/a\tb"] {
+            let (code, out, err) = run(&home, bad);
+            assert_eq!(code, Some(super::BAD_HOME), "{bad:?}");
+            assert!(out.is_empty() && err.contains("set root"), "{bad:?}: {err}");
+        }
     }
 }

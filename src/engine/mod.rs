@@ -21,7 +21,7 @@ pub use prune::{PruneItem, PruneOptions, PrunePlan, plan_prune};
 pub use rollback::{RollbackOptions, refusal as rollback_refusal};
 
 use crate::config::{ServerConfig, Transport};
-use crate::error::{Error, Result};
+use crate::error::Result;
 use crate::store::Store;
 use crate::target::{LocalTarget, Target};
 use async_trait::async_trait;
@@ -82,22 +82,5 @@ impl Engine {
             site: site.to_string(),
             kind,
         });
-    }
-}
-
-/// The root on the server: configured, or the login user's home.
-async fn resolve_root(server: &ServerConfig, target: &dyn Target) -> Result<String> {
-    match &server.root {
-        Some(r) => Ok(r.clone()),
-        None => {
-            let home = target.home_dir().await?;
-            crate::validate::root_path(&home).map_err(|w| {
-                Error::failed(format!(
-                    "the login user's home {home:?} on {} {w}; set root",
-                    server.name
-                ))
-            })?;
-            Ok(home)
-        }
     }
 }

@@ -148,7 +148,7 @@ mod tests {
 
     #[test]
     fn renders_the_decisions_9_block() {
-        let l = Layout::new("/home/deploy", "example.com");
+        let l = Layout::new(Some("/home/deploy"), "example.com");
         let conf = render(&l, &site(Listen::Port(80))).unwrap();
         for want in [
             "listen 80;",
@@ -177,7 +177,10 @@ mod tests {
     #[test]
     fn refuses_values_nginx_would_read_differently() {
         for root in ["/srv/with space", "/srv/$x", "/srv/a;b"] {
-            let e = render(&Layout::new(root, "example.com"), &site(Listen::Port(80)));
+            let e = render(
+                &Layout::new(Some(root), "example.com"),
+                &site(Listen::Port(80)),
+            );
             assert!(e.unwrap_err().contains("document root"), "{root}");
         }
     }
@@ -189,7 +192,7 @@ mod tests {
             test_command: "nginx -t".into(),
             reload_command: Some("nginx -s reload".into()),
         };
-        let layout = Layout::new("/srv", "example.com");
+        let layout = Layout::new(Some("/srv"), "example.com");
         let p = Prelude {
             marker: "M",
             layout: &layout,

@@ -4,7 +4,7 @@ use super::deploy::{DeployOptions, Deployed};
 use super::events::Action;
 use super::job::Job;
 use super::layout::Layout;
-use super::{Connector, Engine, resolve_root};
+use super::{Connector, Engine};
 use super::{fpm, scripts};
 use crate::config::SiteRef;
 use crate::error::{Error, Result};
@@ -59,17 +59,10 @@ impl Engine {
         connector: &dyn Connector,
     ) -> Result<Provisioned> {
         let target = connector.connect().await?;
-        let root = resolve_root(site.server, target.as_ref()).await?;
-        let layout = Layout::new(&root, &site.site.domain);
+        let layout = Layout::new(site.server.root.as_deref(), &site.site.domain);
         self.store
             .ensure_site(&site.server.name, &site.site.domain)?;
-        let mut job = Job::new(
-            self,
-            site.key(),
-            target.clone(),
-            layout.clone(),
-            Action::Provision,
-        );
+        let mut job = Job::new(self, site.key(), target.clone(), layout, Action::Provision);
         let mut script = scripts::provision_layout(&job.prelude(), site.site);
         // Only a reload can cut requests, so without one there is nothing to warn about.
         let fpm_conf = site
@@ -88,6 +81,8 @@ impl Engine {
             job.finish(false, msg.clone());
             return Err(Error::failed(msg));
         }
+        // Without a configured root, the script has reported the login user's home by now.
+        let layout = job.layout.clone();
         if let Some(conf) = fpm_conf
             && let Some(w) = fpm::warning(
                 conf,
@@ -107,9 +102,16 @@ impl Engine {
                 branch: None,
                 initial: true,
             };
+            // The initial deployment reuses this connection.
             Provisioned::Initial(
-                self.deploy(site, connector, opts, CancellationToken::new())
-                    .await?,
+                self.deploy_on(
+                    site,
+                    connector,
+                    target.clone(),
+                    opts,
+                    CancellationToken::new(),
+                )
+                .await?,
             )
         };
         // nginx last, so the server block never points at a live path that does not exist yet.
@@ -127,8 +129,7 @@ impl Engine {
         connector: &dyn Connector,
     ) -> Result<Inspection> {
         let target = connector.connect().await?;
-        let root = resolve_root(site.server, target.as_ref()).await?;
-        let layout = Layout::new(&root, &site.site.domain);
+        let layout = Layout::new(site.server.root.as_deref(), &site.site.domain);
         let row = self
             .store
             .ensure_site(&site.server.name, &site.site.domain)?;
@@ -212,8 +213,7 @@ impl Engine {
         force: bool,
     ) -> Result<Option<String>> {
         let target = connector.connect().await?;
-        let root = resolve_root(site.server, target.as_ref()).await?;
-        let layout = Layout::new(&root, &site.site.domain);
+        let layout = Layout::new(site.server.root.as_deref(), &site.site.domain);
         let mut job = Job::new(self, site.key(), target, layout, Action::Unlock);
         if !force {
             let r = job

@@ -5,7 +5,7 @@ use super::events::Action;
 use super::job::{Job, RunResult};
 use super::layout::Layout;
 use super::scripts::{self, LOCK_HELD};
-use super::{Connector, Engine, resolve_root};
+use super::{Connector, Engine};
 use crate::config::SiteRef;
 use crate::error::{Error, Result};
 use crate::store::{Deployment, Status};
@@ -58,6 +58,28 @@ pub fn plan_prune(deployments: &[Deployment], keep: usize) -> PrunePlan {
     plan
 }
 
+/// The plan as it will be once the deployment `new` has succeeded and become the active one (a
+/// deploy prunes in the same round trip as its switch). `with_dirs` is newest first.
+pub fn plan_after_success(with_dirs: &[Deployment], new: &Deployment, keep: usize) -> PrunePlan {
+    let mut after = vec![Deployment {
+        status: Status::Success,
+        is_active: true,
+        // Not known yet without a configured root; it is the newest, so never deleted.
+        deployment_path: Some(new.deployment_path.clone().unwrap_or_default()),
+        ..new.clone()
+    }];
+    after.extend(
+        with_dirs
+            .iter()
+            .filter(|d| d.id != new.id)
+            .map(|d| Deployment {
+                is_active: false,
+                ..d.clone()
+            }),
+    );
+    plan_prune(&after, keep)
+}
+
 /// What a prune did (or, in a dry run, would do).
 #[derive(Debug, Clone)]
 pub struct Pruned {
@@ -81,13 +103,12 @@ impl Engine {
             return Err(Error::usage("--keep must be at least 1"));
         }
         let target = connector.connect().await?;
-        let root = resolve_root(site.server, target.as_ref()).await?;
-        let layout = Layout::new(&root, &site.site.domain);
+        let layout = Layout::new(site.server.root.as_deref(), &site.site.domain);
         let row = self
             .store
             .ensure_site(&site.server.name, &site.site.domain)?;
         let mut job = Job::new(self, site.key(), target, layout, Action::Prune);
-        let plan = plan_prune(&self.store.list(row.id, None)?, keep);
+        let plan = plan_prune(&self.store.list_with_dirs(row.id)?, keep);
         if opts.dry_run {
             // Re-read the live link so the preview says exactly what a real run would do.
             let live = self.read_live(&mut job).await.map_err(|_| {
@@ -240,5 +261,21 @@ mod tests {
             dep(1, Status::Success, false, false),
         ];
         assert!(plan_prune(&list, 1).delete.is_empty());
+    }
+
+    #[test]
+    fn a_deploy_plans_as_if_it_had_succeeded() {
+        // Live: 1, an old release after a rollback; 3 and 2 newer. Deploying 4 with keep 2 keeps
+        // 4 and 3: 1 is no longer active once 4 is, so it goes, with 2.
+        let with_dirs = vec![
+            dep(3, Status::Success, true, false),
+            dep(2, Status::Success, true, false),
+            dep(1, Status::Success, true, true),
+        ];
+        let new = dep(4, Status::Updating, false, false);
+        let plan = plan_after_success(&with_dirs, &new, 2);
+        let ids = |v: &[PruneItem]| v.iter().map(|i| i.deployment_id).collect::<Vec<_>>();
+        assert_eq!(ids(&plan.keep), [4, 3]);
+        assert_eq!(ids(&plan.delete), [2, 1]);
     }
 }

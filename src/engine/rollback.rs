@@ -5,7 +5,7 @@ use super::events::{Action, EventKind};
 use super::job::{Job, RunError};
 use super::layout::Layout;
 use super::scripts::{self, LOCK_HELD};
-use super::{Connector, Engine, resolve_root};
+use super::{Connector, Engine};
 use crate::config::SiteRef;
 use crate::error::{Error, Result};
 use crate::store::{Deployment, Status};
@@ -69,17 +69,20 @@ impl Engine {
         let row = self
             .store
             .ensure_site(&site.server.name, &site.site.domain)?;
-        let list = self.store.list(row.id, None)?;
         let chosen = match opts.to {
             Some(id) => {
-                let d = list.iter().find(|d| d.id == id).ok_or_else(|| {
-                    Error::failed(format!(
-                        "deployment #{id} is not a deployment of {}; see `flipdeck list {}`",
-                        site.key(),
-                        site.key()
-                    ))
-                })?;
-                if let Some(why) = refusal(d) {
+                let d = self
+                    .store
+                    .get(id)?
+                    .filter(|d| d.site_id == row.id)
+                    .ok_or_else(|| {
+                        Error::failed(format!(
+                            "deployment #{id} is not a deployment of {}; see `flipdeck list {}`",
+                            site.key(),
+                            site.key()
+                        ))
+                    })?;
+                if let Some(why) = refusal(&d) {
                     return Err(Error::failed(format!(
                         "cannot roll back {} to #{id}: {why}",
                         site.key()
@@ -87,12 +90,15 @@ impl Engine {
                 }
                 d
             }
-            None => default_target(&list).ok_or_else(|| {
-                Error::failed(format!(
-                    "{} has no successful deployment older than the active one to roll back to",
-                    site.key()
-                ))
-            })?,
+            // Only deployments with a directory qualify: a short list whatever the history.
+            None => default_target(&self.store.list_with_dirs(row.id)?)
+                .cloned()
+                .ok_or_else(|| {
+                    Error::failed(format!(
+                        "{} has no successful deployment older than the active one to roll back to",
+                        site.key()
+                    ))
+                })?,
         };
         let release = chosen
             .release_name
@@ -100,8 +106,7 @@ impl Engine {
             .expect("eligible deployments have a release");
         let from = row.active_deployment_id;
         let target = connector.connect().await?;
-        let root = resolve_root(site.server, target.as_ref()).await?;
-        let layout = Layout::new(&root, &site.site.domain);
+        let layout = Layout::new(site.server.root.as_deref(), &site.site.domain);
         let mut job = Job::new(self, site.key(), target, layout.clone(), Action::Rollback);
         job.notice(format!(
             "rollback {} from {} to deployment #{} (release {release})",

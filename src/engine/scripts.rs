@@ -20,10 +20,10 @@ impl Prelude<'_> {
     pub fn render(&self) -> String {
         format!(
             r#"M={marker}
-{vars}token={token}
+token={token}
 step() {{ printf '%s step %s\n' "$M" "$1"; }}
 setv() {{ printf '%s set %s %s\n' "$M" "$1" "$2"; }}
-unlock() {{ if grep -qF "token=$token" "$lock/owner" 2>/dev/null; then rm -rf "$lock"; fi; }}
+{vars}unlock() {{ if grep -qF "token=$token" "$lock/owner" 2>/dev/null; then rm -rf "$lock"; fi; }}
 take_lock() {{
   mkdir -p "$meta" || exit 1
   if mkdir "$lock" 2>/dev/null; then
@@ -56,19 +56,51 @@ pub enum Source<'a> {
     Placeholder,
 }
 
-/// Lock, then build the release: directory, repository cache, clone, shared links, deploy script,
-/// commit. On any failure the half release is removed and the lock released before exiting.
-pub fn build(
+/// What a deploy script prints, on stdout and on stderr, once the switch is done: then it reads the
+/// deployment's log from stdin.
+pub const READY: &str = "ready";
+
+/// What runs right after the switch: the reload, then the health check (either failing switches
+/// back).
+#[derive(Clone, Copy, Default)]
+pub struct AfterSwitch<'a> {
+    pub reload: Option<&'a str>,
+    pub health: Option<&'a HealthCheck>,
+}
+
+/// A whole deploy in one exec: lock, build, switch and reload; then, once the engine has recorded
+/// the success and sent the log (see `READY`), write it into the release, prune and unlock. Only a
+/// built release is switched to; what follows a failed switch or reload is the engine's.
+pub fn deploy(
     prelude: &Prelude<'_>,
     site: &SiteConfig,
     release: &str,
     source: &Source<'_>,
     run_script: bool,
+    after: AfterSwitch<'_>,
+    prune: &[String],
 ) -> String {
-    let mut s = prelude.render();
-    let rel = quote(&prelude.layout.release(release));
+    let AfterSwitch { reload, health } = after;
+    let link = prelude.layout.link_target(release);
+    // Stdin is kept for the log; nothing before may read it.
+    let mut s = prelude.render() + "exec 3<&0 </dev/null\n";
+    s.push_str(&build(site, release, source, run_script));
+    s.push_str(&switch_body(&link, reload, health.map(|h| (h, true))));
     s.push_str(&format!(
-        r#"rel={rel}
+        "printf '%s {READY}\\n' \"$M\"; printf '%s {READY}\\n' \"$M\" >&2\n\
+         cat <&3 > \"$rel/deployment.log\" || echo 'could not write deployment.log' >&2\n"
+    ));
+    s.push_str(&prune_body(prune));
+    s.push_str("unlock\n");
+    s
+}
+
+/// Lock, then build the release: directory, repository cache, clone, shared links, deploy script,
+/// commit. On any failure the half release is removed and the lock released before exiting.
+fn build(site: &SiteConfig, release: &str, source: &Source<'_>, run_script: bool) -> String {
+    let mut s = String::new();
+    s.push_str(&format!(
+        r#"rel="$base"/{name}
 created=0
 built=0
 on_exit() {{
@@ -87,7 +119,8 @@ step mkdir
 mkdir -p "$base" "$shared" || exit 1
 mkdir "$rel" || {{ echo "cannot create release directory $rel" >&2; exit 1; }}
 created=1
-"#
+"#,
+        name = quote(release)
     ));
     match source {
         Source::Git { repository, branch } => {
@@ -161,24 +194,35 @@ fn link_shared(entry: &str) -> String {
     let e = entry.trim_end_matches('/');
     let depth = e.matches('/').count();
     let target = format!("{}shared/{e}", "../".repeat(depth + 1));
+    // Nested entries need their parent directories; top-level ones (the usual) spare the processes.
+    let parent = |dir: &str| {
+        if depth == 0 {
+            String::new()
+        } else {
+            format!("mkdir -p \"$(dirname \"{dir}/$e\")\" && ")
+        }
+    };
     let create = if is_file {
-        "mkdir -p \"$(dirname \"$shared/$e\")\" && touch \"$shared/$e\""
+        format!("{}touch \"$shared/$e\"", parent("$shared"))
     } else {
-        "mkdir -p \"$shared/$e\""
+        "mkdir -p \"$shared/$e\"".to_string()
     };
     format!(
         r#"e={e}
 if [ ! -e "$shared/$e" ] && [ ! -L "$shared/$e" ]; then
   if [ -e "$rel/$e" ] && [ ! -L "$rel/$e" ]; then
-    mkdir -p "$(dirname "$shared/$e")" && cp -a "$rel/$e" "$shared/$e" || exit 1
+    {seed_parent}cp -a "$rel/$e" "$shared/$e" || exit 1
   else
     {create} || exit 1
   fi
 fi
-rm -rf "$rel/$e" && mkdir -p "$(dirname "$rel/$e")" && ln -s {target} "$rel/$e" || exit 1
+if [ -e "$rel/$e" ] || [ -L "$rel/$e" ]; then rm -rf "$rel/$e" || exit 1; fi
+{rel_parent}ln -s {target} "$rel/$e" || exit 1
 "#,
         e = quote(e),
         target = quote(&target),
+        seed_parent = parent("$shared"),
+        rel_parent = parent("$rel"),
     )
 }
 
@@ -256,18 +300,6 @@ fi
             s.push_str("health_check || echo \"health check failed; the switch is kept\" >&2\n");
         }
     }
-    s
-}
-
-/// After a successful switch: store the log in the release (from stdin), prune, release the lock.
-pub fn finalize(prelude: &Prelude<'_>, release: &str, prune: &[String]) -> String {
-    let mut s = prelude.render();
-    s.push_str(&format!(
-        "cat > {log} || echo 'could not write deployment.log' >&2\n",
-        log = quote(&prelude.layout.log_file(release))
-    ));
-    s.push_str(&prune_body(prune));
-    s.push_str("unlock\n");
     s
 }
 

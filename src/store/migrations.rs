@@ -44,6 +44,20 @@ const MIGRATIONS: &[&str] = &[
         output        TEXT NOT NULL
     );
     "#,
+    // 2: indexes for a long history (100,000 deployments). `list` and the dashboard read newest
+    // first, this index's order, so nothing is sorted; pruning, rollback and deploys read only
+    // the deployments that still have a directory (a partial index, a handful of rows); a new
+    // release name is checked against the site's names of the same second.
+    r#"
+    DROP INDEX server_deployments_by_site;
+    CREATE INDEX server_deployments_newest
+        ON server_deployments (server_site_id, COALESCE(started_at, created_at) DESC, id DESC);
+    CREATE INDEX server_deployments_with_dir
+        ON server_deployments (server_site_id, COALESCE(started_at, created_at) DESC, id DESC)
+        WHERE deployment_path IS NOT NULL;
+    CREATE INDEX server_deployments_release
+        ON server_deployments (server_site_id, release_name);
+    "#,
 ];
 
 pub fn run(conn: &mut Connection) -> Result<(), String> {

@@ -127,6 +127,19 @@ const DEPLOYMENT_COLUMNS: &str = "d.id, d.server_site_id, d.status, d.deployment
      d.deployment_path, d.log_file_path, d.commit_sha, d.branch, d.error, d.started_at, \
      d.completed_at, d.duration_ms, (s.active_deployment_id IS d.id)";
 
+/// Matches the partial index `server_deployments_with_dir` (migration 2).
+const WITH_DIR: &str = "AND d.deployment_path IS NOT NULL";
+
+/// The ORDER BY is the expression of the indexes of migration 2, so no sort is needed.
+fn list_sql(filter: &str) -> String {
+    format!(
+        "SELECT {DEPLOYMENT_COLUMNS} FROM server_deployments d
+         JOIN server_sites s ON s.id = d.server_site_id
+         WHERE d.server_site_id = ?1 {filter}
+         ORDER BY COALESCE(d.started_at, d.created_at) DESC, d.id DESC LIMIT ?2"
+    )
+}
+
 fn row_to_deployment(r: &rusqlite::Row<'_>) -> rusqlite::Result<Deployment> {
     Ok(Deployment {
         id: r.get(0)?,
@@ -264,10 +277,36 @@ impl Store {
         log_path: &str,
         started: DateTime<Utc>,
     ) -> Result<()> {
+        self.mark_updating_at(id, release, Some((path, log_path)), started)
+    }
+
+    /// `mark_updating`, with the release and log paths left unset while they are not known yet
+    /// (the root is the server's `$HOME`); `set_paths` fills them in.
+    pub fn mark_updating_at(
+        &self,
+        id: i64,
+        release: &str,
+        paths: Option<(&str, &str)>,
+        started: DateTime<Utc>,
+    ) -> Result<()> {
         self.conn().execute(
             "UPDATE server_deployments SET status = 'updating', release_name = ?2,
                deployment_path = ?3, log_file_path = ?4, started_at = ?5 WHERE id = ?1",
-            params![id, release, path, log_path, ts(started)],
+            params![
+                id,
+                release,
+                paths.map(|p| p.0),
+                paths.map(|p| p.1),
+                ts(started)
+            ],
+        )?;
+        Ok(())
+    }
+
+    pub fn set_paths(&self, id: i64, path: Option<&str>, log_path: Option<&str>) -> Result<()> {
+        self.conn().execute(
+            "UPDATE server_deployments SET deployment_path = ?2, log_file_path = ?3 WHERE id = ?1",
+            params![id, path, log_path],
         )?;
         Ok(())
     }
@@ -375,16 +414,39 @@ impl Store {
 
     /// The site's deployments, newest first (by start time, then id), at most `limit`.
     pub fn list(&self, site_id: i64, limit: Option<usize>) -> Result<Vec<Deployment>> {
-        let sql = format!(
-            "SELECT {DEPLOYMENT_COLUMNS} FROM server_deployments d
-             JOIN server_sites s ON s.id = d.server_site_id
-             WHERE d.server_site_id = ?1
-             ORDER BY COALESCE(d.started_at, d.created_at) DESC, d.id DESC LIMIT ?2"
-        );
+        self.query_list(&list_sql(""), site_id, limit)
+    }
+
+    /// The site's deployments that still have a release directory, newest first: all that
+    /// pruning and rollback choose from, however long the history.
+    pub fn list_with_dirs(&self, site_id: i64) -> Result<Vec<Deployment>> {
+        self.query_list(&list_sql(WITH_DIR), site_id, None)
+    }
+
+    fn query_list(&self, sql: &str, site_id: i64, limit: Option<usize>) -> Result<Vec<Deployment>> {
         let conn = self.conn();
-        let mut stmt = conn.prepare_cached(&sql)?;
+        let mut stmt = conn.prepare_cached(sql)?;
         let limit = limit.map_or(-1, |l| l as i64);
         let rows = stmt.query_map(params![site_id, limit], row_to_deployment)?;
+        Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
+    }
+
+    /// How many deployments the site has.
+    pub fn count(&self, site_id: i64) -> Result<usize> {
+        let n: i64 = self.conn().query_row(
+            "SELECT COUNT(*) FROM server_deployments WHERE server_site_id = ?1",
+            [site_id],
+            |r| r.get(0),
+        )?;
+        Ok(n as usize)
+    }
+
+    /// How SQLite runs `list`, or `list_with_dirs` (EXPLAIN QUERY PLAN): an index must serve it.
+    pub fn list_plan(&self, site_id: i64, with_dirs: bool) -> Result<Vec<String>> {
+        let filter = if with_dirs { WITH_DIR } else { "" };
+        let conn = self.conn();
+        let mut stmt = conn.prepare(&format!("EXPLAIN QUERY PLAN {}", list_sql(filter)))?;
+        let rows = stmt.query_map(params![site_id, -1], |r| r.get::<_, String>(3))?;
         Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
     }
 
@@ -396,6 +458,19 @@ impl Store {
              WHERE server_site_id = ?1 AND release_name IS NOT NULL",
         )?;
         let rows = stmt.query_map([site_id], |r| r.get(0))?;
+        Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
+    }
+
+    /// The site's release names `base` and `base-N`: those a new release started in the same
+    /// second as `base` must not reuse.
+    pub fn release_names_at(&self, site_id: i64, base: &str) -> Result<Vec<String>> {
+        let conn = self.conn();
+        let mut stmt = conn.prepare_cached(
+            "SELECT release_name FROM server_deployments
+             WHERE server_site_id = ?1 AND release_name >= ?2 AND release_name < ?3",
+        )?;
+        // '-' sorts just before '.': the range holds exactly `base` and `base-…`.
+        let rows = stmt.query_map(params![site_id, base, format!("{base}.")], |r| r.get(0))?;
         Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
     }
 
@@ -496,9 +571,62 @@ mod tests {
         assert_eq!(list.iter().map(|d| d.id).collect::<Vec<_>>(), [b, a]);
         assert_eq!(list[0].deployment_path, None);
         assert_eq!(store.release_names(site.id).unwrap().len(), 2);
+        assert_eq!(store.release_names_at(site.id, "r2").unwrap(), ["r2"]);
+        assert!(store.release_names_at(site.id, "r").unwrap().is_empty());
+        // Only deployments with a directory: the failed one has none.
+        let with_dirs = store.list_with_dirs(site.id).unwrap();
+        assert_eq!(with_dirs.iter().map(|d| d.id).collect::<Vec<_>>(), [a]);
+        assert_eq!(store.count(site.id).unwrap(), 2);
         // Reopening runs no migration twice.
         drop(store);
         let store = Store::open(&path).unwrap();
         assert_eq!(store.list(site.id, Some(1)).unwrap().len(), 1);
+    }
+
+    /// A long history is read through indexes, never sorted: the plans say so.
+    #[test]
+    fn history_queries_use_indexes() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(&dir.path().join("h.db")).unwrap();
+        let site = store.ensure_site("web1", "example.com").unwrap();
+        let plan = store.list_plan(site.id, false).unwrap().join("; ");
+        assert!(
+            plan.contains("USING INDEX server_deployments_newest"),
+            "{plan}"
+        );
+        assert!(!plan.contains("TEMP B-TREE"), "{plan}");
+        let plan = store.list_plan(site.id, true).unwrap().join("; ");
+        assert!(
+            plan.contains("USING INDEX server_deployments_with_dir"),
+            "{plan}"
+        );
+        assert!(!plan.contains("TEMP B-TREE"), "{plan}");
+        let names = store.conn().query_row(
+            "EXPLAIN QUERY PLAN SELECT release_name FROM server_deployments
+             WHERE server_site_id = 1 AND release_name >= 'a' AND release_name < 'a.'",
+            [],
+            |r| r.get::<_, String>(3),
+        );
+        assert!(names.unwrap().contains("server_deployments_release"));
+    }
+
+    #[test]
+    fn release_names_of_one_second() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(&dir.path().join("h.db")).unwrap();
+        let site = store.ensure_site("web1", "example.com").unwrap();
+        let t = Utc::now();
+        for name in [
+            "01012026-120000",
+            "01012026-120000-2",
+            "01012026-120001",
+            "01012026-115959-3",
+        ] {
+            let id = store.create_deployment(&site, "", "main").unwrap();
+            store.mark_updating(id, name, "/p", "/p/l", t).unwrap();
+        }
+        let mut got = store.release_names_at(site.id, "01012026-120000").unwrap();
+        got.sort();
+        assert_eq!(got, ["01012026-120000", "01012026-120000-2"]);
     }
 }

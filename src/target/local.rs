@@ -5,7 +5,7 @@ use async_trait::async_trait;
 use std::process::Stdio;
 use tokio::io::{AsyncBufReadExt, AsyncRead, AsyncWriteExt, BufReader};
 use tokio::process::Command;
-use tokio::sync::mpsc::UnboundedSender;
+use tokio::sync::mpsc::{UnboundedReceiver, UnboundedSender};
 
 #[derive(Debug, Clone, Default)]
 pub struct LocalTarget;
@@ -56,20 +56,16 @@ impl Target for LocalTarget {
         "local".to_string()
     }
 
-    async fn exec(
+    async fn exec_fed(
         &self,
         script: &str,
-        stdin: Option<Vec<u8>>,
+        mut stdin: UnboundedReceiver<Vec<u8>>,
         out: UnboundedSender<OutputLine>,
     ) -> Result<ExitStatus, TargetError> {
         let mut cmd = Command::new("sh");
         cmd.arg("-c")
             .arg(script)
-            .stdin(if stdin.is_some() {
-                Stdio::piped()
-            } else {
-                Stdio::null()
-            })
+            .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .process_group(0)
@@ -78,9 +74,13 @@ impl Target for LocalTarget {
             .spawn()
             .map_err(|e| TargetError::Transport(format!("cannot start sh: {e}")))?;
         let mut guard = GroupKiller(child.id().map(|p| p as i32));
-        if let (Some(data), Some(mut pipe)) = (stdin, child.stdin.take()) {
+        if let Some(mut pipe) = child.stdin.take() {
             tokio::spawn(async move {
-                let _ = pipe.write_all(&data).await;
+                while let Some(data) = stdin.recv().await {
+                    if pipe.write_all(&data).await.is_err() {
+                        return;
+                    }
+                }
                 let _ = pipe.shutdown().await;
             });
         }

@@ -6,7 +6,7 @@ pub mod local;
 pub mod ssh;
 
 use async_trait::async_trait;
-use tokio::sync::mpsc::UnboundedSender;
+use tokio::sync::mpsc::{UnboundedReceiver, UnboundedSender};
 
 pub use local::LocalTarget;
 pub use ssh::{HostKeyPolicy, SshError, SshParams, SshTarget};
@@ -72,6 +72,23 @@ pub trait Target: Send + Sync {
         &self,
         script: &str,
         stdin: Option<Vec<u8>>,
+        out: UnboundedSender<OutputLine>,
+    ) -> Result<ExitStatus, TargetError> {
+        let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
+        if let Some(data) = stdin {
+            let _ = tx.send(data);
+        }
+        drop(tx);
+        self.exec_fed(script, rx, out).await
+    }
+
+    /// Like `exec`, but stdin is fed from `stdin` as chunks arrive while the command runs, and
+    /// closed when the sender is dropped: a script can wait for data the caller only has later
+    /// (a deploy's log, once the switch is done), which saves a round trip.
+    async fn exec_fed(
+        &self,
+        script: &str,
+        stdin: UnboundedReceiver<Vec<u8>>,
         out: UnboundedSender<OutputLine>,
     ) -> Result<ExitStatus, TargetError>;
 

@@ -24,7 +24,7 @@ use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio::net::TcpStream;
-use tokio::sync::mpsc::UnboundedSender;
+use tokio::sync::mpsc::{UnboundedReceiver, UnboundedSender};
 
 /// With nothing heard from the server for this long, a keepalive is sent...
 const KEEPALIVE_INTERVAL: Duration = Duration::from_secs(5);
@@ -302,10 +302,10 @@ impl Target for SshTarget {
         self.label.clone()
     }
 
-    async fn exec(
+    async fn exec_fed(
         &self,
         script: &str,
-        stdin: Option<Vec<u8>>,
+        stdin: UnboundedReceiver<Vec<u8>>,
         out: UnboundedSender<OutputLine>,
     ) -> Result<ExitStatus, TargetError> {
         let ending = exec::run(&self.session, script, stdin, out)

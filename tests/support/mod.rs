@@ -6,6 +6,7 @@ use serde_json::Value;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
+pub mod counting;
 pub mod sshd;
 pub mod tmux;
 pub mod web;

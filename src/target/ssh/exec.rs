@@ -7,7 +7,7 @@ use russh::client::{Handle, Msg};
 use russh::{ChannelMsg, ChannelReadHalf, ChannelWriteHalf, Sig};
 use std::sync::Arc;
 use std::time::Duration;
-use tokio::sync::mpsc::UnboundedSender;
+use tokio::sync::mpsc::{UnboundedReceiver, UnboundedSender};
 use tokio::sync::watch;
 use tokio::task::AbortHandle;
 
@@ -37,7 +37,7 @@ pub(super) enum Ending {
 pub(super) async fn run(
     session: &Session,
     script: &str,
-    stdin: Option<Vec<u8>>,
+    stdin: UnboundedReceiver<Vec<u8>>,
     out: UnboundedSender<OutputLine>,
 ) -> Result<Ending, russh::Error> {
     let (read, write) = session.channel_open_session().await?.split();
@@ -55,8 +55,9 @@ pub(super) async fn run(
     let reader = tokio::spawn(drain(read, out, pid_tx));
     guard.reader = Some(reader.abort_handle());
     write.exec(true, remote_command(script)).await?;
-    // Always send EOF, even without stdin data: a script reading stdin must not wait forever.
-    let feeder = tokio::spawn(feed_stdin(write.clone(), stdin.unwrap_or_default()));
+    // EOF follows when the caller's sender is gone, data or not: a script reading stdin must not
+    // wait forever.
+    let feeder = tokio::spawn(feed_stdin(write.clone(), stdin));
     guard.feeder = Some(feeder.abort_handle());
     let drained = reader.await;
     guard.armed = false;
@@ -95,9 +96,11 @@ pub(super) fn shell_quote(s: &str) -> String {
     format!("'{}'", s.replace('\'', r"'\''"))
 }
 
-async fn feed_stdin(write: Arc<ChannelWriteHalf<Msg>>, data: Vec<u8>) {
-    if !data.is_empty() && write.data(&data[..]).await.is_err() {
-        return;
+async fn feed_stdin(write: Arc<ChannelWriteHalf<Msg>>, mut stdin: UnboundedReceiver<Vec<u8>>) {
+    while let Some(data) = stdin.recv().await {
+        if !data.is_empty() && write.data(&data[..]).await.is_err() {
+            return;
+        }
     }
     let _ = write.eof().await;
 }
