@@ -288,12 +288,7 @@ fn quick_succession_gets_distinct_releases(h: Harness) {
 
 fn concurrent_deploys_exactly_one_runs(h: Harness) {
     h.write_config("deployment_script = \"sleep 2\"");
-    let a = h
-        .cmd(&["deploy", DOMAIN])
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
+    let a = h.spawn(&["deploy", DOMAIN]);
     std::thread::sleep(Duration::from_millis(700));
     let b = h.run(&["deploy", DOMAIN]);
     let a = a.wait_with_output().unwrap();
@@ -463,17 +458,9 @@ fn cancel_releases_lock_and_removes_half_release(h: Harness) {
     h.ok(&["deploy", DOMAIN]);
     let live = h.live_release().unwrap();
     h.write_config("deployment_script = \"\"\"\necho started\nsleep 30\n\"\"\"");
-    let child = h
-        .cmd(&["deploy", DOMAIN])
-        .stdout(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
+    let child = h.spawn(&["deploy", DOMAIN]);
     // Wait until the script runs, then interrupt like Ctrl-C.
-    let deadline = std::time::Instant::now() + Duration::from_secs(20);
-    while !h.lock_dir().exists() || h.releases().len() < 2 {
-        assert!(std::time::Instant::now() < deadline, "deploy did not start");
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    h.wait_building(1);
     std::thread::sleep(Duration::from_millis(500));
     unsafe { libc::kill(child.id() as i32, libc::SIGINT) };
     let out = child.wait_with_output().unwrap();

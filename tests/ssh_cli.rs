@@ -115,17 +115,8 @@ fn connection_killed_mid_deploy_fails_safely_and_the_next_deploy_works() {
     h.ok(&["deploy", DOMAIN]);
     let live = h.live_release().unwrap();
     h.write_config("deployment_script = \"\"\"\necho started\nsleep 30\n\"\"\"");
-    let child = h
-        .cmd(&["deploy", DOMAIN])
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while h.releases().len() < 2 || !h.lock_dir().exists() {
-        assert!(Instant::now() < deadline, "deploy did not start");
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    let child = h.spawn(&["deploy", DOMAIN]);
+    h.wait_building(1);
     std::thread::sleep(Duration::from_millis(500));
     let killed = sshd(&h).signal_connections(libc::SIGKILL);
     assert!(killed > 0);

@@ -17,7 +17,7 @@ pub use deploy::DeployOptions;
 pub use events::{Action, Event, EventKind};
 pub use job::Identity;
 pub use ops::{Inspection, LiveState, Provisioned};
-pub use prune::{PruneItem, PruneOptions, PrunePlan, plan_prune};
+pub use prune::{PruneItem, PruneOptions, PrunePlan, Pruned, plan_prune};
 pub use rollback::{RollbackOptions, refusal as rollback_refusal};
 
 use crate::config::{ServerConfig, Transport};

@@ -125,48 +125,20 @@ impl Worker {
                 self.done(site, r);
             }
             Effect::PrunePreview(site) => {
-                let r: crate::error::Result<_> = async {
-                    let (s, c) = self.resolve(&site)?;
-                    let p = self
-                        .engine
-                        .prune(
-                            &s,
-                            c.as_ref(),
-                            PruneOptions {
-                                keep: None,
-                                dry_run: true,
-                            },
-                        )
-                        .await?;
-                    Ok((p.plan, p.kept_live))
-                }
-                .await;
+                let r = self
+                    .prune(&site, true)
+                    .await
+                    .map(|(p, _)| (p.plan, p.kept_live));
                 self.send(Loaded::PrunePreview {
                     site,
                     result: r.map_err(|e| e.message),
                 });
             }
             Effect::Prune(site) => {
-                let r = async {
-                    let (s, c) = self.resolve(&site)?;
-                    let p = self
-                        .engine
-                        .prune(
-                            &s,
-                            c.as_ref(),
-                            PruneOptions {
-                                keep: None,
-                                dry_run: false,
-                            },
-                        )
-                        .await?;
-                    Ok(format!(
-                        "pruned {} release(s) of {}",
-                        p.deleted.len(),
-                        s.key()
-                    ))
-                }
-                .await;
+                let r = self
+                    .prune(&site, false)
+                    .await
+                    .map(|(p, key)| format!("pruned {} release(s) of {key}", p.deleted.len()));
                 self.done(site, r);
             }
             Effect::Refresh { site, quiet } => {
@@ -191,6 +163,20 @@ impl Worker {
             Err(e) => (false, e.message),
         };
         self.send(Loaded::JobDone { site, ok, message });
+    }
+
+    /// Prunes the site with its own `keep` (a dry run for the preview); returns its `SERVER/DOMAIN` too.
+    async fn prune(
+        &self,
+        site: &str,
+        dry_run: bool,
+    ) -> crate::error::Result<(engine::Pruned, String)> {
+        let (s, c) = self.resolve(site)?;
+        let opts = PruneOptions {
+            keep: None,
+            dry_run,
+        };
+        Ok((self.engine.prune(&s, c.as_ref(), opts).await?, s.key()))
     }
 
     /// The configured site and a connector for its server.

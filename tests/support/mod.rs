@@ -150,6 +150,27 @@ impl Harness {
         c
     }
 
+    /// Starts flipdeck in the background, its output captured.
+    pub fn spawn(&self, args: &[&str]) -> std::process::Child {
+        self.cmd(args)
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .expect("flipdeck starts")
+    }
+
+    /// Waits until a deploy holds the lock and its release directory exists (its script is running).
+    pub fn wait_building(&self, releases_before: usize) {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+        while self.releases().len() <= releases_before || !self.lock_dir().exists() {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "the deploy did not start"
+            );
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+    }
+
     pub fn run(&self, args: &[&str]) -> Output {
         self.cmd(args).output().expect("flipdeck runs")
     }
