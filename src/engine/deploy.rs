@@ -135,7 +135,17 @@ impl Engine {
                 reload: site.server.reload_command.as_deref(),
                 health,
             },
-            &names,
+            scripts::Finish {
+                prune: &names,
+                relog: &super::release_log::prefix(
+                    "deploy",
+                    &release,
+                    Some(&branch),
+                    &job.who,
+                    Some(&crate::store::ts(now)),
+                    Some(id),
+                ),
+            },
         );
         let mut recorded: Option<Result<Option<String>>> = None;
         let reply: Reply<'_, '_> = Box::new(|job, vars| {

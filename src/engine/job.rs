@@ -93,6 +93,8 @@ pub struct Job<'e> {
     marker: String,
     pub token: String,
     pub owner: String,
+    /// `user@machine`, for the server's release log.
+    pub who: String,
     /// The whole output so far, as written to deployment.log.
     pub log: String,
     /// Where in `log` the DB copy ends.
@@ -127,6 +129,7 @@ impl<'e> Job<'e> {
             marker: format!("::flipdeck-{nonce}::"),
             token,
             owner,
+            who: engine.identity.to_string(),
             log: String::new(),
             flushed: 0,
             deployment_id: None,
@@ -141,6 +144,11 @@ impl<'e> Job<'e> {
     /// Ties the job to a deployment record: the lock names it and the output is mirrored to it.
     pub fn attach_deployment(&mut self, id: i64) {
         self.deployment_id = Some(id);
+        self.engine
+            .running
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(id);
         self.owner = self
             .owner
             .replacen(" since=", &format!(" deployment={id} since="), 1);
@@ -152,6 +160,7 @@ impl<'e> Job<'e> {
             layout: &self.layout,
             token: &self.token,
             owner: &self.owner,
+            who: &self.who,
         }
     }
 
@@ -350,6 +359,18 @@ impl<'e> Job<'e> {
             ok,
             summary: summary.into(),
         });
+    }
+}
+
+impl Drop for Job<'_> {
+    fn drop(&mut self) {
+        if let Some(id) = self.deployment_id {
+            self.engine
+                .running
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .remove(&id);
+        }
     }
 }
 

@@ -10,6 +10,7 @@ pub mod layout;
 pub mod nginx;
 mod ops;
 mod prune;
+pub mod release_log;
 mod rollback;
 pub mod scripts;
 
@@ -59,6 +60,8 @@ pub struct Engine {
     events: UnboundedSender<Event>,
     identity: Identity,
     next_job: AtomicU64,
+    /// Deployments this process is running now: never "recovered" from under itself.
+    running: std::sync::Mutex<std::collections::HashSet<i64>>,
 }
 
 impl Engine {
@@ -68,7 +71,15 @@ impl Engine {
             events,
             identity: Identity::current(),
             next_job: AtomicU64::new(1),
+            running: Default::default(),
         }
+    }
+
+    fn is_running_here(&self, deployment_id: i64) -> bool {
+        self.running
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .contains(&deployment_id)
     }
 
     fn new_job_id(&self) -> u64 {

@@ -198,6 +198,7 @@ mod tests {
             layout: &layout,
             token: "t",
             owner: "o",
+            who: "u@h",
         };
         let s = install(&p, &nginx);
         assert!(s.contains(r#"dir='/etc/nginx/it'\''s'"#), "{s}");

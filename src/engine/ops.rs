@@ -156,6 +156,13 @@ impl Engine {
         };
         let releases: Vec<String> = r.vars_named("release").map(str::to_string).collect();
         let lock = r.var("lock").map(str::to_string);
+        let imported = self.import_release_log(&job, &row, &r, &releases)?;
+        let lock = self.recover_interrupted(&mut job, row.id, lock).await?;
+        if imported > 0 {
+            job.notice(format!(
+                "{imported} deployment(s) from the server's release log added to the history"
+            ));
+        }
         let list = self.store.list(row.id, None)?;
         let mut missing = Vec::new();
         for d in &list {
@@ -202,6 +209,146 @@ impl Engine {
             drift,
             active_deployment_id: server_active.map(|d| d.id),
         })
+    }
+
+    /// Deployments in the server's release log that this history lacks (another operator's, or
+    /// this machine's with another DB) are added; a local record a crash left pending or updating
+    /// takes the outcome the server recorded. Returns how many were added.
+    fn import_release_log(
+        &self,
+        job: &Job<'_>,
+        row: &crate::store::SiteRow,
+        r: &super::job::RunResult,
+        releases: &[String],
+    ) -> Result<usize> {
+        use super::release_log;
+        let known = self.store.release_names(row.id)?;
+        let mut added = 0;
+        for e in r.vars_named("relog").filter_map(release_log::parse) {
+            if e.action != "deploy" || !matches!(e.status.as_str(), "success" | "failed") {
+                continue;
+            }
+            if known.contains(&e.release) {
+                self.settle_from_log(row.id, &e)?;
+                continue;
+            }
+            let on_disk = e.status == "success" && releases.contains(&e.release);
+            let (path, log) = (
+                job.layout.release(&e.release),
+                job.layout.log_file(&e.release),
+            );
+            let paths = on_disk.then_some((path.as_str(), log.as_str()));
+            self.store.import_deployment(row, &e, paths)?;
+            added += 1;
+        }
+        Ok(added)
+    }
+
+    /// Local records still pending or updating whose flipdeck is gone: the lock names them but its
+    /// holder is a dead process on this machine, or no lock names them long after they started.
+    /// Their half release is removed (or, if it went live, the record follows the server), the lock
+    /// released, and the record marked failed "interrupted". Another live holder is left alone.
+    /// Returns the lock as it now stands.
+    async fn recover_interrupted(
+        &self,
+        job: &mut Job<'_>,
+        site_id: i64,
+        mut lock: Option<String>,
+    ) -> Result<Option<String>> {
+        for d in self.store.list_unfinished(site_id)? {
+            if self.is_running_here(d.id) {
+                continue;
+            }
+            let named = lock.as_deref().is_some_and(|l| {
+                l.split_whitespace()
+                    .any(|w| w == format!("deployment={}", d.id))
+            });
+            let gone = if named {
+                let holder = lock.as_deref().unwrap_or_default();
+                on_this_host(holder, &self.identity.host)
+                    && live_local_holder(holder, &self.identity.host).is_none()
+            } else {
+                // Without the lock a deploy is only ever a moment old.
+                let started = d.started_at.unwrap_or_else(chrono::Utc::now);
+                chrono::Utc::now() - started > chrono::Duration::seconds(60)
+            };
+            if !gone {
+                continue;
+            }
+            let now = chrono::Utc::now();
+            let Some(release) = d.release_name.clone() else {
+                self.store.finish_failed(d.id, "interrupted", None, now)?;
+                continue;
+            };
+            let r = job
+                .run(
+                    &scripts::recover(&job.prelude(), d.id, &release),
+                    None,
+                    None,
+                )
+                .await
+                .map_err(|_| {
+                    Error::failed(format!(
+                        "connection lost while recovering deployment #{}",
+                        d.id
+                    ))
+                })?;
+            if !r.status.success() {
+                job.notice(format!(
+                    "could not clean up interrupted deployment #{} ({})",
+                    d.id, r.status
+                ));
+                continue;
+            }
+            if named {
+                lock = None;
+            }
+            if r.var("went_live").is_some() {
+                self.store
+                    .finish_success(d.id, r.var("commit").unwrap_or(""), now)?;
+                job.notice(format!("deployment #{} was interrupted after its switch; its release is live, so it is recorded as a success", d.id));
+            } else {
+                self.store.finish_failed(d.id, "interrupted", None, now)?;
+                job.notice(format!("deployment #{} was interrupted (its flipdeck is gone): half release removed, lock released", d.id));
+            }
+            // Whatever output it had stored stays; this says how it ended.
+            self.store.append_output(
+                d.id,
+                &format!(
+                    "flipdeck: interrupted (its flipdeck process is gone); recovered by {} at {}\n",
+                    self.identity,
+                    crate::store::ts(now)
+                ),
+            )?;
+        }
+        Ok(lock)
+    }
+
+    /// A local record still pending or updating (its flipdeck died) whose outcome the server logged.
+    fn settle_from_log(&self, site_id: i64, e: &super::release_log::Entry) -> Result<()> {
+        let unsettled = self.store.list_unfinished(site_id)?;
+        let Some(d) = unsettled
+            .iter()
+            .find(|d| d.release_name.as_deref() == Some(e.release.as_str()))
+        else {
+            return Ok(());
+        };
+        let at = e
+            .completed
+            .as_deref()
+            .and_then(|c| chrono::DateTime::parse_from_rfc3339(c).ok())
+            .map_or_else(chrono::Utc::now, |t| t.with_timezone(&chrono::Utc));
+        if e.status == "success" {
+            self.store
+                .finish_success(d.id, e.commit.as_deref().unwrap_or(""), at)
+        } else {
+            self.store.finish_failed(
+                d.id,
+                "interrupted; the server's release log says it failed",
+                None,
+                at,
+            )
+        }
     }
 
     /// Removes the site's deploy lock, returning who held it (None: there was no lock). A lock held
@@ -283,6 +430,15 @@ impl Engine {
         }
         Ok(out)
     }
+}
+
+/// Whether a lock holder line (`user@host pid=...`) names this host.
+fn on_this_host(holder: &str, this_host: &str) -> bool {
+    holder
+        .split_whitespace()
+        .next()
+        .and_then(|who| who.rsplit_once('@'))
+        .is_some_and(|(_, h)| h == this_host)
 }
 
 /// The pid of a lock holder that is a live process on this host, if it is one.

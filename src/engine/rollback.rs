@@ -119,8 +119,21 @@ impl Engine {
             &job.prelude(),
             &release,
             &layout.link_target(&release),
-            site.server.reload_command.as_deref(),
-            site.site.health_check.as_ref(),
+            scripts::AfterSwitch {
+                reload: site.server.reload_command.as_deref(),
+                health: site.site.health_check.as_ref(),
+            },
+            (
+                &super::release_log::prefix(
+                    "rollback",
+                    &release,
+                    chosen.branch.as_deref(),
+                    &job.who,
+                    Some(&crate::store::ts(chrono::Utc::now())),
+                    Some(chosen.id),
+                ),
+                chosen.commit_sha.as_deref().unwrap_or(""),
+            ),
         );
         let r = match job.run(&script, None, None).await {
             Ok(r) => r,

@@ -14,6 +14,8 @@ pub struct Prelude<'a> {
     pub token: &'a str,
     /// One line describing the lock holder: who, where, since when, what.
     pub owner: &'a str,
+    /// `user@machine`, as written in the server's release log.
+    pub who: &'a str,
 }
 
 impl Prelude<'_> {
@@ -23,7 +25,7 @@ impl Prelude<'_> {
 token={token}
 step() {{ printf '%s step %s\n' "$M" "$1"; }}
 setv() {{ printf '%s set %s %s\n' "$M" "$1" "$2"; }}
-{vars}unlock() {{ if grep -qF "token=$token" "$lock/owner" 2>/dev/null; then rm -rf "$lock"; fi; }}
+{vars}{relog}unlock() {{ if grep -qF "token=$token" "$lock/owner" 2>/dev/null; then rm -rf "$lock"; fi; }}
 take_lock() {{
   mkdir -p "$meta" || exit 1
   if mkdir "$lock" 2>/dev/null; then
@@ -37,6 +39,7 @@ take_lock() {{
 "#,
             marker = quote(self.marker),
             vars = self.layout.shell_vars(),
+            relog = super::release_log::SHELL_FN,
             token = quote(self.token),
             owner = quote(self.owner),
         )
@@ -68,6 +71,14 @@ pub struct AfterSwitch<'a> {
     pub health: Option<&'a HealthCheck>,
 }
 
+/// What a successful deploy does last: prune these releases, and complete this release-log line.
+#[derive(Clone, Copy)]
+pub struct Finish<'a> {
+    pub prune: &'a [String],
+    /// The deploy's line in the server's release log, as made by `release_log::prefix`.
+    pub relog: &'a str,
+}
+
 /// A whole deploy in one exec: lock, build, switch and reload; then, once the engine has recorded
 /// the success and sent the log (see `READY`), write it into the release, prune and unlock. Only a
 /// built release is switched to; what follows a failed switch or reload is the engine's.
@@ -78,19 +89,22 @@ pub fn deploy(
     source: &Source<'_>,
     run_script: bool,
     after: AfterSwitch<'_>,
-    prune: &[String],
+    finish: Finish<'_>,
 ) -> String {
     let AfterSwitch { reload, health } = after;
+    let Finish { prune, relog } = finish;
     let link = prelude.layout.link_target(release);
     // Stdin is kept for the log; nothing before may read it.
     let mut s = prelude.render() + "exec 3<&0 </dev/null\n";
+    s.push_str(&format!("relog_deploy={}\n", quote(relog)));
     s.push_str(&build(site, release, source, run_script));
     s.push_str(&switch_body(&link, reload, health.map(|h| (h, true))));
     s.push_str(&format!(
         "printf '%s {READY}\\n' \"$M\"; printf '%s {READY}\\n' \"$M\" >&2\n\
-         cat <&3 > \"$rel/deployment.log\" || echo 'could not write deployment.log' >&2\n"
+         cat <&3 > \"$rel/deployment.log\" || echo 'could not write deployment.log' >&2\n\
+         finished=1\nrelog \"$relog_deploy\" success \"${{sha:-}}\"\n"
     ));
-    s.push_str(&prune_body(prune));
+    s.push_str(&prune_body(prune, prelude.who));
     s.push_str("unlock\n");
     s
 }
@@ -103,8 +117,14 @@ fn build(site: &SiteConfig, release: &str, source: &Source<'_>, run_script: bool
         r#"rel="$base"/{name}
 created=0
 built=0
+locked=0
+finished=0
 on_exit() {{
   rc=$?
+  # Every deployment that got the lock leaves a line in the server's release log.
+  if [ "$locked" = 1 ] && [ "$finished" != 1 ] && [ $rc -ne 0 ]; then
+    relog "$relog_deploy" failed "${{sha:-}}"
+  fi
   if [ "$built" != 1 ]; then
     [ "$created" = 1 ] && rm -rf "$rel"
     unlock
@@ -113,6 +133,7 @@ on_exit() {{
 }}
 step lock
 take_lock
+locked=1
 trap on_exit EXIT
 trap 'exit 130' INT TERM HUP
 step mkdir
@@ -305,7 +326,7 @@ fi
 
 /// Delete releases, re-reading the live symlink first: the server is the truth, so a release that
 /// is live there is kept whatever the DB believes (decisions 4).
-fn prune_body(names: &[String]) -> String {
+fn prune_body(names: &[String], who: &str) -> String {
     if names.is_empty() {
         return String::new();
     }
@@ -319,9 +340,13 @@ if [ "$r" = "$live_now" ]; then
   setv kept_live "$r"
 elif rm -rf "$base/$r"; then
   setv pruned "$r"
+  relog {p} pruned ""
 fi
 "#,
-            n = quote(n)
+            n = quote(n),
+            p = quote(&super::release_log::prefix(
+                "prune", n, None, who, None, None
+            ))
         ));
     }
     s
@@ -331,7 +356,7 @@ fi
 pub fn prune(prelude: &Prelude<'_>, names: &[String]) -> String {
     let mut s = prelude.render();
     s.push_str("step lock\ntake_lock\ntrap unlock EXIT\n");
-    s.push_str(&prune_body(names));
+    s.push_str(&prune_body(names, prelude.who));
     s
 }
 
@@ -341,9 +366,10 @@ pub fn rollback(
     prelude: &Prelude<'_>,
     release: &str,
     link: &str,
-    reload: Option<&str>,
-    health: Option<&HealthCheck>,
+    after: AfterSwitch<'_>,
+    relog: (&str, &str),
 ) -> String {
+    let AfterSwitch { reload, health } = after;
     let mut s = prelude.render();
     s.push_str(&format!(
         r#"step lock
@@ -359,6 +385,12 @@ fi
         name = quote(release)
     ));
     s.push_str(&switch_body(link, reload, health.map(|h| (h, false))));
+    let (prefix, commit) = relog;
+    s.push_str(&format!(
+        "relog {} success {}\n",
+        quote(prefix),
+        quote(commit)
+    ));
     s
 }
 
@@ -387,6 +419,28 @@ fi
 if [ -d "$lock" ]; then setv lock "$(head -n 1 "$lock/owner" 2>/dev/null)"; fi
 "#,
     );
+    s.push_str(&super::release_log::read_script());
+    s
+}
+
+/// Crash recovery for a deployment whose flipdeck died: its lock (only if it still names that
+/// deployment) is removed, and its release too unless it went live (then its commit is reported).
+pub fn recover(prelude: &Prelude<'_>, deployment_id: i64, release: &str) -> String {
+    let mut s = prelude.render();
+    s.push_str(&format!(
+        r#"r={r}
+live_now=$(readlink "$live" 2>/dev/null)
+if [ "${{live_now##*/}}" = "$r" ]; then
+  setv went_live 1
+  setv commit "$(git -C "$base/$r" rev-parse HEAD 2>/dev/null)"
+else
+  rm -rf "$base/$r" || exit 1
+fi
+if grep -qw {owner} "$lock/owner" 2>/dev/null; then rm -rf "$lock"; fi
+"#,
+        r = quote(release),
+        owner = quote(&format!("deployment={deployment_id}")),
+    ));
     s
 }
 

@@ -58,6 +58,10 @@ const MIGRATIONS: &[&str] = &[
     CREATE INDEX server_deployments_release
         ON server_deployments (server_site_id, release_name);
     "#,
+    // 3: who made a deployment (user@machine), for deployments learnt from a server's release log.
+    r#"
+    ALTER TABLE server_deployments ADD COLUMN operator TEXT;
+    "#,
 ];
 
 pub fn run(conn: &mut Connection) -> Result<(), String> {

@@ -474,6 +474,62 @@ impl Store {
         Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
     }
 
+    /// The site's deployments still pending or updating.
+    pub fn list_unfinished(&self, site_id: i64) -> Result<Vec<Deployment>> {
+        let sql = format!(
+            "SELECT {DEPLOYMENT_COLUMNS} FROM server_deployments d
+             JOIN server_sites s ON s.id = d.server_site_id
+             WHERE d.server_site_id = ?1 AND d.status IN ('pending', 'updating')"
+        );
+        let conn = self.conn();
+        let mut stmt = conn.prepare_cached(&sql)?;
+        let rows = stmt.query_map([site_id], row_to_deployment)?;
+        Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
+    }
+
+    /// A deployment learnt from the server's release log (made by another operator or another
+    /// machine): recorded as it ended there, with who made it.
+    pub fn import_deployment(
+        &self,
+        site: &SiteRow,
+        e: &crate::engine::release_log::Entry,
+        paths: Option<(&str, &str)>,
+    ) -> Result<i64> {
+        let status = if e.status == "success" {
+            "success"
+        } else {
+            "failed"
+        };
+        let started = e
+            .started
+            .clone()
+            .or_else(|| crate::release::ReleaseName::parse(&e.release).map(|n| ts(n.time_utc())));
+        let conn = self.conn();
+        conn.execute(
+            "INSERT INTO server_deployments
+               (server_id, server_site_id, status, release_name, deployment_path, log_file_path,
+                commit_sha, branch, error, started_at, completed_at, duration_ms, operator, created_at)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11,
+                CAST(ROUND((julianday(?11) - julianday(?10)) * 86400000) AS INTEGER), ?12, ?13)",
+            params![
+                site.server_id,
+                site.id,
+                status,
+                e.release,
+                paths.map(|p| p.0),
+                paths.map(|p| p.1),
+                e.commit,
+                e.branch,
+                (status == "failed").then(|| format!("failed on the server (deployed by {})", e.who)),
+                started,
+                e.completed,
+                e.who,
+                ts(Utc::now()),
+            ],
+        )?;
+        Ok(conn.last_insert_rowid())
+    }
+
     /// `(server name, domain)` of a site row.
     pub fn site_names(&self, site_id: i64) -> Result<Option<(String, String)>> {
         Ok(self
