@@ -8,6 +8,7 @@ pub mod config;
 pub mod demo;
 pub mod engine;
 pub mod error;
+pub mod redact;
 pub mod release;
 pub mod shell;
 pub mod ssh_connector;

@@ -56,9 +56,10 @@ impl Ctx {
         let store = Arc::new(Store::open(&db)?);
         let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
         let printer = tokio::spawn(printer::print_events(rx, quiet));
+        let engine = Arc::new(Engine::new(store, tx).with_redactor(config.redactor.clone()));
         Ok(Ctx {
             config,
-            engine: Arc::new(Engine::new(store, tx)),
+            engine,
             printer,
         })
     }

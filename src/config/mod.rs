@@ -35,6 +35,8 @@ pub enum HostKeyPolicy {
 struct RawConfig {
     #[serde(default)]
     servers: Vec<RawServer>,
+    /// Regular expressions hidden in script output; `[]` turns redaction off.
+    redact: Option<Spanned<Vec<String>>>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -81,6 +83,8 @@ struct RawSite {
 pub struct Config {
     pub path: PathBuf,
     pub servers: Vec<ServerConfig>,
+    /// Secrets hidden from script output (the built-in patterns unless `redact` is set).
+    pub redactor: crate::redact::Redactor,
 }
 
 #[derive(Debug, Clone)]
@@ -378,9 +382,15 @@ impl Config {
                 sites,
             });
         }
+        let redactor = match &raw.redact {
+            None => crate::redact::Redactor::default(),
+            Some(list) => crate::redact::Redactor::from_patterns(list.get_ref())
+                .map_err(|w| err(list.span(), "redact", &w))?,
+        };
         Ok(Config {
             path: path.to_path_buf(),
             servers,
+            redactor,
         })
     }
 

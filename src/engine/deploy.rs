@@ -78,7 +78,8 @@ impl Engine {
         } else {
             &site.site.deployment_script
         };
-        let id = self.store.create_deployment(&row, script_text, &branch)?;
+        let script_text = self.redactor.apply(script_text);
+        let id = self.store.create_deployment(&row, &script_text, &branch)?;
         job.attach_deployment(id);
         job.emit(EventKind::Status {
             deployment_id: id,

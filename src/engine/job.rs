@@ -295,6 +295,9 @@ impl<'e> Job<'e> {
         {
             let rest = rest.trim_start();
             if let Some(name) = rest.strip_prefix("step ") {
+                // Step names quote the deploy script's lines, which may hold a secret too.
+                let name = self.engine.redactor.apply(name).into_owned();
+                let name = name.as_str();
                 self.end_step(step, true);
                 self.log.push_str(&format!("==> {name}\n"));
                 self.emit(EventKind::StepStarted {
@@ -310,6 +313,13 @@ impl<'e> Job<'e> {
             }
             return;
         }
+        let l = match self.engine.redactor.apply(&l.line) {
+            std::borrow::Cow::Owned(line) => OutputLine {
+                stream: l.stream,
+                line,
+            },
+            std::borrow::Cow::Borrowed(_) => l,
+        };
         self.log.push_str(&l.line);
         self.log.push('\n');
         if l.line.contains("detected dubious ownership") {

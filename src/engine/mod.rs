@@ -60,6 +60,8 @@ pub struct Engine {
     events: UnboundedSender<Event>,
     identity: Identity,
     next_job: AtomicU64,
+    /// Hides secrets in script output before it is shown, stored or written to deployment.log.
+    redactor: crate::redact::Redactor,
     /// Deployments this process is running now: never "recovered" from under itself.
     running: std::sync::Mutex<std::collections::HashSet<i64>>,
 }
@@ -72,7 +74,14 @@ impl Engine {
             identity: Identity::current(),
             next_job: AtomicU64::new(1),
             running: Default::default(),
+            redactor: crate::redact::Redactor::default(),
         }
+    }
+
+    /// Uses the config's redaction patterns instead of the built-in ones.
+    pub fn with_redactor(mut self, redactor: crate::redact::Redactor) -> Engine {
+        self.redactor = redactor;
+        self
     }
 
     fn is_running_here(&self, deployment_id: i64) -> bool {
