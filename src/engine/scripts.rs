@@ -29,7 +29,8 @@ setv() {{ printf '%s set %s %s\n' "$M" "$1" "$2"; }}
 take_lock() {{
   mkdir -p "$meta" || exit 1
   if mkdir "$lock" 2>/dev/null; then
-    printf '%s\n' {owner} > "$lock/owner" || {{ rmdir "$lock"; exit 1; }}
+    # A failed write (disk full) may leave an empty owner file: the lock is ours, remove it whole.
+    printf '%s\n' {owner} > "$lock/owner" || {{ rm -rf "$lock"; exit 1; }}
   else
     holder=$(head -n 1 "$lock/owner" 2>/dev/null)
     setv holder "${{holder:-unknown (the lock has no owner file yet)}}"

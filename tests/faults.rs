@@ -1,0 +1,254 @@
+//! The fault matrix: each step of a deploy made to fail in the ways that apply, then the same
+//! checks every time: the live path is a symlink to a complete release (or absent, as before), the
+//! history agrees with the server after `status`, no lock and no half release are left, and the
+//! next deploy succeeds.
+
+mod support;
+
+use std::process::Command;
+use std::time::Duration;
+use support::{DOMAIN, Harness};
+
+/// A small tmpfs mounted over the deployment root (disk-full and read-only faults), unmounted on drop.
+struct Mount(std::path::PathBuf);
+
+impl Mount {
+    fn tmpfs(at: &std::path::Path, opts: &str) -> Option<Mount> {
+        let ok = Command::new("mount")
+            .args(["-t", "tmpfs", "-o", opts, "tmpfs"])
+            .arg(at)
+            .status()
+            .is_ok_and(|s| s.success());
+        if !ok {
+            assert!(
+                std::env::var("CI").as_deref() != Ok("true"),
+                "CI runs as root and must be able to mount a tmpfs"
+            );
+            println!("skipping: mounting a tmpfs needs root");
+            return None;
+        }
+        Some(Mount(at.to_path_buf()))
+    }
+
+    fn remount(&self, opts: &str) {
+        let st = Command::new("mount")
+            .args(["-o", &format!("remount,{opts}")])
+            .arg(&self.0)
+            .status()
+            .unwrap();
+        assert!(st.success());
+    }
+}
+
+impl Drop for Mount {
+    fn drop(&mut self) {
+        let _ = Command::new("umount").arg("-l").arg(&self.0).status();
+    }
+}
+
+/// The checks after every fault.
+fn settle_and_check(h: &Harness, live_before: Option<&str>) {
+    h.ok(&["status"]);
+    let list = h.list();
+    assert!(
+        list.iter()
+            .all(|d| d["status"] == "success" || d["status"] == "failed"),
+        "nothing left mid-flight: {list:#?}"
+    );
+    let live = h.live_release();
+    if let Some(before) = live_before {
+        assert_eq!(
+            live.as_deref(),
+            Some(before),
+            "the live site is the one from before the fault"
+        );
+    }
+    let active: Vec<_> = list.iter().filter(|d| d["is_active"] == true).collect();
+    match &live {
+        Some(l) => {
+            assert_eq!(active.len(), 1);
+            assert_eq!(active[0]["status"], "success");
+            assert!(
+                active[0]["deployment_path"]
+                    .as_str()
+                    .unwrap()
+                    .ends_with(l.as_str())
+            );
+        }
+        None => assert!(active.is_empty()),
+    }
+    assert!(!h.lock_dir().exists(), "the lock is released");
+    let mut kept: Vec<String> = list
+        .iter()
+        .filter_map(|d| d["deployment_path"].as_str())
+        .map(|p| p.rsplit('/').next().unwrap().to_string())
+        .collect();
+    kept.sort();
+    assert_eq!(
+        h.releases(),
+        kept,
+        "no half release: every directory is a recorded, successful release"
+    );
+    h.write_config("deployment_script = \"true\"");
+    h.ok(&["deploy", DOMAIN]);
+}
+
+fn deployed() -> (Harness, String) {
+    let h = Harness::local();
+    h.write_config("deployment_script = \"true\"");
+    h.ok(&["deploy", DOMAIN]);
+    let live = h.live_release().unwrap();
+    (h, live)
+}
+
+#[test]
+fn fetch_fails_for_an_unreachable_repository() {
+    let (h, live) = deployed();
+    h.write_config(&format!(
+        "repository = \"{}\"\ndeployment_script = \"true\"",
+        h.dir.path().join("gone.git").display()
+    ));
+    h.expect(&["deploy", DOMAIN], 1);
+    h.write_config("deployment_script = \"true\"");
+    settle_and_check(&h, Some(&live));
+}
+
+#[test]
+fn clone_fails_for_a_missing_branch() {
+    let (h, live) = deployed();
+    h.expect(&["deploy", DOMAIN, "--branch", "no-such-branch"], 1);
+    settle_and_check(&h, Some(&live));
+}
+
+#[test]
+fn shared_links_fail_when_a_shared_path_is_in_the_way() {
+    let (h, live) = deployed();
+    // `vendor` must be a directory, but something made it a file below a file.
+    h.write_config("shared = [\"storage/framework/cache\"]\ndeployment_script = \"true\"");
+    std::fs::remove_dir_all(h.base().join("shared/storage")).ok();
+    std::fs::write(h.base().join("shared/storage"), "not a directory").unwrap();
+    h.expect(&["deploy", DOMAIN], 1);
+    std::fs::remove_file(h.base().join("shared/storage")).unwrap();
+    settle_and_check(&h, Some(&live));
+}
+
+#[test]
+fn every_script_line_can_fail() {
+    for n in 1..=3 {
+        let (h, live) = deployed();
+        let lines: Vec<String> = (1..=3)
+            .map(|i| {
+                if i == n {
+                    "exit 9".to_string()
+                } else {
+                    format!("echo line{i}")
+                }
+            })
+            .collect();
+        h.write_config(&format!(
+            "deployment_script = \"\"\"\n{}\n\"\"\"",
+            lines.join("\n")
+        ));
+        let out = h.expect(&["deploy", DOMAIN], 1);
+        assert!(out.contains(&format!("script {n}/3")), "{out}");
+        settle_and_check(&h, Some(&live));
+    }
+}
+
+#[test]
+fn flipdeck_killed_during_the_lock_the_script_and_the_reload() {
+    // Killed at three points: while waiting for the lock step to finish (a slow `mkdir` is not
+    // possible, so right after it starts), in the deploy script, and in the reload after the switch.
+    for (extra, pause_ms) in [
+        ("deployment_script = \"sleep 3\"", 0u64),
+        ("deployment_script = \"sleep 3\"", 800),
+        (
+            "server:reload_command = \"sleep 3\"\ndeployment_script = \"true\"",
+            800,
+        ),
+    ] {
+        let (h, live) = deployed();
+        h.write_config(extra);
+        let mut child = h.spawn(&["deploy", DOMAIN]);
+        h.wait_building(1);
+        std::thread::sleep(Duration::from_millis(pause_ms));
+        unsafe { libc::kill(child.id() as i32, libc::SIGKILL) };
+        let _ = child.wait();
+        // The orphaned script stops at its next write to the dead flipdeck, or finishes.
+        std::thread::sleep(Duration::from_secs(4));
+        let after_switch = extra.contains("reload");
+        h.write_config("deployment_script = \"true\"");
+        // Killed after the switch, the new release is live and complete: recovery keeps it.
+        settle_and_check(&h, if after_switch { None } else { Some(&live) });
+    }
+}
+
+#[test]
+fn disk_full_during_the_build() {
+    let h = Harness::local();
+    let Some(m) = Mount::tmpfs(&h.root, "size=4m") else {
+        return;
+    };
+    h.write_config("deployment_script = \"true\"");
+    h.ok(&["deploy", DOMAIN]);
+    let mut live = h.live_release().unwrap();
+    h.commit("public/big.bin", &"0123456789abcdef".repeat(40_000));
+    // Full at once (the lock's owner file meets it), then with room for the lock but not the
+    // new checkout (the fetch or the clone meets it).
+    for leave in [0u64, 200_000] {
+        let avail = Command::new("df")
+            .args(["--output=avail", "-B1"])
+            .arg(&h.root)
+            .output()
+            .unwrap();
+        let avail: u64 = String::from_utf8_lossy(&avail.stdout)
+            .lines()
+            .nth(1)
+            .unwrap()
+            .trim()
+            .parse()
+            .unwrap();
+        let filler = h.root.join("filler");
+        let fill = format!(
+            "head -c {} /dev/urandom > '{}'",
+            avail.saturating_sub(leave),
+            filler.display()
+        );
+        let _ = Command::new("sh").arg("-c").arg(fill).status();
+        let out = h.run(&["deploy", DOMAIN]);
+        assert_eq!(out.status.code(), Some(1), "{out:?}");
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        let failed = stdout
+            .lines()
+            .find(|l| l.starts_with("!!! "))
+            .unwrap_or("?");
+        println!("{leave} bytes free: {failed}");
+        assert_eq!(h.live_release().as_deref(), Some(live.as_str()));
+        std::fs::remove_file(&filler).unwrap();
+        settle_and_check(&h, None);
+        live = h.live_release().unwrap();
+    }
+    drop(m);
+}
+
+#[test]
+fn write_refused_during_the_build() {
+    let h = Harness::local();
+    let Some(m) = Mount::tmpfs(&h.root, "size=16m") else {
+        return;
+    };
+    h.write_config("deployment_script = \"true\"");
+    h.ok(&["deploy", DOMAIN]);
+    let live = h.live_release().unwrap();
+    m.remount("ro");
+    let out = h.run(&["deploy", DOMAIN]);
+    assert_eq!(out.status.code(), Some(1), "{out:?}");
+    assert_eq!(
+        h.live_release().as_deref(),
+        Some(live.as_str()),
+        "the live site is untouched"
+    );
+    m.remount("rw");
+    settle_and_check(&h, Some(&live));
+    drop(m);
+}
