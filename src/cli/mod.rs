@@ -55,7 +55,8 @@ impl Ctx {
         let db = cli.db.clone().unwrap_or_else(config::default_db_path);
         let store = Arc::new(Store::open(&db)?);
         let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
-        let printer = tokio::spawn(printer::print_events(rx, quiet));
+        let tagged = site_count(&config, cli.command.as_ref()) > 1;
+        let printer = tokio::spawn(printer::print_events(rx, quiet, tagged));
         let engine = Arc::new(Engine::new(store, tx).with_redactor(config.redactor.clone()));
         Ok(Ctx {
             config,
@@ -73,6 +74,39 @@ impl Ctx {
         let _ = printer.await;
         r
     }
+}
+
+/// How many sites a command acts on (more than one: output lines are tagged with their site).
+fn site_count(config: &Config, command: Option<&Command>) -> usize {
+    let spec = match command {
+        Some(Command::Provision { site }) => Some(site),
+        Some(Command::Prune(a)) if a.target.site.is_some() => a.target.site.as_ref(),
+        Some(Command::Prune(a)) if a.target.site_id.is_none() => return config.sites().count(),
+        _ => None,
+    };
+    spec.and_then(|s| config.find_sites(s).ok())
+        .map_or(1, |v| v.len())
+}
+
+/// Runs `f` on every site, at most `parallel` at once, and reports each outcome in order.
+async fn on_each_site<'c, T, F, Fut>(
+    config: &'c Config,
+    sites: &[SiteRef<'c>],
+    f: F,
+) -> Vec<(String, Result<T>)>
+where
+    F: Fn(SiteRef<'c>) -> Fut,
+    Fut: std::future::Future<Output = Result<T>>,
+{
+    let limit = tokio::sync::Semaphore::new(config.parallel);
+    let runs = sites.iter().map(|s| {
+        let (limit, f) = (&limit, &f);
+        async move {
+            let _permit = limit.acquire().await.expect("never closed");
+            (s.key(), f(s.clone()).await)
+        }
+    });
+    futures_util::future::join_all(runs).await
 }
 
 fn config_path(cli: &Cli) -> PathBuf {
@@ -171,24 +205,38 @@ async fn dispatch(ctx: &Ctx, command: &Command) -> Result<()> {
     let engine = &ctx.engine;
     match command {
         Command::Provision { site } => {
-            let site = ctx.config.find_site(site)?;
-            match engine.provision(&site, connector(&site)?.as_ref()).await? {
-                engine::Provisioned::Already { live } => {
-                    println!(
-                        "{} is already provisioned; live release: {live}",
-                        site.key()
-                    )
-                }
-                engine::Provisioned::Initial(d) => {
-                    println!(
-                        "provisioned {}: initial deployment #{} release {}",
-                        site.key(),
-                        d.deployment_id,
-                        d.release
-                    )
+            // A bare domain on several servers provisions every one of them, in parallel.
+            let sites = ctx.config.find_sites(site)?;
+            let results = on_each_site(&ctx.config, &sites, |s| async move {
+                let c = connector(&s)?;
+                engine.provision(&s, c.as_ref()).await
+            })
+            .await;
+            let mut failed = Vec::new();
+            for (key, r) in results {
+                match r {
+                    Ok(engine::Provisioned::Already { live }) => {
+                        println!("{key} is already provisioned; live release: {live}")
+                    }
+                    Ok(engine::Provisioned::Initial(d)) => println!(
+                        "provisioned {key}: initial deployment #{} release {}",
+                        d.deployment_id, d.release
+                    ),
+                    Err(e) if sites.len() == 1 => return Err(e),
+                    Err(e) => {
+                        eprintln!("flipdeck: {key}: {e}");
+                        failed.push(key);
+                    }
                 }
             }
-            Ok(())
+            if failed.is_empty() {
+                Ok(())
+            } else {
+                Err(Error::failed(format!(
+                    "provisioning failed on {}",
+                    failed.join(", ")
+                )))
+            }
         }
         Command::Deploy { site, branch } => {
             let site = ctx.config.find_site(site)?;
@@ -364,7 +412,7 @@ async fn cancel_on_signal(cancel: CancellationToken) {
 
 async fn prune(ctx: &Ctx, args: &args::PruneArgs) -> Result<()> {
     let sites: Vec<SiteRef<'_>> = match (&args.target.site, args.target.site_id) {
-        (Some(s), _) => vec![ctx.config.find_site(s)?],
+        (Some(s), _) => ctx.config.find_sites(s)?,
         (None, Some(id)) => {
             let (server, domain) = ctx
                 .engine

@@ -37,6 +37,8 @@ struct RawConfig {
     servers: Vec<RawServer>,
     /// Regular expressions hidden in script output; `[]` turns redaction off.
     redact: Option<Spanned<Vec<String>>>,
+    /// How many servers a command works on at once.
+    parallel: Option<Spanned<i64>>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -85,6 +87,8 @@ pub struct Config {
     pub servers: Vec<ServerConfig>,
     /// Secrets hidden from script output (the built-in patterns unless `redact` is set).
     pub redactor: crate::redact::Redactor,
+    /// How many servers a command for a bare domain works on at once (`parallel`, default 10).
+    pub parallel: usize,
 }
 
 #[derive(Debug, Clone)]
@@ -387,10 +391,22 @@ impl Config {
             Some(list) => crate::redact::Redactor::from_patterns(list.get_ref())
                 .map_err(|w| err(list.span(), "redact", &w))?,
         };
+        let parallel = match &raw.parallel {
+            Some(p) if !(1..=100).contains(p.get_ref()) => {
+                return Err(err(
+                    p.span(),
+                    "parallel",
+                    "must be a whole number from 1 to 100",
+                ));
+            }
+            Some(p) => *p.get_ref() as usize,
+            None => 10,
+        };
         Ok(Config {
             path: path.to_path_buf(),
             servers,
             redactor,
+            parallel,
         })
     }
 
@@ -403,8 +419,9 @@ impl Config {
         })
     }
 
-    /// Resolves `DOMAIN` or `SERVER/DOMAIN` to exactly one site.
-    pub fn find_site(&self, spec: &str) -> Result<SiteRef<'_>> {
+    /// Resolves `SERVER/DOMAIN` to its site, or a bare `DOMAIN` to every server's site of that
+    /// name (a fleet).
+    pub fn find_sites(&self, spec: &str) -> Result<Vec<SiteRef<'_>>> {
         let matches: Vec<SiteRef<'_>> = match spec.split_once('/') {
             Some((server, domain)) => self
                 .sites()
@@ -412,29 +429,35 @@ impl Config {
                 .collect(),
             None => self.sites().filter(|s| s.site.domain == spec).collect(),
         };
-        match matches.len() {
-            1 => Ok(matches.into_iter().next().expect("one")),
-            0 => {
-                let known: Vec<String> = self.sites().map(|s| s.key()).collect();
-                Err(Error::usage(format!(
-                    "no site {spec:?} in {}; configured sites: {}",
-                    self.path.display(),
-                    if known.is_empty() {
-                        "none".to_string()
-                    } else {
-                        known.join(", ")
-                    }
-                )))
-            }
-            _ => Err(Error::usage(format!(
-                "site {spec:?} is configured on several servers; name one of: {}",
-                matches
-                    .iter()
-                    .map(|s| s.key())
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            ))),
+        if matches.is_empty() {
+            let known: Vec<String> = self.sites().map(|s| s.key()).collect();
+            return Err(Error::usage(format!(
+                "no site {spec:?} in {}; configured sites: {}",
+                self.path.display(),
+                if known.is_empty() {
+                    "none".to_string()
+                } else {
+                    known.join(", ")
+                }
+            )));
         }
+        Ok(matches)
+    }
+
+    /// Resolves `DOMAIN` or `SERVER/DOMAIN` to exactly one site.
+    pub fn find_site(&self, spec: &str) -> Result<SiteRef<'_>> {
+        let mut matches = self.find_sites(spec)?;
+        if matches.len() == 1 {
+            return Ok(matches.remove(0));
+        }
+        Err(Error::usage(format!(
+            "site {spec:?} is configured on several servers; name one of: {}",
+            matches
+                .iter()
+                .map(|s| s.key())
+                .collect::<Vec<_>>()
+                .join(", ")
+        )))
     }
 }
 
