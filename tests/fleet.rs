@@ -104,14 +104,147 @@ fn a_bare_domain_provisions_and_prunes_every_server() {
             .all(|r| r["error"].is_null() && r["live"].is_string()),
         "{v}"
     );
-    // A bare-domain deploy stays refused until deploys switch a fleet together.
+}
+
+fn list(h: &Harness, server: &str) -> Vec<Value> {
+    let out = h.ok(&["list", &format!("{server}/{DOMAIN}"), "--json"]);
+    serde_json::from_str::<Value>(&out)
+        .unwrap()
+        .as_array()
+        .unwrap()
+        .clone()
+}
+
+fn no_locks(f: &Fleet) -> bool {
+    f.servers.iter().all(|(_, _, root)| {
+        !root
+            .join("deployments")
+            .join(DOMAIN)
+            .join(".flipdeck/lock")
+            .exists()
+    })
+}
+
+#[test]
+fn a_fleet_deploy_switches_every_server_to_one_release() {
+    let Some(f) = fleet() else { return };
+    let h = &f.h;
+    h.ok(&["provision", DOMAIN]);
+    h.commit("public/index.php", "<?php echo 'v2';\n");
+    let out = h.ok(&["deploy", DOMAIN]);
+    assert!(out.contains("fleet deployed to 2 servers"), "{out}");
+    let lives: Vec<String> = f
+        .servers
+        .iter()
+        .map(|(_, _, root)| live(root).unwrap())
+        .collect();
+    assert_eq!(lives[0], lives[1], "the same release name everywhere");
+    for (name, _, root) in &f.servers {
+        assert_eq!(
+            std::fs::read_to_string(root.join(DOMAIN).join("public/index.php")).unwrap(),
+            "<?php echo 'v2';\n"
+        );
+        let d = &list(h, name)[0];
+        assert_eq!(d["status"], "success");
+        assert_eq!(d["is_active"], true);
+    }
+    assert!(no_locks(&f));
+}
+
+#[test]
+fn a_build_failing_on_one_server_switches_none() {
+    let Some(f) = fleet() else { return };
+    let h = &f.h;
+    let text = std::fs::read_to_string(&h.config).unwrap();
+    std::fs::write(
+        &h.config,
+        text.replace(
+            "deployment_script = \"true\"",
+            "deployment_script = \"test ! -e \\\"$FLIPDECK_SHARED_PATH/fail-here\\\"\"",
+        ),
+    )
+    .unwrap();
+    h.ok(&["provision", DOMAIN]);
+    let before: Vec<(Option<String>, usize)> = f
+        .servers
+        .iter()
+        .map(|(_, _, r)| (live(r), releases(r)))
+        .collect();
+    std::fs::write(
+        f.servers[1]
+            .2
+            .join("deployments")
+            .join(DOMAIN)
+            .join("shared/fail-here"),
+        "",
+    )
+    .unwrap();
     let out = h.run(&["deploy", DOMAIN]);
-    assert_eq!(out.status.code(), Some(2));
-    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{out:?}");
+    let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(
-        err.contains("web1/example.com") && err.contains("web2/example.com"),
-        "{err}"
+        stdout.contains("another server of the fleet failed to build"),
+        "{stdout}"
     );
+    let after: Vec<(Option<String>, usize)> = f
+        .servers
+        .iter()
+        .map(|(_, _, r)| (live(r), releases(r)))
+        .collect();
+    assert_eq!(
+        after, before,
+        "no server switched, no half release anywhere"
+    );
+    for (name, _, _) in &f.servers {
+        assert_eq!(list(h, name)[0]["status"], "failed", "{name}");
+    }
+    assert!(no_locks(&f));
+}
+
+#[test]
+fn a_switch_failing_on_one_server_switches_the_others_back() {
+    let Some(f) = fleet() else { return };
+    let h = &f.h;
+    h.ok(&["provision", DOMAIN]);
+    let before: Vec<(Option<String>, usize)> = f
+        .servers
+        .iter()
+        .map(|(_, _, r)| (live(r), releases(r)))
+        .collect();
+    // web2's reload fails after its switch: it switches itself back, and web1 is switched back too.
+    let text = std::fs::read_to_string(&h.config).unwrap();
+    let at = text.rfind("[[servers.sites]]").unwrap();
+    let (a, b) = text.split_at(at);
+    std::fs::write(&h.config, format!("{a}reload_command = \"exit 1\"\n\n{b}")).unwrap();
+    h.commit("public/index.php", "<?php echo 'v3';\n");
+    let out = h.run(&["deploy", DOMAIN]);
+    assert_eq!(out.status.code(), Some(1), "{out:?}");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        stdout.contains("another server of the fleet failed to switch"),
+        "{stdout}"
+    );
+    let after: Vec<(Option<String>, usize)> = f
+        .servers
+        .iter()
+        .map(|(_, _, r)| (live(r), releases(r)))
+        .collect();
+    assert_eq!(
+        after, before,
+        "every server back on its release, no new release kept"
+    );
+    for (name, _, _) in &f.servers {
+        let d = &list(h, name)[0];
+        assert_eq!(d["status"], "failed", "{name}");
+        assert_eq!(
+            list(h, name)
+                .iter()
+                .filter(|d| d["is_active"] == true)
+                .count(),
+            1
+        );
+    }
+    assert!(no_locks(&f));
 }
 
 #[test]
@@ -130,4 +263,45 @@ fn a_failing_server_is_named_and_the_others_still_provision() {
         "{err}"
     );
     assert!(live(&f.servers[0].2).is_some(), "web1 was provisioned");
+}
+
+#[test]
+fn a_fleet_rollback_lands_every_server_on_the_same_release() {
+    let Some(f) = fleet() else { return };
+    let h = &f.h;
+    h.ok(&["deploy", DOMAIN]);
+    let first = live(&f.servers[0].2).unwrap();
+    h.commit("public/index.php", "<?php echo 'v2';\n");
+    h.ok(&["deploy", DOMAIN]);
+    assert_ne!(live(&f.servers[0].2).unwrap(), first);
+    // Default: the newest release every server can go back to.
+    let out = h.ok(&["rollback", DOMAIN]);
+    assert!(out.contains(&first), "{out}");
+    for (_, _, root) in &f.servers {
+        assert_eq!(live(root).as_deref(), Some(first.as_str()));
+    }
+    // By name, forward again.
+    let second = list(h, "web1")[0]["deployment_path"]
+        .as_str()
+        .unwrap()
+        .rsplit('/')
+        .next()
+        .unwrap()
+        .to_string();
+    h.ok(&["rollback", DOMAIN, "--to", &second]);
+    for (_, _, root) in &f.servers {
+        assert_eq!(live(root).as_deref(), Some(second.as_str()));
+    }
+    // A name one server lacks: refused there, and the other is put back.
+    std::fs::remove_dir_all(f.servers[1].2.join("deployments").join(DOMAIN).join(&first)).unwrap();
+    let out = h.run(&["rollback", DOMAIN, "--to", &first]);
+    assert_eq!(out.status.code(), Some(1), "{out:?}");
+    for (_, _, root) in &f.servers {
+        assert_eq!(
+            live(root).as_deref(),
+            Some(second.as_str()),
+            "nobody stays on a split release"
+        );
+    }
+    assert!(no_locks(&f));
 }

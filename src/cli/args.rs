@@ -39,9 +39,10 @@ pub enum Command {
     /// Switch the site back to an earlier release
     Rollback {
         site: String,
-        /// Deployment ID to roll back to [default: the newest eligible one older than the active]
-        #[arg(long, value_name = "ID")]
-        to: Option<i64>,
+        /// Deployment ID or release name to roll back to [default: the newest eligible one older
+        /// than the active; for a fleet, the newest release every server has]
+        #[arg(long, value_name = "ID|RELEASE")]
+        to: Option<String>,
     },
     /// Delete old releases (keeps the newest N successful ones and the active one)
     Prune(PruneArgs),

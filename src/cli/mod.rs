@@ -79,7 +79,9 @@ impl Ctx {
 /// How many sites a command acts on (more than one: output lines are tagged with their site).
 fn site_count(config: &Config, command: Option<&Command>) -> usize {
     let spec = match command {
-        Some(Command::Provision { site }) => Some(site),
+        Some(Command::Provision { site })
+        | Some(Command::Deploy { site, .. })
+        | Some(Command::Rollback { site, .. }) => Some(site),
         Some(Command::Prune(a)) if a.target.site.is_some() => a.target.site.as_ref(),
         Some(Command::Prune(a)) if a.target.site_id.is_none() => return config.sites().count(),
         _ => None,
@@ -239,22 +241,66 @@ async fn dispatch(ctx: &Ctx, command: &Command) -> Result<()> {
             }
         }
         Command::Deploy { site, branch } => {
-            let site = ctx.config.find_site(site)?;
+            let mut sites = ctx.config.find_sites(site)?;
             let cancel = CancellationToken::new();
             let watcher = tokio::spawn(cancel_on_signal(cancel.clone()));
             let opts = DeployOptions {
                 branch: branch.clone(),
                 initial: false,
             };
-            let r = engine
-                .deploy(&site, connector(&site)?.as_ref(), opts, cancel)
-                .await;
+            let r = if sites.len() == 1 {
+                let site = sites.remove(0);
+                engine
+                    .deploy(&site, connector(&site)?.as_ref(), opts, cancel)
+                    .await
+                    .map(|_| ())
+            } else {
+                fleet_summary(
+                    engine
+                        .deploy_fleet(&sites, ctx.config.parallel, opts, cancel)
+                        .await?,
+                )
+            };
             watcher.abort();
-            r.map(|_| ())
+            r
         }
         Command::Rollback { site, to } => {
-            let site = ctx.config.find_site(site)?;
-            let opts = RollbackOptions { to: *to };
+            let mut sites = ctx.config.find_sites(site)?;
+            if sites.len() > 1 {
+                let results = engine
+                    .rollback_fleet(&sites, ctx.config.parallel, to.as_deref())
+                    .await?;
+                let mut failed = Vec::new();
+                for (key, r) in &results {
+                    match r {
+                        Ok(r) => println!("OK  {key}: rolled back to #{} ({})", r.to, r.release),
+                        Err(e) => {
+                            println!("ERR {key}: {e}");
+                            failed.push(key.clone());
+                        }
+                    }
+                }
+                return if failed.is_empty() {
+                    Ok(())
+                } else {
+                    Err(Error::failed(format!(
+                        "the fleet rollback failed on {}; the other servers were put back",
+                        failed.join(", ")
+                    )))
+                };
+            }
+            let site = sites.remove(0);
+            let opts = match to.as_deref().map(|t| t.parse::<i64>()) {
+                Some(Ok(id)) => RollbackOptions {
+                    to: Some(id),
+                    to_release: None,
+                },
+                Some(Err(_)) => RollbackOptions {
+                    to: None,
+                    to_release: to.clone(),
+                },
+                None => RollbackOptions::default(),
+            };
             engine
                 .rollback(&site, connector(&site)?.as_ref(), opts)
                 .await
@@ -323,6 +369,29 @@ async fn dispatch(ctx: &Ctx, command: &Command) -> Result<()> {
             }
             Ok(())
         }
+    }
+}
+
+/// One line per server of a fleet deploy, and the verdict: a fleet succeeded only if every server did.
+fn fleet_summary(results: Vec<(String, Result<engine::Deployed>)>) -> Result<()> {
+    let mut failed = Vec::new();
+    for (key, r) in &results {
+        match r {
+            Ok(d) => println!("OK  {key}: release {} (#{})", d.release, d.deployment_id),
+            Err(e) => {
+                println!("ERR {key}: {e}");
+                failed.push(key.clone());
+            }
+        }
+    }
+    if failed.is_empty() {
+        println!("fleet deployed to {} servers", results.len());
+        Ok(())
+    } else {
+        Err(Error::failed(format!(
+            "the fleet deploy failed on {}; no server kept the new release",
+            failed.join(", ")
+        )))
     }
 }
 

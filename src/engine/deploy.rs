@@ -23,6 +23,14 @@ pub struct DeployOptions {
     pub initial: bool,
 }
 
+/// One server's part in a fleet deploy: the release name every server uses, the fleet's id, and
+/// the gate where it waits for the others.
+pub struct FleetMember {
+    pub release: String,
+    pub fleet_id: String,
+    pub gate: super::job::Gate,
+}
+
 /// What a successful deploy produced.
 #[derive(Debug, Clone)]
 pub struct Deployed {
@@ -42,7 +50,8 @@ impl Engine {
     ) -> Result<Deployed> {
         check(site, &opts)?;
         let target = connector.connect().await?;
-        self.deploy_on(site, connector, target, opts, cancel).await
+        self.deploy_on(site, connector, target, opts, cancel, None)
+            .await
     }
 
     /// The deploy on an open connection (provisioning reuses its own); `connector` is only used to
@@ -54,6 +63,7 @@ impl Engine {
         target: Arc<dyn Target>,
         opts: DeployOptions,
         cancel: CancellationToken,
+        fleet: Option<FleetMember>,
     ) -> Result<Deployed> {
         let branch = check(site, &opts)?;
         let source = match &site.site.repository {
@@ -87,9 +97,17 @@ impl Engine {
         });
 
         let now = Utc::now();
-        let second = ReleaseName::next_free(now, &[]).to_string();
-        let taken = self.store.release_names_at(row.id, &second)?;
-        let release = ReleaseName::next_free(now, &taken).to_string();
+        let (release, gate) = match fleet {
+            Some(f) => {
+                self.store.set_fleet(id, &f.fleet_id)?;
+                (f.release, Some(f.gate))
+            }
+            None => {
+                let second = ReleaseName::next_free(now, &[]).to_string();
+                let taken = self.store.release_names_at(row.id, &second)?;
+                (ReleaseName::next_free(now, &taken).to_string(), None)
+            }
+        };
         // Without a configured root the paths are known once the script has reported $HOME.
         let placed = job.layout.root.is_some();
         let paths = (job.layout.release(&release), job.layout.log_file(&release));
@@ -146,6 +164,7 @@ impl Engine {
                     Some(&crate::store::ts(now)),
                     Some(id),
                 ),
+                gated: gate.is_some(),
             },
         );
         let mut recorded: Option<Result<Option<String>>> = None;
@@ -168,7 +187,13 @@ impl Engine {
             log.extend_from_slice(b"==> done\n");
             log
         });
-        let ran = job.converse(&script, &cancel, "switch", reply).await;
+        let ran = match gate {
+            Some(g) => {
+                job.converse_gated(&script, &cancel, "switch", reply, g)
+                    .await
+            }
+            None => job.converse(&script, &cancel, "switch", reply).await,
+        };
         if !placed && job.layout.root.is_some() {
             let (path, log) = (job.layout.release(&release), job.layout.log_file(&release));
             self.store.set_paths(id, Some(&path), Some(&log))?;
@@ -233,6 +258,12 @@ impl Engine {
             .filter(|p| !p.is_empty())
             .unwrap_or("no release (nothing was live before)");
         let why = match (r.var("switched_back"), r.var("health_failed")) {
+            _ if r.var("aborted").is_some() => {
+                "not switched: another server of the fleet failed to build".to_string()
+            }
+            _ if r.var("reverted").is_some() => {
+                format!("switched back to {back_to}: another server of the fleet failed to switch")
+            }
             (Some(_), Some(detail)) => {
                 format!("health check failed: {detail}; switched back to {back_to}")
             }

@@ -74,6 +74,26 @@ impl RunResult {
 /// What a conversing script gets sent once it is ready, given the values it has set so far.
 pub type Reply<'a, 'e> = Box<dyn FnOnce(&mut Job<'e>, &[(String, String)]) -> Vec<u8> + Send + 'a>;
 
+/// A fleet deploy's two meeting points inside one exec: once built, the script waits for go or
+/// abort; once switched, for commit or revert. The fleet coordinator holds the other ends.
+#[derive(Default)]
+pub struct Gate {
+    pub built: Option<tokio::sync::oneshot::Sender<()>>,
+    pub go: Option<tokio::sync::oneshot::Receiver<bool>>,
+    pub switched: Option<tokio::sync::oneshot::Sender<()>>,
+    pub commit: Option<tokio::sync::oneshot::Receiver<bool>>,
+    /// A build slot (`parallel`), given back once built: waiting at the gate takes no slot.
+    pub permit: Option<tokio::sync::OwnedSemaphorePermit>,
+}
+
+/// Waits on an optional receiver; a missing or dropped sender counts as "no".
+async fn decision(rx: &mut Option<tokio::sync::oneshot::Receiver<bool>>) -> bool {
+    match rx.as_mut() {
+        Some(rx) => rx.await.unwrap_or(false),
+        None => std::future::pending().await,
+    }
+}
+
 pub enum RunError {
     Cancelled {
         step: Option<String>,
@@ -183,7 +203,8 @@ impl<'e> Job<'e> {
         stdin: Option<Vec<u8>>,
         cancel: Option<&CancellationToken>,
     ) -> Result<RunResult, RunError> {
-        self.run_inner(script, stdin, cancel, None, None).await
+        self.run_inner(script, stdin, cancel, None, None, None)
+            .await
     }
 
     /// Runs a script that reports `ready` (see `scripts::READY`) and then reads its stdin: at that
@@ -197,8 +218,28 @@ impl<'e> Job<'e> {
         last: &str,
         reply: Reply<'_, 'e>,
     ) -> Result<RunResult, RunError> {
-        self.run_inner(script, None, Some(cancel), Some(last), Some(reply))
+        self.run_inner(script, None, Some(cancel), Some(last), Some(reply), None)
             .await
+    }
+
+    /// `converse` for one server of a fleet: the script also waits at the gate (see `Gate`).
+    pub async fn converse_gated(
+        &mut self,
+        script: &str,
+        cancel: &CancellationToken,
+        last: &str,
+        reply: Reply<'_, 'e>,
+        gate: Gate,
+    ) -> Result<RunResult, RunError> {
+        self.run_inner(
+            script,
+            None,
+            Some(cancel),
+            Some(last),
+            Some(reply),
+            Some(gate),
+        )
+        .await
     }
 
     async fn run_inner(
@@ -208,7 +249,19 @@ impl<'e> Job<'e> {
         cancel: Option<&CancellationToken>,
         last: Option<&str>,
         mut reply: Option<Reply<'_, 'e>>,
+        gate: Option<Gate>,
     ) -> Result<RunResult, RunError> {
+        let gated = gate.is_some();
+        let Gate {
+            mut built,
+            mut go,
+            mut switched,
+            mut commit,
+            mut permit,
+        } = gate.unwrap_or_default();
+        let at_gate = format!("{} {}", self.marker, super::scripts::GATE);
+        let mut gate_on = (false, false);
+        let (mut waiting_go, mut waiting_commit) = (false, false);
         let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<OutputLine>();
         let (in_tx, in_rx) = tokio::sync::mpsc::unbounded_channel();
         if let Some(data) = stdin {
@@ -233,6 +286,18 @@ impl<'e> Job<'e> {
             tokio::select! {
                 biased;
                 Some(line) = rx.recv() => {
+                    if gated && line.line == at_gate {
+                        match line.stream {
+                            Stream::Stdout => gate_on.0 = true,
+                            Stream::Stderr => gate_on.1 = true,
+                        }
+                        if gate_on == (true, true) && let Some(tx) = built.take() {
+                            permit.take();
+                            let _ = tx.send(());
+                            waiting_go = true;
+                        }
+                        continue;
+                    }
                     if line.line != ready {
                         self.on_line(line, &mut step, &mut vars);
                         continue;
@@ -243,10 +308,35 @@ impl<'e> Job<'e> {
                     }
                     // Ready on both streams: every line printed before is in (each stream keeps
                     // its order, the two may not keep theirs).
-                    if ready_on == (true, true)
-                        && let (Some(reply), Some(in_tx)) = (reply.take(), in_tx.take())
-                    {
+                    if ready_on != (true, true) {
+                        continue;
+                    }
+                    if let Some(tx) = switched.take() {
+                        let _ = tx.send(());
+                        waiting_commit = true;
+                    } else if let (Some(reply), Some(in_tx)) = (reply.take(), in_tx.take()) {
                         let _ = in_tx.send(reply(self, &vars));
+                    }
+                }
+                go_on = decision(&mut go), if waiting_go => {
+                    waiting_go = false;
+                    go = None;
+                    if let Some(in_tx) = &in_tx {
+                        let _ = in_tx.send(if go_on { b"go\n".to_vec() } else { b"abort\n".to_vec() });
+                    }
+                }
+                commit_on = decision(&mut commit), if waiting_commit => {
+                    waiting_commit = false;
+                    commit = None;
+                    if let (Some(reply), Some(in_tx)) = (reply.take(), in_tx.take()) {
+                        let data = if commit_on {
+                            let mut d = b"commit\n".to_vec();
+                            d.extend(reply(self, &vars));
+                            d
+                        } else {
+                            b"revert\n".to_vec()
+                        };
+                        let _ = in_tx.send(data);
                     }
                 }
                 res = &mut exec => break Some(res),

@@ -3,6 +3,7 @@
 
 mod deploy;
 pub mod events;
+mod fleet;
 mod fpm;
 mod health;
 mod job;
@@ -14,7 +15,7 @@ pub mod release_log;
 mod rollback;
 pub mod scripts;
 
-pub use deploy::DeployOptions;
+pub use deploy::{DeployOptions, Deployed};
 pub use events::{Action, Event, EventKind};
 pub use job::Identity;
 pub use ops::{Inspection, LiveState, Provisioned};

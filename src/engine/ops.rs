@@ -110,6 +110,7 @@ impl Engine {
                     target.clone(),
                     opts,
                     CancellationToken::new(),
+                    None,
                 )
                 .await?,
             )

@@ -15,6 +15,8 @@ use chrono::Utc;
 pub struct RollbackOptions {
     /// Roll back to this deployment; default: the newest rollback-eligible one older than the active.
     pub to: Option<i64>,
+    /// Or to the deployment with this release name (how a fleet names its releases).
+    pub to_release: Option<String>,
 }
 
 #[derive(Debug, Clone)]
@@ -69,7 +71,26 @@ impl Engine {
         let row = self
             .store
             .ensure_site(&site.server.name, &site.site.domain)?;
-        let chosen = match opts.to {
+        let to = match (&opts.to, &opts.to_release) {
+            (Some(id), _) => Some(*id),
+            (None, Some(name)) => Some(
+                self.store
+                    .list_with_dirs(row.id)?
+                    .iter()
+                    .chain(self.store.list(row.id, Some(1000))?.iter())
+                    .find(|d| d.release_name.as_deref() == Some(name.as_str()))
+                    .map(|d| d.id)
+                    .ok_or_else(|| {
+                        Error::failed(format!(
+                            "{} has no release {name}; see `flipdeck list {}`",
+                            site.key(),
+                            site.key()
+                        ))
+                    })?,
+            ),
+            (None, None) => None,
+        };
+        let chosen = match to {
             Some(id) => {
                 let d = self
                     .store

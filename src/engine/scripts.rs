@@ -64,6 +64,9 @@ pub enum Source<'a> {
 /// deployment's log from stdin.
 pub const READY: &str = "ready";
 
+/// What a fleet member's deploy script prints once built: then it reads `go` or `abort`.
+pub const GATE: &str = "gate";
+
 /// What runs right after the switch: the reload, then the health check (either failing switches
 /// back).
 #[derive(Clone, Copy, Default)]
@@ -78,6 +81,9 @@ pub struct Finish<'a> {
     pub prune: &'a [String],
     /// The deploy's line in the server's release log, as made by `release_log::prefix`.
     pub relog: &'a str,
+    /// One server of a fleet: wait for `go` before the switch, and for `commit` or `revert` after
+    /// it (the other servers' outcome decides).
+    pub gated: bool,
 }
 
 /// A whole deploy in one exec: lock, build, switch and reload; then, once the engine has recorded
@@ -93,18 +99,56 @@ pub fn deploy(
     finish: Finish<'_>,
 ) -> String {
     let AfterSwitch { reload, health } = after;
-    let Finish { prune, relog } = finish;
+    let Finish {
+        prune,
+        relog,
+        gated,
+    } = finish;
     let link = prelude.layout.link_target(release);
     // Stdin is kept for the log; nothing before may read it.
     let mut s = prelude.render() + "exec 3<&0 </dev/null\n";
     s.push_str(&format!("relog_deploy={}\n", quote(relog)));
     s.push_str(&build(site, release, source, run_script));
+    if gated {
+        // Built: wait until every server of the fleet is, then all switch together. An abort
+        // makes this a failed build (the exit trap removes the release and unlocks).
+        s.push_str(&format!(
+            r#"printf '%s {GATE}\n' "$M"; printf '%s {GATE}\n' "$M" >&2
+IFS= read -r go <&3 || go=abort
+if [ "$go" != go ]; then
+  echo "another server of the fleet failed to build: this one does not switch" >&2
+  setv aborted 1
+  built=0
+  exit 3
+fi
+"#
+        ));
+    }
     s.push_str(&switch_body(&link, reload, health.map(|h| (h, true))));
     s.push_str(&format!(
-        "printf '%s {READY}\\n' \"$M\"; printf '%s {READY}\\n' \"$M\" >&2\n\
-         cat <&3 > \"$rel/deployment.log\" || echo 'could not write deployment.log' >&2\n\
-         finished=1\nrelog \"$relog_deploy\" success \"${{sha:-}}\"\n"
+        "printf '%s {READY}\\n' \"$M\"; printf '%s {READY}\\n' \"$M\" >&2\n"
     ));
+    if gated {
+        // Switched: commit, or revert because another server failed to switch.
+        let reload_again = reload
+            .map(|c| format!("  (cd \"$root\" && eval {}) </dev/null || echo \"reload after switching back failed\" >&2\n", quote(c)))
+            .unwrap_or_default();
+        s.push_str(&format!(
+            r#"IFS= read -r verdict <&3 || verdict=revert
+if [ "$verdict" != commit ]; then
+  echo "another server of the fleet failed to switch: switching back" >&2
+  if [ -n "$prev" ]; then switch_to "$prev"; else rm -f "$live"; fi || {{ echo "switching back failed: the new release stays live" >&2; unlock; exit 5; }}
+{reload_again}  setv reverted 1
+  built=0
+  exit 4
+fi
+"#
+        ));
+    }
+    s.push_str(
+        "cat <&3 > \"$rel/deployment.log\" || echo 'could not write deployment.log' >&2\n\
+         finished=1\nrelog \"$relog_deploy\" success \"${sha:-}\"\n",
+    );
     s.push_str(&prune_body(prune, prelude.who));
     s.push_str("unlock\n");
     s

@@ -62,6 +62,10 @@ const MIGRATIONS: &[&str] = &[
     r#"
     ALTER TABLE server_deployments ADD COLUMN operator TEXT;
     "#,
+    // 4: the fleet deploy a deployment belongs to (one record per server, one id for the fleet).
+    r#"
+    ALTER TABLE server_deployments ADD COLUMN fleet_id TEXT;
+    "#,
 ];
 
 pub fn run(conn: &mut Connection) -> Result<(), String> {

@@ -474,6 +474,14 @@ impl Store {
         Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
     }
 
+    pub fn set_fleet(&self, id: i64, fleet_id: &str) -> Result<()> {
+        self.conn().execute(
+            "UPDATE server_deployments SET fleet_id = ?2 WHERE id = ?1",
+            params![id, fleet_id],
+        )?;
+        Ok(())
+    }
+
     /// The site's deployments still pending or updating.
     pub fn list_unfinished(&self, site_id: i64) -> Result<Vec<Deployment>> {
         let sql = format!(

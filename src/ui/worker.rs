@@ -112,7 +112,14 @@ impl Worker {
                     let (s, c) = self.resolve(&site)?;
                     let r = self
                         .engine
-                        .rollback(&s, c.as_ref(), RollbackOptions { to: Some(to) })
+                        .rollback(
+                            &s,
+                            c.as_ref(),
+                            RollbackOptions {
+                                to: Some(to),
+                                to_release: None,
+                            },
+                        )
                         .await?;
                     Ok(format!(
                         "rolled back {} to #{} ({})",
