@@ -59,6 +59,7 @@ fn main() {
         completed_at: None,
         duration_ms: None,
         is_active: false,
+        fleet_id: None,
     };
     app.on_loaded(Loaded::Deployments {
         site: "web1/example.com".into(),

@@ -32,6 +32,7 @@ fn dep(id: i64, status: Status, active: bool, mins_ago: i64, path: bool) -> Depl
         completed_at: Some(started + Duration::seconds(3)),
         duration_ms: Some(3100),
         is_active: active,
+        fleet_id: None,
     }
 }
 

@@ -305,3 +305,38 @@ fn a_fleet_rollback_lands_every_server_on_the_same_release() {
     }
     assert!(no_locks(&f));
 }
+
+#[test]
+fn list_groups_a_fleets_records_by_its_fleet_id() {
+    let Some(f) = fleet() else { return };
+    let h = &f.h;
+    h.ok(&["deploy", DOMAIN]);
+    let fleet_ids: Vec<String> = f
+        .servers
+        .iter()
+        .map(|(name, _, _)| {
+            let table = h.ok(&["list", &format!("{name}/{DOMAIN}")]);
+            assert!(table.lines().next().unwrap().contains("FLEET"), "{table}");
+            let row = table.lines().nth(1).unwrap();
+            let release = list(h, name)[0]["deployment_path"]
+                .as_str()
+                .unwrap()
+                .rsplit('/')
+                .next()
+                .unwrap()
+                .to_string();
+            row.split_whitespace()
+                .find(|w| w.starts_with(&format!("{release}-")))
+                .unwrap_or_else(|| panic!("no fleet id in {row}"))
+                .to_string()
+        })
+        .collect();
+    assert_eq!(
+        fleet_ids[0], fleet_ids[1],
+        "one fleet id for the fleet's records"
+    );
+    // A single-server deploy has none.
+    h.ok(&["deploy", &format!("web1/{DOMAIN}")]);
+    let table = h.ok(&["list", &format!("web1/{DOMAIN}")]);
+    assert!(!table.lines().nth(1).unwrap().contains(&fleet_ids[0]));
+}

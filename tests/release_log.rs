@@ -150,9 +150,21 @@ fn a_deploy_whose_flipdeck_was_killed_is_recovered_by_the_next_status() {
         h.lock_dir().exists(),
         "the dead deploy's lock is still there"
     );
+    // A deploy now is refused, and says how to recover.
+    let out = h.run(&["deploy", DOMAIN]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("`flipdeck status` recovers"),
+        "{out:?}"
+    );
     let live = h.live_release();
     h.ok(&["status"]);
-    let d = &h.list()[0];
+    let d = h
+        .list()
+        .into_iter()
+        .find(|d| d["id"] == 2)
+        .expect("the killed deploy (#2)");
+    let d = &d;
     assert_eq!(d["status"], "failed", "{d}");
     let log = h.ok(&["log", &d["id"].to_string()]);
     assert!(log.contains("interrupted"), "{log}");

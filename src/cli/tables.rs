@@ -19,7 +19,7 @@ fn when(t: Option<chrono::DateTime<chrono::Utc>>) -> String {
 
 pub fn deployments(list: &[Deployment]) -> String {
     let mut out = format!(
-        "{:>6}  {:<8}  {:<6}  {:<18}  {:<14}  {:<7}  {:<19}  {:>9}  {}\n",
+        "{:>6}  {:<8}  {:<6}  {:<18}  {:<14}  {:<7}  {:<19}  {:>9}  {:<24}  {}\n",
         "ID",
         "STATUS",
         "ACTIVE",
@@ -28,12 +28,13 @@ pub fn deployments(list: &[Deployment]) -> String {
         "COMMIT",
         "STARTED (UTC)",
         "DURATION",
+        "FLEET",
         "ROLLBACK"
     );
     for d in list {
         let _ = writeln!(
             out,
-            "{:>6}  {:<8}  {:<6}  {:<18}  {:<14}  {:<7}  {:<19}  {:>9}  {}",
+            "{:>6}  {:<8}  {:<6}  {:<18}  {:<14}  {:<7}  {:<19}  {:>9}  {:<24}  {}",
             d.id,
             d.status.as_str(),
             if d.is_active { "Active" } else { "" },
@@ -44,6 +45,7 @@ pub fn deployments(list: &[Deployment]) -> String {
             d.duration_ms
                 .map(|ms| format!("{:.1}s", ms as f64 / 1000.0))
                 .unwrap_or_else(|| "-".into()),
+            d.fleet_id.as_deref().unwrap_or("-"),
             if d.can_rollback() {
                 "yes".to_string()
             } else if let Some(e) = d.error.as_deref() {

@@ -283,11 +283,19 @@ impl Engine {
         if r.status == crate::target::ExitStatus::Code(LOCK_HELD)
             && let Some(holder) = r.var("holder")
         {
-            let msg = format!(
-                "site {} is locked by {holder}; wait for that job to finish, or if it is stale run `flipdeck unlock {}`",
-                site.key(),
-                site.key()
-            );
+            let msg = if super::ops::held_by_dead_local_process(holder, &self.identity.host) {
+                format!(
+                    "site {} is locked by {holder}, a flipdeck on this machine that is no longer running; \
+                     `flipdeck status` recovers its deployment (half release removed, lock released)",
+                    site.key()
+                )
+            } else {
+                format!(
+                    "site {} is locked by {holder}; wait for that job to finish, or if it is stale run `flipdeck unlock {}`",
+                    site.key(),
+                    site.key()
+                )
+            };
             self.record_failure(job, id, &format!("refused: {msg}"), None);
             return Error::failed(msg);
         }

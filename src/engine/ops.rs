@@ -433,6 +433,11 @@ impl Engine {
     }
 }
 
+/// Whether a lock holder line names a process of this machine that no longer exists.
+pub(super) fn held_by_dead_local_process(holder: &str, this_host: &str) -> bool {
+    on_this_host(holder, this_host) && live_local_holder(holder, this_host).is_none()
+}
+
 /// Whether a lock holder line (`user@host pid=...`) names this host.
 fn on_this_host(holder: &str, this_host: &str) -> bool {
     holder

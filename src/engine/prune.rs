@@ -230,6 +230,7 @@ mod tests {
             completed_at: None,
             duration_ms: None,
             is_active: active,
+            fleet_id: None,
         }
     }
 

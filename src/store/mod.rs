@@ -56,6 +56,8 @@ pub struct Deployment {
     pub completed_at: Option<DateTime<Utc>>,
     pub duration_ms: Option<i64>,
     pub is_active: bool,
+    /// Set when the deployment was one server's part of a fleet deploy.
+    pub fleet_id: Option<String>,
 }
 
 impl Deployment {
@@ -125,7 +127,7 @@ pub struct Store {
 
 const DEPLOYMENT_COLUMNS: &str = "d.id, d.server_site_id, d.status, d.deployment_script, d.release_name, \
      d.deployment_path, d.log_file_path, d.commit_sha, d.branch, d.error, d.started_at, \
-     d.completed_at, d.duration_ms, (s.active_deployment_id IS d.id)";
+     d.completed_at, d.duration_ms, (s.active_deployment_id IS d.id), d.fleet_id";
 
 /// Matches the partial index `server_deployments_with_dir` (migration 2).
 const WITH_DIR: &str = "AND d.deployment_path IS NOT NULL";
@@ -156,6 +158,7 @@ fn row_to_deployment(r: &rusqlite::Row<'_>) -> rusqlite::Result<Deployment> {
         completed_at: parse_ts(r.get(11)?),
         duration_ms: r.get(12)?,
         is_active: r.get(13)?,
+        fleet_id: r.get(14)?,
     })
 }
 
