@@ -461,3 +461,46 @@ fn mouse_wheel_scrolls_the_pane_under_the_pointer() {
     app.on_mouse(wheel(MouseEventKind::ScrollUp, log.x + 2, log.y + 2));
     assert!(app.log_top.is_some(), "wheel up in the log pauses follow");
 }
+
+#[test]
+fn deploying_a_fleet_domain_deploys_every_server_together() {
+    let mut app = App::new(
+        vec![
+            site(
+                "web1",
+                "example.com",
+                vec![dep(2, Status::Success, true, 10, true)],
+            ),
+            site(
+                "web2",
+                "example.com",
+                vec![dep(1, Status::Success, true, 10, true)],
+            ),
+            site("web2", "other.example.com", vec![]),
+        ],
+        "/c".into(),
+    );
+    app.on_key(key(KeyCode::Char('d')));
+    let Some(Modal::ConfirmDeploy { fleet, .. }) = app.modal.clone() else {
+        panic!("no modal")
+    };
+    assert_eq!(fleet, ["web1", "web2"]);
+    assert!(render(&mut app, 100, 30).contains("on 2 servers (fleet): web1, web2"));
+    assert_eq!(
+        app.on_key(key(KeyCode::Char('y'))),
+        vec![Effect::DeployFleet("example.com".into())]
+    );
+    assert!(app.sites[0].running.is_some() && app.sites[1].running.is_some());
+    assert!(app.sites[2].running.is_none());
+    // Each server's outcome arrives on its own row.
+    app.on_loaded(Loaded::JobDone {
+        site: "web2/example.com".into(),
+        ok: true,
+        message: "deployed".into(),
+    });
+    assert!(app.sites[1].running.is_none() && app.sites[0].running.is_some());
+    // A site alone on its server deploys alone.
+    app.selected = 2;
+    app.on_key(key(KeyCode::Char('d')));
+    assert!(matches!(app.modal, Some(Modal::ConfirmDeploy { ref fleet, .. }) if fleet.is_empty()));
+}

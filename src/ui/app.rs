@@ -19,6 +19,8 @@ pub enum Effect {
         deployment_id: i64,
     },
     Deploy(String),
+    /// A fleet deploy of this domain on every server that has it.
+    DeployFleet(String),
     Rollback {
         site: String,
         to: i64,
@@ -92,6 +94,8 @@ pub enum Modal {
         server: String,
         domain: String,
         branch: String,
+        /// Every server with this domain when there are several: the fleet deploys together.
+        fleet: Vec<String>,
     },
     ConfirmRollback {
         site: String,
@@ -354,6 +358,30 @@ impl App {
             return vec![];
         }
         match modal {
+            Modal::ConfirmDeploy {
+                site,
+                fleet,
+                domain,
+                ..
+            } if !fleet.is_empty() => {
+                let keys: Vec<String> = fleet.iter().map(|srv| format!("{srv}/{domain}")).collect();
+                if let Some(busy) = keys
+                    .iter()
+                    .find(|k| self.site_mut(k).is_some_and(|s| s.running.is_some()))
+                {
+                    let msg =
+                        format!("{busy} is busy: the fleet deploys when every server is free");
+                    self.toast(msg, true);
+                    return vec![];
+                }
+                for k in &keys {
+                    if let Some(s) = self.site_mut(k) {
+                        s.running = Some(engine::Action::Deploy);
+                    }
+                }
+                self.select_newest = Some(site);
+                vec![Effect::DeployFleet(domain)]
+            }
             Modal::ConfirmDeploy { site, .. } => {
                 self.start_job(&site, engine::Action::Deploy, Effect::Deploy(site.clone()))
             }
@@ -438,11 +466,18 @@ impl App {
             }
             Action::Deploy => {
                 let Some(s) = self.site() else { return vec![] };
+                let servers: Vec<String> = self
+                    .sites
+                    .iter()
+                    .filter(|o| o.domain == s.domain)
+                    .map(|o| o.server.clone())
+                    .collect();
                 self.modal = Some(Modal::ConfirmDeploy {
                     site: s.key.clone(),
                     server: s.server.clone(),
                     domain: s.domain.clone(),
                     branch: s.branch.clone(),
+                    fleet: if servers.len() > 1 { servers } else { vec![] },
                 });
                 self.confirm_focused = false;
             }

@@ -409,6 +409,7 @@ fn modal(f: &mut Frame<'_>, app: &App, m: &Modal, theme: &Theme, area: Rect) {
             domain,
             server,
             branch,
+            fleet,
             ..
         } => (
             " Deploy ",
@@ -416,7 +417,11 @@ fn modal(f: &mut Frame<'_>, app: &App, m: &Modal, theme: &Theme, area: Rect) {
                 Line::from(vec![
                     Span::raw("Deploy "),
                     Span::styled(domain.as_str(), theme.key()),
-                    Span::raw(format!(" on {server}")),
+                    Span::raw(if fleet.is_empty() {
+                        format!(" on {server}")
+                    } else {
+                        format!(" on {} servers (fleet): {}", fleet.len(), fleet.join(", "))
+                    }),
                 ]),
                 Line::from(format!("branch: {branch}")),
                 Line::from(Span::styled(

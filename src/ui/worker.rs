@@ -107,6 +107,53 @@ impl Worker {
                     .remove(&site);
                 self.done(site, r);
             }
+            Effect::DeployFleet(domain) => {
+                let token = CancellationToken::new();
+                let sites = match self.config.find_sites(&domain) {
+                    Ok(s) => s,
+                    Err(e) => return self.done(domain, Err(e)),
+                };
+                let keys: Vec<String> = sites.iter().map(|s| s.key()).collect();
+                for k in &keys {
+                    self.cancels
+                        .lock()
+                        .unwrap_or_else(|p| p.into_inner())
+                        .insert(k.clone(), token.clone());
+                }
+                let r = self
+                    .engine
+                    .deploy_fleet(
+                        &sites,
+                        self.config.parallel,
+                        DeployOptions::default(),
+                        token,
+                    )
+                    .await;
+                for k in &keys {
+                    self.cancels
+                        .lock()
+                        .unwrap_or_else(|p| p.into_inner())
+                        .remove(k);
+                }
+                match r {
+                    Ok(results) => {
+                        for (key, r) in results {
+                            let r = r.map(|d| {
+                                format!(
+                                    "deployed {key} release {} (#{}, fleet)",
+                                    d.release, d.deployment_id
+                                )
+                            });
+                            self.done(key, r);
+                        }
+                    }
+                    Err(e) => {
+                        for k in keys {
+                            self.done(k, Err(e.clone()));
+                        }
+                    }
+                }
+            }
             Effect::Rollback { site, to } => {
                 let r = async {
                     let (s, c) = self.resolve(&site)?;
