@@ -252,3 +252,82 @@ fn write_refused_during_the_build() {
     settle_and_check(&h, Some(&live));
     drop(m);
 }
+
+#[test]
+fn the_history_database_disk_fills_mid_deploy() {
+    let h = Harness::local();
+    let dbdir = h.dir.path().join("dbfs");
+    std::fs::create_dir_all(&dbdir).unwrap();
+    let Some(m) = Mount::tmpfs(&dbdir, "size=16m") else {
+        return;
+    };
+    let db = dbdir.join("history.db");
+    let run = |args: &[&str]| h.cmd(args).env("FLIPDECK_DB", &db).output().unwrap();
+    h.write_config("deployment_script = \"true\"");
+    assert!(run(&["deploy", DOMAIN]).status.success());
+    h.write_config("deployment_script = \"sleep 2\"");
+    let child = h
+        .cmd(&["deploy", DOMAIN])
+        .env("FLIPDECK_DB", &db)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    h.wait_building(1);
+    // The build runs; the history's disk fills up before the success can be recorded.
+    let filler = dbdir.join("filler");
+    let _ = Command::new("sh")
+        .arg("-c")
+        .arg(format!(
+            "head -c 20000000 /dev/zero > '{}'",
+            filler.display()
+        ))
+        .status();
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(1), "recording failed: {out:?}");
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("database"),
+        "{out:?}"
+    );
+    std::fs::remove_file(&filler).unwrap();
+    // The server went ahead; its release log tells the next `status` how it ended.
+    let status = run(&["status"]);
+    assert!(status.status.success(), "{status:?}");
+    let list: serde_json::Value =
+        serde_json::from_slice(&run(&["list", DOMAIN, "--json"]).stdout).unwrap();
+    let newest = &list[0];
+    assert_eq!(newest["status"], "success", "{list}");
+    assert_eq!(newest["is_active"], true);
+    assert!(
+        newest["deployment_path"]
+            .as_str()
+            .unwrap()
+            .ends_with(&h.live_release().unwrap())
+    );
+    assert!(!h.lock_dir().exists());
+    drop(m);
+}
+
+#[test]
+fn flipdeck_killed_during_a_rollback() {
+    let (h, _) = deployed();
+    h.ok(&["deploy", DOMAIN]);
+    h.write_config("server:reload_command = \"sleep 3\"\ndeployment_script = \"true\"");
+    let mut child = h.spawn(&["rollback", DOMAIN]);
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    while !h.lock_dir().exists() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the rollback did not start"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    std::thread::sleep(Duration::from_millis(500));
+    unsafe { libc::kill(child.id() as i32, libc::SIGKILL) };
+    let _ = child.wait();
+    std::thread::sleep(Duration::from_secs(4));
+    // Wherever the switch got to, the next status makes history and server agree.
+    h.write_config("deployment_script = \"true\"");
+    h.ok(&["unlock", DOMAIN]);
+    settle_and_check(&h, None);
+}
