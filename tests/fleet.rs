@@ -115,6 +115,39 @@ fn list(h: &Harness, server: &str) -> Vec<Value> {
         .clone()
 }
 
+/// Each server's live release and how many release directories it has.
+fn state(f: &Fleet) -> Vec<(Option<String>, usize)> {
+    f.servers
+        .iter()
+        .map(|(_, _, r)| (live(r), releases(r)))
+        .collect()
+}
+
+/// A fleet deploy that must fail with `why`, leaving every server as it was.
+fn deploy_fails_everywhere(f: &Fleet, why: &str) {
+    let before = state(f);
+    let out = f.h.run(&["deploy", DOMAIN]);
+    assert_eq!(out.status.code(), Some(1), "{out:?}");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(stdout.contains(why), "{stdout}");
+    assert_eq!(
+        state(f),
+        before,
+        "every server on its release, no new release kept anywhere"
+    );
+    for (name, _, _) in &f.servers {
+        assert_eq!(list(&f.h, name)[0]["status"], "failed", "{name}");
+        assert_eq!(
+            list(&f.h, name)
+                .iter()
+                .filter(|d| d["is_active"] == true)
+                .count(),
+            1
+        );
+    }
+    assert!(no_locks(f));
+}
+
 fn no_locks(f: &Fleet) -> bool {
     f.servers.iter().all(|(_, _, root)| {
         !root
@@ -165,11 +198,6 @@ fn a_build_failing_on_one_server_switches_none() {
     )
     .unwrap();
     h.ok(&["provision", DOMAIN]);
-    let before: Vec<(Option<String>, usize)> = f
-        .servers
-        .iter()
-        .map(|(_, _, r)| (live(r), releases(r)))
-        .collect();
     std::fs::write(
         f.servers[1]
             .2
@@ -179,26 +207,7 @@ fn a_build_failing_on_one_server_switches_none() {
         "",
     )
     .unwrap();
-    let out = h.run(&["deploy", DOMAIN]);
-    assert_eq!(out.status.code(), Some(1), "{out:?}");
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        stdout.contains("another server of the fleet failed to build"),
-        "{stdout}"
-    );
-    let after: Vec<(Option<String>, usize)> = f
-        .servers
-        .iter()
-        .map(|(_, _, r)| (live(r), releases(r)))
-        .collect();
-    assert_eq!(
-        after, before,
-        "no server switched, no half release anywhere"
-    );
-    for (name, _, _) in &f.servers {
-        assert_eq!(list(h, name)[0]["status"], "failed", "{name}");
-    }
-    assert!(no_locks(&f));
+    deploy_fails_everywhere(&f, "another server of the fleet failed to build");
 }
 
 #[test]
@@ -206,45 +215,13 @@ fn a_switch_failing_on_one_server_switches_the_others_back() {
     let Some(f) = fleet() else { return };
     let h = &f.h;
     h.ok(&["provision", DOMAIN]);
-    let before: Vec<(Option<String>, usize)> = f
-        .servers
-        .iter()
-        .map(|(_, _, r)| (live(r), releases(r)))
-        .collect();
     // web2's reload fails after its switch: it switches itself back, and web1 is switched back too.
     let text = std::fs::read_to_string(&h.config).unwrap();
     let at = text.rfind("[[servers.sites]]").unwrap();
     let (a, b) = text.split_at(at);
     std::fs::write(&h.config, format!("{a}reload_command = \"exit 1\"\n\n{b}")).unwrap();
     h.commit("public/index.php", "<?php echo 'v3';\n");
-    let out = h.run(&["deploy", DOMAIN]);
-    assert_eq!(out.status.code(), Some(1), "{out:?}");
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        stdout.contains("another server of the fleet failed to switch"),
-        "{stdout}"
-    );
-    let after: Vec<(Option<String>, usize)> = f
-        .servers
-        .iter()
-        .map(|(_, _, r)| (live(r), releases(r)))
-        .collect();
-    assert_eq!(
-        after, before,
-        "every server back on its release, no new release kept"
-    );
-    for (name, _, _) in &f.servers {
-        let d = &list(h, name)[0];
-        assert_eq!(d["status"], "failed", "{name}");
-        assert_eq!(
-            list(h, name)
-                .iter()
-                .filter(|d| d["is_active"] == true)
-                .count(),
-            1
-        );
-    }
-    assert!(no_locks(&f));
+    deploy_fails_everywhere(&f, "another server of the fleet failed to switch");
 }
 
 #[test]
