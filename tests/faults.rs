@@ -331,3 +331,111 @@ fn flipdeck_killed_during_a_rollback() {
     h.ok(&["unlock", DOMAIN]);
     settle_and_check(&h, None);
 }
+
+#[test]
+fn commit_capture_fails() {
+    let (h, live) = deployed();
+    // The deploy script breaks the checkout: `git rev-parse HEAD` then fails.
+    h.write_config("deployment_script = \"rm -rf .git\"");
+    let out = h.expect(&["deploy", DOMAIN], 1);
+    assert!(out.contains("!!! commit failed"), "{out}");
+    settle_and_check(&h, Some(&live));
+}
+
+#[test]
+fn the_switch_fails_when_the_live_path_is_not_a_symlink() {
+    let h = Harness::local();
+    h.write_config("deployment_script = \"true\"");
+    // Someone put a real directory where the live symlink belongs.
+    std::fs::create_dir_all(h.live().join("public")).unwrap();
+    std::fs::write(h.live().join("public/index.php"), "hand-made").unwrap();
+    let out = h.run(&["deploy", DOMAIN]);
+    assert_eq!(out.status.code(), Some(1), "{out:?}");
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains("is not a symlink"),
+        "{out:?}"
+    );
+    assert_eq!(
+        std::fs::read_to_string(h.live().join("public/index.php")).unwrap(),
+        "hand-made",
+        "untouched"
+    );
+    assert!(h.releases().is_empty(), "no half release");
+    assert!(!h.lock_dir().exists());
+    std::fs::remove_dir_all(h.live()).unwrap();
+    settle_and_check(&h, None);
+}
+
+#[test]
+fn a_prune_delete_that_fails_keeps_the_record_and_the_lock_is_released() {
+    let (h, _) = deployed();
+    for _ in 0..3 {
+        h.ok(&["deploy", DOMAIN]);
+    }
+    let list = h.list();
+    let oldest = list.last().unwrap()["deployment_path"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    // The oldest release sits on a read-only bind mount: it cannot be deleted.
+    let bind = |args: &[&str]| {
+        Command::new("mount")
+            .args(args)
+            .status()
+            .is_ok_and(|s| s.success())
+    };
+    if !bind(&["--bind", &oldest, &oldest]) {
+        assert!(
+            std::env::var("CI").as_deref() != Ok("true"),
+            "CI runs as root and must be able to bind-mount"
+        );
+        println!("skipping: bind mounts need root");
+        return;
+    }
+    assert!(bind(&["-o", "remount,ro,bind", &oldest, &oldest]));
+    let out = h.run(&["prune", "--keep", "1"]);
+    let _ = Command::new("umount").arg("-l").arg(&oldest).status();
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "a prune that could not delete says so: {out:?}"
+    );
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("could not delete"),
+        "{out:?}"
+    );
+    let after = h.list();
+    let rec = after
+        .iter()
+        .find(|d| d["deployment_path"].as_str() == Some(oldest.as_str()));
+    assert!(
+        rec.is_some(),
+        "a release that could not be deleted keeps its path in the history"
+    );
+    assert!(!h.lock_dir().exists());
+    h.ok(&["prune", "--keep", "1"]);
+    settle_and_check(&h, None);
+}
+
+#[test]
+fn disk_full_during_provisioning() {
+    let h = Harness::local();
+    let Some(m) = Mount::tmpfs(&h.root, "size=1m") else {
+        return;
+    };
+    let filler = h.root.join("filler");
+    let _ = Command::new("sh")
+        .arg("-c")
+        .arg(format!(
+            "head -c 2000000 /dev/zero > '{}' 2>/dev/null",
+            filler.display()
+        ))
+        .status();
+    h.write_config("deployment_script = \"true\"");
+    h.expect(&["provision", DOMAIN], 1);
+    assert!(h.live_release().is_none());
+    std::fs::remove_file(&filler).unwrap();
+    h.ok(&["provision", DOMAIN]);
+    settle_and_check(&h, h.live_release().as_deref());
+    drop(m);
+}

@@ -171,6 +171,17 @@ impl Engine {
                 r.status
             )));
         }
+        let failed: Vec<&str> = r.vars_named("prune_failed").collect();
+        if !failed.is_empty() {
+            let msg = format!(
+                "pruning {} deleted {} release(s) but could not delete {}",
+                site.key(),
+                deleted.len(),
+                failed.join(", ")
+            );
+            job.finish(false, msg.clone());
+            return Err(Error::failed(msg));
+        }
         let kept_live = r.vars_named("kept_live").map(str::to_string).collect();
         job.finish(true, format!("pruned {} release(s)", deleted.len()));
         Ok(Pruned {
@@ -204,6 +215,11 @@ impl Engine {
         for name in r.vars_named("kept_live") {
             job.notice(format!(
                 "kept release {name}: it is live on the server although the history says otherwise; run `flipdeck status`"
+            ));
+        }
+        for name in r.vars_named("prune_failed") {
+            job.notice(format!(
+                "could not delete release {name} (see the error above); its record keeps its path"
             ));
         }
         deleted

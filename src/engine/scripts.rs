@@ -386,6 +386,8 @@ if [ "$r" = "$live_now" ]; then
 elif rm -rf "$base/$r"; then
   setv pruned "$r"
   relog {p} pruned ""
+else
+  setv prune_failed "$r"
 fi
 "#,
             n = quote(n),
