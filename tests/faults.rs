@@ -328,7 +328,6 @@ fn flipdeck_killed_during_a_rollback() {
     std::thread::sleep(Duration::from_secs(4));
     // Wherever the switch got to, the next status makes history and server agree.
     h.write_config("deployment_script = \"true\"");
-    h.ok(&["unlock", DOMAIN]);
     settle_and_check(&h, None);
 }
 
@@ -438,4 +437,162 @@ fn disk_full_during_provisioning() {
     h.ok(&["provision", DOMAIN]);
     settle_and_check(&h, h.live_release().as_deref());
     drop(m);
+}
+
+#[test]
+fn connection_killed_during_the_reload() {
+    let Some(h) = Harness::ssh() else { return };
+    h.write_config("deployment_script = \"true\"");
+    h.ok(&["deploy", DOMAIN]);
+    let live = h.live_release().unwrap();
+    h.write_config("server:reload_command = \"sleep 5\"\ndeployment_script = \"true\"");
+    let child = h.spawn(&["deploy", DOMAIN]);
+    h.wait_building(1);
+    // Past the switch: the new release is live while the reload runs.
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    while h.live_release().as_deref() == Some(live.as_str()) {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the switch did not happen"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    std::thread::sleep(Duration::from_millis(300));
+    let support::Transport::Ssh(sshd) = &h.transport else {
+        unreachable!()
+    };
+    assert!(sshd.signal_connections(libc::SIGKILL) > 0);
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(1), "{out:?}");
+    // flipdeck reconnected, found its release live mid-reload and switched back.
+    assert_eq!(h.live_release().as_deref(), Some(live.as_str()));
+    settle_and_check(&h, None);
+}
+
+#[test]
+fn permission_denied_for_a_non_root_user() {
+    // The deploy runs as `nobody`, for whom the site's directory is not writable.
+    let runuser = Command::new("runuser")
+        .arg("--help")
+        .output()
+        .is_ok_and(|o| o.status.success());
+    let is_root = unsafe { libc::getuid() } == 0;
+    if !runuser || !is_root {
+        assert!(
+            std::env::var("CI").as_deref() != Ok("true"),
+            "CI runs as root with runuser (util-linux)"
+        );
+        println!("skipping: needs root and runuser");
+        return;
+    }
+    let (h, live) = deployed();
+    let open = |p: &std::path::Path| {
+        let _ = Command::new("chmod").args(["-R", "a+rwX"]).arg(p).status();
+    };
+    // nobody may read the repository, write the history, and traverse to the root...
+    let _ = Command::new("chmod").arg("755").arg(h.dir.path()).status();
+    open(&h.repo);
+    open(&h.db);
+    let _ = Command::new("chmod").arg("a+rw").arg(h.dir.path()).status();
+    for f in ["history.db-wal", "history.db-shm"] {
+        if h.dir.path().join(f).exists() {
+            let _ = Command::new("chmod")
+                .arg("a+rw")
+                .arg(h.dir.path().join(f))
+                .status();
+        }
+    }
+    // ...but the site's directory stays root's, mode 755.
+    let out = Command::new("runuser")
+        .args([
+            "-u",
+            "nobody",
+            "--",
+            "env",
+            "HOME=/tmp",
+            "GIT_CONFIG_GLOBAL=/dev/null",
+        ])
+        .arg(format!("FLIPDECK_CONFIG={}", h.config.display()))
+        .arg(format!("FLIPDECK_DB={}", h.db.display()))
+        .arg(env!("CARGO_BIN_EXE_flipdeck"))
+        .args(["deploy", DOMAIN])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1), "{out:?}");
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains("Permission denied"),
+        "{out:?}"
+    );
+    assert_eq!(h.live_release().as_deref(), Some(live.as_str()));
+    settle_and_check(&h, Some(&live));
+}
+
+/// Prunes a site whose oldest release is big, and interrupts the prune with `interrupt` while it
+/// deletes; then every release must be whole or gone, and the next status and prune clean up.
+fn prune_interrupted(h: &Harness, interrupt: impl FnOnce(&mut std::process::Child)) {
+    h.write_config("deployment_script = \"true\"");
+    for _ in 0..3 {
+        h.ok(&["deploy", DOMAIN]);
+    }
+    let oldest = h.list().last().unwrap()["deployment_path"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let fill = format!("mkdir -p '{oldest}/big' && cd '{oldest}/big' && seq 60000 | xargs touch");
+    assert!(
+        Command::new("sh")
+            .arg("-c")
+            .arg(fill)
+            .status()
+            .unwrap()
+            .success()
+    );
+    let mut child = h.spawn(&["prune", "--keep", "1"]);
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    while !h.lock_dir().exists() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the prune did not start"
+        );
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    std::thread::sleep(Duration::from_millis(150));
+    interrupt(&mut child);
+    let _ = child.wait();
+    std::thread::sleep(Duration::from_secs(3));
+    // No release is ever half deleted: each is whole, or gone.
+    for r in h.releases() {
+        assert!(
+            h.base().join(&r).join("public/index.php").is_file(),
+            "{r} is whole"
+        );
+    }
+    settle_and_check(h, None);
+    // The next prune clears what the interrupted one left behind.
+    h.ok(&["prune", "--keep", "1"]);
+    let trash = std::fs::read_dir(h.base().join(".flipdeck"))
+        .unwrap()
+        .flatten()
+        .filter(|e| e.file_name().to_string_lossy().starts_with(".trash-"))
+        .count();
+    assert_eq!(trash, 0);
+}
+
+#[test]
+fn flipdeck_killed_during_a_prune() {
+    let h = Harness::local();
+    prune_interrupted(&h, |child| unsafe {
+        libc::kill(child.id() as i32, libc::SIGKILL);
+    });
+}
+
+#[test]
+fn connection_killed_during_a_prune() {
+    let Some(h) = Harness::ssh() else { return };
+    let support::Transport::Ssh(sshd) = &h.transport else {
+        unreachable!()
+    };
+    prune_interrupted(&h, |_| {
+        sshd.signal_connections(libc::SIGKILL);
+    });
 }

@@ -322,6 +322,21 @@ impl Engine {
                 ),
             )?;
         }
+        // A lock left by a dead flipdeck of this machine with no deployment to settle (a killed
+        // rollback or prune): nothing is half-built, so it only needs removing.
+        if let Some(holder) = lock.clone()
+            && held_by_dead_local_process(&holder, &self.identity.host)
+        {
+            let r = job
+                .run(&scripts::force_unlock(&job.prelude()), None, None)
+                .await;
+            if matches!(r, Ok(ref r) if r.status.success()) {
+                job.notice(format!(
+                    "removed the lock left by {holder}: that flipdeck is no longer running"
+                ));
+                lock = None;
+            }
+        }
         Ok(lock)
     }
 

@@ -31,10 +31,14 @@ take_lock() {{
   if mkdir "$lock" 2>/dev/null; then
     # A failed write (disk full) may leave an empty owner file: the lock is ours, remove it whole.
     printf '%s\n' {owner} > "$lock/owner" || {{ rm -rf "$lock"; exit 1; }}
-  else
+  elif [ -d "$lock" ]; then
     holder=$(head -n 1 "$lock/owner" 2>/dev/null)
     setv holder "${{holder:-unknown (the lock has no owner file yet)}}"
     exit 75
+  else
+    # Not held: the lock cannot be made at all (permission, full disk); say why.
+    mkdir "$lock" && rmdir "$lock"
+    exit 1
   fi
 }}
 "#,
@@ -375,17 +379,22 @@ fn prune_body(names: &[String], who: &str) -> String {
     if names.is_empty() {
         return String::new();
     }
+    // A release is first renamed into `.flipdeck/` (atomic), then deleted: an interrupted prune
+    // leaves hidden trash, never a half-deleted release that could be rolled back to. Trash from
+    // an earlier interrupted prune goes first.
     let mut s = String::from(
-        "step prune\nlive_now=$(readlink \"$live\" 2>/dev/null)\nlive_now=${live_now##*/}\n",
+        "step prune\nrm -rf \"$meta\"/.trash-* 2>/dev/null\n\
+         live_now=$(readlink \"$live\" 2>/dev/null)\nlive_now=${live_now##*/}\n",
     );
     for n in names {
         s.push_str(&format!(
             r#"r={n}
 if [ "$r" = "$live_now" ]; then
   setv kept_live "$r"
-elif rm -rf "$base/$r"; then
+elif [ ! -e "$base/$r" ] || mv "$base/$r" "$meta/.trash-$r-$$"; then
   setv pruned "$r"
   relog {p} pruned ""
+  rm -rf "$meta/.trash-$r-$$"
 else
   setv prune_failed "$r"
 fi
