@@ -7,99 +7,8 @@ mod support;
 
 use std::process::Command;
 use std::time::Duration;
+use support::faults::{Mount, deployed, settle_and_check};
 use support::{DOMAIN, Harness};
-
-/// A small tmpfs mounted over the deployment root (disk-full and read-only faults), unmounted on drop.
-struct Mount(std::path::PathBuf);
-
-impl Mount {
-    fn tmpfs(at: &std::path::Path, opts: &str) -> Option<Mount> {
-        let ok = Command::new("mount")
-            .args(["-t", "tmpfs", "-o", opts, "tmpfs"])
-            .arg(at)
-            .status()
-            .is_ok_and(|s| s.success());
-        if !ok {
-            assert!(
-                std::env::var("CI").as_deref() != Ok("true"),
-                "CI runs as root and must be able to mount a tmpfs"
-            );
-            println!("skipping: mounting a tmpfs needs root");
-            return None;
-        }
-        Some(Mount(at.to_path_buf()))
-    }
-
-    fn remount(&self, opts: &str) {
-        let st = Command::new("mount")
-            .args(["-o", &format!("remount,{opts}")])
-            .arg(&self.0)
-            .status()
-            .unwrap();
-        assert!(st.success());
-    }
-}
-
-impl Drop for Mount {
-    fn drop(&mut self) {
-        let _ = Command::new("umount").arg("-l").arg(&self.0).status();
-    }
-}
-
-/// The checks after every fault.
-fn settle_and_check(h: &Harness, live_before: Option<&str>) {
-    h.ok(&["status"]);
-    let list = h.list();
-    assert!(
-        list.iter()
-            .all(|d| d["status"] == "success" || d["status"] == "failed"),
-        "nothing left mid-flight: {list:#?}"
-    );
-    let live = h.live_release();
-    if let Some(before) = live_before {
-        assert_eq!(
-            live.as_deref(),
-            Some(before),
-            "the live site is the one from before the fault"
-        );
-    }
-    let active: Vec<_> = list.iter().filter(|d| d["is_active"] == true).collect();
-    match &live {
-        Some(l) => {
-            assert_eq!(active.len(), 1);
-            assert_eq!(active[0]["status"], "success");
-            assert!(
-                active[0]["deployment_path"]
-                    .as_str()
-                    .unwrap()
-                    .ends_with(l.as_str())
-            );
-        }
-        None => assert!(active.is_empty()),
-    }
-    assert!(!h.lock_dir().exists(), "the lock is released");
-    let mut kept: Vec<String> = list
-        .iter()
-        .filter_map(|d| d["deployment_path"].as_str())
-        .map(|p| p.rsplit('/').next().unwrap().to_string())
-        .collect();
-    kept.sort();
-    assert_eq!(
-        h.releases(),
-        kept,
-        "no half release: every directory is a recorded, successful release"
-    );
-    h.write_config("deployment_script = \"true\"");
-    h.ok(&["deploy", DOMAIN]);
-}
-
-fn deployed() -> (Harness, String) {
-    let h = Harness::local();
-    h.write_config("deployment_script = \"true\"");
-    h.ok(&["deploy", DOMAIN]);
-    let live = h.live_release().unwrap();
-    (h, live)
-}
 
 #[test]
 fn fetch_fails_for_an_unreachable_repository() {
@@ -595,4 +504,41 @@ fn connection_killed_during_a_prune() {
     prune_interrupted(&h, |_| {
         sshd.signal_connections(libc::SIGKILL);
     });
+}
+
+#[test]
+fn health_check_faults_beyond_a_bad_status() {
+    // A port nothing listens on: the request is refused.
+    let closed = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    for (check, why) in [
+        (
+            "health_check = { command = \"sleep 5\", timeout_s = 1, retries = 1 }".to_string(),
+            "command timed out after 1s".to_string(),
+        ),
+        (
+            "health_check = { command = \"exit 7\", retries = 2, interval_s = 0 }".to_string(),
+            "command exited with code 7".to_string(),
+        ),
+        (
+            format!(
+                "health_check = {{ url = \"http://127.0.0.1:{closed}/\", timeout_s = 1, retries = 1 }}"
+            ),
+            format!("no HTTP response from http://127.0.0.1:{closed}/ within 1s (expected 200)"),
+        ),
+    ] {
+        let (h, live) = deployed();
+        h.write_config(&format!("deployment_script = \"true\"\n{check}"));
+        let out = h.run(&["deploy", DOMAIN]);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(1), "{out:?}");
+        assert!(
+            stderr.contains(&format!("health check failed: {why}; switched back to")),
+            "{check}: {stderr}"
+        );
+        settle_and_check(&h, Some(&live));
+    }
 }

@@ -272,7 +272,9 @@ impl Engine {
             (None, None) => format!("switch failed ({})", r.status),
         };
         if r.var("switched").is_some() && r.var("switched_back").is_none() {
-            self.undo(job, Some(release)).await;
+            if self.undo(job, Some(release)).await {
+                return self.record_kept(job, id, &why, commit.as_deref());
+            }
         } else {
             self.cleanup_after_failure(job, Some(release)).await;
         }
@@ -336,7 +338,16 @@ impl Engine {
         let why = format!("{why} during {}", step.as_deref().unwrap_or("start"));
         if matches!(e, RunError::Transport { .. }) {
             match connector.connect().await {
-                Ok(t) => job.target = t,
+                Ok(t) => {
+                    job.target = t;
+                    // The old session's commands may still run on the server; stop them first.
+                    if !matches!(job.run(&scripts::stop_own(&job.prelude(), false), None, None).await, Ok(r) if r.status.success())
+                    {
+                        job.notice(
+                            "could not stop what the lost session left running on the server",
+                        );
+                    }
+                }
                 Err(err) => {
                     job.notice(format!(
                         "could not reconnect to clean up ({err}); the site may stay locked: check with `flipdeck status`, then `flipdeck unlock {}`",
@@ -346,13 +357,15 @@ impl Engine {
                 }
             }
         }
-        self.undo(job, release).await;
+        if self.undo(job, release).await {
+            return self.record_kept(job, id, &why, None);
+        }
         self.record_failure(job, id, &why, None)
     }
 
     /// After an interruption: if the new release went live, switch back to the one before; then
-    /// remove the release (unless it has to stay live) and our lock.
-    async fn undo(&self, job: &mut Job<'_>, release: Option<&str>) {
+    /// remove the release (unless it has to stay live) and our lock. True when it stays live.
+    async fn undo(&self, job: &mut Job<'_>, release: Option<&str>) -> bool {
         let mut remove = release;
         if let (Some(rel), Ok(live)) = (release, self.read_live(job).await)
             && live
@@ -376,6 +389,7 @@ impl Engine {
             }
         }
         self.cleanup_after_failure(job, remove).await;
+        release.is_some() && remove.is_none()
     }
 
     /// The link target of the release that was active before `release`, from the history.
@@ -401,6 +415,29 @@ impl Engine {
         if !matches!(job.run(&s, None, None).await, Ok(r) if r.status.success()) {
             job.notice("cleanup after the failure did not complete; check with `flipdeck status`");
         }
+    }
+
+    /// The deployment failed after its switch and could not be switched back: its release is what
+    /// runs, so the history makes it the active deployment (never a failed one) and says why.
+    fn record_kept(&self, job: &mut Job<'_>, id: i64, why: &str, sha: Option<&str>) -> Error {
+        job.notice(format!(
+            "deployment #{id}: {why}; its release could not be taken down, so it stays live and is recorded as the active deployment"
+        ));
+        job.flush();
+        let stored = self.store.finish_success(id, sha.unwrap_or(""), Utc::now());
+        job.emit(EventKind::Status {
+            deployment_id: id,
+            status: Status::Success,
+        });
+        job.finish(false, format!("deployment #{id} is live but: {why}"));
+        let stored = stored
+            .err()
+            .map(|e| format!(" (and recording it failed: {e})"));
+        Error::failed(format!(
+            "deployment #{id} of {} is live, but {why}{}",
+            job.site,
+            stored.unwrap_or_default()
+        ))
     }
 
     pub(super) fn record_failure(

@@ -104,6 +104,9 @@ pub enum RunError {
     },
 }
 
+/// The environment variable naming a job's token in each of its processes on the target.
+pub const JOB_ENV: &str = "FLIPDECK_JOB";
+
 pub struct Job<'e> {
     pub engine: &'e Engine,
     pub id: u64,
@@ -272,7 +275,14 @@ impl<'e> Job<'e> {
         let ready = format!("{} {}", self.marker, super::scripts::READY);
         let mut ready_on = (false, false);
         let target = self.target.clone();
-        let exec = target.exec_fed(script, in_rx, tx);
+        // Every process of the job carries its token in its environment, so whoever recovers
+        // after flipdeck or the connection died can find and stop what is still running.
+        let script = format!(
+            "exec env {JOB_ENV}={} sh -c {}",
+            crate::shell::quote(&self.token),
+            crate::shell::quote(script)
+        );
+        let exec = target.exec_fed(&script, in_rx, tx);
         tokio::pin!(exec);
         let never = CancellationToken::new();
         let cancel = cancel.unwrap_or(&never);

@@ -155,7 +155,7 @@ impl Engine {
             (None, Some(_)) => LiveState::NotALink,
             _ => LiveState::Missing,
         };
-        let releases: Vec<String> = r.vars_named("release").map(str::to_string).collect();
+        let mut releases: Vec<String> = r.vars_named("release").map(str::to_string).collect();
         let lock = r.var("lock").map(str::to_string);
         let imported = self.import_release_log(&job, &row, &r, &releases)?;
         let lock = self.recover_interrupted(&mut job, row.id, lock).await?;
@@ -165,6 +165,10 @@ impl Engine {
             ));
         }
         let list = self.store.list(row.id, None)?;
+        if lock.is_none() {
+            self.remove_failed_leftovers(&mut job, &list, &live, &mut releases)
+                .await?;
+        }
         let mut missing = Vec::new();
         for d in &list {
             if let (Some(_), Some(name)) = (&d.deployment_path, &d.release_name)
@@ -210,6 +214,49 @@ impl Engine {
             drift,
             active_deployment_id: server_active.map(|d| d.id),
         })
+    }
+
+    /// Directories of failed deployments that their own clean-up could not remove (the disk was
+    /// read-only then, say) are removed now, under the lock; a live one never is.
+    async fn remove_failed_leftovers(
+        &self,
+        job: &mut Job<'_>,
+        list: &[crate::store::Deployment],
+        live: &LiveState,
+        releases: &mut Vec<String>,
+    ) -> Result<()> {
+        let failed: Vec<String> = list
+            .iter()
+            .filter(|d| d.status == Status::Failed)
+            .filter_map(|d| d.release_name.clone())
+            .filter(|n| releases.contains(n) && live.release() != Some(n.as_str()))
+            .collect();
+        if failed.is_empty() {
+            return Ok(());
+        }
+        let r = job
+            .run(
+                &scripts::remove_leftovers(&job.prelude(), &failed),
+                None,
+                None,
+            )
+            .await
+            .map_err(|_| Error::failed(format!("connection lost while cleaning {}", job.site)))?;
+        let removed: Vec<&str> = r.vars_named("removed").collect();
+        if !removed.is_empty() {
+            job.notice(format!(
+                "removed what failed deployments left behind: {}",
+                removed.join(", ")
+            ));
+            releases.retain(|n| !removed.contains(&n.as_str()));
+        }
+        if !r.status.success() && r.status != crate::target::ExitStatus::Code(scripts::LOCK_HELD) {
+            job.notice(format!(
+                "could not remove what failed deployments left behind ({})",
+                r.status
+            ));
+        }
+        Ok(())
     }
 
     /// Deployments in the server's release log that this history lacks (another operator's, or

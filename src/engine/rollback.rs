@@ -51,8 +51,27 @@ pub fn refusal(d: &Deployment) -> Option<String> {
     }
 }
 
+impl Engine {
+    /// After the connection dropped mid-rollback: reconnect, stop what the lost session left
+    /// running (it could still switch), release our lock, and return the live link (None: could
+    /// not reconnect).
+    async fn after_lost_rollback(
+        &self,
+        job: &mut Job<'_>,
+        connector: &dyn Connector,
+    ) -> Option<String> {
+        job.target = connector.connect().await.ok()?;
+        let r = job
+            .run(&scripts::stop_own(&job.prelude(), true), None, None)
+            .await
+            .ok()
+            .filter(|r| r.status.success())?;
+        Some(r.var("live").unwrap_or_default().to_string())
+    }
+}
+
 /// The default target: newest eligible deployment that started before the active one.
-pub fn default_target(list: &[Deployment]) -> Option<&Deployment> {
+fn default_target(list: &[Deployment]) -> Option<&Deployment> {
     let active_pos = list.iter().position(|d| d.is_active);
     let older = match active_pos {
         Some(p) => &list[p + 1..],
@@ -159,9 +178,18 @@ impl Engine {
         let r = match job.run(&script, None, None).await {
             Ok(r) => r,
             Err(RunError::Transport { error, .. }) => {
+                job.notice(format!("{error}"));
+                let state = match self.after_lost_rollback(&mut job, connector).await {
+                    Some(live) if live.rsplit('/').next() == Some(release.as_str()) => {
+                        self.store.set_active(row.id, chosen.id, Utc::now())?;
+                        "its switch had happened, so the rollback is in place"
+                    }
+                    Some(_) => "its switch had not happened, so the live release is unchanged",
+                    None => "could not reconnect to check; run `flipdeck status`",
+                };
                 job.finish(false, "connection lost");
                 return Err(Error::failed(format!(
-                    "connection lost during the rollback of {} ({error}); check the live release with `flipdeck status`",
+                    "connection lost during the rollback of {} ({error}); {state}",
                     site.key()
                 )));
             }

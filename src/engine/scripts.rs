@@ -26,11 +26,43 @@ token={token}
 step() {{ printf '%s step %s\n' "$M" "$1"; }}
 setv() {{ printf '%s set %s %s\n' "$M" "$1" "$2"; }}
 {vars}{relog}unlock() {{ if grep -qF "token=$token" "$lock/owner" 2>/dev/null; then rm -rf "$lock"; fi; }}
+# Stops every process of the job whose token is $1 (see JOB_ENV) except our own process group:
+# what a dead flipdeck or a lost connection left running must not carry on after recovery.
+stop_job() {{
+  [ -n "$1" ] && [ -r /proc/self/stat ] || return 0
+  me=$(sed 's/.*) //' /proc/self/stat | cut -d' ' -f3)
+  n=0
+  while [ $n -lt 50 ]; do
+    left=
+    for f in $(grep -lzxF "{job_env}=$1" /proc/[0-9]*/environ 2>/dev/null); do
+      p=${{f#/proc/}}; p=${{p%/environ}}
+      g=$(sed 's/.*) //' "/proc/$p/stat" 2>/dev/null | cut -d' ' -f3)
+      [ -n "$g" ] && [ "$g" != "$me" ] || continue
+      kill -9 "$p" 2>/dev/null && left=1
+    done
+    [ -z "$left" ] && return 0
+    n=$((n+1))
+  done
+}}
+# The same for the job holding the lock.
+stop_holder() {{
+  stop_job "$(sed -n 's/.* token=\([^ ]*\).*/\1/p' "$lock/owner" 2>/dev/null | head -n 1)"
+  clear_switch_links
+}}
+# Removes the links a switch makes beside the live one (`.DOMAIN.flipdeck-PID`, and
+# `.DOMAIN.flipdeck-back-PID`): only a lock holder switches, so under the lock they are stale.
+clear_switch_links() {{
+  for f in "$root/.$domain.flipdeck-"*; do
+    n=${{f#"$root/.$domain.flipdeck-"}}; n=${{n#back-}}
+    case $n in ''|*[!0-9]*) ;; *) rm -f "$f" ;; esac
+  done
+}}
 take_lock() {{
   mkdir -p "$meta" || exit 1
   if mkdir "$lock" 2>/dev/null; then
     # A failed write (disk full) may leave an empty owner file: the lock is ours, remove it whole.
     printf '%s\n' {owner} > "$lock/owner" || {{ rm -rf "$lock"; exit 1; }}
+    clear_switch_links
   elif [ -d "$lock" ]; then
     holder=$(head -n 1 "$lock/owner" 2>/dev/null)
     setv holder "${{holder:-unknown (the lock has no owner file yet)}}"
@@ -47,6 +79,7 @@ take_lock() {{
             relog = super::release_log::SHELL_FN,
             token = quote(self.token),
             owner = quote(self.owner),
+            job_env = super::job::JOB_ENV,
         )
     }
 }
@@ -141,7 +174,7 @@ fi
             r#"IFS= read -r verdict <&3 || verdict=revert
 if [ "$verdict" != commit ]; then
   echo "another server of the fleet failed to switch: switching back" >&2
-  if [ -n "$prev" ]; then switch_to "$prev"; else rm -f "$live"; fi || {{ echo "switching back failed: the new release stays live" >&2; unlock; exit 5; }}
+  switch_back || {{ echo "switching back failed: the new release stays live" >&2; unlock; exit 5; }}
 {reload_again}  setv reverted 1
   built=0
   exit 4
@@ -150,7 +183,8 @@ fi
         ));
     }
     s.push_str(
-        "cat <&3 > \"$rel/deployment.log\" || echo 'could not write deployment.log' >&2\n\
+        "rm -f \"$back\"\n\
+         cat <&3 > \"$rel/deployment.log\" || echo 'could not write deployment.log' >&2\n\
          finished=1\nrelog \"$relog_deploy\" success \"${sha:-}\"\n",
     );
     s.push_str(&prune_body(prune, prelude.who));
@@ -306,6 +340,11 @@ const SWITCH_FN: &str = r#"switch_to() {
   fi
   rm -f "$tmp" && ln -s "$1" "$tmp" && mv -T "$tmp" "$live" || { rm -f "$tmp"; return 1; }
 }
+# Back to $prev through the link made before the switch: a rename only, so it needs no free
+# inode or byte (a full disk cannot keep a failed release live).
+switch_back() {
+  if [ -n "$prev" ]; then mv -T "$back" "$live"; else rm -f "$live"; fi
+}
 "#;
 
 /// Switch to the new release, reload, then run the health check. A failing reload or health check
@@ -317,7 +356,7 @@ pub fn switch(
     reload: Option<&str>,
     health: Option<&HealthCheck>,
 ) -> String {
-    prelude.render() + &switch_body(link, reload, health.map(|h| (h, true)))
+    prelude.render() + &switch_body(link, reload, health.map(|h| (h, true))) + "rm -f \"$back\"\n"
 }
 
 /// The switch and what follows it; `health` carries whether a failing check switches back.
@@ -328,7 +367,11 @@ fn switch_body(link: &str, reload: Option<&str>, health: Option<(&HealthCheck, b
 step switch
 prev=$(readlink "$live" 2>/dev/null)
 setv prev "$prev"
-switch_to "$new" || exit 1
+back="$root/.$domain.flipdeck-back-$$"
+if [ -n "$prev" ]; then
+  rm -f "$back" && ln -s "$prev" "$back" || {{ rm -f "$back"; echo "cannot prepare the way back to $prev, so not switching" >&2; exit 1; }}
+fi
+switch_to "$new" || {{ rm -f "$back"; exit 1; }}
 setv switched 1
 "#,
         link = quote(link)
@@ -340,7 +383,7 @@ setv switched 1
 rc=$?
 if [ $rc -ne 0 ]; then
   echo "reload failed (exit $rc); switching back" >&2
-  if [ -n "$prev" ]; then switch_to "$prev" || exit 1; else rm -f "$live" || exit 1; fi
+  switch_back || exit 1
   setv switched_back 1
   exit $rc
 fi
@@ -354,7 +397,7 @@ fi
             s.push_str(
                 r#"if ! health_check; then
   echo "health check failed; switching back" >&2
-  if [ -n "$prev" ]; then switch_to "$prev" || exit 1; else rm -f "$live" || exit 1; fi
+  switch_back || exit 1
   setv switched_back 1
 "#,
             );
@@ -441,6 +484,7 @@ fi
         name = quote(release)
     ));
     s.push_str(&switch_body(link, reload, health.map(|h| (h, false))));
+    s.push_str("rm -f \"$back\"\n");
     let (prefix, commit) = relog;
     s.push_str(&format!(
         "relog {} success {}\n",
@@ -450,11 +494,26 @@ fi
     s
 }
 
+/// Stops what is left of this job on the target (after a lost connection, before looking at the
+/// live link: a held-up command must not switch it afterwards).
+/// Reports the live link then; with `unlock`, our lock is released too.
+pub fn stop_own(prelude: &Prelude<'_>, unlock: bool) -> String {
+    prelude.render()
+        + r#"stop_job "$token"
+if grep -qF "token=$token" "$lock/owner" 2>/dev/null; then clear_switch_links; fi
+setv live "$(readlink "$live" 2>/dev/null)"
+"# + if unlock { "unlock\n" } else { "" }
+}
+
 /// Removes a half-built release and our lock after an interrupted build (cancel, lost connection).
 pub fn cleanup(prelude: &Prelude<'_>, release: Option<&str>) -> String {
     let mut s = prelude.render();
     if let Some(r) = release {
-        s.push_str(&format!("rm -rf \"$base\"/{}\n", quote(r)));
+        // Whatever the caller believes, a live release is never removed.
+        s.push_str(&format!(
+            "r={}\nlive_now=$(readlink \"$live\" 2>/dev/null)\n[ \"${{live_now##*/}}\" = \"$r\" ] || rm -rf \"$base/$r\"\n",
+            quote(r)
+        ));
     }
     s.push_str("unlock\n");
     s
@@ -485,6 +544,7 @@ pub fn recover(prelude: &Prelude<'_>, deployment_id: i64, release: &str) -> Stri
     let mut s = prelude.render();
     s.push_str(&format!(
         r#"r={r}
+if grep -qw {owner} "$lock/owner" 2>/dev/null; then stop_holder; fi
 live_now=$(readlink "$live" 2>/dev/null)
 if [ "${{live_now##*/}}" = "$r" ]; then
   setv went_live 1
@@ -500,12 +560,33 @@ if grep -qw {owner} "$lock/owner" 2>/dev/null; then rm -rf "$lock"; fi
     s
 }
 
+/// Removes the directories of failed deployments, under the lock; a live one is kept.
+pub fn remove_leftovers(prelude: &Prelude<'_>, names: &[String]) -> String {
+    let mut s = prelude.render();
+    s.push_str(
+        "take_lock
+trap unlock EXIT
+live_now=$(readlink \"$live\" 2>/dev/null)
+",
+    );
+    for n in names {
+        s.push_str(&format!(
+            "r={}
+if [ \"${{live_now##*/}}\" != \"$r\" ] && [ -d \"$base/$r\" ]; then rm -rf \"$base/$r\" && setv removed \"$r\"; fi
+",
+            quote(n)
+        ));
+    }
+    s
+}
+
 /// `flipdeck unlock`: read the holder, remove the lock.
 pub fn force_unlock(prelude: &Prelude<'_>) -> String {
     let mut s = prelude.render();
     s.push_str(
         r#"if [ ! -d "$lock" ]; then setv nolock 1; exit 0; fi
 setv holder "$(head -n 1 "$lock/owner" 2>/dev/null)"
+stop_holder
 rm -rf "$lock" || exit 1
 "#,
     );

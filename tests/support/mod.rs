@@ -7,6 +7,8 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
 pub mod counting;
+pub mod faults;
+pub mod pause;
 pub mod sshd;
 pub mod tmux;
 pub mod web;
@@ -147,7 +149,24 @@ impl Harness {
             .env("FLIPDECK_DB", &self.db)
             .env_remove("XDG_CONFIG_HOME")
             .current_dir(self.dir.path());
+        if matches!(self.transport, Transport::Local) {
+            let path = std::env::var("PATH").unwrap_or_default();
+            c.env("PATH", format!("{}:{path}", self.pause_bin().display()));
+        }
         c
+    }
+
+    /// Where `pause::Pause` wrappers go: first on the PATH of the server's shell.
+    pub fn pause_bin(&self) -> PathBuf {
+        match &self.transport {
+            Transport::Local => pause::dir(self.dir.path()),
+            Transport::Ssh(s) => pause::dir(s.dir()),
+        }
+    }
+
+    /// Holds the first call of `command` whose arguments match `pattern` (see `pause`).
+    pub fn pause_at(&self, command: &str, pattern: &str) -> pause::Pause {
+        pause::Pause::install(&self.pause_bin(), command, pattern)
     }
 
     /// Starts flipdeck in the background, its output captured.

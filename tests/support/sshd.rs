@@ -146,6 +146,27 @@ impl TestSshd {
     }
 }
 
+impl TestSshd {
+    /// Drops every connection the way a network failure does: only sshd's own per-connection
+    /// processes are SIGKILLed, so the commands they ran live on, orphaned, on the server.
+    pub fn drop_connections(&self) -> usize {
+        let sshd: Vec<u32> = self
+            .connection_pids()
+            .into_iter()
+            .filter(|p| {
+                std::fs::read_to_string(format!("/proc/{p}/comm")).is_ok_and(|c| c.trim() == "sshd")
+            })
+            .collect();
+        for &pid in &sshd {
+            // SAFETY: plain syscall on processes this test started.
+            unsafe {
+                libc::kill(pid as i32, libc::SIGKILL);
+            }
+        }
+        sshd.len()
+    }
+}
+
 impl Drop for TestSshd {
     fn drop(&mut self) {
         // SIGKILL also ends stopped processes; connections first so none is left orphaned.
@@ -254,7 +275,8 @@ fn write_config(dir: &Path, address: &str, port: u16) {
          PasswordAuthentication no\n\
          KbdInteractiveAuthentication no\n\
          PrintMotd no\n\
-         LogLevel VERBOSE\n"
+         LogLevel VERBOSE\n\
+         SetEnv PATH={d}/pause-bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin\n"
     );
     std::fs::write(dir.join("sshd_config"), config).unwrap();
 }
