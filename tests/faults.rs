@@ -502,7 +502,7 @@ fn connection_killed_during_a_prune() {
         unreachable!()
     };
     prune_interrupted(&h, |_| {
-        sshd.signal_connections(libc::SIGKILL);
+        sshd.drop_connections();
     });
 }
 
