@@ -196,8 +196,9 @@ proptest! {
     }
 }
 
-/// Random sequences of deploy / failing deploy / rollback / prune / concurrent deploy on a real
-/// local target; the invariants are checked after every step.
+/// Random sequences of deploy / failing deploy / rollback / prune / concurrent deploy / deploy
+/// killed at a random moment (then `status`) on a real local target; the invariants are checked
+/// after every step.
 #[derive(Debug, Clone, Copy)]
 enum Op {
     Deploy,
@@ -205,6 +206,8 @@ enum Op {
     Rollback,
     Prune,
     Concurrent,
+    /// SIGKILLed this many ms after it took the lock (its script takes 1 s).
+    Killed(u64),
 }
 
 fn op() -> impl Strategy<Value = Op> {
@@ -214,6 +217,7 @@ fn op() -> impl Strategy<Value = Op> {
         2 => Just(Op::Rollback),
         1 => Just(Op::Prune),
         1 => Just(Op::Concurrent),
+        1 => (0u64..1600).prop_map(Op::Killed),
     ]
 }
 
@@ -292,6 +296,20 @@ proptest! {
                     let codes = [a.status.code(), b.status.code()];
                     prop_assert!(codes.contains(&Some(0)), "one of two concurrent deploys succeeds: {codes:?}");
                     h.write_config(&format!("keep = {KEEP}\ndeployment_script = \"true\""));
+                }
+                Op::Killed(ms) => {
+                    h.write_config(&format!("keep = {KEEP}\ndeployment_script = \"sleep 1\""));
+                    let mut child = h.spawn(&["deploy", DOMAIN]);
+                    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+                    while !h.lock_dir().join("owner").exists() {
+                        prop_assert!(std::time::Instant::now() < deadline, "the deploy did not start");
+                        std::thread::sleep(std::time::Duration::from_millis(5));
+                    }
+                    std::thread::sleep(std::time::Duration::from_millis(*ms));
+                    unsafe { libc::kill(child.id() as i32, libc::SIGKILL) };
+                    let _ = child.wait();
+                    h.write_config(&format!("keep = {KEEP}\ndeployment_script = \"true\""));
+                    h.ok(&["status"]);
                 }
             }
             records = check_invariants(&h, records)?;
