@@ -60,6 +60,7 @@ fn main() {
         duration_ms: None,
         is_active: false,
         fleet_id: None,
+        job: None,
     };
     app.on_loaded(Loaded::Deployments {
         site: "web1/example.com".into(),

@@ -151,7 +151,7 @@ fn record_old(f: &Flip, names: &[String], batch: usize) {
     for (k, name) in names.iter().enumerate() {
         let started = t0 + Span::minutes((batch * 1000 + k) as i64);
         let id = store
-            .create_deployment(&site, "git fetch && git pull", "main")
+            .create_deployment(&site, "git fetch && git pull", "main", "")
             .unwrap();
         let path = f.base().join(name).display().to_string();
         store

@@ -33,6 +33,7 @@ fn dep(id: i64, status: Status, active: bool, mins_ago: i64, path: bool) -> Depl
         duration_ms: Some(3100),
         is_active: active,
         fleet_id: None,
+        job: None,
     }
 }
 

@@ -6,8 +6,7 @@
 
 mod support;
 
-use std::process::{Child, Command};
-use std::time::{Duration, Instant};
+use std::process::Child;
 use support::faults::{Mount, settle_and_check};
 use support::{DOMAIN, Harness};
 
@@ -171,27 +170,6 @@ const STEPS: &[Step] = &[
     },
 ];
 
-/// Waits until no process of this sandbox is left (a released orphan finishing or dying).
-fn wait_quiet(h: &Harness) {
-    let deadline = Instant::now() + Duration::from_secs(30);
-    loop {
-        let out = Command::new("pgrep")
-            .arg("-f")
-            .arg(h.dir.path())
-            .output()
-            .expect("pgrep runs");
-        if out.stdout.is_empty() {
-            return;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "processes outlived the fault: {}",
-            String::from_utf8_lossy(&out.stdout)
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    }
-}
-
 fn output(child: Child) -> (Option<i32>, String) {
     let out = child.wait_with_output().unwrap();
     let text = format!(
@@ -282,7 +260,7 @@ fn cell(step: &Step, fault: Fault) {
             }
         }
     }
-    wait_quiet(&h);
+    h.wait_quiet();
     drop(pause);
     h.write_config(SCRIPT);
     // Held before the switch, the site is as it was; after it, either release may be live, but

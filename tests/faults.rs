@@ -542,3 +542,11 @@ fn health_check_faults_beyond_a_bad_status() {
         settle_and_check(&h, Some(&live));
     }
 }
+
+#[test]
+fn flipdeck_killed_during_a_prune_over_ssh() {
+    let Some(h) = Harness::ssh() else { return };
+    prune_interrupted(&h, |child| unsafe {
+        libc::kill(child.id() as i32, libc::SIGKILL);
+    });
+}

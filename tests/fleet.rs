@@ -317,3 +317,73 @@ fn list_groups_a_fleets_records_by_its_fleet_id() {
     let table = h.ok(&["list", &format!("web1/{DOMAIN}")]);
     assert!(!table.lines().nth(1).unwrap().contains(&fleet_ids[0]));
 }
+
+/// One server's clone is held (`support::pause`) while `fault` strikes; afterwards (and after
+/// `recover`) every server is on its release from before, with no lock and no new release, and
+/// the next fleet deploy succeeds.
+fn fleet_fault(fault: impl FnOnce(&Fleet, &mut std::process::Child), recover: bool) {
+    let Some(f) = fleet() else { return };
+    let h = &f.h;
+    h.ok(&["provision", DOMAIN]);
+    let before = state(&f);
+    let web2 = &f.servers[1].1;
+    let pause = support::pause::Pause::install(
+        &support::pause::dir(web2.dir()),
+        "git",
+        "* clone --quiet --local *",
+    );
+    let mut child = h.spawn(&["deploy", DOMAIN]);
+    pause.wait_reached(&mut child);
+    fault(&f, &mut child);
+    if recover {
+        h.ok(&["status"]);
+    }
+    pause.release();
+    h.wait_quiet();
+    assert_eq!(state(&f), before, "every server on its release from before");
+    for (name, _, _) in &f.servers {
+        let l = list(h, name);
+        assert!(
+            l.iter()
+                .all(|d| d["status"] == "success" || d["status"] == "failed"),
+            "{name}: nothing left pending: {l:#?}"
+        );
+        assert_eq!(l.iter().filter(|d| d["is_active"] == true).count(), 1);
+    }
+    assert!(no_locks(&f));
+    h.commit("public/index.php", "<?php echo 'after';\n");
+    h.ok(&["deploy", DOMAIN]);
+    assert_eq!(live(&f.servers[0].2), live(&f.servers[1].2));
+}
+
+#[test]
+fn a_connection_dropped_on_one_server_switches_none() {
+    fleet_fault(
+        |f, child| {
+            assert!(f.servers[1].1.drop_connections() > 0);
+            // `child` is flipdeck: it must fail the whole fleet, having switched nothing.
+            let mut out = String::new();
+            use std::io::Read;
+            child
+                .stdout
+                .take()
+                .unwrap()
+                .read_to_string(&mut out)
+                .unwrap();
+            assert_eq!(child.wait().unwrap().code(), Some(1), "{out}");
+            assert!(out.contains("connection lost"), "{out}");
+        },
+        false,
+    );
+}
+
+#[test]
+fn flipdeck_killed_during_a_fleet_deploy() {
+    fleet_fault(
+        |_, child| {
+            unsafe { libc::kill(child.id() as i32, libc::SIGKILL) };
+            let _ = child.wait();
+        },
+        true,
+    );
+}

@@ -311,10 +311,14 @@ impl Engine {
                 l.split_whitespace()
                     .any(|w| w == format!("deployment={}", d.id))
             });
+            let job_ref = d.job.as_deref().and_then(JobRef::parse);
             let gone = if named {
                 let holder = lock.as_deref().unwrap_or_default();
                 on_this_host(holder, &self.identity.host)
                     && live_local_holder(holder, &self.identity.host).is_none()
+            } else if let Some(j) = job_ref.as_ref().filter(|j| j.host == self.identity.host) {
+                // Its flipdeck ran here: gone when that process is.
+                !pid_alive(j.pid)
             } else {
                 // Without the lock a deploy is only ever a moment old.
                 let started = d.started_at.unwrap_or_else(chrono::Utc::now);
@@ -330,7 +334,12 @@ impl Engine {
             };
             let r = job
                 .run(
-                    &scripts::recover(&job.prelude(), d.id, &release),
+                    &scripts::recover(
+                        &job.prelude(),
+                        d.id,
+                        &release,
+                        job_ref.as_ref().map(|j| j.token),
+                    ),
                     None,
                     None,
                 )
@@ -495,6 +504,29 @@ impl Engine {
     }
 }
 
+/// Who ran a deployment, as the history records it: "host pid token".
+struct JobRef<'a> {
+    host: &'a str,
+    pid: i32,
+    token: &'a str,
+}
+
+impl<'a> JobRef<'a> {
+    fn parse(s: &'a str) -> Option<JobRef<'a>> {
+        let mut w = s.split_whitespace();
+        Some(JobRef {
+            host: w.next()?,
+            pid: w.next()?.parse().ok()?,
+            token: w.next()?,
+        })
+    }
+}
+
+fn pid_alive(pid: i32) -> bool {
+    // SAFETY: signal 0 only checks for existence.
+    pid > 0 && unsafe { libc::kill(pid, 0) } == 0
+}
+
 /// Whether a lock holder line names a process of this machine that no longer exists.
 pub(super) fn held_by_dead_local_process(holder: &str, this_host: &str) -> bool {
     on_this_host(holder, this_host) && live_local_holder(holder, this_host).is_none()
@@ -521,6 +553,5 @@ fn live_local_holder(holder: &str, this_host: &str) -> Option<i32> {
         .find_map(|w| w.strip_prefix("pid="))?
         .parse()
         .ok()?;
-    // SAFETY: signal 0 only checks for existence.
-    (pid > 0 && unsafe { libc::kill(pid, 0) } == 0).then_some(pid)
+    pid_alive(pid).then_some(pid)
 }

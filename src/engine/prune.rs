@@ -247,6 +247,7 @@ mod tests {
             duration_ms: None,
             is_active: active,
             fleet_id: None,
+            job: None,
         }
     }
 

@@ -538,10 +538,19 @@ if [ -d "$lock" ]; then setv lock "$(head -n 1 "$lock/owner" 2>/dev/null)"; fi
     s
 }
 
-/// Crash recovery for a deployment whose flipdeck died: its lock (only if it still names that
+/// Crash recovery for a deployment whose flipdeck died: what its job (`token`, when the history
+/// knows it) and the lock holder left running is stopped; its lock (only if it still names that
 /// deployment) is removed, and its release too unless it went live (then its commit is reported).
-pub fn recover(prelude: &Prelude<'_>, deployment_id: i64, release: &str) -> String {
+pub fn recover(
+    prelude: &Prelude<'_>,
+    deployment_id: i64,
+    release: &str,
+    token: Option<&str>,
+) -> String {
     let mut s = prelude.render();
+    if let Some(t) = token {
+        s.push_str(&format!("stop_job {}\n", quote(t)));
+    }
     s.push_str(&format!(
         r#"r={r}
 if grep -qw {owner} "$lock/owner" 2>/dev/null; then stop_holder; fi

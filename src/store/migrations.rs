@@ -66,6 +66,11 @@ const MIGRATIONS: &[&str] = &[
     r#"
     ALTER TABLE server_deployments ADD COLUMN fleet_id TEXT;
     "#,
+    // 5: the job running a deployment ("host pid token"), so a crash is recognised and what the
+    // job left running on the server can be stopped even before it took the lock.
+    r#"
+    ALTER TABLE server_deployments ADD COLUMN job TEXT;
+    "#,
 ];
 
 pub fn run(conn: &mut Connection) -> Result<(), String> {

@@ -58,6 +58,8 @@ pub struct Deployment {
     pub is_active: bool,
     /// Set when the deployment was one server's part of a fleet deploy.
     pub fleet_id: Option<String>,
+    /// The job that ran it: "host pid token" (see `create_deployment`).
+    pub job: Option<String>,
 }
 
 impl Deployment {
@@ -127,7 +129,7 @@ pub struct Store {
 
 const DEPLOYMENT_COLUMNS: &str = "d.id, d.server_site_id, d.status, d.deployment_script, d.release_name, \
      d.deployment_path, d.log_file_path, d.commit_sha, d.branch, d.error, d.started_at, \
-     d.completed_at, d.duration_ms, (s.active_deployment_id IS d.id), d.fleet_id";
+     d.completed_at, d.duration_ms, (s.active_deployment_id IS d.id), d.fleet_id, d.job";
 
 /// Matches the partial index `server_deployments_with_dir` (migration 2).
 const WITH_DIR: &str = "AND d.deployment_path IS NOT NULL";
@@ -159,6 +161,7 @@ fn row_to_deployment(r: &rusqlite::Row<'_>) -> rusqlite::Result<Deployment> {
         duration_ms: r.get(12)?,
         is_active: r.get(13)?,
         fleet_id: r.get(14)?,
+        job: r.get(15)?,
     })
 }
 
@@ -261,13 +264,20 @@ impl Store {
     }
 
     /// The spec's first step: the record exists (pending) before any work starts.
-    pub fn create_deployment(&self, site: &SiteRow, script: &str, branch: &str) -> Result<i64> {
+    /// A new pending deployment, made by `job` ("host pid token": who to look for after a crash).
+    pub fn create_deployment(
+        &self,
+        site: &SiteRow,
+        script: &str,
+        branch: &str,
+        job: &str,
+    ) -> Result<i64> {
         let conn = self.conn();
         conn.execute(
             "INSERT INTO server_deployments
-               (server_id, server_site_id, status, deployment_script, branch, created_at)
-             VALUES (?1, ?2, 'pending', ?3, ?4, ?5)",
-            params![site.server_id, site.id, script, branch, ts(Utc::now())],
+               (server_id, server_site_id, status, deployment_script, branch, created_at, job)
+             VALUES (?1, ?2, 'pending', ?3, ?4, ?5, ?6)",
+            params![site.server_id, site.id, script, branch, ts(Utc::now()), job],
         )?;
         Ok(conn.last_insert_rowid())
     }
@@ -605,7 +615,7 @@ mod tests {
             store.ensure_site("web1", "example.com").unwrap().id,
             site.id
         );
-        let a = store.create_deployment(&site, "true", "main").unwrap();
+        let a = store.create_deployment(&site, "true", "main", "").unwrap();
         let t0 = Utc::now();
         store
             .mark_updating(a, "r1", "/p/r1", "/p/r1/deployment.log", t0)
@@ -621,7 +631,7 @@ mod tests {
         assert!(d.is_active && !d.can_rollback());
         assert_eq!(store.output(a).unwrap().as_deref(), Some("one\ntwo\n"));
 
-        let b = store.create_deployment(&site, "true", "dev").unwrap();
+        let b = store.create_deployment(&site, "true", "dev", "").unwrap();
         store
             .mark_updating(
                 b,
@@ -689,7 +699,7 @@ mod tests {
             "01012026-120001",
             "01012026-115959-3",
         ] {
-            let id = store.create_deployment(&site, "", "main").unwrap();
+            let id = store.create_deployment(&site, "", "main", "").unwrap();
             store.mark_updating(id, name, "/p", "/p/l", t).unwrap();
         }
         let mut got = store.release_names_at(site.id, "01012026-120000").unwrap();

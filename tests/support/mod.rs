@@ -190,6 +190,28 @@ impl Harness {
         }
     }
 
+    /// Waits until no process of this sandbox is left (an orphaned script finishing or dying):
+    /// every script names the sandbox's paths on its command line.
+    pub fn wait_quiet(&self) {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+        loop {
+            let out = Command::new("pgrep")
+                .arg("-f")
+                .arg(self.dir.path())
+                .output()
+                .expect("pgrep runs");
+            if out.stdout.is_empty() {
+                return;
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "processes outlived the fault: {}",
+                String::from_utf8_lossy(&out.stdout)
+            );
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+    }
+
     pub fn run(&self, args: &[&str]) -> Output {
         self.cmd(args).output().expect("flipdeck runs")
     }
