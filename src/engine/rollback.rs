@@ -71,7 +71,7 @@ impl Engine {
 }
 
 /// The default target: newest eligible deployment that started before the active one.
-fn default_target(list: &[Deployment]) -> Option<&Deployment> {
+pub fn default_target(list: &[Deployment]) -> Option<&Deployment> {
     let active_pos = list.iter().position(|d| d.is_active);
     let older = match active_pos {
         Some(p) => &list[p + 1..],
