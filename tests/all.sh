@@ -13,10 +13,12 @@ command -v ssh-keygen >/dev/null || need+=(openssh-client)
 command -v tmux >/dev/null || need+=(tmux)
 command -v nginx >/dev/null || [ -x /usr/sbin/nginx ] || need+=(nginx)
 ls /usr/sbin/php-fpm* >/dev/null 2>&1 || need+=(php-fpm)
-# URL health checks on the "server" need curl (or wget); the fault tests use pgrep and runuser.
+# URL health checks on the "server" need curl (or wget); the fault tests use pgrep, runuser and
+# chattr.
 command -v curl >/dev/null || command -v wget >/dev/null || need+=(curl)
 command -v pgrep >/dev/null || need+=(procps)
 command -v runuser >/dev/null || need+=(util-linux)
+command -v chattr >/dev/null || need+=(e2fsprogs)
 if [ ${#need[@]} -gt 0 ]; then
   if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
     echo "installing: ${need[*]}"

@@ -217,6 +217,70 @@ fn the_history_database_disk_fills_mid_deploy() {
     drop(m);
 }
 
+/// `chattr +i` on the history's files, undone on drop (an immutable file refuses writes even
+/// from root and through descriptors already open).
+struct Immutable(Vec<std::path::PathBuf>);
+
+impl Immutable {
+    fn set(files: Vec<std::path::PathBuf>) -> Option<Immutable> {
+        let ok = Command::new("chattr")
+            .arg("+i")
+            .args(&files)
+            .status()
+            .is_ok_and(|s| s.success());
+        if !ok {
+            assert!(
+                std::env::var("CI").as_deref() != Ok("true"),
+                "CI runs as root on a filesystem with chattr (e2fsprogs)"
+            );
+            println!("skipping: needs root, chattr (e2fsprogs) and ext4 or a filesystem like it");
+            return None;
+        }
+        Some(Immutable(files))
+    }
+}
+
+impl Drop for Immutable {
+    fn drop(&mut self) {
+        let _ = Command::new("chattr").arg("-i").args(&self.0).status();
+    }
+}
+
+#[test]
+fn the_history_database_refuses_writes_mid_deploy() {
+    let h = Harness::local();
+    h.write_config("deployment_script = \"true\"");
+    h.ok(&["deploy", DOMAIN]);
+    h.write_config("deployment_script = \"sleep 2\"");
+    let child = h.spawn(&["deploy", DOMAIN]);
+    h.wait_building(1);
+    // The build runs; the history's files stop taking writes before the success is recorded.
+    let files: Vec<_> = ["history.db", "history.db-wal"]
+        .iter()
+        .map(|f| h.dir.path().join(f))
+        .filter(|p| p.exists())
+        .collect();
+    let Some(frozen) = Immutable::set(files) else {
+        return;
+    };
+    let out = child.wait_with_output().unwrap();
+    drop(frozen);
+    assert_eq!(out.status.code(), Some(1), "recording failed: {out:?}");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("is live, but recording it in the history database failed"),
+        "{out:?}"
+    );
+    // The server went ahead; its release log tells the next `status` how it ended.
+    let live = h.live_release().unwrap();
+    h.ok(&["status"]);
+    let newest = &h.list()[0];
+    assert_eq!(newest["status"], "success", "{newest}");
+    assert_eq!(newest["is_active"], true);
+    assert!(newest["deployment_path"].as_str().unwrap().ends_with(&live));
+    settle_and_check(&h, Some(&live));
+}
+
 #[test]
 fn flipdeck_killed_during_a_rollback() {
     let (h, _) = deployed();

@@ -204,7 +204,13 @@ impl Engine {
         let (commit, pruned) = match (recorded, ran) {
             // Live and recorded: the rest (log, prune, unlock) cannot undo the deploy.
             (Some(stored), ran) => {
-                let commit = stored?;
+                let commit = stored.map_err(|e| {
+                    Error::failed(format!(
+                        "{} release {release} is live, but recording it in the history database failed ({e}); \
+                         once the history can be written, `flipdeck status` records it from the server's release log",
+                        site.key()
+                    ))
+                })?;
                 let pruned = match ran {
                     Ok(r) => self.apply_pruned(&mut job, &plan, &r),
                     Err(_) => {
