@@ -24,6 +24,20 @@ impl Mount {
         Some(Mount(at.to_path_buf()))
     }
 
+    /// A small ext4 filesystem (an image file on a loop device) mounted at `at`, for what tmpfs
+    /// lacks (`chattr +i`); `None` where loop devices cannot be used.
+    pub fn ext4(at: &std::path::Path) -> Option<Mount> {
+        let image = at.with_extension("img");
+        let ok = |c: &mut Command| c.status().is_ok_and(|s| s.success());
+        let made = ok(Command::new("truncate").args(["-s", "32M"]).arg(&image))
+            && ok(Command::new("mkfs.ext4").args(["-q", "-F"]).arg(&image))
+            && ok(Command::new("mount")
+                .args(["-o", "loop"])
+                .arg(&image)
+                .arg(at));
+        made.then(|| Mount(at.to_path_buf()))
+    }
+
     pub fn remount(&self, opts: &str) {
         let st = Command::new("mount")
             .args(["-o", &format!("remount,{opts}")])
