@@ -287,6 +287,7 @@ fn the_history_database_refuses_writes_mid_deploy() {
         .filter(|p| p.exists())
         .collect();
     let Some(frozen) = Immutable::set(files) else {
+        let _ = child.wait_with_output();
         return Immutable::unsupported();
     };
     let out = child.wait_with_output().unwrap();
