@@ -89,10 +89,9 @@ impl Engine {
             &site.site.deployment_script
         };
         let script_text = self.redactor.apply(script_text);
-        let job_ref = format!("{} {} {}", self.identity.host, self.identity.pid, job.token);
         let id = self
             .store
-            .create_deployment(&row, &script_text, &branch, &job_ref)?;
+            .create_deployment(&row, &script_text, &branch, &job.reference())?;
         job.attach_deployment(id);
         job.emit(EventKind::Status {
             deployment_id: id,

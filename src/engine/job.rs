@@ -104,6 +104,24 @@ pub enum RunError {
     },
 }
 
+/// Who runs a deployment, as the history records it (`Job::reference`): "host pid token".
+pub struct JobRef<'a> {
+    pub host: &'a str,
+    pub pid: i32,
+    pub token: &'a str,
+}
+
+impl<'a> JobRef<'a> {
+    pub fn parse(s: &'a str) -> Option<JobRef<'a>> {
+        let mut w = s.split_whitespace();
+        Some(JobRef {
+            host: w.next()?,
+            pid: w.next()?.parse().ok()?,
+            token: w.next()?,
+        })
+    }
+}
+
 /// The environment variable naming a job's token in each of its processes on the target.
 pub const JOB_ENV: &str = "FLIPDECK_JOB";
 
@@ -175,6 +193,14 @@ impl<'e> Job<'e> {
         self.owner = self
             .owner
             .replacen(" since=", &format!(" deployment={id} since="), 1);
+    }
+
+    /// This job as the history records it (see `JobRef`).
+    pub fn reference(&self) -> String {
+        format!(
+            "{} {} {}",
+            self.engine.identity.host, self.engine.identity.pid, self.token
+        )
     }
 
     pub fn prelude(&self) -> Prelude<'_> {

@@ -2,7 +2,7 @@
 
 use super::deploy::{DeployOptions, Deployed};
 use super::events::Action;
-use super::job::Job;
+use super::job::{Job, JobRef};
 use super::layout::Layout;
 use super::{Connector, Engine};
 use super::{fpm, scripts};
@@ -501,24 +501,6 @@ impl Engine {
             )));
         }
         Ok(out)
-    }
-}
-
-/// Who ran a deployment, as the history records it: "host pid token".
-struct JobRef<'a> {
-    host: &'a str,
-    pid: i32,
-    token: &'a str,
-}
-
-impl<'a> JobRef<'a> {
-    fn parse(s: &'a str) -> Option<JobRef<'a>> {
-        let mut w = s.split_whitespace();
-        Some(JobRef {
-            host: w.next()?,
-            pid: w.next()?.parse().ok()?,
-            token: w.next()?,
-        })
     }
 }
 

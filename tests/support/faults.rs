@@ -14,11 +14,10 @@ impl Mount {
             .status()
             .is_ok_and(|s| s.success());
         if !ok {
-            assert!(
-                std::env::var("CI").as_deref() != Ok("true"),
-                "CI runs as root and must be able to mount a tmpfs"
+            super::cannot_run(
+                "CI runs as root and must be able to mount a tmpfs",
+                "mounting a tmpfs needs root",
             );
-            println!("skipping: mounting a tmpfs needs root");
             return None;
         }
         Some(Mount(at.to_path_buf()))

@@ -31,6 +31,13 @@ pub struct Harness {
     pub transport: Transport,
 }
 
+/// A test that cannot run here: a failure in CI (where the test command installs everything and
+/// runs as root), a printed skip elsewhere.
+pub fn cannot_run(ci_needs: &str, skipping: &str) {
+    assert!(std::env::var("CI").as_deref() != Ok("true"), "{ci_needs}");
+    println!("skipping: {skipping}");
+}
+
 pub fn git(dir: &Path, args: &[&str]) -> String {
     let out = Command::new("git")
         .args([
