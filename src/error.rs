@@ -9,6 +9,9 @@ pub enum ErrorKind {
     Failed,
     /// The user asked for something malformed: bad flags, bad config, unknown site.
     Usage,
+    /// The site is locked by a flipdeck of this machine that is no longer running: recovering it
+    /// (`Engine::refresh`) makes way.
+    DeadLock,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -34,7 +37,7 @@ impl Error {
 
     pub fn exit_code(&self) -> i32 {
         match self.kind {
-            ErrorKind::Failed => 1,
+            ErrorKind::Failed | ErrorKind::DeadLock => 1,
             ErrorKind::Usage => 2,
         }
     }

@@ -638,3 +638,28 @@ fn flipdeck_killed_during_a_prune_over_ssh() {
         libc::kill(child.id() as i32, libc::SIGKILL);
     });
 }
+
+#[test]
+fn a_deploy_after_a_killed_one_recovers_it_first() {
+    let (h, _) = deployed();
+    h.write_config("deployment_script = \"sleep 3\"");
+    let mut child = h.spawn(&["deploy", DOMAIN]);
+    h.wait_building(1);
+    unsafe { libc::kill(child.id() as i32, libc::SIGKILL) };
+    let _ = child.wait();
+    let killed = h.list()[0]["id"].clone();
+    // No `status` first: the deploy sees the dead flipdeck's lock, recovers, and goes ahead.
+    h.write_config("deployment_script = \"true\"");
+    let out = h.ok(&["deploy", DOMAIN]);
+    assert!(
+        out.contains(&format!("deployment #{killed} was interrupted")),
+        "{out}"
+    );
+    let list = h.list();
+    let rec = list.iter().find(|d| d["id"] == killed).unwrap();
+    assert_eq!(rec["status"], "failed");
+    assert_eq!(list[0]["status"], "success");
+    assert_eq!(list[0]["is_active"], true);
+    h.wait_quiet();
+    settle_and_check(&h, None);
+}

@@ -50,8 +50,20 @@ impl Engine {
     ) -> Result<Deployed> {
         check(site, &opts)?;
         let target = connector.connect().await?;
-        self.deploy_on(site, connector, target, opts, cancel, None)
+        match self
+            .deploy_on(site, connector, target, opts.clone(), cancel.clone(), None)
             .await
+        {
+            // A killed flipdeck of this machine left its lock: recover its deployment (as `status`
+            // would), then deploy as asked.
+            Err(e) if e.kind == crate::error::ErrorKind::DeadLock => {
+                self.refresh(site, connector).await?;
+                let target = connector.connect().await?;
+                self.deploy_on(site, connector, target, opts, cancel, None)
+                    .await
+            }
+            r => r,
+        }
     }
 
     /// The deploy on an open connection (provisioning reuses its own); `connector` is only used to
@@ -293,13 +305,19 @@ impl Engine {
         if r.status == crate::target::ExitStatus::Code(LOCK_HELD)
             && let Some(holder) = r.var("holder")
         {
-            let msg = if super::ops::held_by_dead_local_process(holder, &self.identity.host) {
-                format!(
+            if super::ops::held_by_dead_local_process(holder, &self.identity.host) {
+                let msg = format!(
                     "site {} is locked by {holder}, a flipdeck on this machine that is no longer running; \
-                     `flipdeck status` recovers its deployment (half release removed, lock released)",
+                     `flipdeck status`, or a deploy of this site alone, recovers its deployment (half release removed, lock released)",
                     site.key()
-                )
-            } else {
+                );
+                self.record_failure(job, id, &format!("refused: {msg}"), None);
+                return Error {
+                    kind: crate::error::ErrorKind::DeadLock,
+                    message: msg,
+                };
+            }
+            let msg = {
                 format!(
                     "site {} is locked by {holder}; wait for that job to finish, or if it is stale run `flipdeck unlock {}`",
                     site.key(),
