@@ -222,7 +222,7 @@ fn cell(step: &Step, fault: Fault) {
     let context = format!("{} × {fault:?}", step.name);
     match fault {
         Kill | KillOverSsh => {
-            unsafe { libc::kill(child.id() as i32, libc::SIGKILL) };
+            let _ = child.kill(); // SIGKILL
             let _ = child.wait();
             // The held command's process outlives flipdeck; the next status must stop it before
             // it cleans up, or, once let go, it would carry on against a cleaned-up site.

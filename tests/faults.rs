@@ -81,7 +81,7 @@ fn flipdeck_killed_during_the_lock_the_script_and_the_reload() {
         let mut child = h.spawn(&["deploy", DOMAIN]);
         h.wait_building(1);
         std::thread::sleep(Duration::from_millis(pause_ms));
-        unsafe { libc::kill(child.id() as i32, libc::SIGKILL) };
+        let _ = child.kill(); // SIGKILL
         let _ = child.wait();
         // The orphaned script stops at its next write to the dead flipdeck, or finishes.
         std::thread::sleep(Duration::from_secs(4));
@@ -324,7 +324,7 @@ fn flipdeck_killed_during_a_rollback() {
         std::thread::sleep(Duration::from_millis(20));
     }
     std::thread::sleep(Duration::from_millis(500));
-    unsafe { libc::kill(child.id() as i32, libc::SIGKILL) };
+    let _ = child.kill(); // SIGKILL
     let _ = child.wait();
     std::thread::sleep(Duration::from_secs(4));
     // Wherever the switch got to, the next status makes history and server agree.
@@ -578,8 +578,8 @@ fn prune_interrupted(h: &Harness, interrupt: impl FnOnce(&mut std::process::Chil
 #[test]
 fn flipdeck_killed_during_a_prune() {
     let h = Harness::local();
-    prune_interrupted(&h, |child| unsafe {
-        libc::kill(child.id() as i32, libc::SIGKILL);
+    prune_interrupted(&h, |child| {
+        let _ = child.kill(); // SIGKILL
     });
 }
 
@@ -634,8 +634,8 @@ fn health_check_faults_beyond_a_bad_status() {
 #[test]
 fn flipdeck_killed_during_a_prune_over_ssh() {
     let Some(h) = Harness::ssh() else { return };
-    prune_interrupted(&h, |child| unsafe {
-        libc::kill(child.id() as i32, libc::SIGKILL);
+    prune_interrupted(&h, |child| {
+        let _ = child.kill(); // SIGKILL
     });
 }
 
@@ -645,7 +645,7 @@ fn a_deploy_after_a_killed_one_recovers_it_first() {
     h.write_config("deployment_script = \"sleep 3\"");
     let mut child = h.spawn(&["deploy", DOMAIN]);
     h.wait_building(1);
-    unsafe { libc::kill(child.id() as i32, libc::SIGKILL) };
+    let _ = child.kill(); // SIGKILL
     let _ = child.wait();
     let killed = h.list()[0]["id"].clone();
     // No `status` first: the deploy sees the dead flipdeck's lock, recovers, and goes ahead.

@@ -381,7 +381,7 @@ fn a_connection_dropped_on_one_server_switches_none() {
 fn flipdeck_killed_during_a_fleet_deploy() {
     fleet_fault(
         |_, child| {
-            unsafe { libc::kill(child.id() as i32, libc::SIGKILL) };
+            let _ = child.kill(); // SIGKILL
             let _ = child.wait();
         },
         true,

@@ -305,7 +305,7 @@ proptest! {
                         std::thread::sleep(std::time::Duration::from_millis(5));
                     }
                     std::thread::sleep(std::time::Duration::from_millis(*ms));
-                    unsafe { libc::kill(child.id() as i32, libc::SIGKILL) };
+                    let _ = child.kill(); // SIGKILL
                     let _ = child.wait();
                     h.write_config(&format!("keep = {KEEP}\ndeployment_script = \"true\""));
                     h.ok(&["status"]);

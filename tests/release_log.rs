@@ -137,7 +137,7 @@ fn a_deploy_whose_flipdeck_was_killed_is_recovered_by_the_next_status() {
     h.write_config("deployment_script = \"sleep 2\"");
     let mut child = h.spawn(&["deploy", DOMAIN]);
     h.wait_building(1);
-    unsafe { libc::kill(child.id() as i32, libc::SIGKILL) };
+    let _ = child.kill(); // SIGKILL
     let _ = child.wait();
     assert_eq!(
         h.list()[0]["status"],

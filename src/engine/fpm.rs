@@ -113,9 +113,8 @@ mod tests {
         let d = dir.path();
         std::fs::create_dir(d.join("pool.d")).unwrap();
         let main = d.join("php-fpm.conf");
-        let run = |main_text: &str, pool_text: &str| {
-            std::fs::write(&main, main_text.replace("DIR", &d.display().to_string())).unwrap();
-            std::fs::write(d.join("pool.d/www.conf"), pool_text).unwrap();
+        // The script's `setv` lines, as KEY=VALUE.
+        let read = || {
             let script = format!(
                 "setv() {{ printf '%s=%s\\n' \"$1\" \"$2\"; }}\n{}",
                 read_timeout(&main.display().to_string())
@@ -126,6 +125,11 @@ mod tests {
                 .output()
                 .unwrap();
             String::from_utf8_lossy(&out.stdout).trim().to_string()
+        };
+        let run = |main_text: &str, pool_text: &str| {
+            std::fs::write(&main, main_text.replace("DIR", &d.display().to_string())).unwrap();
+            std::fs::write(d.join("pool.d/www.conf"), pool_text).unwrap();
+            read()
         };
         assert_eq!(
             run(
@@ -146,18 +150,6 @@ mod tests {
             "fpm_timeout=0"
         );
         std::fs::remove_file(&main).unwrap();
-        let script = format!(
-            "setv() {{ printf '%s=%s\\n' \"$1\" \"$2\"; }}\n{}",
-            read_timeout(&main.display().to_string())
-        );
-        let out = std::process::Command::new("sh")
-            .arg("-c")
-            .arg(script)
-            .output()
-            .unwrap();
-        assert_eq!(
-            String::from_utf8_lossy(&out.stdout).trim(),
-            "fpm_unreadable=1"
-        );
+        assert_eq!(read(), "fpm_unreadable=1");
     }
 }
