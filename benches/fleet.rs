@@ -66,14 +66,13 @@ fn main() {
     for (i, s) in servers.iter().enumerate() {
         let root = dir.path().join(format!("srv{i}"));
         std::fs::create_dir_all(&root).unwrap();
+        config.push_str(&s.server_block(
+            &format!("web{i}"),
+            &dir.path().join("known_hosts"),
+            &root,
+        ));
         config.push_str(&format!(
-            "[[servers]]\nname = \"web{i}\"\nhost = \"{}\"\nport = {}\nuser = \"{}\"\nidentity_file = \"{}\"\nknown_hosts_file = \"{}\"\nroot = \"{}\"\n[[servers.sites]]\ndomain = \"{DOMAIN}\"\nrepository = \"{}\"\n\n",
-            s.address,
-            s.port,
-            s.user,
-            s.client_key.display(),
-            dir.path().join("known_hosts").display(),
-            root.display(),
+            "[[servers.sites]]\ndomain = \"{DOMAIN}\"\nrepository = \"{}\"\n\n",
             repo.display()
         ));
     }

@@ -29,14 +29,9 @@ fn fleet() -> Option<Fleet> {
     std::fs::write(&known_path, known).unwrap();
     let mut config = String::from("parallel = 2\n");
     for (name, s, root) in &servers {
+        config.push_str(&s.server_block(name, &known_path, root));
         config.push_str(&format!(
-            "[[servers]]\nname = \"{name}\"\nhost = \"{}\"\nport = {}\nuser = \"{}\"\nidentity_file = \"{}\"\nknown_hosts_file = \"{}\"\nroot = \"{}\"\n\n[[servers.sites]]\ndomain = \"{DOMAIN}\"\nrepository = \"{}\"\ndeployment_script = \"true\"\nkeep = 14\n\n",
-            s.address,
-            s.port,
-            s.user,
-            s.client_key.display(),
-            known_path.display(),
-            root.display(),
+            "\n[[servers.sites]]\ndomain = \"{DOMAIN}\"\nrepository = \"{}\"\ndeployment_script = \"true\"\nkeep = 14\n\n",
             h.repo.display()
         ));
     }

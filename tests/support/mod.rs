@@ -113,15 +113,7 @@ impl Harness {
                 if !known.exists() {
                     std::fs::write(&known, format!("{}\n", s.known_hosts_line)).unwrap();
                 }
-                format!(
-                    "[[servers]]\nname = \"web1\"\nhost = \"{}\"\nport = {}\nuser = \"{}\"\nidentity_file = \"{}\"\nknown_hosts_file = \"{}\"\nroot = \"{}\"\n",
-                    s.address,
-                    s.port,
-                    s.user,
-                    s.client_key.display(),
-                    known.display(),
-                    self.root.display()
-                )
+                s.server_block("web1", &known, &self.root)
             }
         }
     }

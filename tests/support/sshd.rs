@@ -98,6 +98,19 @@ impl TestSshd {
         read_log(self.dir.path())
     }
 
+    /// A `[[servers]]` block for flipdeck's config reaching this server as `name`.
+    pub fn server_block(&self, name: &str, known_hosts: &Path, root: &Path) -> String {
+        format!(
+            "[[servers]]\nname = \"{name}\"\nhost = \"{}\"\nport = {}\nuser = \"{}\"\nidentity_file = \"{}\"\nknown_hosts_file = \"{}\"\nroot = \"{}\"\n",
+            self.address,
+            self.port,
+            self.user,
+            self.client_key.display(),
+            known_hosts.display(),
+            root.display()
+        )
+    }
+
     /// Writes a known_hosts file trusting this server and returns its path.
     pub fn known_hosts_file(&self) -> PathBuf {
         let path = self.dir.path().join("known_hosts");
