@@ -663,3 +663,21 @@ fn a_deploy_after_a_killed_one_recovers_it_first() {
     h.wait_quiet();
     settle_and_check(&h, None);
 }
+
+#[test]
+fn a_prune_and_a_rollback_after_a_killed_deploy_recover_it_first() {
+    for then in [&["prune", "--keep", "1"][..], &["rollback", DOMAIN][..]] {
+        let (h, _) = deployed();
+        h.ok(&["deploy", DOMAIN]);
+        h.write_config("deployment_script = \"sleep 3\"");
+        let mut child = h.spawn(&["deploy", DOMAIN]);
+        h.wait_building(2);
+        let _ = child.kill(); // SIGKILL
+        let _ = child.wait();
+        h.write_config("deployment_script = \"true\"");
+        let out = h.ok(then);
+        assert!(out.contains("was interrupted"), "{then:?}: {out}");
+        h.wait_quiet();
+        settle_and_check(&h, None);
+    }
+}

@@ -382,3 +382,40 @@ fn flipdeck_killed_during_a_fleet_deploy() {
         true,
     );
 }
+
+#[test]
+fn a_fleet_deploy_after_a_killed_one_recovers_it_first() {
+    let Some(f) = fleet() else { return };
+    let h = &f.h;
+    h.ok(&["provision", DOMAIN]);
+    let pause = support::pause::Pause::install(
+        &support::pause::dir(f.servers[1].1.dir()),
+        "git",
+        "* clone --quiet --local *",
+    );
+    let mut child = h.spawn(&["deploy", DOMAIN]);
+    pause.wait_reached(&mut child);
+    let _ = child.kill(); // SIGKILL
+    let _ = child.wait();
+    // No `status` first: the next fleet deploy meets the dead flipdeck's lock and recovers.
+    h.commit("public/index.php", "<?php echo 'next';\n");
+    let out = h.ok(&["deploy", DOMAIN]);
+    assert!(out.contains("was interrupted"), "{out}");
+    drop(pause);
+    h.wait_quiet();
+    assert_eq!(live(&f.servers[0].2), live(&f.servers[1].2));
+    for (name, _, root) in &f.servers {
+        let l = list(h, name);
+        assert!(
+            l.iter()
+                .all(|d| d["status"] == "success" || d["status"] == "failed"),
+            "{name}: nothing left pending: {l:#?}"
+        );
+        assert_eq!(l[0]["status"], "success");
+        assert_eq!(
+            std::fs::read_to_string(root.join(DOMAIN).join("public/index.php")).unwrap(),
+            "<?php echo 'next';\n"
+        );
+    }
+    assert!(no_locks(&f));
+}

@@ -49,21 +49,12 @@ impl Engine {
         cancel: CancellationToken,
     ) -> Result<Deployed> {
         check(site, &opts)?;
-        let target = connector.connect().await?;
-        match self
-            .deploy_on(site, connector, target, opts.clone(), cancel.clone(), None)
-            .await
-        {
-            // A killed flipdeck of this machine left its lock: recover its deployment (as `status`
-            // would), then deploy as asked.
-            Err(e) if e.kind == crate::error::ErrorKind::DeadLock => {
-                self.refresh(site, connector).await?;
-                let target = connector.connect().await?;
-                self.deploy_on(site, connector, target, opts, cancel, None)
-                    .await
-            }
-            r => r,
-        }
+        self.after_recovering(site, connector, || async {
+            let target = connector.connect().await?;
+            self.deploy_on(site, connector, target, opts.clone(), cancel.clone(), None)
+                .await
+        })
+        .await
     }
 
     /// The deploy on an open connection (provisioning reuses its own); `connector` is only used to
@@ -305,27 +296,9 @@ impl Engine {
         if r.status == crate::target::ExitStatus::Code(LOCK_HELD)
             && let Some(holder) = r.var("holder")
         {
-            if super::ops::held_by_dead_local_process(holder, &self.identity.host) {
-                let msg = format!(
-                    "site {} is locked by {holder}, a flipdeck on this machine that is no longer running; \
-                     `flipdeck status`, or a deploy of this site alone, recovers its deployment (half release removed, lock released)",
-                    site.key()
-                );
-                self.record_failure(job, id, &format!("refused: {msg}"), None);
-                return Error {
-                    kind: crate::error::ErrorKind::DeadLock,
-                    message: msg,
-                };
-            }
-            let msg = {
-                format!(
-                    "site {} is locked by {holder}; wait for that job to finish, or if it is stale run `flipdeck unlock {}`",
-                    site.key(),
-                    site.key()
-                )
-            };
-            self.record_failure(job, id, &format!("refused: {msg}"), None);
-            return Error::failed(msg);
+            let e = self.locked(site, holder);
+            self.record_failure(job, id, &format!("refused: {e}"), None);
+            return e;
         }
         let step = r.last_step.as_deref().unwrap_or("build");
         let bad_home = job.layout.root.is_none()

@@ -26,6 +26,30 @@ impl Engine {
         opts: DeployOptions,
         cancel: CancellationToken,
     ) -> Result<Vec<(String, Result<Deployed>)>> {
+        let results = self
+            .deploy_fleet_once(sites, parallel, opts.clone(), cancel.clone())
+            .await?;
+        // A killed flipdeck of this machine left its lock on some server (so none switched):
+        // recover what it left everywhere, as `status` does, and deploy the fleet once more.
+        let dead_lock = results
+            .iter()
+            .any(|(_, r)| matches!(r, Err(e) if e.kind == crate::error::ErrorKind::DeadLock));
+        if !dead_lock {
+            return Ok(results);
+        }
+        for s in sites {
+            self.refresh(s, connector_for(s.server)?.as_ref()).await?;
+        }
+        self.deploy_fleet_once(sites, parallel, opts, cancel).await
+    }
+
+    async fn deploy_fleet_once(
+        &self,
+        sites: &[SiteRef<'_>],
+        parallel: usize,
+        opts: DeployOptions,
+        cancel: CancellationToken,
+    ) -> Result<Vec<(String, Result<Deployed>)>> {
         // One name for every server, free in every server's history.
         let now = Utc::now();
         let second = ReleaseName::next_free(now, &[]).to_string();

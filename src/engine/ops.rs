@@ -509,6 +509,49 @@ fn pid_alive(pid: i32) -> bool {
     pid > 0 && unsafe { libc::kill(pid, 0) } == 0
 }
 
+impl Engine {
+    /// The refusal when `holder` has the site's lock. A holder that is a dead flipdeck of this
+    /// machine makes a `DeadLock` error, which `after_recovering` gets out of.
+    pub(super) fn locked(&self, site: &SiteRef<'_>, holder: &str) -> Error {
+        if held_by_dead_local_process(holder, &self.identity.host) {
+            return Error {
+                kind: crate::error::ErrorKind::DeadLock,
+                message: format!(
+                    "site {} is locked by {holder}, a flipdeck on this machine that is no longer running; \
+                     `flipdeck status` recovers what it left (half release removed, lock released)",
+                    site.key()
+                ),
+            };
+        }
+        Error::failed(format!(
+            "site {} is locked by {holder}; wait for that job to finish, or if it is stale run `flipdeck unlock {}`",
+            site.key(),
+            site.key()
+        ))
+    }
+
+    /// Runs `op`; if a killed flipdeck of this machine holds the site's lock, recovers what it left
+    /// (as `status` does) and runs `op` once more.
+    pub(super) async fn after_recovering<T, F, Fut>(
+        &self,
+        site: &SiteRef<'_>,
+        connector: &dyn Connector,
+        mut op: F,
+    ) -> Result<T>
+    where
+        F: FnMut() -> Fut,
+        Fut: std::future::Future<Output = Result<T>>,
+    {
+        match op().await {
+            Err(e) if e.kind == crate::error::ErrorKind::DeadLock => {
+                self.refresh(site, connector).await?;
+                op().await
+            }
+            r => r,
+        }
+    }
+}
+
 /// Whether a lock holder line names a process of this machine that no longer exists.
 pub(super) fn held_by_dead_local_process(holder: &str, this_host: &str) -> bool {
     on_this_host(holder, this_host) && live_local_holder(holder, this_host).is_none()

@@ -98,6 +98,18 @@ impl Engine {
         connector: &dyn Connector,
         opts: PruneOptions,
     ) -> Result<Pruned> {
+        self.after_recovering(site, connector, || {
+            self.prune_once(site, connector, opts.clone())
+        })
+        .await
+    }
+
+    async fn prune_once(
+        &self,
+        site: &SiteRef<'_>,
+        connector: &dyn Connector,
+        opts: PruneOptions,
+    ) -> Result<Pruned> {
         let keep = opts.keep.unwrap_or(site.site.keep as usize);
         if keep == 0 {
             return Err(Error::usage("--keep must be at least 1"));
@@ -156,12 +168,9 @@ impl Engine {
         })?;
         let deleted = self.apply_pruned(&mut job, &plan, &r);
         if r.status == crate::target::ExitStatus::Code(LOCK_HELD) {
-            let holder = r.var("holder").unwrap_or("someone").to_string();
-            job.finish(false, format!("site is locked by {holder}"));
-            return Err(Error::failed(format!(
-                "site {} is locked by {holder}; prune again when that job is done",
-                site.key()
-            )));
+            let e = self.locked(site, r.var("holder").unwrap_or("someone"));
+            job.finish(false, e.to_string());
+            return Err(e);
         }
         if !r.status.success() {
             job.finish(false, format!("prune failed ({})", r.status));

@@ -87,6 +87,18 @@ impl Engine {
         connector: &dyn Connector,
         opts: RollbackOptions,
     ) -> Result<RolledBack> {
+        self.after_recovering(site, connector, || {
+            self.rollback_once(site, connector, opts.clone())
+        })
+        .await
+    }
+
+    async fn rollback_once(
+        &self,
+        site: &SiteRef<'_>,
+        connector: &dyn Connector,
+        opts: RollbackOptions,
+    ) -> Result<RolledBack> {
         let row = self
             .store
             .ensure_site(&site.server.name, &site.site.domain)?;
@@ -223,12 +235,9 @@ impl Engine {
             });
         }
         let why = if r.status == crate::target::ExitStatus::Code(LOCK_HELD) {
-            format!(
-                "site {} is locked by {}; wait for that job, or run `flipdeck unlock {}` if it is stale",
-                site.key(),
-                r.var("holder").unwrap_or("someone"),
-                site.key()
-            )
+            let e = self.locked(site, r.var("holder").unwrap_or("someone"));
+            job.finish(false, e.to_string());
+            return Err(e);
         } else if r.var("missing").is_some() {
             // The server is the truth: the directory is gone, so this deployment is no longer a target.
             self.store.clear_path(chosen.id)?;
