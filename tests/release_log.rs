@@ -150,13 +150,7 @@ fn a_deploy_whose_flipdeck_was_killed_is_recovered_by_the_next_status() {
         h.lock_dir().exists(),
         "the dead deploy's lock is still there"
     );
-    // A deploy now is refused, and says how to recover.
-    let out = h.run(&["deploy", DOMAIN]);
-    assert_eq!(out.status.code(), Some(1));
-    assert!(
-        String::from_utf8_lossy(&out.stderr).contains("`flipdeck status` recovers"),
-        "{out:?}"
-    );
+    // (A deploy, rollback or prune would recover it first too: see tests/faults.rs.)
     let live = h.live_release();
     h.ok(&["status"]);
     let d = h
