@@ -643,10 +643,7 @@ fn flipdeck_killed_during_a_prune_over_ssh() {
 fn a_deploy_after_a_killed_one_recovers_it_first() {
     let (h, _) = deployed();
     h.write_config("deployment_script = \"sleep 3\"");
-    let mut child = h.spawn(&["deploy", DOMAIN]);
-    h.wait_building(1);
-    let _ = child.kill(); // SIGKILL
-    let _ = child.wait();
+    h.deploy_killed_while_building(1);
     let killed = h.list()[0]["id"].clone();
     // No `status` first: the deploy sees the dead flipdeck's lock, recovers, and goes ahead.
     h.write_config("deployment_script = \"true\"");
@@ -670,10 +667,7 @@ fn a_prune_and_a_rollback_after_a_killed_deploy_recover_it_first() {
         let (h, _) = deployed();
         h.ok(&["deploy", DOMAIN]);
         h.write_config("deployment_script = \"sleep 3\"");
-        let mut child = h.spawn(&["deploy", DOMAIN]);
-        h.wait_building(2);
-        let _ = child.kill(); // SIGKILL
-        let _ = child.wait();
+        h.deploy_killed_while_building(2);
         h.write_config("deployment_script = \"true\"");
         let out = h.ok(then);
         assert!(out.contains("was interrupted"), "{then:?}: {out}");

@@ -321,14 +321,7 @@ fn fleet_fault(fault: impl FnOnce(&Fleet, &mut std::process::Child), recover: bo
     let h = &f.h;
     h.ok(&["provision", DOMAIN]);
     let before = state(&f);
-    let web2 = &f.servers[1].1;
-    let pause = support::pause::Pause::install(
-        &support::pause::dir(web2.dir()),
-        "git",
-        "* clone --quiet --local *",
-    );
-    let mut child = h.spawn(&["deploy", DOMAIN]);
-    pause.wait_reached(&mut child);
+    let (pause, mut child) = held_fleet_deploy(&f);
     fault(&f, &mut child);
     if recover {
         h.ok(&["status"]);
@@ -336,8 +329,28 @@ fn fleet_fault(fault: impl FnOnce(&Fleet, &mut std::process::Child), recover: bo
     pause.release();
     h.wait_quiet();
     assert_eq!(state(&f), before, "every server on its release from before");
+    settled(&f);
+    h.commit("public/index.php", "<?php echo 'after';\n");
+    h.ok(&["deploy", DOMAIN]);
+    assert_eq!(live(&f.servers[0].2), live(&f.servers[1].2));
+}
+
+/// A fleet deploy held at web2's clone (`support::pause`).
+fn held_fleet_deploy(f: &Fleet) -> (support::pause::Pause, std::process::Child) {
+    let pause = support::pause::Pause::install(
+        &support::pause::dir(f.servers[1].1.dir()),
+        "git",
+        "* clone --quiet --local *",
+    );
+    let mut child = f.h.spawn(&["deploy", DOMAIN]);
+    pause.wait_reached(&mut child);
+    (pause, child)
+}
+
+/// On every server: nothing left pending, one active deployment, no lock.
+fn settled(f: &Fleet) {
     for (name, _, _) in &f.servers {
-        let l = list(h, name);
+        let l = list(&f.h, name);
         assert!(
             l.iter()
                 .all(|d| d["status"] == "success" || d["status"] == "failed"),
@@ -345,10 +358,7 @@ fn fleet_fault(fault: impl FnOnce(&Fleet, &mut std::process::Child), recover: bo
         );
         assert_eq!(l.iter().filter(|d| d["is_active"] == true).count(), 1);
     }
-    assert!(no_locks(&f));
-    h.commit("public/index.php", "<?php echo 'after';\n");
-    h.ok(&["deploy", DOMAIN]);
-    assert_eq!(live(&f.servers[0].2), live(&f.servers[1].2));
+    assert!(no_locks(f));
 }
 
 #[test]
@@ -388,13 +398,7 @@ fn a_fleet_deploy_after_a_killed_one_recovers_it_first() {
     let Some(f) = fleet() else { return };
     let h = &f.h;
     h.ok(&["provision", DOMAIN]);
-    let pause = support::pause::Pause::install(
-        &support::pause::dir(f.servers[1].1.dir()),
-        "git",
-        "* clone --quiet --local *",
-    );
-    let mut child = h.spawn(&["deploy", DOMAIN]);
-    pause.wait_reached(&mut child);
+    let (pause, mut child) = held_fleet_deploy(&f);
     let _ = child.kill(); // SIGKILL
     let _ = child.wait();
     // No `status` first: the next fleet deploy meets the dead flipdeck's lock and recovers.
@@ -404,18 +408,12 @@ fn a_fleet_deploy_after_a_killed_one_recovers_it_first() {
     drop(pause);
     h.wait_quiet();
     assert_eq!(live(&f.servers[0].2), live(&f.servers[1].2));
+    settled(&f);
     for (name, _, root) in &f.servers {
-        let l = list(h, name);
-        assert!(
-            l.iter()
-                .all(|d| d["status"] == "success" || d["status"] == "failed"),
-            "{name}: nothing left pending: {l:#?}"
-        );
-        assert_eq!(l[0]["status"], "success");
+        assert_eq!(list(h, name)[0]["status"], "success");
         assert_eq!(
             std::fs::read_to_string(root.join(DOMAIN).join("public/index.php")).unwrap(),
             "<?php echo 'next';\n"
         );
     }
-    assert!(no_locks(&f));
 }

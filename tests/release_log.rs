@@ -135,10 +135,7 @@ fn a_deploy_whose_flipdeck_was_killed_is_recovered_by_the_next_status() {
     h.write_config("deployment_script = \"true\"");
     h.ok(&["deploy", DOMAIN]);
     h.write_config("deployment_script = \"sleep 2\"");
-    let mut child = h.spawn(&["deploy", DOMAIN]);
-    h.wait_building(1);
-    let _ = child.kill(); // SIGKILL
-    let _ = child.wait();
+    h.deploy_killed_while_building(1);
     assert_eq!(
         h.list()[0]["status"],
         "updating",

@@ -177,6 +177,15 @@ impl Harness {
             .expect("flipdeck starts")
     }
 
+    /// Starts a deploy and SIGKILLs flipdeck once it is building (see `wait_building`): what a
+    /// crash leaves behind.
+    pub fn deploy_killed_while_building(&self, releases_before: usize) {
+        let mut child = self.spawn(&["deploy", DOMAIN]);
+        self.wait_building(releases_before);
+        let _ = child.kill(); // SIGKILL
+        let _ = child.wait();
+    }
+
     /// Waits until a deploy holds the lock and its release directory exists (its script is running).
     pub fn wait_building(&self, releases_before: usize) {
         let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
