@@ -253,13 +253,7 @@ fn a_fleet_rollback_lands_every_server_on_the_same_release() {
         assert_eq!(live(root).as_deref(), Some(first.as_str()));
     }
     // By name, forward again.
-    let second = list(h, "web1")[0]["deployment_path"]
-        .as_str()
-        .unwrap()
-        .rsplit('/')
-        .next()
-        .unwrap()
-        .to_string();
+    let second = support::release_of(&list(h, "web1")[0]);
     h.ok(&["rollback", DOMAIN, "--to", &second]);
     for (_, _, root) in &f.servers {
         assert_eq!(live(root).as_deref(), Some(second.as_str()));
@@ -290,13 +284,7 @@ fn list_groups_a_fleets_records_by_its_fleet_id() {
             let table = h.ok(&["list", &format!("{name}/{DOMAIN}")]);
             assert!(table.lines().next().unwrap().contains("FLEET"), "{table}");
             let row = table.lines().nth(1).unwrap();
-            let release = list(h, name)[0]["deployment_path"]
-                .as_str()
-                .unwrap()
-                .rsplit('/')
-                .next()
-                .unwrap()
-                .to_string();
+            let release = support::release_of(&list(h, name)[0]);
             row.split_whitespace()
                 .find(|w| w.starts_with(&format!("{release}-")))
                 .unwrap_or_else(|| panic!("no fleet id in {row}"))

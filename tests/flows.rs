@@ -507,13 +507,7 @@ fn status_reads_the_server_and_follows_it(h: Harness) {
     h.ok(&["deploy", DOMAIN]);
     h.ok(&["deploy", DOMAIN]);
     let list = h.list();
-    let older = list[1]["deployment_path"]
-        .as_str()
-        .unwrap()
-        .rsplit('/')
-        .next()
-        .unwrap()
-        .to_string();
+    let older = support::release_of(&list[1]);
     // Someone switches the live link by hand: the server is the truth.
     let tmp = h.root.join("tmp-link");
     std::os::unix::fs::symlink(format!("deployments/{DOMAIN}/{older}"), &tmp).unwrap();

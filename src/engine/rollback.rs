@@ -234,11 +234,12 @@ impl Engine {
                 release,
             });
         }
-        let why = if r.status == crate::target::ExitStatus::Code(LOCK_HELD) {
+        if r.status == crate::target::ExitStatus::Code(LOCK_HELD) {
             let e = self.locked(site, r.var("holder").unwrap_or("someone"));
             job.finish(false, e.to_string());
             return Err(e);
-        } else if r.var("missing").is_some() {
+        }
+        let why = if r.var("missing").is_some() {
             // The server is the truth: the directory is gone, so this deployment is no longer a target.
             self.store.clear_path(chosen.id)?;
             format!(

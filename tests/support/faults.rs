@@ -112,8 +112,8 @@ pub fn settle_and_check(h: &Harness, live_before: Option<&str>) {
     assert!(!h.lock_dir().exists(), "the lock is released");
     let mut kept: Vec<String> = list
         .iter()
-        .filter_map(|d| d["deployment_path"].as_str())
-        .map(|p| p.rsplit('/').next().unwrap().to_string())
+        .filter(|d| d["deployment_path"].is_string())
+        .map(super::release_of)
         .collect();
     kept.sort();
     assert_eq!(

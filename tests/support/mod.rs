@@ -38,6 +38,14 @@ pub fn cannot_run(ci_needs: &str, skipping: &str) {
     println!("skipping: {skipping}");
 }
 
+/// The release name of a `list --json` record (the last part of its `deployment_path`).
+pub fn release_of(d: &Value) -> String {
+    let path = d["deployment_path"]
+        .as_str()
+        .expect("a deployment with a directory");
+    path.rsplit('/').next().unwrap().to_string()
+}
+
 pub fn git(dir: &Path, args: &[&str]) -> String {
     let out = Command::new("git")
         .args([
