@@ -499,6 +499,11 @@ fn permission_denied_for_a_non_root_user() {
                 .status();
         }
     }
+    // ...and run flipdeck: a copy in the sandbox, since the build may sit in a directory only
+    // root can enter (a clone in `mktemp -d`).
+    let bin = h.dir.path().join("flipdeck");
+    std::fs::copy(env!("CARGO_BIN_EXE_flipdeck"), &bin).unwrap();
+    let _ = Command::new("chmod").arg("755").arg(&bin).status();
     // ...but the site's directory stays root's, mode 755.
     let out = Command::new("runuser")
         .args([
@@ -511,7 +516,7 @@ fn permission_denied_for_a_non_root_user() {
         ])
         .arg(format!("FLIPDECK_CONFIG={}", h.config.display()))
         .arg(format!("FLIPDECK_DB={}", h.db.display()))
-        .arg(env!("CARGO_BIN_EXE_flipdeck"))
+        .arg(&bin)
         .args(["deploy", DOMAIN])
         .output()
         .unwrap();
