@@ -5,7 +5,7 @@
 use chrono::Utc;
 use flipdeck::engine::{Event, EventKind};
 use flipdeck::store::{Deployment, Status};
-use flipdeck::target::Stream;
+use flipdeck::transport::Stream;
 use flipdeck::ui::app::{App, Loaded, SiteView};
 use flipdeck::ui::theme::Theme;
 use ratatui::Terminal;

@@ -2,7 +2,7 @@
 //! 127.0.0.11, the same repository, the real binary. Target: the fleet takes at most 1.5× one.
 //! Run: `cargo bench --bench fleet` (FLIPDECK_BENCH_ITERATIONS=N, default 5).
 
-#[path = "../tests/support/sshd.rs"]
+#[path = "../tests/it/support/sshd.rs"]
 mod sshd;
 
 use std::path::Path;

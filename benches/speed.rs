@@ -5,9 +5,9 @@
 //! Run: `cargo bench --bench speed`. FLIPDECK_BENCH_ITERATIONS=N runs N per operation (default 5);
 //! FLIPDECK_BENCH_CAP=0 leaves Capistrano out (it takes most of the run).
 
-#[path = "../tests/support/counting.rs"]
+#[path = "../tests/it/support/counting.rs"]
 mod counting;
-#[path = "../tests/support/sshd.rs"]
+#[path = "../tests/it/support/sshd.rs"]
 mod sshd;
 
 #[path = "speed/cap.rs"]

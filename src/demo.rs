@@ -2,9 +2,10 @@
 //! local-target server with two sites, and a few past deployments made by running the real engine.
 
 use crate::config::{Config, SiteRef};
-use crate::engine::{DeployOptions, Engine, LocalConnector};
+use crate::engine::{DeployOptions, Engine};
 use crate::error::{Error, Result};
 use crate::store::Store;
+use crate::transport::LocalConnector;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::Arc;
@@ -150,7 +151,7 @@ impl Demo {
         )?;
         let store = Arc::new(Store::open(&self.db_path)?);
         let (tx, _rx) = tokio::sync::mpsc::unbounded_channel();
-        let engine = Engine::new(store, tx);
+        let engine = Engine::new(store, tx, crate::transport::connect::connector_for);
         let deploy = async |site: &str, branch: Option<&str>| -> Result<()> {
             let s: SiteRef<'_> = quick.find_site(site)?;
             let opts = DeployOptions {

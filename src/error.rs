@@ -57,8 +57,8 @@ impl From<rusqlite::Error> for Error {
     }
 }
 
-impl From<crate::target::TargetError> for Error {
-    fn from(e: crate::target::TargetError) -> Self {
+impl From<crate::transport::TransportError> for Error {
+    fn from(e: crate::transport::TransportError) -> Self {
         Error::failed(e.to_string())
     }
 }

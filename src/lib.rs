@@ -1,6 +1,6 @@
 //! flipdeck: zero-downtime, symlink-based deployments of web sites, over SSH or locally.
 //!
-//! The engine (`engine`) runs the flows on a `target::Target` and reports `engine::Event`s; the
+//! The engine (`engine`) runs the flows on a `transport::Transport` and reports `engine::Event`s; the
 //! CLI (`cli`) and the dashboard consume them; `store` keeps the history.
 
 pub mod cli;
@@ -11,8 +11,7 @@ pub mod error;
 pub mod redact;
 pub mod release;
 pub mod shell;
-pub mod ssh_connector;
 pub mod store;
-pub mod target;
+pub mod transport;
 pub mod ui;
 pub mod validate;

@@ -4,7 +4,7 @@
 use crate::counting::CountingConnector;
 use crate::sshd::TestSshd;
 use flipdeck::config::Config;
-use flipdeck::engine::{self, DeployOptions, Engine, EventKind, PruneOptions, RollbackOptions};
+use flipdeck::engine::{DeployOptions, Engine, EventKind, PruneOptions, RollbackOptions};
 use flipdeck::store::Store;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
@@ -75,11 +75,12 @@ keep = 14
             }
         });
         let site = config.find_site(DOMAIN).unwrap();
-        let connector =
-            CountingConnector::new(engine::connector_for(site.server).expect("connector"));
+        let connector = CountingConnector::new(
+            flipdeck::transport::connect::connector_for(site.server).expect("connector"),
+        );
         Flip {
             root,
-            engine: Engine::new(store, tx),
+            engine: Engine::new(store, tx, flipdeck::transport::connect::connector_for),
             config,
             connector,
             steps,
@@ -160,7 +161,7 @@ keep = 14
 
     /// One connection and a `true`: the russh counterpart of `ssh host true`.
     pub async fn connect_true(&self) -> Sample {
-        use flipdeck::engine::Connector;
+        use flipdeck::transport::Connector;
         let t = self.start();
         let target = self.connector.connect().await.expect("connect");
         let (tx, _rx) = tokio::sync::mpsc::unbounded_channel();

@@ -57,7 +57,10 @@ impl Ctx {
         let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
         let tagged = site_count(&config, cli.command.as_ref()) > 1;
         let printer = tokio::spawn(printer::print_events(rx, quiet, tagged));
-        let engine = Arc::new(Engine::new(store, tx).with_redactor(config.redactor.clone()));
+        let engine = Arc::new(
+            Engine::new(store, tx, crate::transport::connect::connector_for)
+                .with_redactor(config.redactor.clone()),
+        );
         Ok(Ctx {
             config,
             engine,
@@ -117,8 +120,8 @@ fn config_path(cli: &Cli) -> PathBuf {
         .unwrap_or_else(config::default_config_path)
 }
 
-fn connector(site: &SiteRef<'_>) -> Result<Arc<dyn engine::Connector>> {
-    engine::connector_for(site.server)
+fn connector(site: &SiteRef<'_>) -> Result<Arc<dyn crate::transport::Connector>> {
+    crate::transport::connect::connector_for(site.server)
 }
 
 async fn run(cli: Cli) -> Result<()> {
@@ -397,7 +400,7 @@ fn fleet_summary(results: Vec<(String, Result<engine::Deployed>)>) -> Result<()>
 
 /// `trust SERVER`: show the host key, ask, and record it in known_hosts. A changed key is refused.
 async fn trust(config: &Config, name: &str, yes: bool) -> Result<()> {
-    use crate::target::ssh::{self, TrustOutcome};
+    use crate::transport::ssh::{self, TrustOutcome};
     use std::io::{BufRead, IsTerminal, Write};
     let server = config
         .servers
@@ -411,12 +414,12 @@ async fn trust(config: &Config, name: &str, yes: bool) -> Result<()> {
                 names.join(", ")
             ))
         })?;
-    if server.transport != config::Transport::Ssh {
+    if server.transport != config::TransportKind::Ssh {
         return Err(Error::usage(format!(
             "server {name} uses the local transport: there is no host key to trust"
         )));
     }
-    let params = crate::ssh_connector::params_for(server)?;
+    let params = crate::transport::connect::params_for(server)?;
     let info = ssh::fetch_host_key(&params)
         .await
         .map_err(|e| Error::failed(e.to_string()))?;

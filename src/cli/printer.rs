@@ -1,7 +1,7 @@
 //! The CLI's consumer of engine events: a plain, greppable log on stdout.
 
 use crate::engine::{Event, EventKind};
-use crate::target::Stream;
+use crate::transport::Stream;
 use std::io::Write;
 use tokio::sync::mpsc::UnboundedReceiver;
 

@@ -18,7 +18,7 @@ pub const DEFAULT_KEEP: u32 = 14;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "kebab-case")]
-pub enum Transport {
+pub enum TransportKind {
     Ssh,
     Local,
 }
@@ -46,7 +46,7 @@ struct RawConfig {
 struct RawServer {
     name: Spanned<String>,
     #[serde(default)]
-    transport: Option<Transport>,
+    transport: Option<TransportKind>,
     root: Option<Spanned<String>>,
     php_version: Option<Spanned<String>>,
     reload_command: Option<String>,
@@ -94,7 +94,7 @@ pub struct Config {
 #[derive(Debug, Clone)]
 pub struct ServerConfig {
     pub name: String,
-    pub transport: Transport,
+    pub transport: TransportKind,
     /// `None` for SSH servers without an explicit root: the login user's home.
     pub root: Option<String>,
     /// The command run after a switch; `None` = no reload.
@@ -207,7 +207,7 @@ impl Config {
             if servers.iter().any(|o| &o.name == s.name.get_ref()) {
                 return Err(err(s.name.span(), &format!("{at}.name"), "is used twice"));
             }
-            let transport = s.transport.unwrap_or(Transport::Ssh);
+            let transport = s.transport.unwrap_or(TransportKind::Ssh);
             let root = match &s.root {
                 Some(r) => {
                     validate::root_path(r.get_ref())
@@ -215,7 +215,7 @@ impl Config {
                     Some(r.get_ref().trim_end_matches('/').to_string())
                         .map(|r| if r.is_empty() { "/".to_string() } else { r })
                 }
-                None if transport == Transport::Local => {
+                None if transport == TransportKind::Local => {
                     return Err(err(
                         s.name.span(),
                         &format!("{at}.root"),
@@ -224,7 +224,7 @@ impl Config {
                 }
                 None => None,
             };
-            if transport == Transport::Ssh && s.host.is_none() {
+            if transport == TransportKind::Ssh && s.host.is_none() {
                 return Err(err(
                     s.name.span(),
                     &format!("{at}.host"),
@@ -513,7 +513,7 @@ keep = 14                                              # the spec's default
     fn the_issue_example_parses() {
         let c = parse(EXAMPLE).unwrap();
         let s = &c.servers[0];
-        assert_eq!(s.transport, Transport::Local);
+        assert_eq!(s.transport, TransportKind::Local);
         assert_eq!(s.root.as_deref(), Some("/srv/flip"));
         assert_eq!(
             s.reload_command.as_deref(),
@@ -577,7 +577,7 @@ domain = "x.com"
         let c = parse(t).unwrap();
         assert_eq!(c.servers[0].root.as_deref(), Some("/r1"));
         assert_eq!(c.servers[0].reload_command, None);
-        assert_eq!(c.servers[1].transport, Transport::Ssh);
+        assert_eq!(c.servers[1].transport, TransportKind::Ssh);
         assert_eq!(c.servers[1].sites[0].deployment_script, DEFAULT_SCRIPT);
         let e = c.find_site("x.com").unwrap_err();
         assert!(e.message.contains("a/x.com") && e.message.contains("b/x.com"));

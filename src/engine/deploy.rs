@@ -1,16 +1,17 @@
 //! The deployment pipeline: record → lock + build + switch (+ reload) → record → log, prune,
 //! unlock. One connection, one round trip.
 
+use super::Engine;
 use super::events::{Action, EventKind};
 use super::job::{Job, Reply, RunError, RunResult};
 use super::layout::Layout;
 use super::scripts::{self, LOCK_HELD, Source};
-use super::{Connector, Engine};
 use crate::config::SiteRef;
 use crate::error::{Error, Result};
 use crate::release::ReleaseName;
 use crate::store::Status;
-use crate::target::Target;
+use crate::transport::Connector;
+use crate::transport::Transport;
 use chrono::Utc;
 use std::sync::Arc;
 use tokio_util::sync::CancellationToken;
@@ -63,7 +64,7 @@ impl Engine {
         &self,
         site: &SiteRef<'_>,
         connector: &dyn Connector,
-        target: Arc<dyn Target>,
+        target: Arc<dyn Transport>,
         opts: DeployOptions,
         cancel: CancellationToken,
         fleet: Option<FleetMember>,
@@ -293,7 +294,7 @@ impl Engine {
     }
 
     fn build_failed(&self, job: &mut Job<'_>, id: i64, site: &SiteRef<'_>, r: RunResult) -> Error {
-        if r.status == crate::target::ExitStatus::Code(LOCK_HELD)
+        if r.status == crate::transport::ExitStatus::Code(LOCK_HELD)
             && let Some(holder) = r.var("holder")
         {
             let e = self.locked(site, holder);
@@ -302,7 +303,7 @@ impl Engine {
         }
         let step = r.last_step.as_deref().unwrap_or("build");
         let bad_home = job.layout.root.is_none()
-            && r.status == crate::target::ExitStatus::Code(super::layout::BAD_HOME);
+            && r.status == crate::transport::ExitStatus::Code(super::layout::BAD_HOME);
         let why = if bad_home {
             format!(
                 "the login user's home on {} cannot be the root; set root in the config",

@@ -2,7 +2,7 @@
 //! these; the engine never prints.
 
 use crate::store::Status;
-use crate::target::Stream;
+use crate::transport::Stream;
 use std::time::Duration;
 
 /// What a job does.

@@ -3,10 +3,10 @@
 //! built do they all switch, and if any switch fails the others switch back. One exec per server:
 //! the gate is a conversation over the deploy script's stdin (see `job::Gate`).
 
+use super::Engine;
 use super::deploy::{DeployOptions, Deployed, FleetMember};
 use super::job::Gate;
 use super::rollback::{RollbackOptions, RolledBack, refusal};
-use super::{Engine, connector_for};
 use crate::config::SiteRef;
 use crate::error::{Error, Result};
 use crate::release::ReleaseName;
@@ -38,7 +38,8 @@ impl Engine {
             return Ok(results);
         }
         for s in sites {
-            self.refresh(s, connector_for(s.server)?.as_ref()).await?;
+            self.refresh(s, (self.connectors)(s.server)?.as_ref())
+                .await?;
         }
         self.deploy_fleet_once(sites, parallel, opts, cancel).await
     }
@@ -92,7 +93,7 @@ impl Engine {
                 let member = FleetMember { gate, ..member };
                 // A failure before the gate drops its sender: the coordinator aborts the fleet.
                 let r = async {
-                    let connector = connector_for(s.server)?;
+                    let connector = (self.connectors)(s.server)?;
                     let target = connector.connect().await?;
                     self.deploy_on(s, connector.as_ref(), target, opts, cancel, Some(member))
                         .await
@@ -172,7 +173,7 @@ impl Engine {
         opts: RollbackOptions,
     ) -> Result<RolledBack> {
         let _slot = slots.acquire().await.expect("never closed");
-        let connector = connector_for(s.server)?;
+        let connector = (self.connectors)(s.server)?;
         self.rollback(s, connector.as_ref(), opts).await
     }
 }

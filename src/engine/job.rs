@@ -6,7 +6,7 @@ use super::events::{Action, EventKind};
 use super::layout::Layout;
 use super::scripts::Prelude;
 use crate::error::Result;
-use crate::target::{ExitStatus, OutputLine, Stream, Target, TargetError};
+use crate::transport::{ExitStatus, OutputLine, Stream, Transport, TransportError};
 use chrono::Utc;
 use std::sync::Arc;
 use std::time::Instant;
@@ -100,7 +100,7 @@ pub enum RunError {
     },
     Transport {
         step: Option<String>,
-        error: TargetError,
+        error: TransportError,
     },
 }
 
@@ -129,7 +129,7 @@ pub struct Job<'e> {
     pub engine: &'e Engine,
     pub id: u64,
     pub site: String,
-    pub target: Arc<dyn Target>,
+    pub target: Arc<dyn Transport>,
     pub layout: Layout,
     marker: String,
     pub token: String,
@@ -147,7 +147,7 @@ impl<'e> Job<'e> {
     pub fn new(
         engine: &'e Engine,
         site: String,
-        target: Arc<dyn Target>,
+        target: Arc<dyn Transport>,
         layout: Layout,
         action: Action,
     ) -> Job<'e> {

@@ -22,42 +22,17 @@ pub use ops::{Inspection, LiveState, Provisioned};
 pub use prune::{PruneItem, PruneOptions, PrunePlan, Pruned, plan_prune};
 pub use rollback::{RollbackOptions, refusal as rollback_refusal};
 
-use crate::config::{ServerConfig, Transport};
-use crate::error::Result;
 use crate::store::Store;
-use crate::target::{LocalTarget, Target};
-use async_trait::async_trait;
+use crate::transport::Connectors;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use tokio::sync::mpsc::UnboundedSender;
 
-/// Opens connections to a server. A job connects once and reuses the target for every command;
-/// it reconnects only to find out what happened after a lost connection.
-#[async_trait]
-pub trait Connector: Send + Sync {
-    async fn connect(&self) -> Result<Arc<dyn Target>>;
-}
-
-/// The local machine: every "connection" is the same shell.
-pub struct LocalConnector;
-
-#[async_trait]
-impl Connector for LocalConnector {
-    async fn connect(&self) -> Result<Arc<dyn Target>> {
-        Ok(Arc::new(LocalTarget))
-    }
-}
-
-/// The connector for a configured server.
-pub fn connector_for(server: &ServerConfig) -> Result<Arc<dyn Connector>> {
-    match server.transport {
-        Transport::Local => Ok(Arc::new(LocalConnector)),
-        Transport::Ssh => crate::ssh_connector::connector_for(server),
-    }
-}
-
 pub struct Engine {
     pub store: Arc<Store>,
+    /// Opens connections to a configured server (fleet flows need one per server). Injected, so
+    /// the engine knows no transport by name.
+    connectors: Connectors,
     events: UnboundedSender<Event>,
     identity: Identity,
     next_job: AtomicU64,
@@ -68,9 +43,14 @@ pub struct Engine {
 }
 
 impl Engine {
-    pub fn new(store: Arc<Store>, events: UnboundedSender<Event>) -> Engine {
+    pub fn new(
+        store: Arc<Store>,
+        events: UnboundedSender<Event>,
+        connectors: Connectors,
+    ) -> Engine {
         Engine {
             store,
+            connectors,
             events,
             identity: Identity::current(),
             next_job: AtomicU64::new(1),

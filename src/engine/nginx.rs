@@ -9,7 +9,7 @@ use super::scripts::Prelude;
 use crate::config::{NginxServer, NginxSite, SiteRef};
 use crate::error::{Error, Result};
 use crate::shell::quote;
-use crate::target::Target;
+use crate::transport::Transport;
 use crate::validate;
 use std::sync::Arc;
 
@@ -84,7 +84,7 @@ impl Engine {
     pub(super) async fn install_nginx(
         &self,
         site: &SiteRef<'_>,
-        target: Arc<dyn Target>,
+        target: Arc<dyn Transport>,
         layout: Layout,
         nginx_site: &NginxSite,
     ) -> Result<()> {

@@ -1,15 +1,16 @@
 //! The smaller flows: provision, inspect/refresh (status), unlock, and fetching a stored log.
 
+use super::Engine;
 use super::deploy::{DeployOptions, Deployed};
 use super::events::Action;
 use super::job::{Job, JobRef};
 use super::layout::Layout;
-use super::{Connector, Engine};
 use super::{fpm, scripts};
 use crate::config::SiteRef;
 use crate::error::{Error, Result};
 use crate::shell::quote;
 use crate::store::Status;
+use crate::transport::Connector;
 use tokio_util::sync::CancellationToken;
 
 /// What the live path is on the server.
@@ -250,7 +251,8 @@ impl Engine {
             ));
             releases.retain(|n| !removed.contains(&n.as_str()));
         }
-        if !r.status.success() && r.status != crate::target::ExitStatus::Code(scripts::LOCK_HELD) {
+        if !r.status.success() && r.status != crate::transport::ExitStatus::Code(scripts::LOCK_HELD)
+        {
             job.notice(format!(
                 "could not remove what failed deployments left behind ({})",
                 r.status
@@ -489,7 +491,7 @@ impl Engine {
             .await?;
         let mut out = String::new();
         while let Ok(l) = rx.try_recv() {
-            if l.stream == crate::target::Stream::Stdout {
+            if l.stream == crate::transport::Stream::Stdout {
                 out.push_str(&l.line);
                 out.push('\n');
             }

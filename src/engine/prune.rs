@@ -1,14 +1,15 @@
 //! Pruning (decisions 4): keep the newest N successful releases that still have a directory, plus
 //! the active one whatever its age; failed deployments never use up a slot; records are kept.
 
+use super::Engine;
 use super::events::Action;
 use super::job::{Job, RunResult};
 use super::layout::Layout;
 use super::scripts::{self, LOCK_HELD};
-use super::{Connector, Engine};
 use crate::config::SiteRef;
 use crate::error::{Error, Result};
 use crate::store::{Deployment, Status};
+use crate::transport::Connector;
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct PruneItem {
@@ -167,7 +168,7 @@ impl Engine {
             ))
         })?;
         let deleted = self.apply_pruned(&mut job, &plan, &r);
-        if r.status == crate::target::ExitStatus::Code(LOCK_HELD) {
+        if r.status == crate::transport::ExitStatus::Code(LOCK_HELD) {
             let e = self.locked(site, r.var("holder").unwrap_or("someone"));
             job.finish(false, e.to_string());
             return Err(e);

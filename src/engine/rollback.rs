@@ -1,14 +1,15 @@
 //! Rollback: the same atomic switch pointed at an older release, in one exec. Releases are kept
 //! (decisions 7), so rolling forward again is just another rollback.
 
+use super::Engine;
 use super::events::{Action, EventKind};
 use super::job::{Job, RunError};
 use super::layout::Layout;
 use super::scripts::{self, LOCK_HELD};
-use super::{Connector, Engine};
 use crate::config::SiteRef;
 use crate::error::{Error, Result};
 use crate::store::{Deployment, Status};
+use crate::transport::Connector;
 use chrono::Utc;
 
 #[derive(Debug, Clone, Default)]
@@ -234,7 +235,7 @@ impl Engine {
                 release,
             });
         }
-        if r.status == crate::target::ExitStatus::Code(LOCK_HELD) {
+        if r.status == crate::transport::ExitStatus::Code(LOCK_HELD) {
             let e = self.locked(site, r.var("holder").unwrap_or("someone"));
             job.finish(false, e.to_string());
             return Err(e);

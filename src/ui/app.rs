@@ -695,7 +695,7 @@ impl App {
             }
             EventKind::StepStarted { step } => Some((LineKind::Step, format!("==> {step}"))),
             EventKind::Log { stream, line } => Some((
-                if stream == crate::target::Stream::Stderr {
+                if stream == crate::transport::Stream::Stderr {
                     LineKind::Err
                 } else {
                     LineKind::Out

@@ -34,8 +34,8 @@ pub fn site_views(config: &Config) -> Vec<SiteView> {
             domain: s.site.domain.clone(),
             branch: s.site.branch.clone(),
             transport: match s.server.transport {
-                crate::config::Transport::Local => "local".into(),
-                crate::config::Transport::Ssh => "ssh".into(),
+                crate::config::TransportKind::Local => "local".into(),
+                crate::config::TransportKind::Ssh => "ssh".into(),
             },
             deployments: vec![],
             loaded: false,
@@ -51,7 +51,10 @@ pub fn site_views(config: &Config) -> Vec<SiteView> {
 pub async fn run(config: Config, store: Arc<Store>, header: Option<String>) -> Result<()> {
     let (ev_tx, mut ev_rx) = tokio::sync::mpsc::unbounded_channel();
     let (ld_tx, mut ld_rx) = tokio::sync::mpsc::unbounded_channel();
-    let engine = Arc::new(Engine::new(store, ev_tx).with_redactor(config.redactor.clone()));
+    let engine = Arc::new(
+        Engine::new(store, ev_tx, crate::transport::connect::connector_for)
+            .with_redactor(config.redactor.clone()),
+    );
     let mut app = App::new(site_views(&config), config.path.display().to_string());
     app.header = header;
     let worker = worker::Worker::new(Arc::new(config), engine, ld_tx);

@@ -237,9 +237,12 @@ impl Worker {
     fn resolve(
         &self,
         key: &str,
-    ) -> crate::error::Result<(crate::config::SiteRef<'_>, Arc<dyn engine::Connector>)> {
+    ) -> crate::error::Result<(
+        crate::config::SiteRef<'_>,
+        Arc<dyn crate::transport::Connector>,
+    )> {
         let site = self.config.find_site(key)?;
-        let connector = engine::connector_for(site.server)?;
+        let connector = crate::transport::connect::connector_for(site.server)?;
         Ok((site, connector))
     }
 

@@ -1,0 +1,82 @@
+//! From a configured server to a `Connector`: the one place that knows which transport a
+//! `transport = "..."` setting means and how the SSH parameters are put together.
+
+use super::ssh::{self, HostKeyPolicy, SshParams, SshTransport};
+use super::{Connector, LocalConnector};
+use crate::config::{self, ServerConfig, TransportKind};
+use crate::error::{Error, Result};
+use crate::transport::Transport;
+use async_trait::async_trait;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+/// The connector for a configured server.
+pub fn connector_for(server: &ServerConfig) -> Result<Arc<dyn Connector>> {
+    match server.transport {
+        TransportKind::Local => Ok(Arc::new(LocalConnector)),
+        TransportKind::Ssh => Ok(Arc::new(SshConnector {
+            params: params_for(server)?,
+        })),
+    }
+}
+
+pub struct SshConnector {
+    pub params: SshParams,
+}
+
+#[async_trait]
+impl Connector for SshConnector {
+    async fn connect(&self) -> Result<Arc<dyn Transport>> {
+        let target = SshTransport::connect(&self.params)
+            .await
+            .map_err(|e| Error::failed(e.to_string()))?;
+        Ok(Arc::new(target))
+    }
+}
+
+/// `~/x` → `$HOME/x`; other paths unchanged.
+pub fn expand_tilde(p: &Path) -> PathBuf {
+    match p.strip_prefix("~") {
+        Ok(rest) => config::home_dir().join(rest),
+        Err(_) => p.to_path_buf(),
+    }
+}
+
+/// The connection parameters: flipdeck's config first, then the host's `~/.ssh/config` entry,
+/// then OpenSSH's defaults.
+pub fn params_for(server: &ServerConfig) -> Result<SshParams> {
+    let c = &server.ssh;
+    let host = c
+        .host
+        .as_deref()
+        .ok_or_else(|| Error::usage(format!("server {} has no host", server.name)))?;
+    let ssh_config = config::home_dir().join(".ssh/config");
+    let resolved = ssh::resolve_alias(
+        host,
+        c.port,
+        c.user.clone(),
+        c.identity_file.as_deref().map(expand_tilde),
+        &ssh_config,
+    )
+    .map_err(|e| Error::usage(e.to_string()))?;
+    let user = resolved.user.unwrap_or_else(local_user);
+    let mut params = SshParams::new(&resolved.host, resolved.port, &user);
+    params.name = server.name.clone();
+    params.identity_file = resolved.identity_file.map(|p| expand_tilde(&p));
+    if let Some(k) = &c.known_hosts_file {
+        params.known_hosts_file = expand_tilde(k);
+    }
+    params.host_key_policy = match c.host_key_policy {
+        config::HostKeyPolicy::Strict => HostKeyPolicy::Strict,
+        config::HostKeyPolicy::AcceptNew => HostKeyPolicy::AcceptNew,
+    };
+    params.connect_timeout = c.connect_timeout;
+    Ok(params)
+}
+
+fn local_user() -> String {
+    std::env::var("USER")
+        .ok()
+        .filter(|u| !u.is_empty())
+        .unwrap_or_else(|| "root".to_string())
+}

@@ -1,0 +1,138 @@
+//! Where commands run. A `Transport` executes one shell script per call and streams its output line by
+//! line while it runs. The engine only ever talks to this trait, so the local shell and SSH are
+//! interchangeable.
+
+pub mod connect;
+pub mod local;
+pub mod ssh;
+
+use crate::config::ServerConfig;
+use crate::error::Result as FlipResult;
+use async_trait::async_trait;
+use std::sync::Arc;
+use tokio::sync::mpsc::{UnboundedReceiver, UnboundedSender};
+
+pub use local::LocalTransport;
+pub use ssh::{HostKeyPolicy, SshError, SshParams, SshTransport};
+
+/// Which stream a line of output came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Stream {
+    Stdout,
+    Stderr,
+}
+
+/// How a remote command ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ExitStatus {
+    Code(i32),
+    /// Killed by a signal (name as reported, e.g. "KILL" or "9").
+    Signal(String),
+}
+
+impl ExitStatus {
+    pub fn success(&self) -> bool {
+        matches!(self, ExitStatus::Code(0))
+    }
+}
+
+impl std::fmt::Display for ExitStatus {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            ExitStatus::Code(c) => write!(f, "exit code {c}"),
+            ExitStatus::Signal(s) => write!(f, "killed by signal {s}"),
+        }
+    }
+}
+
+/// One line of output, without its trailing newline.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OutputLine {
+    pub stream: Stream,
+    pub line: String,
+}
+
+/// A failure of the transport itself (as opposed to the command failing).
+#[derive(Debug, thiserror::Error)]
+pub enum TransportError {
+    /// Could not start the command or lost the connection while it ran.
+    #[error("{0}")]
+    Failed(String),
+    /// The connection dropped while the command was running; whether it finished is unknown.
+    #[error("connection lost: {0}")]
+    ConnectionLost(String),
+}
+
+#[async_trait]
+pub trait Transport: Send + Sync {
+    /// A short human description, e.g. "local" or "deploy@127.0.0.1:2222".
+    fn describe(&self) -> String;
+
+    /// Runs `script` with `sh -c` semantics (POSIX sh), feeding `stdin` if given, and sends every output
+    /// line to `out` as soon as it is complete. Returns when the command has exited and all its output
+    /// has been sent. Dropping the returned future must stop the command (kill it) promptly.
+    async fn exec(
+        &self,
+        script: &str,
+        stdin: Option<Vec<u8>>,
+        out: UnboundedSender<OutputLine>,
+    ) -> Result<ExitStatus, TransportError> {
+        let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
+        if let Some(data) = stdin {
+            let _ = tx.send(data);
+        }
+        drop(tx);
+        self.exec_fed(script, rx, out).await
+    }
+
+    /// Like `exec`, but stdin is fed from `stdin` as chunks arrive while the command runs, and
+    /// closed when the sender is dropped: a script can wait for data the caller only has later
+    /// (a deploy's log, once the switch is done), which saves a round trip.
+    async fn exec_fed(
+        &self,
+        script: &str,
+        stdin: UnboundedReceiver<Vec<u8>>,
+        out: UnboundedSender<OutputLine>,
+    ) -> Result<ExitStatus, TransportError>;
+
+    /// The login user's home directory on the target (the default `root`).
+    async fn home_dir(&self) -> Result<String, TransportError> {
+        let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+        let status = self.exec("printf '%s\\n' \"$HOME\"", None, tx).await?;
+        let mut home = String::new();
+        while let Ok(l) = rx.try_recv() {
+            if l.stream == Stream::Stdout && home.is_empty() {
+                home = l.line;
+            }
+        }
+        if !status.success() || !home.starts_with('/') {
+            return Err(TransportError::Failed(format!(
+                "could not read $HOME on {} ({status})",
+                self.describe()
+            )));
+        }
+        Ok(home)
+    }
+}
+
+/// Opens connections to a server. A job connects once and reuses the transport for every command;
+/// it reconnects only to find out what happened after a lost connection.
+#[async_trait]
+pub trait Connector: Send + Sync {
+    async fn connect(&self) -> FlipResult<Arc<dyn Transport>>;
+}
+
+/// The local machine: every "connection" is the same shell.
+pub struct LocalConnector;
+
+#[async_trait]
+impl Connector for LocalConnector {
+    async fn connect(&self) -> FlipResult<Arc<dyn Transport>> {
+        Ok(Arc::new(LocalTransport))
+    }
+}
+
+/// How the engine gets a connector for a configured server: `connect::connector_for` in the
+/// binary, something else (a pool of warm connections, a counting wrapper) where that is wanted.
+pub type Connectors = fn(&ServerConfig) -> FlipResult<Arc<dyn Connector>>;

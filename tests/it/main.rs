@@ -1,0 +1,21 @@
+//! Every integration test, in one binary so CI links the library once. Each module is one
+//! area; `support` holds the harness they share (real git, sshd, tmux, nginx and PHP-FPM).
+
+mod dashboard;
+mod dashboard_e2e;
+mod demo_tape;
+mod fault_matrix;
+mod faults;
+mod fleet;
+mod flows;
+mod properties;
+mod readme;
+mod redaction;
+mod release_log;
+mod repo_cache;
+mod round_trips;
+mod shared_links;
+mod ssh_cli;
+mod ssh_target;
+mod support;
+mod web;

@@ -1,0 +1,241 @@
+//! How many connections and execs each operation costs, on the engine the CLI runs: a deploy, a
+//! rollback and a prune are one connection and one exec each, with or without a configured root.
+
+use crate::support::counting::CountingConnector;
+use crate::support::{DOMAIN, Harness};
+use async_trait::async_trait;
+use flipdeck::config::Config;
+use flipdeck::engine::{DeployOptions, Engine, PruneOptions, RollbackOptions};
+use flipdeck::store::{Status, Store};
+use flipdeck::transport::{Connector, LocalConnector};
+use flipdeck::transport::{ExitStatus, LocalTransport, OutputLine, Transport, TransportError};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use tokio::sync::mpsc::{UnboundedReceiver, UnboundedSender};
+use tokio_util::sync::CancellationToken;
+
+fn engine(db: &Path) -> Engine {
+    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+    tokio::spawn(async move { while rx.recv().await.is_some() {} });
+    Engine::new(
+        Arc::new(Store::open(db).unwrap()),
+        tx,
+        flipdeck::transport::connect::connector_for,
+    )
+}
+
+/// Provision, deploys (one of them pruning), a rollback and a prune, each counted.
+async fn count_every_operation(h: &Harness, connector: Arc<dyn Connector>) {
+    h.write_config("keep = 3\nserver:reload_command = \"true\"");
+    let config = Config::load(&h.config).unwrap();
+    let site = config.find_site(DOMAIN).unwrap();
+    let engine = engine(&h.db);
+    let c = CountingConnector::new(connector);
+    engine.provision(&site, &c).await.unwrap();
+    assert_eq!(
+        c.take(),
+        (1, 2),
+        "provision: layout, then the initial deploy"
+    );
+    for i in 0..3 {
+        h.commit("public/index.php", &format!("<?php echo 'v{i}';\n"));
+        let d = engine
+            .deploy(
+                &site,
+                &c,
+                DeployOptions::default(),
+                CancellationToken::new(),
+            )
+            .await
+            .unwrap();
+        assert_eq!(c.take(), (1, 1), "deploy {i}");
+        // The fourth release (with provision's) is one too many: pruned in the same exec.
+        assert_eq!(d.pruned.len(), usize::from(i == 2), "deploy {i} pruned");
+    }
+    assert_eq!(h.releases().len(), 3);
+    engine
+        .rollback(&site, &c, RollbackOptions::default())
+        .await
+        .unwrap();
+    assert_eq!(c.take(), (1, 1), "rollback");
+    let p = PruneOptions {
+        keep: Some(1),
+        dry_run: false,
+    };
+    let pruned = engine.prune(&site, &c, p).await.unwrap();
+    assert_eq!(c.take(), (1, 1), "prune");
+    // The newest and the live one (rolled back to) are kept, the oldest goes.
+    assert_eq!(pruned.deleted.len(), 1);
+    assert_eq!(h.releases().len(), 2);
+}
+
+#[tokio::test]
+async fn one_connection_one_exec_local() {
+    let h = Harness::local();
+    count_every_operation(&h, Arc::new(LocalConnector)).await;
+}
+
+#[tokio::test]
+async fn one_connection_one_exec_ssh() {
+    let Some(h) = Harness::ssh() else { return };
+    h.write_config("");
+    let config = Config::load(&h.config).unwrap();
+    let connector =
+        flipdeck::transport::connect::connector_for(config.find_site(DOMAIN).unwrap().server);
+    count_every_operation(&h, connector.unwrap()).await;
+}
+
+/// The local shell with another `$HOME`: a server whose login user's home is `home`.
+struct HomeConnector(PathBuf);
+
+struct HomeTarget(String);
+
+#[async_trait]
+impl Connector for HomeConnector {
+    async fn connect(&self) -> flipdeck::error::Result<Arc<dyn Transport>> {
+        Ok(Arc::new(HomeTarget(self.0.display().to_string())))
+    }
+}
+
+#[async_trait]
+impl Transport for HomeTarget {
+    fn describe(&self) -> String {
+        format!("local with HOME={}", self.0)
+    }
+
+    async fn exec_fed(
+        &self,
+        script: &str,
+        stdin: UnboundedReceiver<Vec<u8>>,
+        out: UnboundedSender<OutputLine>,
+    ) -> Result<ExitStatus, TransportError> {
+        let script = format!(
+            "HOME={}; export HOME\n{script}",
+            flipdeck::shell::quote(&self.0)
+        );
+        LocalTransport.exec_fed(&script, stdin, out).await
+    }
+}
+
+/// An SSH server without `root`: the config the scripts get has no root and no home.
+fn config_without_root(h: &Harness) -> Config {
+    let text = format!(
+        "[[servers]]\nname = \"web1\"\nhost = \"127.0.0.1\"\n\n[[servers.sites]]\ndomain = \"{DOMAIN}\"\nrepository = \"{}\"\ndeployment_script = \"true\"\n",
+        h.repo.display()
+    );
+    let config = Config::parse(&text, &h.config).unwrap();
+    assert!(config.servers[0].root.is_none());
+    config
+}
+
+#[tokio::test]
+async fn the_login_home_is_read_by_the_first_script() {
+    let h = Harness::local();
+    let config = config_without_root(&h);
+    let site = config.find_site(DOMAIN).unwrap();
+    let home = h.dir.path().join("home");
+    std::fs::create_dir(&home).unwrap();
+    let engine = engine(&h.db);
+    let c = CountingConnector::new(Arc::new(HomeConnector(home.clone())));
+    let d = engine
+        .deploy(
+            &site,
+            &c,
+            DeployOptions::default(),
+            CancellationToken::new(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(c.take(), (1, 1), "no round trip of its own for $HOME");
+    let release = home.join("deployments").join(DOMAIN).join(&d.release);
+    assert!(release.join("deployment.log").is_file());
+    assert_eq!(
+        std::fs::read_link(home.join(DOMAIN)).unwrap(),
+        Path::new("deployments").join(DOMAIN).join(&d.release)
+    );
+    let stored = engine.store.get(d.deployment_id).unwrap().unwrap();
+    assert_eq!(
+        stored.deployment_path.as_deref(),
+        Some(release.to_str().unwrap())
+    );
+    assert_eq!(
+        stored.log_file_path.as_deref(),
+        Some(release.join("deployment.log").to_str().unwrap())
+    );
+    engine
+        .deploy(
+            &site,
+            &c,
+            DeployOptions::default(),
+            CancellationToken::new(),
+        )
+        .await
+        .unwrap();
+    engine
+        .rollback(&site, &c, RollbackOptions::default())
+        .await
+        .unwrap();
+    assert_eq!(c.take(), (2, 2));
+    assert_eq!(
+        std::fs::read_link(home.join(DOMAIN)).unwrap(),
+        Path::new("deployments").join(DOMAIN).join(&d.release)
+    );
+}
+
+#[tokio::test]
+async fn a_home_that_cannot_be_the_root_is_refused() {
+    let h = Harness::local();
+    let config = config_without_root(&h);
+    let site = config.find_site(DOMAIN).unwrap();
+    let engine = engine(&h.db);
+    let c = CountingConnector::new(Arc::new(HomeConnector("relative/home".into())));
+    let err = engine
+        .deploy(
+            &site,
+            &c,
+            DeployOptions::default(),
+            CancellationToken::new(),
+        )
+        .await
+        .unwrap_err();
+    assert!(err.message.contains("set root"), "{}", err.message);
+    assert!(!h.dir.path().join("relative").exists());
+    let d = &engine.store.list(1, None).unwrap()[0];
+    assert_eq!(d.status, Status::Failed);
+    assert_eq!(d.deployment_path, None);
+}
+
+#[tokio::test]
+async fn cancelling_once_the_switch_has_begun_does_not_stop_the_deploy() {
+    let h = Harness::local();
+    let reloading = h.dir.path().join("reloading");
+    h.write_config(&format!(
+        "deployment_script = \"true\"\nserver:reload_command = \"touch '{}'; sleep 1\"",
+        reloading.display()
+    ));
+    let config = Config::load(&h.config).unwrap();
+    let site = config.find_site(DOMAIN).unwrap();
+    let engine = engine(&h.db);
+    let cancel = CancellationToken::new();
+    let deploy = engine.deploy(
+        &site,
+        &LocalConnector,
+        DeployOptions::default(),
+        cancel.clone(),
+    );
+    let canceller = async {
+        while !reloading.exists() {
+            tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+        }
+        cancel.cancel();
+    };
+    let (d, ()) = tokio::join!(deploy, canceller);
+    let d = d.expect("the deploy completes");
+    assert_eq!(h.live_release(), Some(d.release.clone()));
+    assert_eq!(
+        engine.store.get(d.deployment_id).unwrap().unwrap().status,
+        Status::Success
+    );
+    assert!(!h.lock_dir().exists());
+    assert!(h.base().join(&d.release).join("deployment.log").is_file());
+}

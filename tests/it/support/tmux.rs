@@ -1,0 +1,109 @@
+//! Drives a real terminal: the binary runs inside a tmux session; keys go in with send-keys and the
+//! screen comes back with capture-pane.
+
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+pub struct Tmux {
+    pub session: String,
+    socket: String,
+}
+
+/// Whether tmux is here; in CI its absence is a failure, elsewhere a printed skip.
+pub fn available() -> bool {
+    let ok = Command::new("tmux")
+        .arg("-V")
+        .output()
+        .map(|o| o.status.success())
+        .unwrap_or(false);
+    if !ok {
+        super::cannot_run(
+            "tmux is required in CI (apt-get install tmux)",
+            "install tmux to run the terminal end-to-end tests",
+        );
+    }
+    ok
+}
+
+impl Tmux {
+    /// Starts `cmd` (a shell command line) in a detached session of the given size.
+    pub fn start(cmd: &str, width: u16, height: u16) -> Tmux {
+        let id = format!("fd{}-{}", std::process::id(), rand_suffix());
+        let t = Tmux {
+            session: id.clone(),
+            socket: format!("flipdeck-test-{id}"),
+        };
+        let status = t
+            .tmux()
+            .args([
+                "new-session",
+                "-d",
+                "-s",
+                &id,
+                "-x",
+                &width.to_string(),
+                "-y",
+                &height.to_string(),
+            ])
+            .arg(cmd)
+            .status()
+            .expect("tmux runs");
+        assert!(status.success(), "tmux new-session failed");
+        t
+    }
+
+    fn tmux(&self) -> Command {
+        let mut c = Command::new("tmux");
+        c.args(["-L", &self.socket]);
+        c
+    }
+
+    /// Sends keys in tmux's notation (`Enter`, `Tab`, `C-c`, or literal text).
+    pub fn keys(&self, keys: &[&str]) {
+        let status = self
+            .tmux()
+            .args(["send-keys", "-t", &self.session])
+            .args(keys)
+            .status()
+            .unwrap();
+        assert!(status.success());
+    }
+
+    pub fn screen(&self) -> String {
+        let out = self
+            .tmux()
+            .args(["capture-pane", "-p", "-t", &self.session])
+            .output()
+            .unwrap();
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
+    /// Waits until the screen contains `text`, panicking with the screen after `timeout`.
+    pub fn wait_for(&self, text: &str, timeout: Duration) -> String {
+        let deadline = Instant::now() + timeout;
+        loop {
+            let s = self.screen();
+            if s.contains(text) {
+                return s;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "timed out waiting for {text:?}; screen:\n{s}"
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+}
+
+impl Drop for Tmux {
+    fn drop(&mut self) {
+        let _ = self.tmux().args(["kill-server"]).output();
+    }
+}
+
+fn rand_suffix() -> u32 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.subsec_nanos())
+        .unwrap_or(0)
+}
