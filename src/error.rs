@@ -1,65 +1,156 @@
-//! One error type for the whole crate, carrying the exit code the CLI must use.
+//! One error type for the library. Each variant says what kind of thing went wrong and carries
+//! what a person needs to act on it; `exit_code` maps it to the CLI's exit codes and `suggestion`
+//! gives the next command to run, where there is one (the binary's edge shows it apart from the
+//! message, so the advice is said once).
 
+use crate::transport::TransportError;
+use crate::transport::ssh::SshError;
 use std::fmt;
+use std::path::PathBuf;
 
-/// Exit codes of the CLI: 1 = the operation failed or was refused, 2 = usage or config error.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ErrorKind {
-    /// A deploy failed, a rollback was refused, a lock is held, the target is unreachable...
-    Failed,
-    /// The user asked for something malformed: bad flags, bad config, unknown site.
-    Usage,
-    /// The site is locked by a flipdeck of this machine that is no longer running: recovering it
-    /// (`Engine::refresh`) makes way.
-    DeadLock,
-}
+/// Exit code of a failed or refused operation.
+pub const EXIT_FAILED: i32 = 1;
+/// Exit code of a usage or config error.
+pub const EXIT_USAGE: i32 = 2;
 
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Error {
-    pub kind: ErrorKind,
-    pub message: String,
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// The user asked for something malformed: bad flags, unknown site, an invalid value.
+    #[error("{0}")]
+    Usage(String),
+    /// The config file is wrong: which file, which line when known, and what was expected.
+    #[error("{}", ConfigLocation { file, line: *line, detail })]
+    Config {
+        file: PathBuf,
+        line: Option<usize>,
+        /// What follows the location: `: KEY must be …` or ` (`SOURCE LINE`): what toml said`.
+        detail: String,
+    },
+    /// The site's lock is held by another job. `stale`: the holder is a flipdeck of this machine
+    /// that is no longer running, so recovering what it left (`Engine::refresh`) makes way.
+    #[error("{}", LockedMessage { site, holder, stale: *stale })]
+    Locked {
+        site: String,
+        holder: String,
+        stale: bool,
+    },
+    /// Connecting, verifying the host or logging in over SSH failed.
+    #[error("{}", ssh_message(.0))]
+    Ssh(#[from] SshError),
+    /// A command could not be run or its connection was lost.
+    #[error(transparent)]
+    Transport(#[from] TransportError),
+    /// The local history database failed.
+    #[error("history database error: {0}")]
+    History(#[from] rusqlite::Error),
+    /// The operation ran and failed: a deploy, a check, a remote step.
+    #[error("{0}")]
+    Failed(String),
 }
 
 impl Error {
     pub fn failed(message: impl Into<String>) -> Self {
-        Error {
-            kind: ErrorKind::Failed,
-            message: message.into(),
-        }
+        Error::Failed(message.into())
     }
 
     pub fn usage(message: impl Into<String>) -> Self {
-        Error {
-            kind: ErrorKind::Usage,
-            message: message.into(),
+        Error::Usage(message.into())
+    }
+
+    /// A config error at `line` of `file` (1-based); `detail` follows the location.
+    pub fn config(file: &std::path::Path, line: Option<usize>, detail: impl Into<String>) -> Self {
+        Error::Config {
+            file: file.to_path_buf(),
+            line,
+            detail: detail.into(),
         }
     }
 
+    /// The CLI's exit code: 2 for what the user must fix in the command or config, else 1.
     pub fn exit_code(&self) -> i32 {
-        match self.kind {
-            ErrorKind::Failed | ErrorKind::DeadLock => 1,
-            ErrorKind::Usage => 2,
+        match self {
+            Error::Usage(_) | Error::Config { .. } => EXIT_USAGE,
+            _ => EXIT_FAILED,
+        }
+    }
+
+    /// Whether this is a lock left by a flipdeck of this machine that is no longer running.
+    pub fn is_stale_lock(&self) -> bool {
+        matches!(self, Error::Locked { stale: true, .. })
+    }
+
+    /// The command that gets a person past this error, where there is one.
+    pub fn suggestion(&self) -> Option<String> {
+        match self {
+            Error::Locked { stale: true, .. } => Some(
+                "`flipdeck status` recovers what it left (half release removed, lock released)"
+                    .into(),
+            ),
+            Error::Locked { site, .. } => Some(format!(
+                "wait for that job to finish, or if it is stale run `flipdeck unlock {site}`"
+            )),
+            Error::Ssh(SshError::HostKeyUnknown { server, .. }) => Some(format!(
+                "if this fingerprint is right, run `flipdeck trust {server}`"
+            )),
+            Error::Config { .. } => Some("see the config reference in the README".into()),
+            _ => None,
         }
     }
 }
 
-impl fmt::Display for Error {
+/// An SSH error without the advice that `suggestion` gives apart.
+fn ssh_message(e: &SshError) -> String {
+    match e {
+        SshError::HostKeyUnknown {
+            server,
+            address,
+            key_type,
+            fingerprint,
+        } => format!("the host key of {server} ({address}) is not known: {key_type} {fingerprint}"),
+        e => e.to_string(),
+    }
+}
+
+impl Error {
+    /// The message and its suggestion on one line, for where there is no room for a report (the
+    /// dashboard's toasts).
+    pub fn one_line(&self) -> String {
+        match self.suggestion() {
+            Some(s) => format!("{self}; {s}"),
+            None => self.to_string(),
+        }
+    }
+}
+
+struct ConfigLocation<'a> {
+    file: &'a PathBuf,
+    line: Option<usize>,
+    detail: &'a str,
+}
+
+impl fmt::Display for ConfigLocation<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.message)
+        write!(f, "config {}", self.file.display())?;
+        if let Some(l) = self.line {
+            write!(f, " line {l}")?;
+        }
+        f.write_str(self.detail)
     }
 }
 
-impl std::error::Error for Error {}
-
-impl From<rusqlite::Error> for Error {
-    fn from(e: rusqlite::Error) -> Self {
-        Error::failed(format!("history database error: {e}"))
-    }
+struct LockedMessage<'a> {
+    site: &'a str,
+    holder: &'a str,
+    stale: bool,
 }
 
-impl From<crate::transport::TransportError> for Error {
-    fn from(e: crate::transport::TransportError) -> Self {
-        Error::failed(e.to_string())
+impl fmt::Display for LockedMessage<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "site {} is locked by {}", self.site, self.holder)?;
+        if self.stale {
+            f.write_str(", a flipdeck on this machine that is no longer running")?;
+        }
+        Ok(())
     }
 }
 

@@ -15,32 +15,21 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use tokio_util::sync::CancellationToken;
 
-/// Runs the CLI and returns the process exit code.
-pub fn main() -> i32 {
+/// Runs the CLI. `Ok` carries the exit code of a run that needs no report (0, or clap's own for
+/// a usage error it has printed); `Err` is reported by the binary (see `main.rs`).
+pub fn main() -> Result<i32> {
     let cli = match Cli::try_parse() {
         Ok(c) => c,
         Err(e) => {
             let _ = e.print();
-            return if e.use_stderr() { 2 } else { 0 };
+            return Ok(if e.use_stderr() { 2 } else { 0 });
         }
     };
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
+    let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
-    {
-        Ok(r) => r,
-        Err(e) => {
-            eprintln!("flipdeck: cannot start: {e}");
-            return 1;
-        }
-    };
-    match runtime.block_on(run(cli)) {
-        Ok(()) => 0,
-        Err(e) => {
-            eprintln!("flipdeck: {e}");
-            e.exit_code()
-        }
-    }
+        .map_err(|e| Error::failed(format!("cannot start: {e}")))?;
+    runtime.block_on(run(cli)).map(|()| 0)
 }
 
 struct Ctx {

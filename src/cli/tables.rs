@@ -100,7 +100,7 @@ impl StatusRow {
                 i.lock,
                 None,
             ),
-            Err(e) => (None, None, None, Some(e.message)),
+            Err(e) => (None, None, None, Some(e.to_string())),
         };
         Ok(StatusRow {
             server: site.server.name.clone(),

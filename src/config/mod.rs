@@ -184,20 +184,17 @@ impl Config {
                 Some(l) => {
                     // The offending line itself shows which key is meant.
                     let src = text.lines().nth(l - 1).unwrap_or("").trim();
-                    Error::usage(format!(
-                        "config {} line {l} (`{src}`): {what}",
-                        path.display()
-                    ))
+                    Error::config(path, Some(l), format!(" (`{src}`): {what}"))
                 }
-                None => Error::usage(format!("config {}: {what}", path.display())),
+                None => Error::config(path, None, format!(": {what}")),
             }
         })?;
         let err = |span: std::ops::Range<usize>, key: &str, why: &str| {
-            Error::usage(format!(
-                "config {} line {}: {key} {why}",
-                path.display(),
-                line_of(text, span.start)
-            ))
+            Error::config(
+                path,
+                Some(line_of(text, span.start)),
+                format!(": {key} {why}"),
+            )
         };
         let mut servers: Vec<ServerConfig> = Vec::new();
         for (i, s) in raw.servers.into_iter().enumerate() {
@@ -529,33 +526,41 @@ keep = 14                                              # the spec's default
         let bad = EXAMPLE.replace("domain = \"example.com\"", "domain = \"exa mple.com\"");
         let e = parse(&bad).unwrap_err();
         assert_eq!(e.exit_code(), 2);
-        assert!(e.message.contains("/etc/f.toml line 10"), "{}", e.message);
         assert!(
-            e.message.contains("servers[0].sites[0].domain"),
+            e.to_string().contains("/etc/f.toml line 10"),
             "{}",
-            e.message
+            e.to_string()
+        );
+        assert!(
+            e.to_string().contains("servers[0].sites[0].domain"),
+            "{}",
+            e.to_string()
         );
 
         let e = parse(&EXAMPLE.replace("keep = 14", "keep = 14\nkept = 3")).unwrap_err();
         assert!(
-            e.message.contains("line 16") && e.message.contains("kept"),
+            e.to_string().contains("line 16") && e.to_string().contains("kept"),
             "{}",
-            e.message
+            e.to_string()
         );
 
         let e = parse(&EXAMPLE.replace("keep = 14", "keep = 0")).unwrap_err();
-        assert!(e.message.contains("keep must be"), "{}", e.message);
+        assert!(e.to_string().contains("keep must be"), "{}", e.to_string());
 
         let e = parse(&EXAMPLE.replace("root = \"/srv/flip\"", "")).unwrap_err();
-        assert!(e.message.contains("root is required"), "{}", e.message);
+        assert!(
+            e.to_string().contains("root is required"),
+            "{}",
+            e.to_string()
+        );
 
         let e = parse(&EXAMPLE.replace("branch = \"main\"", "branch = \"a..b\"")).unwrap_err();
-        assert!(e.message.contains("branch"), "{}", e.message);
+        assert!(e.to_string().contains("branch"), "{}", e.to_string());
         let e =
             parse(&EXAMPLE.replace("\"/srv/repos/app.git\"", "\"--upload-pack=x\"")).unwrap_err();
-        assert!(e.message.contains("repository"), "{}", e.message);
+        assert!(e.to_string().contains("repository"), "{}", e.to_string());
         let e = parse("[[servers]]\nname = 3\n").unwrap_err();
-        assert!(e.message.contains("line 2"), "{}", e.message);
+        assert!(e.to_string().contains("line 2"), "{}", e.to_string());
     }
 
     #[test]
@@ -580,7 +585,7 @@ domain = "x.com"
         assert_eq!(c.servers[1].transport, TransportKind::Ssh);
         assert_eq!(c.servers[1].sites[0].deployment_script, DEFAULT_SCRIPT);
         let e = c.find_site("x.com").unwrap_err();
-        assert!(e.message.contains("a/x.com") && e.message.contains("b/x.com"));
+        assert!(e.to_string().contains("a/x.com") && e.to_string().contains("b/x.com"));
         assert_eq!(e.exit_code(), 2);
         assert!(c.find_site("b/x.com").is_ok());
         assert!(c.find_site("nope.com").is_err());

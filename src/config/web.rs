@@ -364,8 +364,8 @@ mod tests {
         for (server, s, want) in cases {
             let e = parse(server, s).unwrap_err();
             assert_eq!(e.exit_code(), 2);
-            assert!(e.message.contains(want), "{server} {s}: {}", e.message);
-            assert!(e.message.contains("/c.toml line"), "{}", e.message);
+            assert!(e.to_string().contains(want), "{server} {s}: {}", e);
+            assert!(e.to_string().contains("/c.toml line"), "{}", e.to_string());
         }
     }
 
@@ -434,8 +434,8 @@ mod tests {
             ("{ url = \"http://a/\", bogus = 1 }", "bogus"),
         ] {
             let e = parse("", &format!("health_check = {hc}")).unwrap_err();
-            assert!(e.message.contains(want), "{hc}: {}", e.message);
-            assert!(e.message.contains("line 8"), "{hc}: {}", e.message);
+            assert!(e.to_string().contains(want), "{hc}: {}", e);
+            assert!(e.to_string().contains("line 8"), "{hc}: {}", e);
         }
     }
 }

@@ -513,23 +513,13 @@ fn pid_alive(pid: i32) -> bool {
 
 impl Engine {
     /// The refusal when `holder` has the site's lock. A holder that is a dead flipdeck of this
-    /// machine makes a `DeadLock` error, which `after_recovering` gets out of.
+    /// machine makes a stale `Locked` error, which `after_recovering` gets out of.
     pub(super) fn locked(&self, site: &SiteRef<'_>, holder: &str) -> Error {
-        if held_by_dead_local_process(holder, &self.identity.host) {
-            return Error {
-                kind: crate::error::ErrorKind::DeadLock,
-                message: format!(
-                    "site {} is locked by {holder}, a flipdeck on this machine that is no longer running; \
-                     `flipdeck status` recovers what it left (half release removed, lock released)",
-                    site.key()
-                ),
-            };
+        Error::Locked {
+            site: site.key(),
+            holder: holder.to_string(),
+            stale: held_by_dead_local_process(holder, &self.identity.host),
         }
-        Error::failed(format!(
-            "site {} is locked by {holder}; wait for that job to finish, or if it is stale run `flipdeck unlock {}`",
-            site.key(),
-            site.key()
-        ))
     }
 
     /// Runs `op`; if a killed flipdeck of this machine holds the site's lock, recovers what it left
@@ -545,7 +535,7 @@ impl Engine {
         Fut: std::future::Future<Output = Result<T>>,
     {
         match op().await {
-            Err(e) if e.kind == crate::error::ErrorKind::DeadLock => {
+            Err(e) if e.is_stale_lock() => {
                 self.refresh(site, connector).await?;
                 op().await
             }

@@ -27,9 +27,7 @@ pub struct SshConnector {
 #[async_trait]
 impl Connector for SshConnector {
     async fn connect(&self) -> Result<Arc<dyn Transport>> {
-        let target = SshTransport::connect(&self.params)
-            .await
-            .map_err(|e| Error::failed(e.to_string()))?;
+        let target = SshTransport::connect(&self.params).await?;
         Ok(Arc::new(target))
     }
 }

@@ -90,7 +90,7 @@ proptest! {
         for t in [text.clone(), format!("[[servers]]\nname = {s:?}\ntransport = \"local\"\nroot = \"/r\"\n[[servers.sites]]\ndomain = {s:?}\nbranch = {s:?}\nrepository = {s:?}\nshared = [{s:?}]\n")] {
             if let Err(e) = Config::parse(&t, Path::new("/etc/flipdeck.toml")) {
                 prop_assert_eq!(e.exit_code(), 2);
-                prop_assert!(e.message.contains("/etc/flipdeck.toml"), "{}", e.message);
+                prop_assert!(e.to_string().contains("/etc/flipdeck.toml"), "{}", e.to_string());
             }
         }
     }

@@ -198,7 +198,7 @@ async fn a_home_that_cannot_be_the_root_is_refused() {
         )
         .await
         .unwrap_err();
-    assert!(err.message.contains("set root"), "{}", err.message);
+    assert!(err.to_string().contains("set root"), "{}", err.to_string());
     assert!(!h.dir.path().join("relative").exists());
     let d = &engine.store.list(1, None).unwrap()[0];
     assert_eq!(d.status, Status::Failed);
