@@ -1,4 +1,4 @@
-//! flipdeck side by side with the floor (one OpenSSH exec per operation, decisions.md) and with
+//! flipdeck side by side with the floor (one OpenSSH exec per operation, docs/design.md §11) and with
 //! Capistrano 3.17, on the same reference repository and the same loopback sshd, in one run.
 //! Then history at scale: `flipdeck list` and opening the dashboard with 100,000 deployments.
 //!

@@ -1,4 +1,4 @@
-//! The floor (decisions.md): the least any tool can do for each operation, as one OpenSSH exec.
+//! The floor (docs/design.md §11): the least any tool can do for each operation, as one OpenSSH exec.
 //! A deploy is one exec doing repository cache fetch + local clone + shared links + rename; a
 //! rollback is one exec doing `test -d` + rename; `ssh host true` is the connection alone.
 
