@@ -92,7 +92,6 @@ impl Error {
             Error::Ssh(SshError::HostKeyUnknown { server, .. }) => Some(format!(
                 "if this fingerprint is right, run `flipdeck trust {server}`"
             )),
-            Error::Config { .. } => Some("see the config reference in the README".into()),
             _ => None,
         }
     }
