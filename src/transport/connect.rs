@@ -1,14 +1,36 @@
-//! From a configured server to a `Connector`: the one place that knows which transport a
-//! `transport = "..."` setting means and how the SSH parameters are put together.
+//! Connectors, and from a configured server to one: the one place that knows which transport a
+//! `transport = "..."` setting means and how the SSH parameters are put together. The transports
+//! themselves (`local`, `ssh`) know nothing of the config or of flipdeck's errors.
 
+use super::LocalTransport;
 use super::ssh::{self, HostKeyPolicy, SshParams, SshTransport};
-use super::{Connector, LocalConnector};
 use crate::config::{self, ServerConfig, TransportKind};
 use crate::error::{Error, Result};
 use crate::transport::Transport;
 use async_trait::async_trait;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
+
+/// Opens connections to a server. A job connects once and reuses the transport for every command;
+/// it reconnects only to find out what happened after a lost connection.
+#[async_trait]
+pub trait Connector: Send + Sync {
+    async fn connect(&self) -> Result<Arc<dyn Transport>>;
+}
+
+/// The local machine: every "connection" is the same shell.
+pub struct LocalConnector;
+
+#[async_trait]
+impl Connector for LocalConnector {
+    async fn connect(&self) -> Result<Arc<dyn Transport>> {
+        Ok(Arc::new(LocalTransport))
+    }
+}
+
+/// How the engine gets a connector for a configured server: `connect::connector_for` in the
+/// binary, something else (a pool of warm connections, a counting wrapper) where that is wanted.
+pub type Connectors = fn(&ServerConfig) -> Result<Arc<dyn Connector>>;
 
 /// The connector for a configured server.
 pub fn connector_for(server: &ServerConfig) -> Result<Arc<dyn Connector>> {

@@ -6,12 +6,10 @@ pub mod connect;
 pub mod local;
 pub mod ssh;
 
-use crate::config::ServerConfig;
-use crate::error::Result as FlipResult;
 use async_trait::async_trait;
-use std::sync::Arc;
 use tokio::sync::mpsc::{UnboundedReceiver, UnboundedSender};
 
+pub use connect::{Connector, Connectors, LocalConnector};
 pub use local::LocalTransport;
 pub use ssh::{HostKeyPolicy, SshError, SshParams, SshTransport};
 
@@ -115,24 +113,3 @@ pub trait Transport: Send + Sync {
         Ok(home)
     }
 }
-
-/// Opens connections to a server. A job connects once and reuses the transport for every command;
-/// it reconnects only to find out what happened after a lost connection.
-#[async_trait]
-pub trait Connector: Send + Sync {
-    async fn connect(&self) -> FlipResult<Arc<dyn Transport>>;
-}
-
-/// The local machine: every "connection" is the same shell.
-pub struct LocalConnector;
-
-#[async_trait]
-impl Connector for LocalConnector {
-    async fn connect(&self) -> FlipResult<Arc<dyn Transport>> {
-        Ok(Arc::new(LocalTransport))
-    }
-}
-
-/// How the engine gets a connector for a configured server: `connect::connector_for` in the
-/// binary, something else (a pool of warm connections, a counting wrapper) where that is wanted.
-pub type Connectors = fn(&ServerConfig) -> FlipResult<Arc<dyn Connector>>;

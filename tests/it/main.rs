@@ -8,6 +8,7 @@ mod fault_matrix;
 mod faults;
 mod fleet;
 mod flows;
+mod layout;
 mod properties;
 mod readme;
 mod redaction;
