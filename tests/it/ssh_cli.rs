@@ -72,6 +72,30 @@ fn changed_host_key_is_refused_and_not_overwritten() {
     assert!(!h.root.join("deployments").exists());
 }
 
+/// `@revoked` wins wherever it stands, as in OpenSSH: after a plain line for the same key, and
+/// as `@revoked *`.
+#[test]
+fn revoked_host_key_is_refused_after_a_plain_line_for_it() {
+    let Some(h) = Harness::ssh() else { return };
+    let s = sshd(&h);
+    let key = std::fs::read_to_string(&s.host_pub_key).unwrap();
+    let key: Vec<&str> = key.split_whitespace().take(2).collect();
+    let key = key.join(" ");
+    for revoked in [format!("[127.0.0.1]:{}", s.port), "*".to_string()] {
+        let text = format!("[127.0.0.1]:{} {key}\n@revoked {revoked} {key}\n", s.port);
+        std::fs::write(known_hosts(&h), &text).unwrap();
+        let out = h.run(&["deploy", DOMAIN]);
+        assert_eq!(out.status.code(), Some(1), "@revoked {revoked}");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(err.contains("revoked at line 2"), "{err}");
+        assert!(!h.root.join("deployments").exists(), "nothing ran");
+        let out = h.run(&["trust", "web1", "--yes"]);
+        assert_eq!(out.status.code(), Some(1), "trust refuses a revoked key");
+        assert!(!String::from_utf8_lossy(&out.stdout).contains("already trusted"));
+        assert_eq!(std::fs::read_to_string(known_hosts(&h)).unwrap(), text);
+    }
+}
+
 #[test]
 fn accept_new_records_an_unknown_host() {
     let Some(h) = Harness::ssh() else { return };

@@ -54,7 +54,10 @@ pub fn check_known_host(
 ) -> Result<HostKeyStatus, SshError> {
     let text = read_file(file)?;
     let name = host_pattern(host, port);
+    // `@revoked` wins wherever it stands, before or after a plain line for the same key (as in
+    // OpenSSH), so the whole file is read before a key counts as known.
     let mut first_match = None;
+    let mut known = false;
     for entry in entries(&text) {
         let Some(recorded) = &entry.key else { continue };
         let same = recorded.key_data() == key.key_data();
@@ -62,13 +65,16 @@ pub fn check_known_host(
             Some("@revoked") if same => return Ok(HostKeyStatus::Revoked { line: entry.line }),
             Some(_) => {}
             None if hosts_match(entry.hosts, &name) => {
-                if same {
-                    return Ok(HostKeyStatus::Known);
+                known |= same;
+                if !same {
+                    first_match.get_or_insert(entry.line);
                 }
-                first_match.get_or_insert(entry.line);
             }
             None => {}
         }
+    }
+    if known {
+        return Ok(HostKeyStatus::Known);
     }
     Ok(match first_match {
         Some(line) => HostKeyStatus::Changed { line },
@@ -322,6 +328,22 @@ mod tests {
             status(&text, "x.org", 22, KEY_A),
             HostKeyStatus::Revoked { line: 2 }
         );
+    }
+
+    #[test]
+    fn revoked_wins_after_a_plain_line_for_the_same_key() {
+        for revoked in ["x.org", "*"] {
+            let text =
+                format!("x.org ssh-ed25519 {KEY_A}\n@revoked {revoked} ssh-ed25519 {KEY_A}\n");
+            assert_eq!(
+                status(&text, "x.org", 22, KEY_A),
+                HostKeyStatus::Revoked { line: 2 },
+                "@revoked {revoked}"
+            );
+        }
+        // A plain line for another key of the host does not hide a matching one further down.
+        let text = format!("x.org ssh-ed25519 {KEY_B}\nx.org ssh-ed25519 {KEY_A}\n");
+        assert_eq!(status(&text, "x.org", 22, KEY_A), HostKeyStatus::Known);
     }
 
     #[test]
