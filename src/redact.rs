@@ -7,16 +7,27 @@ use std::borrow::Cow;
 /// What replaces a secret.
 pub const MASK: &str = "[redacted]";
 
-/// The built-in patterns: `password=…`, `token: …` and the like, and credentials in URLs.
-/// Each keeps its label and hides the value.
+/// The built-in patterns: `password=…`, `token: …` and the like (also as JSON, `"password": "…"`),
+/// credentials in URLs, `Authorization:` headers and bearer tokens, and the MySQL clients'
+/// `-pSECRET`. Each keeps its label and hides the value.
 const DEFAULTS: &[(&str, &str)] = &[
     (
-        r#"(?i)\b((?:[a-z0-9_]*_)?(?:password|passwd|secret|token|api[_-]?key|access[_-]?key|private[_-]?key|client[_-]?secret))(\s*[:=]\s*)("[^"]*"|'[^']*'|\S+)"#,
+        r#"(?i)\b((?:[a-z0-9_]*_)?(?:password|passwd|secret|token|api[_-]?key|access[_-]?key|private[_-]?key|client[_-]?secret))("?\s*[:=]\s*)("[^"]*"|'[^']*'|\S+)"#,
         "${1}${2}[redacted]",
     ),
     (
         r"(?i)\b([a-z][a-z0-9+.-]*://)[^/\s:@]+:[^/\s@]+@",
         "${1}[redacted]@",
+    ),
+    (
+        r#"(?i)\b(authorization"?\s*[:=]\s*"?(?:(?:bearer|basic|token|digest)\s+)?)[^\s",]+"#,
+        "${1}[redacted]",
+    ),
+    // A token after `Bearer` anywhere else (a curl line, an error message); short words are prose.
+    (r"(?i)\b(bearer\s+)[A-Za-z0-9._~+/=-]{8,}", "${1}[redacted]"),
+    (
+        r"\b((?:mysql|mysqldump|mysqladmin|mariadb|mariadb-dump)\b[^\n]*?\s-p)\S+",
+        "${1}[redacted]",
     ),
 ];
 
@@ -86,6 +97,34 @@ mod tests {
             "Cloning into 'release'..."
         );
         assert!(matches!(r.apply("nothing here"), Cow::Borrowed(_)));
+    }
+
+    #[test]
+    fn defaults_hide_json_bearer_tokens_and_mysql_passwords() {
+        let r = Redactor::default();
+        assert_eq!(
+            r.apply(r#"{"user": "app", "password": "hunter2", "db_token":"x1"}"#),
+            r#"{"user": "app", "password": [redacted], "db_token":[redacted]}"#
+        );
+        assert_eq!(
+            r.apply("Authorization: Bearer eyJhbGciOiJIUzI1NiJ9.e30.abc"),
+            "Authorization: Bearer [redacted]"
+        );
+        assert_eq!(
+            r.apply(r#"curl -H "Authorization: Basic ZGVwbG95OnMzY3IzdA==" https://x"#),
+            r#"curl -H "Authorization: Basic [redacted]" https://x"#
+        );
+        assert_eq!(
+            r.apply("got 401 for bearer abcdef0123456789"),
+            "got 401 for bearer [redacted]"
+        );
+        assert_eq!(r.apply("Bearer tokens expire"), "Bearer tokens expire");
+        assert_eq!(
+            r.apply("mysqldump -u root -pS3cret app > dump.sql"),
+            "mysqldump -u root -p[redacted] app > dump.sql"
+        );
+        assert_eq!(r.apply("mkdir -p storage/logs"), "mkdir -p storage/logs");
+        assert_eq!(r.apply("ssh -p2222 host"), "ssh -p2222 host");
     }
 
     #[test]
