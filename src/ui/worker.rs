@@ -75,7 +75,7 @@ impl Worker {
                 let text = self
                     .load_log(&site, deployment_id)
                     .await
-                    .map_err(|e| e.message);
+                    .map_err(|e| e.to_string());
                 self.send(Loaded::Log {
                     deployment_id,
                     text,
@@ -185,7 +185,7 @@ impl Worker {
                     .map(|(p, _)| (p.plan, p.kept_live));
                 self.send(Loaded::PrunePreview {
                     site,
-                    result: r.map_err(|e| e.message),
+                    result: r.map_err(|e| e.to_string()),
                 });
             }
             Effect::Prune(site) => {
@@ -204,7 +204,7 @@ impl Worker {
                 self.send(Loaded::Refreshed {
                     site,
                     quiet,
-                    result: r.map_err(|e| e.message),
+                    result: r.map_err(|e| e.to_string()),
                 });
             }
             Effect::CancelAll => {}
@@ -214,7 +214,7 @@ impl Worker {
     fn done(&self, site: String, r: crate::error::Result<String>) {
         let (ok, message) = match r {
             Ok(m) => (true, m),
-            Err(e) => (false, e.message),
+            Err(e) => (false, e.to_string()),
         };
         self.send(Loaded::JobDone { site, ok, message });
     }
