@@ -2,9 +2,10 @@
 //! in; `Effect`s (work for background tasks) come out. Drawing only reads it; nothing here blocks.
 //!
 //! The state and its queries are here; how it changes is split by what comes in: `keys` (the
-//! keyboard and the mouse over the panes), `navigation` (moving the selection and the log's
-//! viewport), `modal` (opening the dialogs and answering them), `events` (what running jobs
-//! report) and `loaded` (results of background work).
+//! keyboard, through the keymap, and the mouse), `navigation` (moving the selection and the log's
+//! viewport), `modal` (opening the dialogs and answering them), `jobs` (what a confirmed dialog
+//! or a refresh starts), `events` (what running jobs report) and `loaded` (results of background
+//! work).
 
 mod events;
 mod jobs;
@@ -128,7 +129,8 @@ pub enum Modal {
 }
 
 impl Modal {
-    /// Confirm dialogs start with Cancel focused: destructive actions take a deliberate key.
+    /// Every modal but the help is a confirm dialog (the keymap's dialog layer). They open with
+    /// Cancel focused: destructive actions take a deliberate key.
     pub fn is_confirm(&self) -> bool {
         !matches!(self, Modal::Help)
     }
