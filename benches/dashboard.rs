@@ -92,7 +92,7 @@ fn main() {
         });
         if app.dirty && last_draw.elapsed() >= frame {
             let t = Instant::now();
-            term.draw(|f| flipdeck::ui::view::draw(f, &mut app, &theme))
+            term.draw(|f| flipdeck::ui::view::draw(f, &app, &theme))
                 .unwrap();
             let took = t.elapsed();
             render_time += took;
@@ -107,7 +107,7 @@ fn main() {
     }
     // One last frame so every line was shown at least in the final state.
     let t = Instant::now();
-    term.draw(|f| flipdeck::ui::view::draw(f, &mut app, &theme))
+    term.draw(|f| flipdeck::ui::view::draw(f, &app, &theme))
         .unwrap();
     slowest = slowest.max(t.elapsed());
     let elapsed = started.elapsed();

@@ -150,7 +150,7 @@ fn time_dashboard(config: &Path, db: &Path) -> (Duration, usize) {
     }
     let mut term = Terminal::new(TestBackend::new(200, 50)).unwrap();
     let theme = flipdeck::ui::theme::Theme { color: true };
-    term.draw(|f| flipdeck::ui::view::draw(f, &mut app, &theme))
+    term.draw(|f| flipdeck::ui::view::draw(f, &app, &theme))
         .unwrap();
     (t.elapsed(), rows)
 }

@@ -1,5 +1,7 @@
-//! The one keymap: key handling, the help popup, the status bar and the README's key table are all
-//! generated from `BINDINGS`, so they cannot disagree.
+//! The one keymap: every key the dashboard answers to, in every layer (the three panes, the
+//! dialogs, the help popup and the filter input), with how it is spelled and what it does. Key
+//! handling, the help popup, the status bar, the dialogs' buttons and the README's key table are
+//! all generated from `BINDINGS`, so they cannot disagree.
 
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 
@@ -29,9 +31,36 @@ impl Pane {
     }
 }
 
-/// Everything a key can ask for, outside modals.
+/// What has the keyboard: the focused pane, or what is drawn over the panes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Layer {
+    Pane(Pane),
+    /// A confirm dialog: deploy, rollback, prune preview, quit.
+    Dialog,
+    Help,
+    /// Typing a filter after `/`. A character no binding takes is typed into the filter.
+    Filter,
+}
+
+impl From<Pane> for Layer {
+    fn from(p: Pane) -> Layer {
+        Layer::Pane(p)
+    }
+}
+
+impl Layer {
+    /// In the panes a key's modifiers must be exactly the binding's (`R` is not `r`, Ctrl-C is not
+    /// `c`). Over the panes a key counts whatever else is held, as long as the binding's modifiers
+    /// are among them (Shift-Tab still switches a dialog's button; Ctrl-C still needs Ctrl).
+    fn exact_modifiers(self) -> bool {
+        matches!(self, Layer::Pane(_))
+    }
+}
+
+/// Everything a key can ask for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Action {
+    // The panes.
     Up,
     Down,
     FocusNext,
@@ -48,106 +77,129 @@ pub enum Action {
     Home,
     Filter,
     Help,
+    /// Quit (asks first while a job runs); from a dialog or the help too.
     Quit,
+    // Dialogs and the help popup.
+    /// Press the dialog's confirming button.
+    Confirm,
+    /// Press the dialog's Cancel button.
+    Cancel,
+    /// Close the dialog or the help without doing anything.
+    Close,
+    /// Move the focus to the other button.
+    SwitchButton,
+    /// Press the focused button.
+    PressButton,
+    // The filter input.
+    KeepFilter,
+    ClearFilter,
+    DeleteChar,
 }
 
 pub struct Binding {
-    /// How the README and the help popup spell the keys.
+    /// How the README, the help popup and the help's dialog line spell the keys. Bindings that
+    /// share a spelling share a row (`↑/↓ j/k`: move up / move down).
     pub keys: &'static str,
     pub codes: &'static [(KeyCode, KeyModifiers)],
     pub action: Action,
-    pub help: &'static str,
-    /// The panes where it applies (and is shown in the status bar).
-    pub panes: &'static [Pane],
-    /// Its short form in the status bar, if shown there (the rest only in help, to keep the bar
-    /// short enough for 80 columns).
+    /// What it does, in the help popup and the README; `None` leaves it out of both.
+    pub help: Option<&'static str>,
+    /// The layers where it applies (for a pane, also where the status bar shows it).
+    pub layers: &'static [Layer],
+    /// Its short form, `"KEY word"`: a pane's status-bar hint, a dialog button's key, the filter
+    /// line's hints. The panes show only some in the status bar (the rest only in help, to keep
+    /// the bar short enough for 80 columns).
     pub bar: Option<&'static str>,
 }
 
-const ALL: &[Pane] = &[Pane::Tree, Pane::Table, Pane::Log];
+const TREE: Layer = Layer::Pane(Pane::Tree);
+const TABLE: Layer = Layer::Pane(Pane::Table);
+const LOG: Layer = Layer::Pane(Pane::Log);
+const PANES: &[Layer] = &[TREE, TABLE, LOG];
 const NONE: KeyModifiers = KeyModifiers::NONE;
 const SHIFT: KeyModifiers = KeyModifiers::SHIFT;
 const CTRL: KeyModifiers = KeyModifiers::CONTROL;
 
 pub const BINDINGS: &[Binding] = &[
+    // ---- the panes ----
     Binding {
         keys: "↑/↓ j/k",
         codes: &[(KeyCode::Up, NONE), (KeyCode::Char('k'), NONE)],
         action: Action::Up,
-        help: "move up",
-        panes: ALL,
+        help: Some("move up"),
+        layers: PANES,
         bar: None,
     },
     Binding {
         keys: "↑/↓ j/k",
         codes: &[(KeyCode::Down, NONE), (KeyCode::Char('j'), NONE)],
         action: Action::Down,
-        help: "move down",
-        panes: ALL,
+        help: Some("move down"),
+        layers: PANES,
         bar: None,
     },
     Binding {
         keys: "Tab",
         codes: &[(KeyCode::Tab, NONE)],
         action: Action::FocusNext,
-        help: "next pane (tree → table → log)",
-        panes: ALL,
+        help: Some("next pane (tree → table → log)"),
+        layers: PANES,
         bar: Some("Tab pane"),
     },
     Binding {
         keys: "Shift-Tab",
         codes: &[(KeyCode::BackTab, SHIFT), (KeyCode::BackTab, NONE)],
         action: Action::FocusPrev,
-        help: "previous pane",
-        panes: ALL,
+        help: Some("previous pane"),
+        layers: PANES,
         bar: None,
     },
     Binding {
         keys: "Enter",
         codes: &[(KeyCode::Enter, NONE)],
         action: Action::OpenLog,
-        help: "open the deployment's log",
-        panes: &[Pane::Table],
+        help: Some("open the deployment's log"),
+        layers: &[TABLE],
         bar: Some("Enter log"),
     },
     Binding {
         keys: "d",
         codes: &[(KeyCode::Char('d'), NONE)],
         action: Action::Deploy,
-        help: "deploy the selected site",
-        panes: &[Pane::Tree, Pane::Table],
+        help: Some("deploy the selected site"),
+        layers: &[TREE, TABLE],
         bar: Some("d deploy"),
     },
     Binding {
         keys: "r",
         codes: &[(KeyCode::Char('r'), NONE)],
         action: Action::Rollback,
-        help: "roll back to the selected deployment",
-        panes: &[Pane::Table],
+        help: Some("roll back to the selected deployment"),
+        layers: &[TABLE],
         bar: Some("r rollback"),
     },
     Binding {
         keys: "p",
         codes: &[(KeyCode::Char('p'), NONE)],
         action: Action::Prune,
-        help: "prune old releases (preview first)",
-        panes: &[Pane::Tree, Pane::Table],
+        help: Some("prune old releases (preview first)"),
+        layers: &[TREE, TABLE],
         bar: Some("p prune"),
     },
     Binding {
         keys: "R",
         codes: &[(KeyCode::Char('R'), SHIFT), (KeyCode::Char('R'), NONE)],
         action: Action::Refresh,
-        help: "refresh from the server",
-        panes: &[Pane::Tree, Pane::Table],
+        help: Some("refresh from the server"),
+        layers: &[TREE, TABLE],
         bar: Some("R refresh"),
     },
     Binding {
         keys: "f",
         codes: &[(KeyCode::Char('f'), NONE)],
         action: Action::ToggleFollow,
-        help: "toggle follow",
-        panes: &[Pane::Log],
+        help: Some("toggle follow"),
+        layers: &[LOG],
         bar: Some("f follow"),
     },
     Binding {
@@ -158,95 +210,228 @@ pub const BINDINGS: &[Binding] = &[
             (KeyCode::Char('G'), NONE),
         ],
         action: Action::End,
-        help: "go to the end (resumes follow)",
-        panes: &[Pane::Log, Pane::Table, Pane::Tree],
+        help: Some("go to the end (resumes follow)"),
+        layers: &[LOG, TABLE, TREE],
         bar: Some("G end"),
     },
     Binding {
         keys: "PgUp/PgDn",
         codes: &[(KeyCode::PageUp, NONE)],
         action: Action::PageUp,
-        help: "page up",
-        panes: ALL,
+        help: Some("page up"),
+        layers: PANES,
         bar: None,
     },
     Binding {
         keys: "PgUp/PgDn",
         codes: &[(KeyCode::PageDown, NONE)],
         action: Action::PageDown,
-        help: "page down",
-        panes: ALL,
+        help: Some("page down"),
+        layers: PANES,
         bar: None,
     },
     Binding {
         keys: "Home",
         codes: &[(KeyCode::Home, NONE)],
         action: Action::Home,
-        help: "go to the top",
-        panes: ALL,
+        help: Some("go to the top"),
+        layers: PANES,
         bar: None,
     },
     Binding {
         keys: "/",
         codes: &[(KeyCode::Char('/'), NONE)],
         action: Action::Filter,
-        help: "filter deployments (branch, SHA, status)",
-        panes: &[Pane::Tree, Pane::Table],
+        help: Some("filter deployments (branch, SHA, status)"),
+        layers: &[TREE, TABLE],
         bar: Some("/ filter"),
     },
     Binding {
         keys: "?",
         codes: &[(KeyCode::Char('?'), NONE), (KeyCode::Char('?'), SHIFT)],
         action: Action::Help,
-        help: "help",
-        panes: ALL,
+        help: Some("help"),
+        layers: PANES,
         bar: Some("? help"),
     },
     Binding {
         keys: "q/Ctrl-C",
         codes: &[(KeyCode::Char('q'), NONE), (KeyCode::Char('c'), CTRL)],
         action: Action::Quit,
-        help: "quit (asks when a job is running)",
-        panes: ALL,
+        help: Some("quit (asks when a job is running)"),
+        layers: PANES,
         bar: Some("q quit"),
+    },
+    // ---- dialogs (confirm deploy, rollback, prune, quit) ----
+    Binding {
+        keys: "y",
+        codes: &[(KeyCode::Char('y'), NONE), (KeyCode::Char('Y'), NONE)],
+        action: Action::Confirm,
+        help: Some("confirms"),
+        layers: &[Layer::Dialog],
+        bar: Some("y confirm"),
+    },
+    Binding {
+        keys: "n/Esc",
+        codes: &[(KeyCode::Char('n'), NONE), (KeyCode::Char('N'), NONE)],
+        action: Action::Cancel,
+        help: Some("cancels"),
+        layers: &[Layer::Dialog],
+        bar: Some("n Cancel"),
+    },
+    Binding {
+        keys: "n/Esc",
+        codes: &[(KeyCode::Esc, NONE)],
+        action: Action::Close,
+        help: Some("cancels"),
+        layers: &[Layer::Dialog],
+        bar: Some("Esc closes"),
+    },
+    Binding {
+        keys: "Tab",
+        codes: &[
+            (KeyCode::Tab, NONE),
+            (KeyCode::BackTab, NONE),
+            (KeyCode::Left, NONE),
+            (KeyCode::Right, NONE),
+            (KeyCode::Char('h'), NONE),
+            (KeyCode::Char('l'), NONE),
+        ],
+        action: Action::SwitchButton,
+        help: Some("switches the button"),
+        layers: &[Layer::Dialog],
+        bar: None,
+    },
+    // Not in the help: the buttons show which one is focused.
+    Binding {
+        keys: "Enter",
+        codes: &[(KeyCode::Enter, NONE)],
+        action: Action::PressButton,
+        help: None,
+        layers: &[Layer::Dialog],
+        bar: None,
+    },
+    // Ctrl-C always means quit, even from a dialog or the help; the panes' row says so.
+    Binding {
+        keys: "Ctrl-C",
+        codes: &[(KeyCode::Char('c'), CTRL)],
+        action: Action::Quit,
+        help: None,
+        layers: &[Layer::Dialog, Layer::Help],
+        bar: None,
+    },
+    // ---- the help popup ----
+    Binding {
+        keys: "Esc or ?",
+        codes: &[
+            (KeyCode::Esc, NONE),
+            (KeyCode::Char('?'), NONE),
+            (KeyCode::Char('q'), NONE),
+            (KeyCode::Enter, NONE),
+        ],
+        action: Action::Close,
+        help: Some("closes this help"),
+        layers: &[Layer::Help],
+        bar: None,
+    },
+    // ---- typing a filter (any other character is typed into it) ----
+    Binding {
+        keys: "Enter",
+        codes: &[(KeyCode::Enter, NONE)],
+        action: Action::KeepFilter,
+        help: Some("keeps the filter"),
+        layers: &[Layer::Filter],
+        bar: Some("Enter keep"),
+    },
+    Binding {
+        keys: "Esc",
+        codes: &[(KeyCode::Esc, NONE)],
+        action: Action::ClearFilter,
+        help: Some("clears it"),
+        layers: &[Layer::Filter],
+        bar: Some("Esc clear"),
+    },
+    Binding {
+        keys: "Backspace",
+        codes: &[(KeyCode::Backspace, NONE)],
+        action: Action::DeleteChar,
+        help: Some("deletes the last character"),
+        layers: &[Layer::Filter],
+        bar: None,
     },
 ];
 
-/// The action a key asks for in `pane`, if any.
-pub fn lookup(key: KeyEvent, pane: Pane) -> Option<Action> {
-    let mods = key.modifiers & (KeyModifiers::SHIFT | KeyModifiers::CONTROL | KeyModifiers::ALT);
-    BINDINGS
-        .iter()
-        .filter(|b| b.panes.contains(&pane))
-        .find(|b| b.codes.iter().any(|&(c, m)| c == key.code && m == mods))
+/// The action a key asks for in `layer`, if any.
+pub fn lookup(key: KeyEvent, layer: Layer) -> Option<Action> {
+    let held = key.modifiers & (KeyModifiers::SHIFT | KeyModifiers::CONTROL | KeyModifiers::ALT);
+    let fits = |m: KeyModifiers| {
+        if layer.exact_modifiers() {
+            m == held
+        } else {
+            key.modifiers.contains(m)
+        }
+    };
+    in_layer(layer)
+        .find(|b| b.codes.iter().any(|&(c, m)| c == key.code && fits(m)))
         .map(|b| b.action)
 }
 
-/// The help lines: each distinct key spelling once, with what it does.
+fn in_layer(layer: Layer) -> impl Iterator<Item = &'static Binding> {
+    BINDINGS.iter().filter(move |b| b.layers.contains(&layer))
+}
+
+/// The help popup's and the README's key table: the panes' keys, each spelling once, with what
+/// it does.
 pub fn help_rows() -> Vec<(&'static str, String)> {
+    rows(
+        BINDINGS
+            .iter()
+            .filter(|b| b.layers.iter().any(|l| matches!(l, Layer::Pane(_)))),
+    )
+}
+
+/// One layer's keys as a sentence, each spelling once: `y confirms, n/Esc cancels, …`.
+pub fn layer_help(layer: Layer) -> String {
+    rows(in_layer(layer))
+        .into_iter()
+        .map(|(k, h)| format!("{k} {h}"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+fn rows<'a>(bindings: impl Iterator<Item = &'a Binding>) -> Vec<(&'static str, String)> {
     let mut rows: Vec<(&'static str, String)> = Vec::new();
-    for b in BINDINGS {
+    for b in bindings {
+        let Some(help) = b.help else { continue };
         match rows.iter_mut().find(|(k, _)| *k == b.keys) {
             Some((_, h)) => {
-                if !h.contains(b.help) {
+                if !h.contains(help) {
                     h.push_str(" / ");
-                    h.push_str(b.help);
+                    h.push_str(help);
                 }
             }
-            None => rows.push((b.keys, b.help.to_string())),
+            None => rows.push((b.keys, help.to_string())),
         }
     }
     rows
 }
 
-/// The status bar's hints for the focused pane.
-pub fn bar_hints(pane: Pane) -> Vec<(&'static str, &'static str)> {
-    BINDINGS
-        .iter()
-        .filter(|b| b.panes.contains(&pane))
-        .filter_map(|b| b.bar)
-        .map(|label| label.split_once(' ').unwrap_or((label, "")))
-        .collect()
+/// The short hints of `layer`, as (key, word): the status bar's for a pane, the filter line's.
+pub fn bar_hints(layer: Layer) -> Vec<(&'static str, &'static str)> {
+    in_layer(layer).filter_map(|b| b.bar).map(split).collect()
+}
+
+/// The short hint of `action` in `layer`, as (key, word): the key a dialog button shows.
+pub fn hint(layer: Layer, action: Action) -> (&'static str, &'static str) {
+    in_layer(layer)
+        .filter(|b| b.action == action)
+        .find_map(|b| b.bar)
+        .map(split)
+        .unwrap_or_else(|| panic!("the keymap has no hint for {action:?} in {layer:?}"))
+}
+
+fn split(label: &'static str) -> (&'static str, &'static str) {
+    label.split_once(' ').unwrap_or((label, ""))
 }
 
 #[cfg(test)]
@@ -257,48 +442,72 @@ mod tests {
         KeyEvent::new(c, m)
     }
 
+    const ALL_LAYERS: [Layer; 6] = [TREE, TABLE, LOG, Layer::Dialog, Layer::Help, Layer::Filter];
+
     #[test]
     fn keys_resolve_per_pane() {
         assert_eq!(
-            lookup(key(KeyCode::Char('j'), NONE), Pane::Tree),
+            lookup(key(KeyCode::Char('j'), NONE), TREE),
             Some(Action::Down)
         );
-        assert_eq!(lookup(key(KeyCode::Up, NONE), Pane::Log), Some(Action::Up));
+        assert_eq!(lookup(key(KeyCode::Up, NONE), LOG), Some(Action::Up));
         assert_eq!(
-            lookup(key(KeyCode::Char('r'), NONE), Pane::Table),
+            lookup(key(KeyCode::Char('r'), NONE), TABLE),
             Some(Action::Rollback)
         );
         assert_eq!(
-            lookup(key(KeyCode::Char('r'), NONE), Pane::Tree),
+            lookup(key(KeyCode::Char('r'), NONE), TREE),
             None,
             "rollback needs a deployment"
         );
         assert_eq!(
-            lookup(key(KeyCode::Char('R'), SHIFT), Pane::Tree),
+            lookup(key(KeyCode::Char('R'), SHIFT), TREE),
             Some(Action::Refresh)
         );
         assert_eq!(
-            lookup(key(KeyCode::Char('c'), CTRL), Pane::Log),
+            lookup(key(KeyCode::Char('c'), CTRL), LOG),
             Some(Action::Quit)
         );
-        assert_eq!(lookup(key(KeyCode::Char('c'), NONE), Pane::Log), None);
+        assert_eq!(lookup(key(KeyCode::Char('c'), NONE), LOG), None);
         assert_eq!(
-            lookup(key(KeyCode::BackTab, SHIFT), Pane::Table),
+            lookup(key(KeyCode::BackTab, SHIFT), TABLE),
             Some(Action::FocusPrev)
         );
         assert_eq!(
-            lookup(key(KeyCode::Char('G'), SHIFT), Pane::Log),
+            lookup(key(KeyCode::Char('G'), SHIFT), LOG),
             Some(Action::End)
         );
     }
 
     #[test]
-    fn no_key_is_bound_twice_in_a_pane() {
-        for pane in [Pane::Tree, Pane::Table, Pane::Log] {
+    fn keys_resolve_over_the_panes() {
+        let dialog = |c, m| lookup(key(c, m), Layer::Dialog);
+        assert_eq!(dialog(KeyCode::Char('Y'), SHIFT), Some(Action::Confirm));
+        assert_eq!(dialog(KeyCode::Char('n'), NONE), Some(Action::Cancel));
+        assert_eq!(dialog(KeyCode::Esc, NONE), Some(Action::Close));
+        assert_eq!(dialog(KeyCode::BackTab, SHIFT), Some(Action::SwitchButton));
+        assert_eq!(dialog(KeyCode::Enter, NONE), Some(Action::PressButton));
+        assert_eq!(dialog(KeyCode::Char('c'), CTRL), Some(Action::Quit));
+        assert_eq!(dialog(KeyCode::Char('c'), NONE), None);
+        assert_eq!(dialog(KeyCode::Char('d'), NONE), None);
+        let help = |c| lookup(key(c, NONE), Layer::Help);
+        assert_eq!(help(KeyCode::Char('q')), Some(Action::Close));
+        assert_eq!(help(KeyCode::Char('j')), None);
+        let filter = |c, m| lookup(key(c, m), Layer::Filter);
+        assert_eq!(filter(KeyCode::Enter, NONE), Some(Action::KeepFilter));
+        assert_eq!(filter(KeyCode::Esc, NONE), Some(Action::ClearFilter));
+        assert_eq!(filter(KeyCode::Backspace, NONE), Some(Action::DeleteChar));
+        assert_eq!(filter(KeyCode::Char('q'), NONE), None, "typed");
+        assert_eq!(filter(KeyCode::Char('c'), CTRL), None);
+    }
+
+    #[test]
+    fn no_key_is_bound_twice_in_a_layer() {
+        for layer in ALL_LAYERS {
             let mut seen = Vec::new();
-            for b in BINDINGS.iter().filter(|b| b.panes.contains(&pane)) {
+            for b in in_layer(layer) {
                 for c in b.codes {
-                    assert!(!seen.contains(c), "{c:?} bound twice in {pane:?}");
+                    assert!(!seen.contains(c), "{c:?} bound twice in {layer:?}");
                     seen.push(*c);
                 }
             }
@@ -313,8 +522,24 @@ mod tests {
                 .any(|(k, h)| *k == "↑/↓ j/k" && h.contains("move up") && h.contains("move down"))
         );
         assert_eq!(rows.iter().filter(|(k, _)| *k == "PgUp/PgDn").count(), 1);
-        let bar = bar_hints(Pane::Table);
+        assert!(
+            !rows.iter().any(|(k, _)| *k == "y"),
+            "dialog keys have their own line"
+        );
+        let bar = bar_hints(TABLE);
         assert!(bar.iter().any(|(k, h)| *k == "r" && *h == "rollback"));
-        assert!(!bar_hints(Pane::Tree).iter().any(|(k, _)| *k == "r"));
+        assert!(!bar_hints(TREE).iter().any(|(k, _)| *k == "r"));
+        assert_eq!(
+            layer_help(Layer::Dialog),
+            "y confirms, n/Esc cancels, Tab switches the button"
+        );
+        assert_eq!(layer_help(Layer::Help), "Esc or ? closes this help");
+        assert_eq!(
+            bar_hints(Layer::Filter),
+            [("Enter", "keep"), ("Esc", "clear")]
+        );
+        assert_eq!(hint(Layer::Dialog, Action::Confirm).0, "y");
+        assert_eq!(hint(Layer::Dialog, Action::Cancel), ("n", "Cancel"));
+        assert_eq!(hint(Layer::Dialog, Action::Close), ("Esc", "closes"));
     }
 }

@@ -1,8 +1,10 @@
 //! The dashboard: a server/site tree, the deployments table and a live log pane, driven by the
-//! same engine as the CLI. State lives in `app`, drawing in `view`, work in `worker`.
+//! same engine as the CLI. State lives in `app`, drawing in `view` (both laid out by `layout`),
+//! keys in `keymap`, work in `worker`.
 
 pub mod app;
 pub mod keymap;
+pub mod layout;
 pub mod logbuf;
 mod terminal;
 pub mod theme;
@@ -130,8 +132,11 @@ fn quit_now(app: &mut App) -> Vec<app::Effect> {
     vec![app::Effect::CancelAll]
 }
 
+/// Tells the App the frame's size, then draws it from the App, which drawing only reads.
 fn draw(term: &mut terminal::Term, app: &mut App, theme: &theme::Theme) -> std::io::Result<()> {
     use crossterm::terminal::{BeginSynchronizedUpdate, EndSynchronizedUpdate};
+    let size = term.size()?;
+    app.resize(ratatui::layout::Rect::new(0, 0, size.width, size.height));
     crossterm::execute!(std::io::stdout(), BeginSynchronizedUpdate)?;
     let r = term.draw(|f| view::draw(f, app, theme));
     crossterm::execute!(std::io::stdout(), EndSynchronizedUpdate)?;

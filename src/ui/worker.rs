@@ -75,7 +75,7 @@ impl Worker {
                 let text = self
                     .load_log(&site, deployment_id)
                     .await
-                    .map_err(|e| e.to_string());
+                    .map_err(|e| e.one_line());
                 self.send(Loaded::Log {
                     deployment_id,
                     text,
@@ -149,7 +149,7 @@ impl Worker {
                     }
                     Err(e) => {
                         for k in keys {
-                            self.done(k, Err(crate::error::Error::failed(e.to_string())));
+                            self.done(k, Err(crate::error::Error::failed(e.one_line())));
                         }
                     }
                 }
@@ -185,7 +185,7 @@ impl Worker {
                     .map(|(p, _)| (p.plan, p.kept_live));
                 self.send(Loaded::PrunePreview {
                     site,
-                    result: r.map_err(|e| e.to_string()),
+                    result: r.map_err(|e| e.one_line()),
                 });
             }
             Effect::Prune(site) => {
@@ -204,7 +204,7 @@ impl Worker {
                 self.send(Loaded::Refreshed {
                     site,
                     quiet,
-                    result: r.map_err(|e| e.to_string()),
+                    result: r.map_err(|e| e.one_line()),
                 });
             }
             Effect::CancelAll => {}

@@ -88,6 +88,8 @@ fn key(c: KeyCode) -> KeyEvent {
 fn render(app: &mut App, w: u16, h: u16) -> String {
     let mut term = Terminal::new(TestBackend::new(w, h)).unwrap();
     let theme = Theme { color: false };
+    // The event loop tells the App the frame's size before drawing; drawing only reads the App.
+    app.resize(ratatui::layout::Rect::new(0, 0, w, h));
     term.draw(|f| flipdeck::ui::view::draw(f, app, &theme))
         .unwrap();
     format!("{}", term.backend())

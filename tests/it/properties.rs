@@ -118,7 +118,8 @@ proptest! {
                 KeyEvent::new(KeyCode::Char(c), if c == 'R' || c == 'G' { KeyModifiers::SHIFT } else { KeyModifiers::NONE })
             };
             let _ = app.on_key(ev);
-            term.draw(|f| flipdeck::ui::view::draw(f, &mut app, &theme)).unwrap();
+            app.resize(ratatui::layout::Rect::new(0, 0, 80, 24));
+            term.draw(|f| flipdeck::ui::view::draw(f, &app, &theme)).unwrap();
             prop_assert!(app.selected < app.sites.len());
             let n = app.visible_deployments().len();
             prop_assert!(n == 0 || app.sites[app.selected].table_sel < n);

@@ -1,0 +1,331 @@
+//! The dashboard's state and how it changes. Pure: keys, engine events and background results go
+//! in; `Effect`s (work for background tasks) come out. Drawing only reads it; nothing here blocks.
+//!
+//! The state and its queries are here; how it changes is split by what comes in: `keys` (the
+//! keyboard, through the keymap, and the mouse), `navigation` (moving the selection and the log's
+//! viewport), `modal` (opening the dialogs and answering them), `jobs` (what a confirmed dialog
+//! or a refresh starts), `events` (what running jobs report) and `loaded` (results of background
+//! work).
+
+mod events;
+mod jobs;
+mod keys;
+mod loaded;
+mod modal;
+mod navigation;
+
+use super::keymap::Pane;
+use super::layout;
+pub use super::layout::Areas;
+use super::logbuf::{DEFAULT_CAP, LogBuf};
+use crate::engine::{self, Inspection, PrunePlan};
+use crate::store::{Deployment, Status};
+use ratatui::layout::Rect;
+use std::collections::HashMap;
+use std::time::{Duration, Instant};
+
+/// Work the dashboard asks the background tasks to do.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Effect {
+    LoadDeployments(String),
+    LoadLog {
+        site: String,
+        deployment_id: i64,
+    },
+    Deploy(String),
+    /// A fleet deploy of this domain on every server that has it.
+    DeployFleet(String),
+    Rollback {
+        site: String,
+        to: i64,
+    },
+    PrunePreview(String),
+    Prune(String),
+    /// Re-read the server; `quiet` (the one at start) only speaks up about drift or errors.
+    Refresh {
+        site: String,
+        quiet: bool,
+    },
+    /// Cancel every running job (quitting).
+    CancelAll,
+}
+
+/// Results of background work.
+#[derive(Debug)]
+pub enum Loaded {
+    Deployments {
+        site: String,
+        list: Vec<Deployment>,
+    },
+    Log {
+        deployment_id: i64,
+        text: Result<String, String>,
+    },
+    PrunePreview {
+        site: String,
+        result: Result<(PrunePlan, Vec<String>), String>,
+    },
+    Refreshed {
+        site: String,
+        quiet: bool,
+        result: Result<Inspection, String>,
+    },
+    JobDone {
+        site: String,
+        ok: bool,
+        message: String,
+    },
+}
+
+#[derive(Debug, Clone)]
+pub struct SiteView {
+    pub key: String,
+    pub server: String,
+    pub domain: String,
+    pub branch: String,
+    pub transport: String,
+    pub deployments: Vec<Deployment>,
+    pub loaded: bool,
+    /// The job this dashboard runs on the site, if any.
+    pub running: Option<engine::Action>,
+    pub lock: Option<String>,
+    pub drift: Option<String>,
+    /// Selected row in the (filtered) table.
+    pub table_sel: usize,
+}
+
+impl SiteView {
+    pub fn active(&self) -> Option<&Deployment> {
+        self.deployments.iter().find(|d| d.is_active)
+    }
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum Modal {
+    Help,
+    ConfirmDeploy {
+        site: String,
+        server: String,
+        domain: String,
+        branch: String,
+        /// Every server with this domain when there are several: the fleet deploys together.
+        fleet: Vec<String>,
+    },
+    ConfirmRollback {
+        site: String,
+        server: String,
+        domain: String,
+        from: String,
+        to: String,
+        to_id: i64,
+    },
+    PrunePreview {
+        site: String,
+        plan: Option<Result<(PrunePlan, Vec<String>), String>>,
+    },
+    ConfirmQuit {
+        running: usize,
+    },
+}
+
+impl Modal {
+    /// Every modal but the help is a confirm dialog (the keymap's dialog layer). They open with
+    /// Cancel focused: destructive actions take a deliberate key.
+    pub fn is_confirm(&self) -> bool {
+        !matches!(self, Modal::Help)
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct Toast {
+    pub text: String,
+    pub error: bool,
+    pub born: Instant,
+}
+
+pub struct App {
+    pub sites: Vec<SiteView>,
+    pub selected: usize,
+    pub focus: Pane,
+    pub modal: Option<Modal>,
+    /// In a confirm modal: is the confirming button focused (Cancel otherwise)?
+    pub confirm_focused: bool,
+    pub logs: HashMap<i64, LogBuf>,
+    /// Which job writes which deployment's log.
+    job_deployment: HashMap<u64, i64>,
+    /// The newest status each running deployment reported, newer than a list read a moment ago.
+    live_status: HashMap<i64, Status>,
+    /// `None`: follow the tail; `Some(top)`: paused with this first line.
+    pub log_top: Option<usize>,
+    /// How many lines the log pane shows (told by `resize`): a page when scrolling it.
+    pub log_height: usize,
+    pub filter: String,
+    pub filter_editing: bool,
+    pub toasts: Vec<Toast>,
+    pub spinner: usize,
+    /// Where the panes are on the screen (told by `resize`), for the mouse.
+    pub areas: Areas,
+    pub header: Option<String>,
+    pub config_path: String,
+    pub quitting: bool,
+    pub should_quit: bool,
+    pub dirty: bool,
+    pub log_cap: usize,
+    /// A deploy just started on this site: select its new row when the table reloads.
+    select_newest: Option<String>,
+}
+
+const TOAST_TTL: Duration = Duration::from_secs(5);
+
+impl App {
+    pub fn new(sites: Vec<SiteView>, config_path: String) -> App {
+        App {
+            sites,
+            selected: 0,
+            focus: Pane::Tree,
+            modal: None,
+            confirm_focused: false,
+            logs: HashMap::new(),
+            job_deployment: HashMap::new(),
+            live_status: HashMap::new(),
+            log_top: None,
+            log_height: 10,
+            filter: String::new(),
+            filter_editing: false,
+            toasts: Vec::new(),
+            spinner: 0,
+            areas: Areas::default(),
+            header: None,
+            config_path,
+            quitting: false,
+            should_quit: false,
+            dirty: true,
+            log_cap: DEFAULT_CAP,
+            select_newest: None,
+        }
+    }
+
+    /// What to load first: every site's history.
+    pub fn start(&self) -> Vec<Effect> {
+        // The history first (instant), then what the servers say (locks, drift) in the background.
+        let load = self
+            .sites
+            .iter()
+            .map(|s| Effect::LoadDeployments(s.key.clone()));
+        let look = self.sites.iter().map(|s| Effect::Refresh {
+            site: s.key.clone(),
+            quiet: true,
+        });
+        load.chain(look).collect()
+    }
+
+    pub fn site(&self) -> Option<&SiteView> {
+        self.sites.get(self.selected)
+    }
+
+    fn site_mut(&mut self, key: &str) -> Option<&mut SiteView> {
+        self.sites.iter_mut().find(|s| s.key == key)
+    }
+
+    pub fn running_jobs(&self) -> usize {
+        self.sites.iter().filter(|s| s.running.is_some()).count()
+    }
+
+    /// The selected site's deployments that pass the filter, newest first.
+    pub fn visible_deployments(&self) -> Vec<&Deployment> {
+        let Some(site) = self.site() else {
+            return vec![];
+        };
+        let f = self.filter.to_lowercase();
+        site.deployments
+            .iter()
+            .filter(|d| {
+                f.is_empty()
+                    || d.status.as_str().contains(&f)
+                    || d.branch
+                        .as_deref()
+                        .is_some_and(|b| b.to_lowercase().contains(&f))
+                    || d.commit_sha.as_deref().is_some_and(|c| c.starts_with(&f))
+                    || d.release_name.as_deref().is_some_and(|r| r.contains(&f))
+            })
+            .collect()
+    }
+
+    pub fn selected_deployment(&self) -> Option<&Deployment> {
+        let sel = self.site()?.table_sel;
+        self.visible_deployments().get(sel).copied()
+    }
+
+    pub fn toast(&mut self, text: impl Into<String>, error: bool) {
+        self.toasts.push(Toast {
+            text: text.into(),
+            error,
+            born: Instant::now(),
+        });
+        if self.toasts.len() > 4 {
+            self.toasts.remove(0);
+        }
+        self.dirty = true;
+    }
+
+    /// Periodic: spinner and toast expiry. Returns whether anything visible changed.
+    pub fn tick(&mut self) -> bool {
+        let before = self.toasts.len();
+        self.toasts
+            .retain(|t| t.born.elapsed() < if t.error { TOAST_TTL * 2 } else { TOAST_TTL });
+        let busy = self.running_jobs() > 0;
+        if busy {
+            self.spinner = self.spinner.wrapping_add(1);
+        }
+        let changed = busy || before != self.toasts.len();
+        self.dirty |= changed;
+        changed
+    }
+
+    /// Whether ticks are needed at all (an idle dashboard does not wake up).
+    pub fn animating(&self) -> bool {
+        self.running_jobs() > 0 || !self.toasts.is_empty()
+    }
+
+    /// The frame's size, told before each frame is drawn: the mouse finds the pane under it by
+    /// where the panes are, and a page in the log is the log's height.
+    pub fn resize(&mut self, area: Rect) {
+        // With no sites there are no panes (the welcome text fills the screen).
+        if self.sites.is_empty() {
+            return;
+        }
+        self.areas = layout::panes(layout::screen(area).body);
+        self.log_height = layout::log_lines(self.areas.log).max(1);
+    }
+
+    /// First line shown when following the tail.
+    pub fn tail_top(&self) -> usize {
+        self.current_log()
+            .map_or(0, |b| b.len().saturating_sub(self.log_height))
+    }
+
+    pub fn current_log(&self) -> Option<&LogBuf> {
+        self.selected_deployment()
+            .and_then(|d| self.logs.get(&d.id))
+    }
+
+    /// Asks for the selected deployment's stored log when it is not in memory yet.
+    fn ensure_log(&mut self) -> Vec<Effect> {
+        let Some(d) = self.selected_deployment() else {
+            return vec![];
+        };
+        let (id, site) = (d.id, self.sites[self.selected].key.clone());
+        if self.logs.contains_key(&id) {
+            return vec![];
+        }
+        self.logs.insert(id, LogBuf::new(self.log_cap));
+        vec![Effect::LoadLog {
+            site,
+            deployment_id: id,
+        }]
+    }
+}
+
+pub fn short(sha: &str) -> &str {
+    &sha[..sha.len().min(7)]
+}

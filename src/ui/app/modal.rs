@@ -1,0 +1,134 @@
+//! The dialogs and the help popup: opening them, and the keymap's dialog actions answering them.
+//! Confirm dialogs open with Cancel focused: a destructive action takes a deliberate key.
+
+use super::{App, Effect, Modal, short};
+use crate::engine;
+use crate::store::Deployment;
+use crate::ui::keymap::Action;
+
+impl App {
+    pub(super) fn open_help(&mut self) {
+        self.modal = Some(Modal::Help);
+    }
+
+    /// Asks before deploying the selected site, or its whole fleet when its domain is on several
+    /// servers.
+    pub(super) fn ask_deploy(&mut self) {
+        let Some(s) = self.site() else { return };
+        let servers: Vec<String> = self
+            .sites
+            .iter()
+            .filter(|o| o.domain == s.domain)
+            .map(|o| o.server.clone())
+            .collect();
+        self.modal = Some(Modal::ConfirmDeploy {
+            site: s.key.clone(),
+            server: s.server.clone(),
+            domain: s.domain.clone(),
+            branch: s.branch.clone(),
+            fleet: if servers.len() > 1 { servers } else { vec![] },
+        });
+        self.confirm_focused = false;
+    }
+
+    /// Asks before rolling back to the selected deployment, or says why it cannot.
+    pub(super) fn ask_rollback(&mut self) -> Vec<Effect> {
+        let Some(s) = self.site() else { return vec![] };
+        let Some(d) = self.selected_deployment() else {
+            self.toast("no deployment selected", true);
+            return vec![];
+        };
+        if let Some(why) = engine::rollback_refusal(d) {
+            self.toast(format!("cannot roll back: {why}"), true);
+            return vec![];
+        }
+        let describe = |d: &Deployment| {
+            format!(
+                "#{} {} ({})",
+                d.id,
+                d.release_name.as_deref().unwrap_or("?"),
+                d.commit_sha.as_deref().map(short).unwrap_or("no commit")
+            )
+        };
+        let modal = Modal::ConfirmRollback {
+            site: s.key.clone(),
+            server: s.server.clone(),
+            domain: s.domain.clone(),
+            from: s
+                .active()
+                .map(describe)
+                .unwrap_or_else(|| "nothing live".into()),
+            to: describe(d),
+            to_id: d.id,
+        };
+        self.modal = Some(modal);
+        self.confirm_focused = false;
+        vec![]
+    }
+
+    /// Opens the prune preview and asks for its dry run.
+    pub(super) fn ask_prune(&mut self) -> Vec<Effect> {
+        let Some(s) = self.site() else { return vec![] };
+        let key = s.key.clone();
+        self.modal = Some(Modal::PrunePreview {
+            site: key.clone(),
+            plan: None,
+        });
+        self.confirm_focused = false;
+        vec![Effect::PrunePreview(key)]
+    }
+
+    /// Quits at once when nothing runs; asks first when jobs do.
+    pub(super) fn request_quit(&mut self) -> Vec<Effect> {
+        let running = self.running_jobs();
+        if running == 0 {
+            self.should_quit = true;
+        } else {
+            self.modal = Some(Modal::ConfirmQuit { running });
+            self.confirm_focused = false;
+        }
+        vec![]
+    }
+
+    /// A key's action in an open dialog.
+    pub(super) fn on_dialog_action(&mut self, action: Action) -> Vec<Effect> {
+        let Some(modal) = self.modal.clone() else {
+            return vec![];
+        };
+        let confirm = match action {
+            Action::Quit => {
+                self.modal = None;
+                return self.request_quit();
+            }
+            Action::SwitchButton => {
+                self.confirm_focused = !self.confirm_focused;
+                return vec![];
+            }
+            Action::Confirm => true,
+            Action::Cancel | Action::Close => false,
+            Action::PressButton => self.confirm_focused,
+            _ => return vec![],
+        };
+        self.modal = None;
+        self.confirm_focused = false;
+        if !confirm {
+            return vec![];
+        }
+        self.confirmed(modal)
+    }
+
+    /// A key's action in the help popup.
+    pub(super) fn on_help_action(&mut self, action: Action) -> Vec<Effect> {
+        match action {
+            Action::Quit => {
+                self.modal = None;
+                self.request_quit()
+            }
+            Action::Close => {
+                self.modal = None;
+                vec![]
+            }
+            _ => vec![],
+        }
+    }
+}

@@ -1,0 +1,68 @@
+//! Drawing the dashboard from `&App`, one widget or dialog per file. Drawing never changes the
+//! state: what it needs to know about the screen (where the panes are, how tall the log is) the
+//! event loop tells the App before each frame (`App::resize`), from the same layout.
+
+mod empty_state;
+mod header;
+mod log;
+mod modal;
+mod status_bar;
+mod table;
+mod toasts;
+mod tree;
+
+use super::app::App;
+use super::layout;
+use super::theme::Theme;
+use chrono::Utc;
+use ratatui::Frame;
+use ratatui::widgets::{Block, Borders};
+
+const SPINNER: [&str; 10] = ["⠋", "⠙", "⠹", "⠸", "⠼", "⠴", "⠦", "⠧", "⠇", "⠏"];
+
+pub fn draw(f: &mut Frame<'_>, app: &App, theme: &Theme) {
+    let area = f.area();
+    let screen = layout::screen(area);
+    header::draw(f, app, theme, screen.header);
+    if app.sites.is_empty() {
+        empty_state::draw(f, app, theme, screen.body);
+    } else {
+        let panes = layout::panes(screen.body);
+        tree::draw(f, app, theme, panes.tree);
+        table::draw(f, app, theme, panes.table);
+        log::draw(f, app, theme, panes.log);
+    }
+    status_bar::draw(f, app, theme, screen.status_bar);
+    toasts::draw(f, app, theme, screen.body);
+    if let Some(m) = &app.modal {
+        modal::draw(f, app, m, theme, area);
+    }
+}
+
+fn spinner(app: &App) -> &'static str {
+    SPINNER[app.spinner % SPINNER.len()]
+}
+
+/// A pane's frame; the focused pane's border stands out.
+fn pane_block<'a>(title: String, focused: bool, theme: &Theme) -> Block<'a> {
+    Block::default()
+        .borders(Borders::ALL)
+        .title(title)
+        .border_style(if focused {
+            theme.focused_border()
+        } else {
+            theme.border()
+        })
+}
+
+/// How long ago, in one unit: `42s`, `5m`, `3h`, `2d`.
+pub fn age(t: Option<chrono::DateTime<Utc>>) -> String {
+    let Some(t) = t else { return "-".into() };
+    let s = (Utc::now() - t).num_seconds().max(0);
+    match s {
+        0..60 => format!("{s}s"),
+        60..3600 => format!("{}m", s / 60),
+        3600..86400 => format!("{}h", s / 3600),
+        _ => format!("{}d", s / 86400),
+    }
+}

@@ -1,0 +1,16 @@
+//! Asks before quitting while jobs run, and says what quitting does to them.
+
+use super::Dialog;
+use ratatui::text::Line;
+
+pub(super) fn dialog(running: usize) -> Dialog<'static> {
+    Dialog {
+        title: " Quit? ",
+        body: vec![
+            Line::from(format!("{running} job(s) still running.")),
+            Line::from("Quitting cancels them cleanly: the lock is released and"),
+            Line::from("the deployment is recorded failed (\"cancelled\")."),
+        ],
+        confirm: Some("Quit"),
+    }
+}

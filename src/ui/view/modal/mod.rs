@@ -1,0 +1,106 @@
+//! Dialogs drawn over the panes, one file per dialog: each gives its title, its lines and the
+//! label of its confirming button (if it has one); the box, the buttons and their keys (from the
+//! keymap) are drawn here.
+
+mod confirm_deploy;
+mod confirm_quit;
+mod confirm_rollback;
+mod help;
+mod prune_preview;
+
+use crate::ui::app::{App, Modal};
+use crate::ui::keymap::{self, Action, Layer};
+use crate::ui::theme::Theme;
+use ratatui::Frame;
+use ratatui::layout::{Alignment, Rect};
+use ratatui::style::Style;
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Block, Borders, Clear, Paragraph};
+
+/// What one dialog shows.
+struct Dialog<'a> {
+    title: &'static str,
+    body: Vec<Line<'a>>,
+    /// The confirming button's label; `None`: nothing to confirm (yet).
+    confirm: Option<&'static str>,
+}
+
+pub(super) fn draw(f: &mut Frame<'_>, app: &App, m: &Modal, theme: &Theme, area: Rect) {
+    let Dialog {
+        title,
+        mut body,
+        confirm,
+    } = match m {
+        Modal::Help => help::dialog(theme),
+        Modal::ConfirmDeploy {
+            domain,
+            server,
+            branch,
+            fleet,
+            ..
+        } => confirm_deploy::dialog(domain, server, branch, fleet, theme),
+        Modal::ConfirmRollback {
+            domain,
+            server,
+            from,
+            to,
+            ..
+        } => confirm_rollback::dialog(domain, server, from, to, theme),
+        Modal::PrunePreview { site, plan } => prune_preview::dialog(site, plan.as_ref(), theme),
+        Modal::ConfirmQuit { running } => confirm_quit::dialog(*running),
+    };
+    body.push(Line::from(""));
+    match confirm {
+        Some(c) => body.push(buttons(app, c, theme)),
+        None if m.is_confirm() => {
+            let (key, what) = keymap::hint(Layer::Dialog, Action::Close);
+            body.push(
+                Line::from(Span::styled(format!("{key} {what}"), theme.dim()))
+                    .alignment(Alignment::Center),
+            )
+        }
+        None => {}
+    }
+    let w = body
+        .iter()
+        .map(|l| l.width() as u16)
+        .max()
+        .unwrap_or(20)
+        .max(34)
+        + 4;
+    let rect = centered(area, w, body.len() as u16 + 2);
+    f.render_widget(Clear, rect);
+    let block = Block::default()
+        .borders(Borders::ALL)
+        .title(title)
+        .border_style(theme.focused_border());
+    f.render_widget(Paragraph::new(body).block(block), rect);
+}
+
+/// Cancel and the confirming button, each with its key; the focused one highlighted.
+fn buttons<'a>(app: &App, confirm: &'a str, theme: &Theme) -> Line<'a> {
+    let (cancel_key, cancel) = keymap::hint(Layer::Dialog, Action::Cancel);
+    let (confirm_key, _) = keymap::hint(Layer::Dialog, Action::Confirm);
+    let (cancel_style, ok_style) = if app.confirm_focused {
+        (Style::new(), theme.selected())
+    } else {
+        (theme.selected(), Style::new())
+    };
+    Line::from(vec![
+        Span::styled(format!(" {cancel} ({cancel_key}) "), cancel_style),
+        Span::raw("   "),
+        Span::styled(format!(" {confirm} ({confirm_key}) "), ok_style),
+    ])
+    .alignment(Alignment::Center)
+}
+
+fn centered(area: Rect, w: u16, h: u16) -> Rect {
+    let w = w.min(area.width);
+    let h = h.min(area.height);
+    Rect::new(
+        area.x + (area.width - w) / 2,
+        area.y + (area.height - h) / 2,
+        w,
+        h,
+    )
+}
