@@ -4,10 +4,13 @@
 //! CLI (`cli`) and the dashboard consume them; `store` keeps the history.
 
 pub mod cli;
+pub mod commit;
 pub mod config;
 pub mod demo;
+pub mod deployment_log;
 pub mod engine;
 pub mod error;
+pub mod paths;
 pub mod redact;
 pub mod release;
 pub mod shell;

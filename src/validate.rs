@@ -1,5 +1,6 @@
-//! Validation of every user value that ends up in a path or a command (decisions 8). Each check
-//! returns a sentence saying what is expected, for config and CLI errors alike.
+//! Validation of every user value that ends up in a path or a command, so that none can escape
+//! the site's directory or change a command (docs/design.md §8). Each check returns a sentence
+//! saying what is expected, for config and CLI errors alike.
 
 /// A DNS host name: dot-separated labels of letters, digits and hyphens.
 pub fn domain(s: &str) -> Result<(), String> {

@@ -7,9 +7,9 @@ use crate::store::{Deployment, Store, ts};
 use serde::Serialize;
 use std::fmt::Write;
 
-fn short(s: Option<&str>) -> String {
-    s.map(|s| s[..s.len().min(7)].to_string())
-        .unwrap_or_else(|| "-".into())
+/// A commit as the tables show it: short, or `-` when there is none.
+fn short(sha: Option<&str>) -> &str {
+    sha.map_or("-", crate::commit::short)
 }
 
 fn when(t: Option<chrono::DateTime<chrono::Utc>>) -> String {

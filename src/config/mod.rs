@@ -144,26 +144,8 @@ impl SiteRef<'_> {
     }
 }
 
-/// Where the config lives when neither `--config` nor `FLIPDECK_CONFIG` says.
-pub fn default_config_path() -> PathBuf {
-    xdg_dir("XDG_CONFIG_HOME", ".config").join("flipdeck/config.toml")
-}
-
-/// Where the history DB lives when neither `--db` nor `FLIPDECK_DB` says.
-pub fn default_db_path() -> PathBuf {
-    xdg_dir("XDG_DATA_HOME", ".local/share").join("flipdeck/history.db")
-}
-
-fn xdg_dir(var: &str, fallback: &str) -> PathBuf {
-    match std::env::var_os(var) {
-        Some(v) if Path::new(&v).is_absolute() => PathBuf::from(v),
-        _ => home_dir().join(fallback),
-    }
-}
-
-pub fn home_dir() -> PathBuf {
-    std::env::var_os("HOME").map_or_else(|| PathBuf::from("/"), PathBuf::from)
-}
+// Kept here too so `config::default_db_path()` and the like still resolve; they live in `paths`.
+pub use crate::paths::{default_config_path, default_db_path, home_dir};
 
 impl Config {
     pub fn load(path: &Path) -> Result<Config> {

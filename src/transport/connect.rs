@@ -57,7 +57,7 @@ impl Connector for SshConnector {
 /// `~/x` → `$HOME/x`; other paths unchanged.
 pub fn expand_tilde(p: &Path) -> PathBuf {
     match p.strip_prefix("~") {
-        Ok(rest) => config::home_dir().join(rest),
+        Ok(rest) => crate::paths::home_dir().join(rest),
         Err(_) => p.to_path_buf(),
     }
 }
@@ -70,7 +70,7 @@ pub fn params_for(server: &ServerConfig) -> Result<SshParams> {
         .host
         .as_deref()
         .ok_or_else(|| Error::usage(format!("server {} has no host", server.name)))?;
-    let ssh_config = config::home_dir().join(".ssh/config");
+    let ssh_config = crate::paths::home_dir().join(".ssh/config");
     let resolved = ssh::resolve_alias(
         host,
         c.port,
@@ -79,7 +79,11 @@ pub fn params_for(server: &ServerConfig) -> Result<SshParams> {
         &ssh_config,
     )
     .map_err(|e| Error::usage(e.to_string()))?;
-    let user = resolved.user.unwrap_or_else(local_user);
+    // OpenSSH's default login: the local user; `root` when even that is unknown.
+    let user = resolved
+        .user
+        .or_else(crate::paths::local_user)
+        .unwrap_or_else(|| "root".to_string());
     let mut params = SshParams::new(&resolved.host, resolved.port, &user);
     params.name = server.name.clone();
     params.identity_file = resolved.identity_file.map(|p| expand_tilde(&p));
@@ -92,11 +96,4 @@ pub fn params_for(server: &ServerConfig) -> Result<SshParams> {
     };
     params.connect_timeout = c.connect_timeout;
     Ok(params)
-}
-
-fn local_user() -> String {
-    std::env::var("USER")
-        .ok()
-        .filter(|u| !u.is_empty())
-        .unwrap_or_else(|| "root".to_string())
 }

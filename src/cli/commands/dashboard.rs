@@ -1,0 +1,18 @@
+//! No command: the dashboard on the config, or the demo when there is no config file yet.
+
+use crate::config::Config;
+use crate::error::Result;
+use crate::store::Store;
+use std::path::Path;
+use std::sync::Arc;
+
+/// `explicit`: the config path was given (`--config`, `FLIPDECK_CONFIG`), so a missing file is
+/// an error rather than a first run.
+pub async fn run(config_path: &Path, explicit: bool, db_path: &Path) -> Result<()> {
+    if !config_path.exists() && !explicit {
+        return super::demo::run(None, false).await;
+    }
+    let config = Config::load(config_path)?;
+    let store = Arc::new(Store::open(db_path)?);
+    crate::ui::run(config, store, None).await
+}

@@ -1,0 +1,15 @@
+//! One file per subcommand: each takes its parsed options, calls the engine (or the history, or
+//! the config) and prints through the CLI's table and line helpers.
+
+pub mod dashboard;
+pub mod demo;
+pub mod deploy;
+pub mod init;
+pub mod list;
+pub mod log;
+pub mod provision;
+pub mod prune;
+pub mod rollback;
+pub mod status;
+pub mod trust;
+pub mod unlock;

@@ -1,0 +1,45 @@
+//! `rollback SITE [--to ID|RELEASE]`: one site, or every server of a fleet domain to the same
+//! release (a server that fails puts the others back).
+
+use crate::cli::Ctx;
+use crate::cli::each_site::{fleet_err, report_each};
+use crate::engine::RollbackOptions;
+use crate::error::Result;
+
+pub async fn run(ctx: &Ctx, site: &str, to: Option<&str>) -> Result<()> {
+    let mut sites = ctx.config.find_sites(site)?;
+    if sites.len() > 1 {
+        let results = ctx
+            .engine
+            .rollback_fleet(&sites, ctx.config.parallel, to)
+            .await?;
+        return report_each(
+            results,
+            |key, r| println!("OK  {key}: rolled back to #{} ({})", r.to, r.release),
+            fleet_err,
+            |sites| {
+                format!("the fleet rollback failed on {sites}; the other servers were put back")
+            },
+        );
+    }
+    let site = sites.remove(0);
+    ctx.engine
+        .rollback(&site, ctx.connector(&site)?.as_ref(), options(to))
+        .await
+        .map(|_| ())
+}
+
+/// `--to` is a deployment ID when it is a number, else a release name.
+fn options(to: Option<&str>) -> RollbackOptions {
+    match to.map(|t| (t, t.parse::<i64>())) {
+        Some((_, Ok(id))) => RollbackOptions {
+            to: Some(id),
+            to_release: None,
+        },
+        Some((t, Err(_))) => RollbackOptions {
+            to: None,
+            to_release: Some(t.to_string()),
+        },
+        None => RollbackOptions::default(),
+    }
+}

@@ -1,0 +1,17 @@
+//! `unlock SITE [--force]`: removes a stale deploy lock and says who held it.
+
+use crate::cli::Ctx;
+use crate::error::Result;
+
+pub async fn run(ctx: &Ctx, site: &str, force: bool) -> Result<()> {
+    let site = ctx.config.find_site(site)?;
+    match ctx
+        .engine
+        .unlock(&site, ctx.connector(&site)?.as_ref(), force)
+        .await?
+    {
+        Some(holder) => println!("removed the lock of {}, held by {holder}", site.key()),
+        None => println!("{} was not locked", site.key()),
+    }
+    Ok(())
+}
