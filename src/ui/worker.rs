@@ -69,11 +69,10 @@ impl Worker {
                 }
             }
             Effect::LoadLog {
-                site,
+                site: _,
                 deployment_id,
             } => {
-                let text = self
-                    .load_log(&site, deployment_id)
+                let text = crate::deployment_log::read(&self.engine, &self.config, deployment_id)
                     .await
                     .map_err(|e| e.one_line());
                 self.send(Loaded::Log {
@@ -244,24 +243,5 @@ impl Worker {
         let site = self.config.find_site(key)?;
         let connector = crate::transport::connect::connector_for(site.server)?;
         Ok((site, connector))
-    }
-
-    async fn load_log(&self, site: &str, id: i64) -> crate::error::Result<String> {
-        let store = self.engine.store.clone();
-        let (stored, d) = tokio::task::spawn_blocking(move || -> crate::error::Result<_> {
-            Ok((store.output(id)?, store.get(id)?))
-        })
-        .await
-        .map_err(|e| crate::error::Error::failed(e.to_string()))??;
-        if let Some(text) = stored {
-            return Ok(text);
-        }
-        let path = d
-            .and_then(|d| d.log_file_path.filter(|_| d.deployment_path.is_some()))
-            .ok_or_else(|| {
-                crate::error::Error::failed("no stored output, and the release directory is gone")
-            })?;
-        let (s, c) = self.resolve(site)?;
-        self.engine.fetch_log(&s, c.as_ref(), &path).await
     }
 }

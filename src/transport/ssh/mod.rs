@@ -64,7 +64,7 @@ pub struct SshParams {
 impl SshParams {
     /// OpenSSH's defaults: ~/.ssh/known_hosts, strict host keys, the agent from the environment.
     pub fn new(host: &str, port: u16, user: &str) -> Self {
-        let ssh_dir = home_dir().join(".ssh");
+        let ssh_dir = crate::paths::home_dir().join(".ssh");
         let agent_socket = std::env::var_os("SSH_AUTH_SOCK")
             .filter(|s| !s.is_empty())
             .map(PathBuf::from);
@@ -92,12 +92,6 @@ impl SshParams {
             format!("{}:{}", self.host, self.port)
         }
     }
-}
-
-fn home_dir() -> PathBuf {
-    std::env::var_os("HOME")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from("/"))
 }
 
 /// Why a connection could not be set up.

@@ -325,7 +325,3 @@ impl App {
         }]
     }
 }
-
-pub fn short(sha: &str) -> &str {
-    &sha[..sha.len().min(7)]
-}

@@ -1,7 +1,8 @@
 //! The dialogs and the help popup: opening them, and the keymap's dialog actions answering them.
 //! Confirm dialogs open with Cancel focused: a destructive action takes a deliberate key.
 
-use super::{App, Effect, Modal, short};
+use super::{App, Effect, Modal};
+use crate::commit::short;
 use crate::engine;
 use crate::store::Deployment;
 use crate::ui::keymap::Action;

@@ -1,8 +1,9 @@
 //! The selected site's deployments, newest first, through the filter.
 
 use super::{age, pane_block};
+use crate::commit::short;
 use crate::store::Deployment;
-use crate::ui::app::{App, short};
+use crate::ui::app::App;
 use crate::ui::keymap::Pane;
 use crate::ui::theme::Theme;
 use ratatui::Frame;

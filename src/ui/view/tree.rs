@@ -2,7 +2,8 @@
 //! job runs, and `[locked]`/`[drift]` marks.
 
 use super::{age, pane_block, spinner};
-use crate::ui::app::{App, SiteView, short};
+use crate::commit::short;
+use crate::ui::app::{App, SiteView};
 use crate::ui::keymap::Pane;
 use crate::ui::theme::Theme;
 use ratatui::Frame;
