@@ -1,7 +1,7 @@
-//! Validation of every user value that ends up in a path or a command: a value is checked against
-//! what it may be before it is used, so a config or a flag cannot smuggle in a path outside the
-//! site or an extra shell word. Each check returns a sentence saying what is expected, for config
-//! and CLI errors alike.
+//! Validation of every user value that ends up in a path or a command. Values are checked against
+//! what they may be before use, and quoted anyway, so a config or a flag can neither point outside
+//! a site nor add a shell word (docs/design.md §8). Each check returns a sentence saying what is
+//! expected, for config and CLI errors alike.
 
 /// A DNS host name: dot-separated labels of letters, digits and hyphens.
 pub fn domain(s: &str) -> Result<(), String> {

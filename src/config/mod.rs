@@ -1,8 +1,8 @@
 //! The TOML configuration: servers and their sites. Parsing is strict (unknown keys are errors) and
 //! every error names the file, the line and what is expected.
 //!
-//! Three steps, one file each: [`raw`] deserializes the file as written (plain serde structs that
-//! refuse unknown keys), [`check`] turns that into the typed [`Config`] in one pass (defaults
+//! Three steps, one file each: `raw` deserializes the file as written (plain serde structs that
+//! refuse unknown keys), `check` turns that into the typed [`Config`] in one pass (defaults
 //! filled in, every value validated), and this module holds the typed model and its lookups.
 
 mod check;

@@ -115,6 +115,119 @@ fn shared_kinds() {
     assert!(!SiteConfig::shared_is_file("public/v1.2/"));
 }
 
+/// The exact texts of config errors, one per kind of mistake. serde's own words are part of them
+/// (the raw structs' names, their field order and types), so a change to `raw.rs` shows here.
+#[test]
+fn error_texts_are_pinned() {
+    let cases = [
+        (
+            "[[servers]]\nname = \"w\"\ntransport = \"local\"\nroot = \"/srv\"\nbogus = 1\n",
+            "config /c.toml line 5 (`bogus = 1`): unknown field `bogus`, expected one of `name`, `transport`, `root`, `php_version`, `reload_command`, `host`, `port`, `user`, `identity_file`, `known_hosts_file`, `host_key_policy`, `connect_timeout_s`, `php_fpm_config`, `nginx_sites_dir`, `nginx_test_command`, `nginx_reload_command`, `sites`",
+        ),
+        (
+            "bogus = 1\n[[servers]]\nname = \"w\"\ntransport = \"local\"\nroot = \"/srv\"\n[[servers.sites]]\ndomain = \"example.com\"\n",
+            "config /c.toml line 1 (`bogus = 1`): unknown field `bogus`, expected one of `servers`, `redact`, `parallel`",
+        ),
+        (
+            "[[servers]]\nname = \"a\"\n",
+            "config /c.toml line 2: servers[0].host is required for transport = \"ssh\" (a host name, address or ~/.ssh/config alias)",
+        ),
+        (
+            "[[servers]]\nname = \"a\"\ntransport = \"local\"\n",
+            "config /c.toml line 2: servers[0].root is required for transport = \"local\" (an absolute path)",
+        ),
+        (
+            "[[servers]]\nhost = \"h\"\n",
+            "config /c.toml line 1 (`[[servers]]`): missing field `name`",
+        ),
+        (
+            "[[servers]]\nname = \"a\"\ntransport = \"carrier-pigeon\"\nroot = \"/x\"\n",
+            "config /c.toml line 3 (`transport = \"carrier-pigeon\"`): unknown variant `carrier-pigeon`, expected `ssh` or `local`",
+        ),
+        (
+            "[[servers]]\nname = \"a\"\nhost = \"h\"\nport = 70000\n",
+            "config /c.toml line 4 (`port = 70000`): invalid value: integer `70000`, expected u16",
+        ),
+        (
+            "[[servers]]\nname = \"w\"\ntransport = \"local\"\nroot = \"/srv\"\n[[servers.sites]]\ndomain = \"example.com\"\nkeep = 0\n",
+            "config /c.toml line 7: servers[0].sites[0].keep must be a whole number from 1 to 10000",
+        ),
+        (
+            "[[servers]]\nname = \"w\"\ntransport = \"local\"\nroot = \"/srv\"\n[[servers.sites]]\ndomain = \"example.com\"\nkeep = \"3\"\n",
+            "config /c.toml line 7 (`keep = \"3\"`): invalid type: string \"3\", expected i64",
+        ),
+        (
+            "[[servers]]\nname = \"a\"\nhost = \"h\"\n[[servers]]\nname = \"a\"\nhost = \"h\"\n",
+            "config /c.toml line 5: servers[1].name is used twice",
+        ),
+        (
+            "[[servers]]\nname = \"w\"\ntransport = \"local\"\nroot = \"/srv\"\n[[servers.sites]]\ndomain = \"example.com\"\n[[servers.sites]]\ndomain = \"example.com\"\n",
+            "config /c.toml line 8: servers[0].sites[1].domain is configured twice on this server",
+        ),
+        (
+            "[[servers]]\nname = \"w\"\ntransport = \"local\"\nroot = \"/srv\"\n[[servers.sites]]\ndomain = \"example.com\"\nshared = [\"storage\", \"../etc\"]\n",
+            "config /c.toml line 7: servers[0].sites[0].shared entry \"../etc\" must be a relative path of letters, digits, '.', '_', '-' and '/' (e.g. storage or .env), without '..' or empty components",
+        ),
+        (
+            "[[servers]]\nname = \"w\"\ntransport = \"local\"\nroot = \"/srv\"\n[[servers.sites]]\ndomain = \"example.com\"\nhealth_check = \"curl\"\n",
+            "config /c.toml line 7 (`health_check = \"curl\"`): invalid type: string \"curl\", expected struct RawHealthCheck",
+        ),
+        (
+            "[[servers]]\nname = \"w\"\ntransport = \"local\"\nroot = \"/srv\"\n[[servers.sites]]\ndomain = \"example.com\"\nhealth_check = { url = \"http://a/\", bogus = 1 }\n",
+            "config /c.toml line 7 (`health_check = { url = \"http://a/\", bogus = 1 }`): unknown field `bogus`, expected one of `url`, `command`, `expect_status`, `timeout_s`, `retries`, `interval_s`",
+        ),
+        (
+            "[[servers]]\nname = \"w\"\ntransport = \"local\"\nroot = \"/srv\"\n[[servers.sites]]\ndomain = \"example.com\"\nhealth_check = { url = \"http://a/\", expect_status = 99 }\n",
+            "config /c.toml line 7: servers[0].sites[0].health_check expect_status must be a whole number from 100 to 599",
+        ),
+        (
+            "servers = [1]\n",
+            "config /c.toml line 1 (`servers = [1]`): invalid type: integer `1`, expected struct RawServer",
+        ),
+        (
+            "[[servers]]\nname = \"a\"\nhost = \"h\"\nsites = [1]\n",
+            "config /c.toml line 4 (`sites = [1]`): invalid type: integer `1`, expected struct RawSite",
+        ),
+        (
+            "[[servers]]\nname = \"w\"\ntransport = \"local\"\nroot = \"/srv\"\n[[servers.sites]]\ndomain = \"example.com\"\nnginx = true\n",
+            "config /c.toml line 6: servers[0].sites[0].php_fpm_socket is required for nginx = true when the server has no php_version (e.g. \"/run/php/php8.3-fpm.sock\")",
+        ),
+        (
+            "[[servers]]\nname = \"w\"\ntransport = \"local\"\nroot = \"/srv\"\nnginx_test_command = \" \"\n",
+            "config /c.toml line 5: servers[0].nginx_test_command cannot be empty: an untested nginx config is never reloaded",
+        ),
+        (
+            "[[servers]]\nname = \"a\"\nhost = \"h\"\nconnect_timeout_s = 0\n",
+            "config /c.toml line 4: servers[0].connect_timeout_s must be 1 to 600 seconds",
+        ),
+        (
+            "parallel = 0\n[[servers]]\nname = \"w\"\ntransport = \"local\"\nroot = \"/srv\"\n[[servers.sites]]\ndomain = \"example.com\"\n",
+            "config /c.toml line 1: parallel must be a whole number from 1 to 100",
+        ),
+        (
+            "[[servers]\n",
+            "config /c.toml line 1 (`[[servers]`): unclosed array table, expected `]`",
+        ),
+        (
+            "[[servers]]\nname = \"a\"\nhost = \"h\"\nuser = \"a b\"\nphp_version = \"x\"\nconnect_timeout_s = 0\n",
+            "config /c.toml line 4: servers[0].user must be a user name (letters, digits, '.', '_', '-')",
+        ),
+        (
+            "[[servers]]\nname = \"w\"\ntransport = \"local\"\nroot = \"/srv\"\n[[servers.sites]]\ndomain = \"example.com\"\nrepository = \"x\"\nbranch = \"..\"\nshared = [\"/\"]\nkeep = 0\nnginx = true\nlisten = 0\nhealth_check = {}\n",
+            "config /c.toml line 7: servers[0].sites[0].repository must be an absolute path, a URL (https://, ssh://, git://, file://) or user@host:path",
+        ),
+        (
+            "parallel = 0\nredact = [\"(\"]\n[[servers]]\nname = \"a/b\"\n",
+            "config /c.toml line 4: servers[0].name must be 1 to 64 letters, digits, '.', '_' or '-', not starting with '-' or '.'",
+        ),
+    ];
+    for (text, want) in cases {
+        let e = Config::parse(text, Path::new("/c.toml")).unwrap_err();
+        assert_eq!(e.to_string(), want, "{text}");
+        assert_eq!(e.exit_code(), 2);
+    }
+}
+
 /// nginx, PHP-FPM and health-check keys.
 mod web {
     use super::*;
