@@ -1,0 +1,266 @@
+//! One pass from the file as written ([`super::raw`]) to the typed [`Config`]: every value is
+//! validated and every default filled in, section by section (top level, server, SSH, site, and
+//! in [`web`] the nginx, PHP-FPM and health-check keys).
+//!
+//! The pass stops at the first error, so the order of the checks decides which error a file with
+//! several mistakes reports: servers and their sites in file order, each key in the order below,
+//! then the top-level keys. Keep that order when adding a check.
+
+mod web;
+
+use super::raw::{RawConfig, RawServer, RawSite, line_of};
+use super::{
+    Config, DEFAULT_KEEP, DEFAULT_SCRIPT, DEFAULT_SHARED, ServerConfig, SiteConfig, SshConfig,
+    TransportKind,
+};
+use crate::error::{Error, Result};
+use crate::redact::Redactor;
+use crate::validate;
+use std::ops::{Range, RangeInclusive};
+use std::path::Path;
+use std::time::Duration;
+use toml::Spanned;
+
+/// A value rule from [`crate::validate`]: `Err` says what is expected.
+type Rule = fn(&str) -> Result<(), String>;
+
+/// The file being checked, for errors that name it and the offending line.
+pub(super) struct Check<'a> {
+    text: &'a str,
+    path: &'a Path,
+}
+
+impl<'a> Check<'a> {
+    pub(super) fn new(text: &'a str, path: &'a Path) -> Self {
+        Check { text, path }
+    }
+
+    /// The config error `config FILE line N: KEY WHY`, at the line where `span` starts.
+    fn err(&self, span: Range<usize>, key: &str, why: &str) -> Error {
+        Error::config(
+            self.path,
+            Some(line_of(self.text, span.start)),
+            format!(": {key} {why}"),
+        )
+    }
+
+    /// Applies `rule` to a string that may be absent; its sentence is reported at the value.
+    fn valid(&self, value: Option<&Spanned<String>>, key: &str, rule: Rule) -> Result<()> {
+        match value {
+            Some(v) => rule(v.get_ref()).map_err(|why| self.err(v.span(), key, &why)),
+            None => Ok(()),
+        }
+    }
+
+    /// A number that must lie in `range`; `None` when the key is absent.
+    fn in_range<T: PartialOrd + Copy>(
+        &self,
+        value: Option<&Spanned<T>>,
+        key: &str,
+        range: RangeInclusive<T>,
+        why: &str,
+    ) -> Result<Option<T>> {
+        match value {
+            Some(n) if !range.contains(n.get_ref()) => Err(self.err(n.span(), key, why)),
+            Some(n) => Ok(Some(*n.get_ref())),
+            None => Ok(None),
+        }
+    }
+
+    /// The whole file: its servers, then the top-level keys.
+    pub(super) fn config(&self, raw: RawConfig) -> Result<Config> {
+        let mut servers: Vec<ServerConfig> = Vec::with_capacity(raw.servers.len());
+        for (i, s) in raw.servers.into_iter().enumerate() {
+            let server = self.server(&format!("servers[{i}]"), s, &servers)?;
+            servers.push(server);
+        }
+        let redactor = match &raw.redact {
+            None => Redactor::default(),
+            Some(list) => Redactor::from_patterns(list.get_ref())
+                .map_err(|why| self.err(list.span(), "redact", &why))?,
+        };
+        let parallel = self.in_range(
+            raw.parallel.as_ref(),
+            "parallel",
+            1..=100,
+            "must be a whole number from 1 to 100",
+        )?;
+        Ok(Config {
+            path: self.path.to_path_buf(),
+            servers,
+            redactor,
+            parallel: parallel.map_or(10, |p| p as usize),
+        })
+    }
+
+    /// One `[[servers]]` table; `earlier` are the servers before it, whose names it must not reuse.
+    fn server(&self, at: &str, s: RawServer, earlier: &[ServerConfig]) -> Result<ServerConfig> {
+        let name_key = format!("{at}.name");
+        self.valid(Some(&s.name), &name_key, validate::server_name)?;
+        if earlier.iter().any(|o| &o.name == s.name.get_ref()) {
+            return Err(self.err(s.name.span(), &name_key, "is used twice"));
+        }
+        let transport = s.transport.unwrap_or(TransportKind::Ssh);
+        let root = self.root(at, &s, transport)?;
+        self.login(at, &s, transport)?;
+        let php_version_key = format!("{at}.php_version");
+        self.valid(
+            s.php_version.as_ref(),
+            &php_version_key,
+            validate::php_version,
+        )?;
+        let ssh = self.ssh(at, &s)?;
+        let nginx = self.nginx_server(at, &s)?;
+        let php_version = s.php_version.as_ref().map(|v| v.get_ref().as_str());
+        let php_fpm_config = self.php_fpm_config(at, s.php_fpm_config.as_ref(), php_version)?;
+        let mut sites: Vec<SiteConfig> = Vec::with_capacity(s.sites.len());
+        for (j, site) in s.sites.into_iter().enumerate() {
+            let site = self.site(&format!("{at}.sites[{j}]"), site, php_version, &sites)?;
+            sites.push(site);
+        }
+        Ok(ServerConfig {
+            reload_command: reload_command(s.reload_command.as_deref(), php_version),
+            name: s.name.into_inner(),
+            transport,
+            root,
+            php_fpm_config,
+            nginx,
+            ssh,
+            sites,
+        })
+    }
+
+    /// `root`, without a trailing `/` (`"/"` stays `"/"`). A local server has no login home to
+    /// default to, so it needs one.
+    fn root(&self, at: &str, s: &RawServer, transport: TransportKind) -> Result<Option<String>> {
+        let key = format!("{at}.root");
+        match &s.root {
+            Some(r) => {
+                self.valid(Some(r), &key, validate::root_path)?;
+                let trimmed = r.get_ref().trim_end_matches('/');
+                Ok(Some(
+                    if trimmed.is_empty() { "/" } else { trimmed }.to_string(),
+                ))
+            }
+            None if transport == TransportKind::Local => Err(self.err(
+                s.name.span(),
+                &key,
+                "is required for transport = \"local\" (an absolute path)",
+            )),
+            None => Ok(None),
+        }
+    }
+
+    /// Where and as whom an SSH server is reached: `host` (required for SSH) and `user`.
+    fn login(&self, at: &str, s: &RawServer, transport: TransportKind) -> Result<()> {
+        let host_key = format!("{at}.host");
+        if transport == TransportKind::Ssh && s.host.is_none() {
+            return Err(self.err(
+                s.name.span(),
+                &host_key,
+                "is required for transport = \"ssh\" (a host name, address or ~/.ssh/config alias)",
+            ));
+        }
+        self.valid(s.host.as_ref(), &host_key, validate::ssh_host)?;
+        self.valid(s.user.as_ref(), &format!("{at}.user"), validate::ssh_user)
+    }
+
+    /// The SSH settings, `host` and `user` already checked by [`Check::login`].
+    fn ssh(&self, at: &str, s: &RawServer) -> Result<SshConfig> {
+        let connect_timeout = self.in_range(
+            s.connect_timeout_s.as_ref(),
+            &format!("{at}.connect_timeout_s"),
+            1..=600,
+            "must be 1 to 600 seconds",
+        )?;
+        Ok(SshConfig {
+            host: s.host.as_ref().map(|h| h.get_ref().clone()),
+            port: s.port,
+            user: s.user.as_ref().map(|u| u.get_ref().clone()),
+            identity_file: s.identity_file.clone(),
+            known_hosts_file: s.known_hosts_file.clone(),
+            host_key_policy: s.host_key_policy.unwrap_or(super::HostKeyPolicy::Strict),
+            connect_timeout: Duration::from_secs(connect_timeout.unwrap_or(10)),
+        })
+    }
+
+    /// One `[[servers.sites]]` table; `earlier` are the server's sites before it.
+    fn site(
+        &self,
+        at: &str,
+        site: RawSite,
+        php_version: Option<&str>,
+        earlier: &[SiteConfig],
+    ) -> Result<SiteConfig> {
+        let domain_key = format!("{at}.domain");
+        self.valid(Some(&site.domain), &domain_key, validate::domain)?;
+        if earlier.iter().any(|o| &o.domain == site.domain.get_ref()) {
+            let why = "is configured twice on this server";
+            return Err(self.err(site.domain.span(), &domain_key, why));
+        }
+        let repository_key = format!("{at}.repository");
+        self.valid(
+            site.repository.as_ref(),
+            &repository_key,
+            validate::repository,
+        )?;
+        self.valid(
+            site.branch.as_ref(),
+            &format!("{at}.branch"),
+            validate::branch,
+        )?;
+        let shared = self.shared(at, site.shared.as_ref())?;
+        let keep = self.in_range(
+            site.keep.as_ref(),
+            &format!("{at}.keep"),
+            1..=10_000,
+            "must be a whole number from 1 to 10000",
+        )?;
+        let nginx = match site.nginx {
+            Some(true) => Some(self.nginx_site(at, &site, php_version)?),
+            _ => None,
+        };
+        let health_check = match &site.health_check {
+            Some(h) => Some(self.health_check(at, h)?),
+            None => None,
+        };
+        Ok(SiteConfig {
+            domain: site.domain.into_inner(),
+            repository: site.repository.map(Spanned::into_inner),
+            branch: site
+                .branch
+                .map_or_else(|| "main".to_string(), Spanned::into_inner),
+            deployment_script: site
+                .deployment_script
+                .unwrap_or_else(|| DEFAULT_SCRIPT.to_string()),
+            shared,
+            keep: keep.map_or(DEFAULT_KEEP, |k| k as u32),
+            nginx,
+            health_check,
+        })
+    }
+
+    /// `shared`, every entry a plain relative path; the error is at the list, naming the entry.
+    fn shared(&self, at: &str, shared: Option<&Spanned<Vec<String>>>) -> Result<Vec<String>> {
+        let Some(list) = shared else {
+            return Ok(DEFAULT_SHARED.iter().map(|s| s.to_string()).collect());
+        };
+        for e in list.get_ref() {
+            validate::shared_entry(e).map_err(|why| {
+                let why = format!("entry {e:?} {why}");
+                self.err(list.span(), &format!("{at}.shared"), &why)
+            })?;
+        }
+        Ok(list.get_ref().clone())
+    }
+}
+
+/// `reload_command` as set (`""` turns the reload off), else PHP-FPM's reload for `php_version`.
+fn reload_command(set: Option<&str>, php_version: Option<&str>) -> Option<String> {
+    match (set, php_version) {
+        (Some(c), _) if c.trim().is_empty() => None,
+        (Some(c), _) => Some(c.to_string()),
+        (None, Some(v)) => Some(format!("sudo service php{v}-fpm reload")),
+        (None, None) => None,
+    }
+}

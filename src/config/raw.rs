@@ -1,0 +1,102 @@
+//! The config file as written: plain serde structs mirroring the TOML, refusing unknown keys.
+//! Nothing here fills in a default or judges a value; that is [`super::check`]'s job. A value is
+//! wrapped in `Spanned` where a check reports an error at its line.
+//!
+//! What serde says about a wrong type or an unknown key is shown to the user as it is, so the
+//! struct names (`expected struct RawSite`), the field order (`expected one of ...`) and the
+//! field types (`expected u16`, `expected i64`) are part of the error texts: change them only
+//! together with the messages they produce.
+
+use super::{HostKeyPolicy, TransportKind};
+use crate::error::{Error, Result};
+use serde::Deserialize;
+use std::path::{Path, PathBuf};
+use toml::Spanned;
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawConfig {
+    #[serde(default)]
+    pub servers: Vec<RawServer>,
+    /// Regular expressions hidden in script output; `[]` turns redaction off.
+    pub redact: Option<Spanned<Vec<String>>>,
+    /// How many servers a command works on at once.
+    pub parallel: Option<Spanned<i64>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawServer {
+    pub name: Spanned<String>,
+    #[serde(default)]
+    pub transport: Option<TransportKind>,
+    pub root: Option<Spanned<String>>,
+    pub php_version: Option<Spanned<String>>,
+    pub reload_command: Option<String>,
+    pub host: Option<Spanned<String>>,
+    pub port: Option<u16>,
+    pub user: Option<Spanned<String>>,
+    pub identity_file: Option<PathBuf>,
+    pub known_hosts_file: Option<PathBuf>,
+    pub host_key_policy: Option<HostKeyPolicy>,
+    pub connect_timeout_s: Option<Spanned<u64>>,
+    pub php_fpm_config: Option<Spanned<String>>,
+    pub nginx_sites_dir: Option<Spanned<String>>,
+    pub nginx_test_command: Option<Spanned<String>>,
+    pub nginx_reload_command: Option<String>,
+    #[serde(default)]
+    pub sites: Vec<RawSite>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawSite {
+    pub domain: Spanned<String>,
+    pub repository: Option<Spanned<String>>,
+    pub branch: Option<Spanned<String>>,
+    pub deployment_script: Option<String>,
+    pub shared: Option<Spanned<Vec<String>>>,
+    pub keep: Option<Spanned<i64>>,
+    pub nginx: Option<bool>,
+    /// A port (integer or string) or an address with a port, told apart by the check.
+    pub listen: Option<Spanned<toml::Value>>,
+    pub php_fpm_socket: Option<Spanned<String>>,
+    pub health_check: Option<Spanned<RawHealthCheck>>,
+}
+
+/// `health_check = { ... }`. Its errors point at the whole inline table, so its keys carry no
+/// spans of their own.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawHealthCheck {
+    pub url: Option<String>,
+    pub command: Option<String>,
+    pub expect_status: Option<i64>,
+    pub timeout_s: Option<i64>,
+    pub retries: Option<i64>,
+    pub interval_s: Option<i64>,
+}
+
+/// Deserializes `text`. A syntax error, a wrong type, an unknown key or a missing field becomes a
+/// config error quoting the offending line, since that line shows which key is meant.
+pub(super) fn parse(text: &str, path: &Path) -> Result<RawConfig> {
+    toml::from_str(text).map_err(|e| {
+        let what = e.message().trim_end().replace('\n', " ");
+        match e.span().map(|s| line_of(text, s.start)) {
+            Some(l) => {
+                let src = text.lines().nth(l - 1).unwrap_or("").trim();
+                Error::config(path, Some(l), format!(" (`{src}`): {what}"))
+            }
+            None => Error::config(path, None, format!(": {what}")),
+        }
+    })
+}
+
+/// 1-based line number of a byte offset.
+pub(super) fn line_of(text: &str, offset: usize) -> usize {
+    text[..offset.min(text.len())]
+        .bytes()
+        .filter(|&b| b == b'\n')
+        .count()
+        + 1
+}

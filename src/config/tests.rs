@@ -1,0 +1,429 @@
+//! The config's unit tests: parsing, defaults, lookups (here) and the web-server keys (`web`).
+
+use super::*;
+
+const EXAMPLE: &str = r#"
+[[servers]]
+name = "web1"
+transport = "local"            # "ssh" (default; next issue) or "local"
+root = "/srv/flip"             # ssh default: the login user's home; required for local
+php_version = "8.3"            # optional: reload = "sudo service php8.3-fpm reload"
+# reload_command = "..."       # optional, overrides the above; "" = no reload
+
+[[servers.sites]]
+domain = "example.com"
+repository = "/srv/repos/app.git"   # git URL, scp-like address or absolute path
+branch = "main"
+deployment_script = "git fetch && git pull"          # the spec's default
+shared = ["storage", ".env", "vendor", "node_modules"] # the spec's default
+keep = 14                                              # the spec's default
+"#;
+
+fn parse(t: &str) -> Result<Config> {
+    Config::parse(t, Path::new("/etc/f.toml"))
+}
+
+#[test]
+fn the_issue_example_parses() {
+    let c = parse(EXAMPLE).unwrap();
+    let s = &c.servers[0];
+    assert_eq!(s.transport, TransportKind::Local);
+    assert_eq!(s.root.as_deref(), Some("/srv/flip"));
+    assert_eq!(
+        s.reload_command.as_deref(),
+        Some("sudo service php8.3-fpm reload")
+    );
+    assert_eq!(s.sites[0].keep, 14);
+    assert_eq!(s.sites[0].shared, DEFAULT_SHARED);
+    assert_eq!(c.find_site("web1/example.com").unwrap().site.branch, "main");
+}
+
+#[test]
+fn errors_name_file_line_and_expectation() {
+    let bad = EXAMPLE.replace("domain = \"example.com\"", "domain = \"exa mple.com\"");
+    let e = parse(&bad).unwrap_err();
+    assert_eq!(e.exit_code(), 2);
+    assert!(
+        e.to_string().contains("/etc/f.toml line 10"),
+        "{}",
+        e.to_string()
+    );
+    assert!(
+        e.to_string().contains("servers[0].sites[0].domain"),
+        "{}",
+        e.to_string()
+    );
+
+    let e = parse(&EXAMPLE.replace("keep = 14", "keep = 14\nkept = 3")).unwrap_err();
+    assert!(
+        e.to_string().contains("line 16") && e.to_string().contains("kept"),
+        "{}",
+        e.to_string()
+    );
+
+    let e = parse(&EXAMPLE.replace("keep = 14", "keep = 0")).unwrap_err();
+    assert!(e.to_string().contains("keep must be"), "{}", e.to_string());
+
+    let e = parse(&EXAMPLE.replace("root = \"/srv/flip\"", "")).unwrap_err();
+    assert!(
+        e.to_string().contains("root is required"),
+        "{}",
+        e.to_string()
+    );
+
+    let e = parse(&EXAMPLE.replace("branch = \"main\"", "branch = \"a..b\"")).unwrap_err();
+    assert!(e.to_string().contains("branch"), "{}", e.to_string());
+    let e = parse(&EXAMPLE.replace("\"/srv/repos/app.git\"", "\"--upload-pack=x\"")).unwrap_err();
+    assert!(e.to_string().contains("repository"), "{}", e.to_string());
+    let e = parse("[[servers]]\nname = 3\n").unwrap_err();
+    assert!(e.to_string().contains("line 2"), "{}", e.to_string());
+}
+
+#[test]
+fn defaults_and_ambiguity() {
+    let t = r#"
+[[servers]]
+name = "a"
+transport = "local"
+root = "/r1/"
+reload_command = ""
+[[servers.sites]]
+domain = "x.com"
+[[servers]]
+name = "b"
+host = "127.0.0.1"
+[[servers.sites]]
+domain = "x.com"
+"#;
+    let c = parse(t).unwrap();
+    assert_eq!(c.servers[0].root.as_deref(), Some("/r1"));
+    assert_eq!(c.servers[0].reload_command, None);
+    assert_eq!(c.servers[1].transport, TransportKind::Ssh);
+    assert_eq!(c.servers[1].sites[0].deployment_script, DEFAULT_SCRIPT);
+    let e = c.find_site("x.com").unwrap_err();
+    assert!(e.to_string().contains("a/x.com") && e.to_string().contains("b/x.com"));
+    assert_eq!(e.exit_code(), 2);
+    assert!(c.find_site("b/x.com").is_ok());
+    assert!(c.find_site("nope.com").is_err());
+}
+
+#[test]
+fn shared_kinds() {
+    assert!(SiteConfig::shared_is_file(".env"));
+    assert!(SiteConfig::shared_is_file("config/app.php"));
+    assert!(!SiteConfig::shared_is_file("storage"));
+    assert!(!SiteConfig::shared_is_file("public/v1.2/"));
+}
+
+/// The exact texts of config errors, one per kind of mistake. serde's own words are part of them
+/// (the raw structs' names, their field order and types), so a change to `raw.rs` shows here.
+#[test]
+fn error_texts_are_pinned() {
+    let cases = [
+        (
+            "[[servers]]\nname = \"w\"\ntransport = \"local\"\nroot = \"/srv\"\nbogus = 1\n",
+            "config /c.toml line 5 (`bogus = 1`): unknown field `bogus`, expected one of `name`, `transport`, `root`, `php_version`, `reload_command`, `host`, `port`, `user`, `identity_file`, `known_hosts_file`, `host_key_policy`, `connect_timeout_s`, `php_fpm_config`, `nginx_sites_dir`, `nginx_test_command`, `nginx_reload_command`, `sites`",
+        ),
+        (
+            "bogus = 1\n[[servers]]\nname = \"w\"\ntransport = \"local\"\nroot = \"/srv\"\n[[servers.sites]]\ndomain = \"example.com\"\n",
+            "config /c.toml line 1 (`bogus = 1`): unknown field `bogus`, expected one of `servers`, `redact`, `parallel`",
+        ),
+        (
+            "[[servers]]\nname = \"a\"\n",
+            "config /c.toml line 2: servers[0].host is required for transport = \"ssh\" (a host name, address or ~/.ssh/config alias)",
+        ),
+        (
+            "[[servers]]\nname = \"a\"\ntransport = \"local\"\n",
+            "config /c.toml line 2: servers[0].root is required for transport = \"local\" (an absolute path)",
+        ),
+        (
+            "[[servers]]\nhost = \"h\"\n",
+            "config /c.toml line 1 (`[[servers]]`): missing field `name`",
+        ),
+        (
+            "[[servers]]\nname = \"a\"\ntransport = \"carrier-pigeon\"\nroot = \"/x\"\n",
+            "config /c.toml line 3 (`transport = \"carrier-pigeon\"`): unknown variant `carrier-pigeon`, expected `ssh` or `local`",
+        ),
+        (
+            "[[servers]]\nname = \"a\"\nhost = \"h\"\nport = 70000\n",
+            "config /c.toml line 4 (`port = 70000`): invalid value: integer `70000`, expected u16",
+        ),
+        (
+            "[[servers]]\nname = \"w\"\ntransport = \"local\"\nroot = \"/srv\"\n[[servers.sites]]\ndomain = \"example.com\"\nkeep = 0\n",
+            "config /c.toml line 7: servers[0].sites[0].keep must be a whole number from 1 to 10000",
+        ),
+        (
+            "[[servers]]\nname = \"w\"\ntransport = \"local\"\nroot = \"/srv\"\n[[servers.sites]]\ndomain = \"example.com\"\nkeep = \"3\"\n",
+            "config /c.toml line 7 (`keep = \"3\"`): invalid type: string \"3\", expected i64",
+        ),
+        (
+            "[[servers]]\nname = \"a\"\nhost = \"h\"\n[[servers]]\nname = \"a\"\nhost = \"h\"\n",
+            "config /c.toml line 5: servers[1].name is used twice",
+        ),
+        (
+            "[[servers]]\nname = \"w\"\ntransport = \"local\"\nroot = \"/srv\"\n[[servers.sites]]\ndomain = \"example.com\"\n[[servers.sites]]\ndomain = \"example.com\"\n",
+            "config /c.toml line 8: servers[0].sites[1].domain is configured twice on this server",
+        ),
+        (
+            "[[servers]]\nname = \"w\"\ntransport = \"local\"\nroot = \"/srv\"\n[[servers.sites]]\ndomain = \"example.com\"\nshared = [\"storage\", \"../etc\"]\n",
+            "config /c.toml line 7: servers[0].sites[0].shared entry \"../etc\" must be a relative path of letters, digits, '.', '_', '-' and '/' (e.g. storage or .env), without '..' or empty components",
+        ),
+        (
+            "[[servers]]\nname = \"w\"\ntransport = \"local\"\nroot = \"/srv\"\n[[servers.sites]]\ndomain = \"example.com\"\nhealth_check = \"curl\"\n",
+            "config /c.toml line 7 (`health_check = \"curl\"`): invalid type: string \"curl\", expected struct RawHealthCheck",
+        ),
+        (
+            "[[servers]]\nname = \"w\"\ntransport = \"local\"\nroot = \"/srv\"\n[[servers.sites]]\ndomain = \"example.com\"\nhealth_check = { url = \"http://a/\", bogus = 1 }\n",
+            "config /c.toml line 7 (`health_check = { url = \"http://a/\", bogus = 1 }`): unknown field `bogus`, expected one of `url`, `command`, `expect_status`, `timeout_s`, `retries`, `interval_s`",
+        ),
+        (
+            "[[servers]]\nname = \"w\"\ntransport = \"local\"\nroot = \"/srv\"\n[[servers.sites]]\ndomain = \"example.com\"\nhealth_check = { url = \"http://a/\", expect_status = 99 }\n",
+            "config /c.toml line 7: servers[0].sites[0].health_check expect_status must be a whole number from 100 to 599",
+        ),
+        (
+            "servers = [1]\n",
+            "config /c.toml line 1 (`servers = [1]`): invalid type: integer `1`, expected struct RawServer",
+        ),
+        (
+            "[[servers]]\nname = \"a\"\nhost = \"h\"\nsites = [1]\n",
+            "config /c.toml line 4 (`sites = [1]`): invalid type: integer `1`, expected struct RawSite",
+        ),
+        (
+            "[[servers]]\nname = \"w\"\ntransport = \"local\"\nroot = \"/srv\"\n[[servers.sites]]\ndomain = \"example.com\"\nnginx = true\n",
+            "config /c.toml line 6: servers[0].sites[0].php_fpm_socket is required for nginx = true when the server has no php_version (e.g. \"/run/php/php8.3-fpm.sock\")",
+        ),
+        (
+            "[[servers]]\nname = \"w\"\ntransport = \"local\"\nroot = \"/srv\"\nnginx_test_command = \" \"\n",
+            "config /c.toml line 5: servers[0].nginx_test_command cannot be empty: an untested nginx config is never reloaded",
+        ),
+        (
+            "[[servers]]\nname = \"a\"\nhost = \"h\"\nconnect_timeout_s = 0\n",
+            "config /c.toml line 4: servers[0].connect_timeout_s must be 1 to 600 seconds",
+        ),
+        (
+            "parallel = 0\n[[servers]]\nname = \"w\"\ntransport = \"local\"\nroot = \"/srv\"\n[[servers.sites]]\ndomain = \"example.com\"\n",
+            "config /c.toml line 1: parallel must be a whole number from 1 to 100",
+        ),
+        (
+            "[[servers]\n",
+            "config /c.toml line 1 (`[[servers]`): unclosed array table, expected `]`",
+        ),
+        (
+            "[[servers]]\nname = \"a\"\nhost = \"h\"\nuser = \"a b\"\nphp_version = \"x\"\nconnect_timeout_s = 0\n",
+            "config /c.toml line 4: servers[0].user must be a user name (letters, digits, '.', '_', '-')",
+        ),
+        (
+            "[[servers]]\nname = \"w\"\ntransport = \"local\"\nroot = \"/srv\"\n[[servers.sites]]\ndomain = \"example.com\"\nrepository = \"x\"\nbranch = \"..\"\nshared = [\"/\"]\nkeep = 0\nnginx = true\nlisten = 0\nhealth_check = {}\n",
+            "config /c.toml line 7: servers[0].sites[0].repository must be an absolute path, a URL (https://, ssh://, git://, file://) or user@host:path",
+        ),
+        (
+            "parallel = 0\nredact = [\"(\"]\n[[servers]]\nname = \"a/b\"\n",
+            "config /c.toml line 4: servers[0].name must be 1 to 64 letters, digits, '.', '_' or '-', not starting with '-' or '.'",
+        ),
+    ];
+    for (text, want) in cases {
+        let e = Config::parse(text, Path::new("/c.toml")).unwrap_err();
+        assert_eq!(e.to_string(), want, "{text}");
+        assert_eq!(e.exit_code(), 2);
+    }
+}
+
+/// nginx, PHP-FPM and health-check keys.
+mod web {
+    use super::*;
+    use crate::config::Config;
+    use std::path::Path;
+
+    const BASE: &str = "[[servers]]\nname = \"w\"\ntransport = \"local\"\nroot = \"/srv\"\n";
+
+    fn parse(server: &str, site: &str) -> Result<Config> {
+        let t = format!("{BASE}{server}\n[[servers.sites]]\ndomain = \"example.com\"\n{site}\n");
+        Config::parse(&t, Path::new("/c.toml"))
+    }
+
+    fn site(server: &str, site: &str) -> crate::config::SiteConfig {
+        parse(server, site).unwrap().servers[0].sites[0].clone()
+    }
+
+    #[test]
+    fn the_annotated_example_parses() {
+        let text = include_str!("../../assets/config.example.toml");
+        let c = Config::parse(text, Path::new("config.example.toml")).unwrap();
+        let site = &c.servers[0].sites[0];
+        assert!(site.nginx.is_some() && site.health_check.is_some());
+    }
+
+    #[test]
+    fn nginx_defaults() {
+        let c = parse("php_version = \"8.3\"", "nginx = true").unwrap();
+        let s = &c.servers[0];
+        assert_eq!(
+            s.nginx,
+            NginxServer {
+                sites_dir: "/etc/nginx/sites-enabled".into(),
+                test_command: "sudo nginx -t".into(),
+                reload_command: Some("sudo nginx -s reload".into()),
+            }
+        );
+        assert_eq!(
+            s.sites[0].nginx,
+            Some(NginxSite {
+                listen: Listen::Port(80),
+                php_fpm_socket: "/run/php/php8.3-fpm.sock".into(),
+            })
+        );
+        assert_eq!(
+            s.php_fpm_config.as_deref(),
+            Some("/etc/php/8.3/fpm/php-fpm.conf")
+        );
+        // Off by default; php_fpm_config only from php_version or the key.
+        let c = parse("", "").unwrap();
+        assert_eq!(c.servers[0].sites[0].nginx, None);
+        assert_eq!(c.servers[0].php_fpm_config, None);
+    }
+
+    #[test]
+    fn nginx_keys() {
+        let server = "nginx_sites_dir = \"/home/d/nginx/\"\nnginx_test_command = \"nginx -t -c /x\"\n\
+                      nginx_reload_command = \"\"\nphp_fpm_config = \"/etc/php-fpm.conf\"";
+        let c = parse(
+            server,
+            "nginx = true\nlisten = \"127.0.0.1:8080\"\nphp_fpm_socket = \"/run/php-fpm/www.sock\"",
+        )
+        .unwrap();
+        let s = &c.servers[0];
+        assert_eq!(s.nginx.sites_dir, "/home/d/nginx");
+        assert_eq!(s.nginx.test_command, "nginx -t -c /x");
+        assert_eq!(s.nginx.reload_command, None);
+        assert_eq!(s.php_fpm_config.as_deref(), Some("/etc/php-fpm.conf"));
+        let n = s.sites[0].nginx.as_ref().unwrap();
+        assert_eq!(n.listen, Listen::Addr("127.0.0.1:8080".parse().unwrap()));
+        assert_eq!(n.listen.to_string(), "127.0.0.1:8080");
+        assert_eq!(n.php_fpm_socket, "/run/php-fpm/www.sock");
+        let sock = "php_fpm_socket = \"/s\"";
+        for (l, want) in [
+            ("8080", Listen::Port(8080)),
+            ("\"81\"", Listen::Port(81)),
+            ("\"[::1]:80\"", Listen::Addr("[::1]:80".parse().unwrap())),
+        ] {
+            let s = site("", &format!("nginx = true\n{sock}\nlisten = {l}"));
+            assert_eq!(s.nginx.unwrap().listen, want, "{l}");
+        }
+    }
+
+    #[test]
+    fn nginx_errors() {
+        let cases = [
+            ("", "nginx = true", "php_fpm_socket is required"),
+            (
+                "",
+                "nginx = true\nphp_fpm_socket = \"/a b.sock\"",
+                "php_fpm_socket",
+            ),
+            (
+                "",
+                "nginx = true\nphp_fpm_socket = \"/a;b\"",
+                "php_fpm_socket",
+            ),
+            (
+                "",
+                "nginx = true\nphp_fpm_socket = \"/s\"\nlisten = 0",
+                "listen",
+            ),
+            (
+                "",
+                "nginx = true\nphp_fpm_socket = \"/s\"\nlisten = 70000",
+                "listen",
+            ),
+            (
+                "",
+                "nginx = true\nphp_fpm_socket = \"/s\"\nlisten = \"host:80\"",
+                "listen",
+            ),
+            (
+                "nginx_test_command = \" \"",
+                "",
+                "nginx_test_command cannot be empty",
+            ),
+            ("nginx_sites_dir = \"sites\"", "", "nginx_sites_dir"),
+            ("php_fpm_config = \"../x\"", "", "php_fpm_config"),
+            ("", "nginx = \"yes\"", "nginx"),
+        ];
+        for (server, s, want) in cases {
+            let e = parse(server, s).unwrap_err();
+            assert_eq!(e.exit_code(), 2);
+            assert!(e.to_string().contains(want), "{server} {s}: {}", e);
+            assert!(e.to_string().contains("/c.toml line"), "{}", e.to_string());
+        }
+    }
+
+    #[test]
+    fn health_check_forms() {
+        let s = site("", "health_check = { url = \"http://127.0.0.1/health\" }");
+        assert_eq!(
+            s.health_check,
+            Some(HealthCheck {
+                probe: Probe::Url {
+                    url: "http://127.0.0.1/health".into(),
+                    expect_status: 200
+                },
+                timeout_s: 5,
+                retries: 3,
+                interval_s: 1,
+            })
+        );
+        let s = site(
+            "",
+            "health_check = { url = \"https://x.io/up\", expect_status = 204, timeout_s = 2, retries = 1, interval_s = 0 }",
+        );
+        let h = s.health_check.unwrap();
+        assert_eq!((h.timeout_s, h.retries, h.interval_s), (2, 1, 0));
+        assert!(matches!(
+            h.probe,
+            Probe::Url {
+                expect_status: 204,
+                ..
+            }
+        ));
+        let s = site(
+            "",
+            "health_check = { command = \"curl -fsS http://127.0.0.1/health\" }",
+        );
+        assert_eq!(
+            s.health_check.unwrap().probe,
+            Probe::Command("curl -fsS http://127.0.0.1/health".into())
+        );
+        assert_eq!(site("", "").health_check, None);
+    }
+
+    #[test]
+    fn health_check_errors() {
+        for (hc, want) in [
+            ("{ }", "exactly one of url"),
+            (
+                "{ url = \"http://a/\", command = \"true\" }",
+                "exactly one of url",
+            ),
+            ("{ url = \"ftp://a/\" }", "url must be"),
+            ("{ url = \"http://a/ b\" }", "url must be"),
+            ("{ url = \"http://a/'\\n'\" }", "url must be"),
+            (
+                "{ url = \"http://a/\", expect_status = 99 }",
+                "expect_status",
+            ),
+            ("{ url = \"http://a/\", timeout_s = 0 }", "timeout_s"),
+            ("{ url = \"http://a/\", retries = 0 }", "retries"),
+            ("{ url = \"http://a/\", interval_s = 61 }", "interval_s"),
+            ("{ command = \"\" }", "command cannot be empty"),
+            (
+                "{ command = \"true\", expect_status = 200 }",
+                "expect_status applies",
+            ),
+            ("{ url = \"http://a/\", bogus = 1 }", "bogus"),
+        ] {
+            let e = parse("", &format!("health_check = {hc}")).unwrap_err();
+            assert!(e.to_string().contains(want), "{hc}: {}", e);
+            assert!(e.to_string().contains("line 8"), "{hc}: {}", e);
+        }
+    }
+}
