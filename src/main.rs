@@ -37,8 +37,10 @@ fn install_hooks() {
 /// one sentence, which the tests hold flipdeck to, so the panic hook is color-eyre's and this is
 /// not.)
 fn report(e: flipdeck::error::Error) {
-    eprintln!("flipdeck: {e}");
+    // Errors quote the server (a lock holder, a script's last words): shown as visible text.
+    let visible = |s: &str| flipdeck::visible::visible(s, false).into_owned();
+    eprintln!("flipdeck: {}", visible(&e.to_string()));
     if let Some(s) = e.suggestion() {
-        eprintln!("suggestion: {s}");
+        eprintln!("suggestion: {}", visible(&s));
     }
 }

@@ -21,6 +21,10 @@ pub struct Cli {
     /// History database [default: $XDG_DATA_HOME/flipdeck/history.db]
     #[arg(long, global = true, env = "FLIPDECK_DB", value_name = "FILE")]
     pub db: Option<PathBuf>,
+    /// Keep the colours (SGR sequences) of script output; every other control character is
+    /// still shown as a visible escape
+    #[arg(long, global = true)]
+    pub script_colors: bool,
     #[command(subcommand)]
     pub command: Option<Command>,
 }

@@ -4,6 +4,7 @@
 
 use crate::config::{Config, SiteRef};
 use crate::error::{Error, Result};
+use crate::visible::visible;
 
 /// Runs `f` on every site, at most `config.parallel` at once, and returns each outcome in the
 /// order of `sites`, keyed by `SERVER/DOMAIN`.
@@ -78,7 +79,7 @@ pub fn report_each<T>(
 
 /// A failed server of a fleet, on stdout with the `OK  ` lines of the others.
 pub fn fleet_err(key: &str, e: &Error) {
-    println!("ERR {key}: {e}");
+    println!("ERR {key}: {}", visible(&e.to_string(), false));
 }
 
 #[cfg(test)]

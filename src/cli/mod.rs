@@ -41,6 +41,8 @@ pub fn main() -> Result<i32> {
 /// its events going to the printer.
 struct Ctx {
     config: Config,
+    /// `--script-colors`: script output keeps its colour sequences.
+    script_colors: bool,
     engine: Arc<Engine>,
     printer: tokio::task::JoinHandle<()>,
 }
@@ -51,13 +53,14 @@ impl Ctx {
         let store = Arc::new(Store::open(&db_path(cli))?);
         let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
         let tagged = site_count(&config, cli.command.as_ref()) > 1;
-        let printer = tokio::spawn(printer::print_events(rx, quiet, tagged));
+        let printer = tokio::spawn(printer::print_events(rx, quiet, tagged, cli.script_colors));
         let engine = Arc::new(
             Engine::new(store, tx, crate::transport::connect::connector_for)
                 .with_redactor(config.redactor.clone()),
         );
         Ok(Ctx {
             config,
+            script_colors: cli.script_colors,
             engine,
             printer,
         })

@@ -30,7 +30,13 @@ impl LogBuf {
         }
     }
 
+    /// Adds a line; its control characters become visible escapes (see `crate::visible`), so a
+    /// script's output cannot drive the operator's terminal through the dashboard either.
     pub fn push(&mut self, kind: LineKind, line: String) {
+        let line = match crate::visible::visible(&line, false) {
+            std::borrow::Cow::Borrowed(_) => line,
+            std::borrow::Cow::Owned(safe) => safe,
+        };
         if self.lines.len() == self.cap {
             self.lines.pop_front();
             self.dropped += 1;

@@ -6,6 +6,7 @@ use crate::cli::args::LIST_DEFAULT;
 use crate::cli::tables;
 use crate::error::Result;
 use crate::store::DeploymentJson;
+use crate::visible::visible_lines;
 
 pub fn run(ctx: &Ctx, site: &str, json: bool, limit: Option<u32>, all: bool) -> Result<()> {
     let site = ctx.config.find_site(site)?;
@@ -41,7 +42,7 @@ pub fn run(ctx: &Ctx, site: &str, json: bool, limit: Option<u32>, all: bool) -> 
             eprintln!("flipdeck: {more}");
         }
     } else {
-        print!("{}", tables::deployments(&list));
+        print!("{}", visible_lines(&tables::deployments(&list)));
         if let Some(more) = more {
             println!("({more})");
         }

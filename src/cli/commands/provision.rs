@@ -5,6 +5,7 @@ use crate::cli::Ctx;
 use crate::cli::each_site::{on_each_site, report_each};
 use crate::engine::Provisioned;
 use crate::error::Result;
+use crate::visible::visible;
 
 pub async fn run(ctx: &Ctx, site: &str) -> Result<()> {
     let sites = ctx.config.find_sites(site)?;
@@ -29,7 +30,7 @@ pub async fn run(ctx: &Ctx, site: &str) -> Result<()> {
                 d.deployment_id, d.release
             ),
         },
-        |key, e| eprintln!("flipdeck: {key}: {e}"),
+        |key, e| eprintln!("flipdeck: {key}: {}", visible(&e.to_string(), false)),
         |sites| format!("provisioning failed on {sites}"),
     )
 }

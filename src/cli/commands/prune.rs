@@ -8,6 +8,7 @@ use crate::cli::each_site::Failures;
 use crate::config::SiteRef;
 use crate::engine::{PruneOptions, Pruned};
 use crate::error::{Error, Result};
+use crate::visible::visible;
 
 pub async fn run(ctx: &Ctx, args: &PruneArgs) -> Result<()> {
     let sites: Vec<SiteRef<'_>> = match (&args.target.site, args.target.site_id) {
@@ -36,7 +37,7 @@ pub async fn run(ctx: &Ctx, args: &PruneArgs) -> Result<()> {
             &site.key(),
             outcome,
             |p| print(site, &p, args.dry_run),
-            |e| eprintln!("flipdeck: {e}"),
+            |e| eprintln!("flipdeck: {}", visible(&e.to_string(), false)),
         );
     }
     failures.verdict(|sites| format!("prune failed for {sites}"))

@@ -4,6 +4,7 @@
 use crate::cli::Ctx;
 use crate::cli::tables;
 use crate::error::{Error, Result};
+use crate::visible::visible_lines;
 
 pub async fn run(ctx: &Ctx, json: bool) -> Result<()> {
     let mut rows = Vec::new();
@@ -28,7 +29,7 @@ pub async fn run(ctx: &Ctx, json: bool) -> Result<()> {
             serde_json::to_string_pretty(&rows).expect("serializable")
         );
     } else {
-        print!("{}", tables::status(&rows));
+        print!("{}", visible_lines(&tables::status(&rows)));
     }
     // The errors are in the table's rows; this only sets the exit code and says where to look.
     if failed > 0 {

@@ -2,6 +2,7 @@
 
 use crate::cli::Ctx;
 use crate::error::Result;
+use crate::visible::visible;
 
 pub async fn run(ctx: &Ctx, site: &str, force: bool) -> Result<()> {
     let site = ctx.config.find_site(site)?;
@@ -10,7 +11,11 @@ pub async fn run(ctx: &Ctx, site: &str, force: bool) -> Result<()> {
         .unlock(&site, ctx.connector(&site)?.as_ref(), force)
         .await?
     {
-        Some(holder) => println!("removed the lock of {}, held by {holder}", site.key()),
+        Some(holder) => println!(
+            "removed the lock of {}, held by {}",
+            site.key(),
+            visible(&holder, false)
+        ),
         None => println!("{} was not locked", site.key()),
     }
     Ok(())

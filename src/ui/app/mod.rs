@@ -257,8 +257,10 @@ impl App {
     }
 
     pub fn toast(&mut self, text: impl Into<String>, error: bool) {
+        let text: String = text.into();
         self.toasts.push(Toast {
-            text: text.into(),
+            // Errors quote the server: no control character reaches the terminal.
+            text: crate::visible::visible(&text, false).into_owned(),
             error,
             born: Instant::now(),
         });
