@@ -16,12 +16,13 @@ pub fn visible(s: &str, keep_colors: bool) -> Cow<'_, str> {
     let mut out = String::with_capacity(s.len() + 16);
     let mut i = 0;
     while let Some(c) = s[i..].chars().next() {
-        if c == '\x1b' && keep_colors {
-            if let Some(n) = sgr_len(&s[i..]) {
-                out.push_str(&s[i..i + n]);
-                i += n;
-                continue;
-            }
+        if c == '\x1b'
+            && keep_colors
+            && let Some(n) = sgr_len(&s[i..])
+        {
+            out.push_str(&s[i..i + n]);
+            i += n;
+            continue;
         }
         if is_unsafe(c) {
             match c {

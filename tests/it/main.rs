@@ -1,7 +1,6 @@
 //! Every integration test, in one binary so CI links the library once. Each module is one
 //! area; `support` holds the harness they share (real git, sshd, tmux, nginx and PHP-FPM).
 
-mod support;
 mod dashboard;
 mod dashboard_e2e;
 mod demo_tape;
@@ -19,5 +18,6 @@ mod round_trips;
 mod shared_links;
 mod ssh_cli;
 mod ssh_target;
+mod support;
 mod terminal_safety;
 mod web;
