@@ -11,6 +11,7 @@ pub mod deployment_log;
 pub mod engine;
 pub mod error;
 pub mod paths;
+pub mod permissions;
 pub mod redact;
 pub mod release;
 pub mod shell;

@@ -104,6 +104,7 @@ pub use crate::paths::{default_config_path, default_db_path, home_dir};
 
 impl Config {
     pub fn load(path: &Path) -> Result<Config> {
+        crate::permissions::check_config(path).map_err(Error::usage)?;
         let text = std::fs::read_to_string(path).map_err(|e| {
             Error::usage(format!(
                 "cannot read config {}: {e}; create one with `flipdeck init` or pass --config FILE",

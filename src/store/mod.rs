@@ -20,7 +20,9 @@ pub struct Store {
 }
 
 impl Store {
-    /// Opens (creating with mode 0600 where missing) and migrates the history DB.
+    /// Opens (creating with mode 0600 where missing, in folders made 0700) and migrates the
+    /// history DB. A database (and its -wal and -shm files) that others can read is made private
+    /// first: it holds every deploy's output.
     pub fn open(path: &Path) -> Result<Store> {
         let fail = |e: &dyn std::fmt::Display| {
             Error::failed(format!(
@@ -29,7 +31,7 @@ impl Store {
             ))
         };
         if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-            std::fs::create_dir_all(dir).map_err(|e| fail(&e))?;
+            crate::permissions::create_private_dir(dir).map_err(|e| fail(&e))?;
         }
         {
             use std::os::unix::fs::OpenOptionsExt;
@@ -39,6 +41,11 @@ impl Store {
                 .mode(0o600)
                 .open(path)
                 .map_err(|e| fail(&e))?;
+        }
+        for suffix in ["", "-wal", "-shm"] {
+            let mut p = path.as_os_str().to_owned();
+            p.push(suffix);
+            crate::permissions::make_private(Path::new(&p)).map_err(|e| fail(&e))?;
         }
         let mut conn = Connection::open(path).map_err(|e| fail(&e))?;
         conn.busy_timeout(std::time::Duration::from_secs(10))

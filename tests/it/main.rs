@@ -9,6 +9,7 @@ mod faults;
 mod fleet;
 mod flows;
 mod layout;
+mod permissions;
 mod properties;
 mod readme;
 mod redaction;

@@ -12,7 +12,7 @@ pub fn run(path: &Path) -> Result<()> {
         )));
     }
     if let Some(dir) = path.parent() {
-        std::fs::create_dir_all(dir)
+        crate::permissions::create_private_dir(dir)
             .map_err(|e| Error::failed(format!("cannot create {}: {e}", dir.display())))?;
     }
     // `create_new`: a file that appeared since the check above is not replaced either.

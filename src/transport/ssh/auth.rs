@@ -159,6 +159,7 @@ enum LoadError {
 }
 
 fn load_key(path: &Path) -> Result<PrivateKey, LoadError> {
+    crate::permissions::check_private_key(path).map_err(LoadError::Other)?;
     match russh::keys::load_secret_key(path, None) {
         Ok(k) => Ok(k),
         Err(russh::keys::Error::KeyIsEncrypted) => Err(LoadError::Encrypted),

@@ -117,7 +117,7 @@ pub fn append_known_host(
         reason: e.to_string(),
     };
     if let Some(dir) = file.parent().filter(|d| !d.as_os_str().is_empty()) {
-        std::fs::create_dir_all(dir).map_err(write_err)?;
+        crate::permissions::create_private_dir(dir).map_err(write_err)?;
     }
     // A last line without its newline would otherwise be glued to ours.
     let needs_newline = std::fs::read(file)
