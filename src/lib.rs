@@ -10,6 +10,7 @@ pub mod engine;
 pub mod error;
 pub mod redact;
 pub mod release;
+pub mod release_log;
 pub mod shell;
 pub mod store;
 pub mod transport;

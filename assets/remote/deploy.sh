@@ -4,12 +4,13 @@
 # release, prune and unlock. Only a built release is switched to; on any failure before the
 # switch the half release is removed and the lock released (the exit trap).
 #
-# Parameters: rel_name (the release), relog_deploy (its release-log prefix), source (git or
-# placeholder) with repo and branch, run_script (1: run the deploy script, the list `script`),
-# the list `shared` with shared_kind_I (file or dir), reload_cmd (may be empty), hc_kind (empty:
-# no health check; see health_check in lib.sh), the list `prune` (see prune_releases), and
-# fleet_gate (1: one server of a fleet, which waits at the gate, see below).
-: "${rel_name?}" "${relog_deploy?}" "${source?}" "${repo?}" "${branch?}" "${run_script?}"
+# Parameters: rel_name (the release), release_link (the live link's target), relog_deploy (its
+# release-log prefix), source (git or placeholder) with repo and branch, run_script (1: run the
+# deploy script, the list `script`), the list `shared` with shared_kind_I (file or dir),
+# reload_cmd (may be empty), hc_kind (empty: no health check; see health_check in lib.sh), the
+# list `prune` (see prune_releases), and fleet_gate (1: one server of a fleet, which waits at the
+# gate, see below). Names used after the deploy script runs avoid words a script would set.
+: "${rel_name?}" "${release_link?}" "${relog_deploy?}" "${source?}" "${repo?}" "${branch?}" "${run_script?}"
 : "${shared_n?}" "${script_n?}" "${reload_cmd?}" "${hc_kind?}" "${fleet_gate?}"
 # From lib.sh.
 : "${M?}" "${base?}" "${shared?}" "${meta?}" "${live?}" "${domain?}" "${root?}"
@@ -107,7 +108,7 @@ if [ "$fleet_gate" = 1 ]; then
   fi
 fi
 
-switch "deployments/$domain/$rel_name"
+switch "$release_link"
 : "${back?}" # the way back, made by switch
 reload_or_back "$reload_cmd"
 if [ -n "$hc_kind" ] && ! health_check; then

@@ -3,9 +3,10 @@
 # not trusted), switch, reload, health check (its result is reported and the rollback kept: a
 # rollback is usually the way out of trouble), log, unlock.
 #
-# Parameters: rel_name (the release rolled back to), reload_cmd (may be empty), hc_kind (empty:
-# no health check), relog_prefix and relog_commit (its release-log line).
-: "${rel_name?}" "${reload_cmd?}" "${hc_kind?}" "${relog_prefix?}" "${relog_commit?}"
+# Parameters: rel_name (the release rolled back to), release_link (the live link's target for
+# it), reload_cmd (may be empty), hc_kind (empty: no health check), relog_prefix and relog_commit
+# (its release-log line).
+: "${rel_name?}" "${release_link?}" "${reload_cmd?}" "${hc_kind?}" "${relog_prefix?}" "${relog_commit?}"
 # From lib.sh.
 : "${base?}" "${domain?}"
 
@@ -18,7 +19,7 @@ if [ ! -d "$base/$rel_name" ]; then
   echo "release directory $base/$rel_name is gone" >&2
   exit 1
 fi
-switch "deployments/$domain/$rel_name"
+switch "$release_link"
 : "${back?}" # the way back, made by switch
 reload_or_back "$reload_cmd"
 if [ -n "$hc_kind" ]; then

@@ -33,7 +33,7 @@ impl Engine {
         // recover what it left everywhere, as `status` does, and deploy the fleet once more.
         let dead_lock = results
             .iter()
-            .any(|(_, r)| matches!(r, Err(e) if e.kind == crate::error::ErrorKind::DeadLock));
+            .any(|(_, r)| matches!(r, Err(e) if super::lock::is_stale_lock(e)));
         if !dead_lock {
             return Ok(results);
         }
