@@ -86,8 +86,17 @@ mod tests {
 
     #[test]
     fn a_completed_line_parses_back_and_a_torn_one_is_skipped() {
-        let p = prefix("deploy", "27112026-040000", Some("feat/\"x\""), "ops@web", None, Some(7));
-        let line = format!("{p}\"status\":\"failed\",\"commit\":\"\",\"completed\":\"2026-11-27T04:00:01Z\"}}");
+        let p = prefix(
+            "deploy",
+            "27112026-040000",
+            Some("feat/\"x\""),
+            "ops@web",
+            None,
+            Some(7),
+        );
+        let line = format!(
+            "{p}\"status\":\"failed\",\"commit\":\"\",\"completed\":\"2026-11-27T04:00:01Z\"}}"
+        );
         let e = parse(&line).unwrap();
         assert_eq!(e.branch.as_deref(), Some("feat/\"x\""));
         assert_eq!(e.deployment_id, Some(7));

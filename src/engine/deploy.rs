@@ -305,8 +305,8 @@ impl Engine {
             return e;
         }
         let step = r.last_step.as_deref().unwrap_or("build");
-        let bad_home = job.layout.root.is_none()
-            && r.status == crate::transport::ExitStatus::Code(BAD_HOME);
+        let bad_home =
+            job.layout.root.is_none() && r.status == crate::transport::ExitStatus::Code(BAD_HOME);
         let why = if bad_home {
             format!(
                 "the login user's home on {} cannot be the root; set root in the config",

@@ -344,12 +344,7 @@ impl<'e> Job<'e> {
         result
     }
 
-    fn on_line(
-        &mut self,
-        l: OutputLine,
-        step: &mut Option<(String, Instant)>,
-        vars: &mut Vars,
-    ) {
+    fn on_line(&mut self, l: OutputLine, step: &mut Option<(String, Instant)>, vars: &mut Vars) {
         if l.stream == Stream::Stdout
             && let Some(marker) = Marker::parse(&self.marker, &l.line)
         {

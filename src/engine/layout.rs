@@ -100,7 +100,7 @@ mod tests {
             };
             let script = crate::engine::scripts::assemble(
                 prelude.params().as_str(),
-                &["printf '%s\\n' \"$base\" \"$live\" \"$shared\" \"$lock\"" ],
+                &["printf '%s\\n' \"$base\" \"$live\" \"$shared\" \"$lock\""],
             );
             let out = std::process::Command::new("sh")
                 .args(["-c", &script])
@@ -109,7 +109,9 @@ mod tests {
                 .unwrap();
             (
                 out.status.code(),
-                String::from_utf8(out.stdout).unwrap().replace("M set ", "set "),
+                String::from_utf8(out.stdout)
+                    .unwrap()
+                    .replace("M set ", "set "),
                 String::from_utf8(out.stderr).unwrap(),
             )
         };

@@ -7,7 +7,6 @@ use crate::shell::quote;
 use crate::transport::Connector;
 
 impl Engine {
-
     /// A deployment's output from the server's `deployment.log` (when the DB has none).
     pub async fn fetch_log(
         &self,

@@ -24,8 +24,8 @@ pub use deploy::{DeployOptions, Deployed};
 pub use events::{Action, Event, EventKind};
 pub use identity::Identity;
 pub use provision::Provisioned;
-pub use refresh::{Inspection, LiveState};
 pub use prune::{PruneItem, PruneOptions, PrunePlan, Pruned, plan_prune};
+pub use refresh::{Inspection, LiveState};
 pub use rollback::{RollbackOptions, refusal as rollback_refusal};
 
 use crate::store::Store;

@@ -44,7 +44,10 @@ pub fn params(nginx: &NginxServer, domain: &str) -> Params {
         .set("nginx_dir", &nginx.sites_dir)
         .set("nginx_conf", &conf_path(nginx, domain))
         .set("nginx_test", &nginx.test_command)
-        .set("nginx_reload", nginx.reload_command.as_deref().unwrap_or(""))
+        .set(
+            "nginx_reload",
+            nginx.reload_command.as_deref().unwrap_or(""),
+        )
 }
 
 /// The whole install script.

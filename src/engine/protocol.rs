@@ -34,7 +34,10 @@ pub const INTERRUPTED: i32 = 130;
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Marker<'a> {
     Step(&'a str),
-    Set { key: Key, value: &'a str },
+    Set {
+        key: Key,
+        value: &'a str,
+    },
     Ready,
     Gate,
     /// A marker line of no known kind (or a value of an unknown key): ignored.

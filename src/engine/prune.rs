@@ -1,4 +1,4 @@
-//! Pruning (decisions 4): keep the newest N successful releases that still have a directory, plus
+//! Pruning: keep the newest N successful releases that still have a directory, plus
 //! the active one whatever its age; failed deployments never use up a slot; records are kept.
 
 use super::Engine;

@@ -183,8 +183,7 @@ impl Engine {
             ));
             releases.retain(|n| !removed.contains(n));
         }
-        if !r.status.success() && r.status != crate::transport::ExitStatus::Code(LOCK_HELD)
-        {
+        if !r.status.success() && r.status != crate::transport::ExitStatus::Code(LOCK_HELD) {
             job.notice(format!(
                 "could not remove what failed deployments left behind ({})",
                 r.status

@@ -1,5 +1,6 @@
 //! Rollback: the same atomic switch pointed at an older release, in one exec. Releases are kept
-//! (decisions 7), so rolling forward again is just another rollback.
+//! (unlike Capistrano, which deletes the release rolled back from), so rolling forward again is
+//! just another rollback.
 
 use super::Engine;
 use super::events::{Action, EventKind};

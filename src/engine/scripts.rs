@@ -155,7 +155,11 @@ pub struct AfterSwitch<'a> {
 
 impl AfterSwitch<'_> {
     fn params(&self, p: Params, domain: &str) -> Params {
-        super::health::params(p.set("reload_cmd", self.reload.unwrap_or("")), self.health, domain)
+        super::health::params(
+            p.set("reload_cmd", self.reload.unwrap_or("")),
+            self.health,
+            domain,
+        )
     }
 }
 

@@ -14,7 +14,10 @@ pub(crate) fn lib_script_at(root: &str, extra: Params, body: &str) -> String {
     let params = Params::new()
         .set("M", "::m::")
         .set("token", "tok-1")
-        .set("owner", "ops@here pid=1 action=deploy since=now token=tok-1")
+        .set(
+            "owner",
+            "ops@here pid=1 action=deploy since=now token=tok-1",
+        )
         .set("job_env", JOB_ENV)
         .set("root", root)
         .set("home_root", "")
@@ -153,7 +156,10 @@ fn marker_lines() {
             value: ""
         })
     );
-    assert_eq!(Marker::parse(m, "::m:: set nonsense 1"), Some(Marker::Other));
+    assert_eq!(
+        Marker::parse(m, "::m:: set nonsense 1"),
+        Some(Marker::Other)
+    );
     assert_eq!(Marker::parse(m, "::m:: ready now"), Some(Marker::Other));
     assert_eq!(Marker::parse(m, "plain output"), None);
 }
@@ -242,7 +248,10 @@ fn switch_then_back_and_stale_switch_links() {
     );
     assert_eq!(code, 0, "{err}");
     assert!(out.contains("set prev deployments/a.io/r1\n"), "{out}");
-    assert!(out.ends_with("set switched 1\ndeployments/a.io/r2\n"), "{out}");
+    assert!(
+        out.ends_with("set switched 1\ndeployments/a.io/r2\n"),
+        "{out}"
+    );
     assert_eq!(target(&live), "deployments/a.io/r1");
     // The way back is consumed by switching back; a leftover one (a killed switch) is stale.
     let names = || {
@@ -254,7 +263,11 @@ fn switch_then_back_and_stale_switch_links() {
         n
     };
     assert_eq!(names(), ["a.io", "deployments"]);
-    for leftover in [".a.io.flipdeck-123", ".a.io.flipdeck-back-77", ".a.io.flipdeck-x"] {
+    for leftover in [
+        ".a.io.flipdeck-123",
+        ".a.io.flipdeck-back-77",
+        ".a.io.flipdeck-x",
+    ] {
         std::os::unix::fs::symlink("deployments/a.io/r2", root.join(leftover)).unwrap();
     }
     sh(root, Params::new(), "clear_switch_links\n");
@@ -304,7 +317,12 @@ fn link_shared_seeds_from_the_release_and_links_relatively() {
     );
     // Missing in both: created empty, a file or a directory.
     assert!(shared.join(".env").is_file() && shared.join("vendor").is_dir());
-    let link = |e: &str| std::fs::read_link(rel.join(e)).unwrap().display().to_string();
+    let link = |e: &str| {
+        std::fs::read_link(rel.join(e))
+            .unwrap()
+            .display()
+            .to_string()
+    };
     assert_eq!(link("storage"), "../shared/storage");
     assert_eq!(link("config/app.php"), "../../shared/config/app.php");
     assert_eq!(link(".env"), "../shared/.env");
@@ -320,7 +338,10 @@ fn link_shared_seeds_from_the_release_and_links_relatively() {
     let (code, _, _) = sh(
         root,
         Params::new(),
-        &format!("rel={}\nlink_shared .env file\n", quote(&rel.display().to_string())),
+        &format!(
+            "rel={}\nlink_shared .env file\n",
+            quote(&rel.display().to_string())
+        ),
     );
     assert_eq!(code, 0);
     assert_eq!(
@@ -344,7 +365,9 @@ fn prune_keeps_the_live_release_and_logs_the_others() {
         .iter()
         .map(|n| crate::release_log::prefix("prune", n, None, "o'ps@h", None, None))
         .collect();
-    let p = Params::new().list("prune", &names).list("prune_relog", &relogs);
+    let p = Params::new()
+        .list("prune", &names)
+        .list("prune_relog", &relogs);
     let (code, out, err) = sh(root, p, "prune_releases\n");
     assert_eq!(code, 0, "{err}");
     let mut v = Vars::default();
@@ -362,7 +385,11 @@ fn prune_keeps_the_live_release_and_logs_the_others() {
     assert_eq!(entries.len(), 2);
     assert!(entries[0].starts_with(&relogs[0]) && entries[0].contains("\"status\":\"pruned\""));
     // Nothing to prune: not even the step.
-    let (_, out, _) = sh(root, Params::new().list::<&str>("prune", &[]), "prune_releases\n");
+    let (_, out, _) = sh(
+        root,
+        Params::new().list::<&str>("prune", &[]),
+        "prune_releases\n",
+    );
     assert!(!out.contains("step prune"), "{out}");
 }
 
