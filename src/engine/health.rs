@@ -2,7 +2,7 @@
 //! runs on the server, inside the switch script, so a failing check switches back in the same exec
 //! (no extra round trip while a bad release is live).
 
-use super::scripts::Params;
+use super::protocol::Params;
 use crate::config::{HealthCheck, Probe};
 use crate::validate;
 

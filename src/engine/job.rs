@@ -4,7 +4,7 @@
 use super::Engine;
 use super::events::{Action, EventKind};
 use super::layout::Layout;
-use super::protocol::{JOB_ENV, Key, LockOwner, Marker, Report, Vars};
+use super::protocol::{Key, LockOwner, Marker, Report, Vars};
 use super::scripts::Prelude;
 use crate::error::Result;
 use crate::transport::{ExitStatus, OutputLine, Stream, Transport, TransportError};
@@ -234,13 +234,7 @@ impl<'e> Job<'e> {
         let mut in_tx = reply.is_some().then_some(in_tx);
         let mut ready_on = (false, false);
         let target = self.target.clone();
-        // Every process of the job carries its token in its environment, so whoever recovers
-        // after flipdeck or the connection died can find and stop what is still running.
-        let script = format!(
-            "exec env {JOB_ENV}={} sh -c {}",
-            crate::shell::quote(&self.token),
-            crate::shell::quote(script)
-        );
+        let script = super::scripts::launch(&self.token, script);
         let exec = target.exec_fed(&script, in_rx, tx);
         tokio::pin!(exec);
         let never = CancellationToken::new();

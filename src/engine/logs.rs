@@ -3,7 +3,6 @@
 use super::Engine;
 use crate::config::SiteRef;
 use crate::error::{Error, Result};
-use crate::shell::quote;
 use crate::transport::Connector;
 
 impl Engine {
@@ -17,7 +16,7 @@ impl Engine {
         let target = connector.connect().await?;
         let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
         let status = target
-            .exec(&format!("cat {}", quote(path)), None, tx)
+            .exec(&super::scripts::read_log(path), None, tx)
             .await?;
         let mut out = String::new();
         while let Ok(l) = rx.try_recv() {

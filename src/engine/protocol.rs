@@ -3,6 +3,7 @@
 //! the words of a conversation over its stdin. Everything that both sides must spell the same is
 //! here, once.
 
+use crate::shell::quote;
 use std::fmt;
 use std::str::FromStr;
 
@@ -28,6 +29,51 @@ pub const FLEET_REVERTED: i32 = 4;
 pub const FLEET_REVERT_FAILED: i32 = 5;
 /// A script stopped by INT, TERM or HUP.
 pub const INTERRUPTED: i32 = 130;
+
+/// The parameter block a script starts with: `name='value'` lines, every value through
+/// `shell::quote`, so nothing reaches the shell unquoted. Optional parts of an operation are
+/// parameters its file tests; lists are numbered parameters (`item` in `lib.sh`).
+#[derive(Debug, Clone, Default)]
+pub struct Params(String);
+
+impl Params {
+    pub fn new() -> Params {
+        Params::default()
+    }
+
+    /// `name=value`, quoted. Names are the scripts' own (letters, digits, `_`), never the user's.
+    pub fn set(mut self, name: &str, value: &str) -> Params {
+        debug_assert!(
+            !name.is_empty()
+                && !name.starts_with(|c: char| c.is_ascii_digit())
+                && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_'),
+            "parameter name {name:?}"
+        );
+        self.0.push_str(name);
+        self.0.push('=');
+        self.0.push_str(&quote(value));
+        self.0.push('\n');
+        self
+    }
+
+    /// `1` when on, empty when off (the scripts test `[ "$name" = 1 ]`).
+    pub fn flag(self, name: &str, on: bool) -> Params {
+        self.set(name, if on { "1" } else { "" })
+    }
+
+    /// A list: `name_n` (how many) and `name_1` ... `name_n` (`item name I` in `lib.sh`).
+    pub fn list<S: AsRef<str>>(self, name: &str, items: &[S]) -> Params {
+        let mut p = self.set(&format!("{name}_n"), &items.len().to_string());
+        for (i, v) in items.iter().enumerate() {
+            p = p.set(&format!("{name}_{}", i + 1), v.as_ref());
+        }
+        p
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
 
 /// One line of a script's output that is meant for the engine: `{marker} step NAME`,
 /// `{marker} set KEY VALUE`, `{marker} ready`, `{marker} gate`.

@@ -6,7 +6,7 @@
 //! exec, however many steps it reports (see `protocol`).
 
 use super::layout::Layout;
-use super::protocol::{JOB_ENV, LockOwner};
+use super::protocol::{JOB_ENV, LockOwner, Params};
 use crate::config::{HealthCheck, SiteConfig};
 use crate::shell::quote;
 
@@ -24,6 +24,7 @@ pub const UNLOCK: &str = include_str!("../../assets/remote/unlock.sh");
 pub const PROVISION: &str = include_str!("../../assets/remote/provision.sh");
 pub const FPM: &str = include_str!("../../assets/remote/fpm.sh");
 pub const NGINX: &str = include_str!("../../assets/remote/nginx.sh");
+pub const READ_LOG: &str = include_str!("../../assets/remote/read_log.sh");
 
 /// Every file of `assets/remote`, by name (for the tests that read them).
 pub const FILES: &[(&str, &str)] = &[
@@ -41,50 +42,8 @@ pub const FILES: &[(&str, &str)] = &[
     ("provision.sh", PROVISION),
     ("fpm.sh", FPM),
     ("nginx.sh", NGINX),
+    ("read_log.sh", READ_LOG),
 ];
-
-/// The parameter block of a script: `name='value'` lines.
-#[derive(Debug, Clone, Default)]
-pub struct Params(String);
-
-impl Params {
-    pub fn new() -> Params {
-        Params::default()
-    }
-
-    /// `name=value`, quoted. Names are the scripts' own (letters, digits, `_`), never the user's.
-    pub fn set(mut self, name: &str, value: &str) -> Params {
-        debug_assert!(
-            !name.is_empty()
-                && !name.starts_with(|c: char| c.is_ascii_digit())
-                && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_'),
-            "parameter name {name:?}"
-        );
-        self.0.push_str(name);
-        self.0.push('=');
-        self.0.push_str(&quote(value));
-        self.0.push('\n');
-        self
-    }
-
-    /// `1` when on, empty when off (the scripts test `[ "$name" = 1 ]`).
-    pub fn flag(self, name: &str, on: bool) -> Params {
-        self.set(name, if on { "1" } else { "" })
-    }
-
-    /// A list: `name_n` (how many) and `name_1` ... `name_n` (`item name I` in `lib.sh`).
-    pub fn list<S: AsRef<str>>(self, name: &str, items: &[S]) -> Params {
-        let mut p = self.set(&format!("{name}_n"), &items.len().to_string());
-        for (i, v) in items.iter().enumerate() {
-            p = p.set(&format!("{name}_{}", i + 1), v.as_ref());
-        }
-        p
-    }
-
-    pub fn as_str(&self) -> &str {
-        &self.0
-    }
-}
 
 /// What every script is told first.
 pub struct Prelude<'a> {
@@ -118,7 +77,7 @@ impl Prelude<'_> {
 
     /// The whole script: our parameters and the operation's, `lib.sh`, then `parts`.
     pub fn script(&self, op: Params, parts: &[&str]) -> String {
-        assemble(&(self.params().0 + op.as_str()), parts)
+        assemble(&(self.params().as_str().to_string() + op.as_str()), parts)
     }
 }
 
@@ -133,6 +92,22 @@ pub fn assemble(params: &str, parts: &[&str]) -> String {
         s.push_str(p);
     }
     s
+}
+
+/// The command that runs `script` as a job's: every process of the job carries its token in its
+/// environment (`protocol::JOB_ENV`), so whoever recovers after flipdeck or the connection died
+/// can find and stop what is still running.
+pub fn launch(token: &str, script: &str) -> String {
+    format!(
+        "exec env {JOB_ENV}={} sh -c {}",
+        quote(token),
+        quote(script)
+    )
+}
+
+/// Prints a file of the server (`read_log.sh`: a deployment's log); needs no job.
+pub fn read_log(path: &str) -> String {
+    Params::new().set("log_path", path).as_str().to_string() + READ_LOG
 }
 
 /// Where the code of a new release comes from.

@@ -2,7 +2,7 @@
 //! read, and `lib.sh`'s functions run in `sh` against a temporary directory.
 
 use super::*;
-use crate::engine::scripts::{self, Params};
+use crate::engine::scripts;
 use crate::shell::quote;
 use std::collections::BTreeSet;
 use std::path::Path;
