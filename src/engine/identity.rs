@@ -52,3 +52,30 @@ impl<'a> JobRef<'a> {
         })
     }
 }
+
+impl std::fmt::Display for JobRef<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} {} {}", self.host, self.pid, self.token)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::JobRef;
+
+    #[test]
+    fn a_job_reference_reads_back() {
+        let r = JobRef {
+            host: "web1",
+            pid: 4242,
+            token: "4242-1-00ff",
+        };
+        let text = r.to_string();
+        assert_eq!(text, "web1 4242 4242-1-00ff");
+        let back = JobRef::parse(&text).unwrap();
+        assert_eq!(
+            (back.host, back.pid, back.token),
+            ("web1", 4242, "4242-1-00ff")
+        );
+    }
+}

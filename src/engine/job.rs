@@ -132,10 +132,12 @@ impl<'e> Job<'e> {
 
     /// This job as the history records it (see `JobRef`).
     pub fn reference(&self) -> String {
-        format!(
-            "{} {} {}",
-            self.engine.identity.host, self.engine.identity.pid, self.token
-        )
+        super::identity::JobRef {
+            host: &self.engine.identity.host,
+            pid: self.engine.identity.pid as i32,
+            token: &self.token,
+        }
+        .to_string()
     }
 
     pub fn prelude(&self) -> Prelude<'_> {
