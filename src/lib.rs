@@ -14,6 +14,7 @@ pub mod paths;
 pub mod permissions;
 pub mod redact;
 pub mod release;
+pub mod release_log;
 pub mod shell;
 pub mod store;
 pub mod transport;

@@ -1,6 +1,6 @@
 //! Release names: the spec's `ddMMYYYY-HHMMSS` (UTC), with a `-N` suffix when a second already has
 //! one. The format does not sort, so releases are ordered by time, never by name
-//! (docs/design.md §3).
+//! (`01012026-...` would sort before `31122025-...`; docs/design.md §3).
 
 use chrono::{DateTime, NaiveDateTime, TimeZone, Utc};
 use std::cmp::Ordering;

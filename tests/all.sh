@@ -19,6 +19,8 @@ command -v curl >/dev/null || command -v wget >/dev/null || need+=(curl)
 command -v pgrep >/dev/null || need+=(procps)
 command -v runuser >/dev/null || need+=(util-linux)
 command -v chattr >/dev/null || need+=(e2fsprogs)
+# The scripts flipdeck runs on servers (assets/remote) are checked with shellcheck.
+command -v shellcheck >/dev/null || need+=(shellcheck)
 if [ ${#need[@]} -gt 0 ]; then
   if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
     echo "installing: ${need[*]}"
@@ -32,6 +34,12 @@ if [ ${#need[@]} -gt 0 ]; then
   fi
 fi
 
+# Without shellcheck (not root, not CI) the other checks still run, as the tests above skip.
+if command -v shellcheck >/dev/null || [ "${CI:-}" = true ]; then
+  shellcheck -s sh assets/remote/*.sh
+else
+  echo "note: shellcheck is not installed; assets/remote/*.sh not checked"
+fi
 cargo fmt --check
 cargo clippy --all-targets --locked -- -D warnings
 cargo test --locked

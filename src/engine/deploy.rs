@@ -3,9 +3,10 @@
 
 use super::Engine;
 use super::events::{Action, EventKind};
-use super::job::{Job, Reply, RunError, RunResult};
+use super::job::{Gate, Job, Reply, RunError, RunResult};
 use super::layout::Layout;
-use super::scripts::{self, LOCK_HELD, Source};
+use super::protocol::{BAD_HOME, DeployReport, InspectReport, LOCK_HELD};
+use super::scripts::{self, Source};
 use crate::config::SiteRef;
 use crate::error::{Error, Result};
 use crate::release::ReleaseName;
@@ -29,7 +30,7 @@ pub struct DeployOptions {
 pub struct FleetMember {
     pub release: String,
     pub fleet_id: String,
-    pub gate: super::job::Gate,
+    pub gate: Gate,
 }
 
 /// What a successful deploy produced.
@@ -162,7 +163,7 @@ impl Engine {
             },
             scripts::Finish {
                 prune: &names,
-                relog: &super::release_log::prefix(
+                relog: &crate::release_log::prefix(
                     "deploy",
                     &release,
                     Some(&branch),
@@ -175,11 +176,7 @@ impl Engine {
         );
         let mut recorded: Option<Result<Option<String>>> = None;
         let reply: Reply<'_, '_> = Box::new(|job, vars| {
-            let commit = vars
-                .iter()
-                .rev()
-                .find(|(k, _)| k == "commit")
-                .map(|(_, v)| v.clone());
+            let commit = vars.report::<DeployReport>().commit;
             let sha = commit.as_deref().unwrap_or("");
             let stored = job.engine.store.finish_success(id, sha, Utc::now());
             if stored.is_ok() {
@@ -215,7 +212,7 @@ impl Engine {
                     ))
                 })?;
                 let pruned = match ran {
-                    Ok(r) => self.apply_pruned(&mut job, &plan, &r),
+                    Ok(r) => self.apply_pruned(&mut job, &plan, &r.report::<DeployReport>().prune),
                     Err(_) => {
                         job.notice(format!(
                             "deployed, but the final step (log, prune, unlock) did not complete; \
@@ -227,7 +224,7 @@ impl Engine {
                 };
                 (commit, pruned)
             }
-            (None, Ok(r)) if r.var("built").is_none() => {
+            (None, Ok(r)) if !r.report::<DeployReport>().built => {
                 return Err(self.build_failed(&mut job, id, site, r));
             }
             (None, Ok(r)) => return Err(self.switch_failed(&mut job, id, &release, r).await),
@@ -264,26 +261,32 @@ impl Engine {
         release: &str,
         r: RunResult,
     ) -> Error {
-        let commit = r.var("commit").map(str::to_string);
-        let back_to = r
-            .var("prev")
+        let rep: DeployReport = r.report();
+        let commit = rep.commit;
+        let back_to = rep
+            .switch
+            .prev
+            .as_deref()
             .filter(|p| !p.is_empty())
             .unwrap_or("no release (nothing was live before)");
-        let why = match (r.var("switched_back"), r.var("health_failed")) {
-            _ if r.var("aborted").is_some() => {
+        let health_failed = rep.switch.health_failed.as_deref();
+        let why = match (rep.switch.switched_back, health_failed) {
+            _ if rep.aborted => {
                 "not switched: another server of the fleet failed to build".to_string()
             }
-            _ if r.var("reverted").is_some() => {
+            _ if rep.reverted => {
                 format!("switched back to {back_to}: another server of the fleet failed to switch")
             }
-            (Some(_), Some(detail)) => {
+            (true, Some(detail)) => {
                 format!("health check failed: {detail}; switched back to {back_to}")
             }
-            (Some(_), None) => format!("reload failed ({}); switched back to {back_to}", r.status),
-            (None, Some(detail)) => format!("health check failed: {detail}; switching back failed"),
-            (None, None) => format!("switch failed ({})", r.status),
+            (true, None) => format!("reload failed ({}); switched back to {back_to}", r.status),
+            (false, Some(detail)) => {
+                format!("health check failed: {detail}; switching back failed")
+            }
+            (false, None) => format!("switch failed ({})", r.status),
         };
-        if r.var("switched").is_some() && r.var("switched_back").is_none() {
+        if rep.switch.switched && !rep.switch.switched_back {
             if self.undo(job, Some(release)).await {
                 return self.record_kept(job, id, &why, commit.as_deref());
             }
@@ -295,15 +298,15 @@ impl Engine {
 
     fn build_failed(&self, job: &mut Job<'_>, id: i64, site: &SiteRef<'_>, r: RunResult) -> Error {
         if r.status == crate::transport::ExitStatus::Code(LOCK_HELD)
-            && let Some(holder) = r.var("holder")
+            && let Some(holder) = r.report::<DeployReport>().holder
         {
-            let e = self.locked(site, holder);
+            let e = self.locked(site, &holder);
             self.record_failure(job, id, &format!("refused: {e}"), None);
             return e;
         }
         let step = r.last_step.as_deref().unwrap_or("build");
-        let bad_home = job.layout.root.is_none()
-            && r.status == crate::transport::ExitStatus::Code(super::layout::BAD_HOME);
+        let bad_home =
+            job.layout.root.is_none() && r.status == crate::transport::ExitStatus::Code(BAD_HOME);
         let why = if bad_home {
             format!(
                 "the login user's home on {} cannot be the root; set root in the config",
@@ -376,7 +379,7 @@ impl Engine {
             let prev = self.previous_link(job, rel);
             match prev {
                 Some(p) => {
-                    let sw = scripts::switch(&job.prelude(), &p, None, None);
+                    let sw = scripts::switch(&job.prelude(), &p);
                     if !matches!(job.run(&sw, None, None).await, Ok(r) if r.status.success()) {
                         job.notice("the new release is live and switching back failed; it is kept");
                         remove = None;
@@ -405,7 +408,7 @@ impl Engine {
     pub(super) async fn read_live(&self, job: &mut Job<'_>) -> Result<Option<String>, ()> {
         let s = scripts::inspect(&job.prelude());
         match job.run(&s, None, None).await {
-            Ok(r) if r.status.success() => Ok(r.var("live").map(str::to_string)),
+            Ok(r) if r.status.success() => Ok(r.report::<InspectReport>().live),
             _ => Err(()),
         }
     }

@@ -1,26 +1,8 @@
 //! PHP-FPM's `process_control_timeout`: how long a reload waits for in-flight requests. Unset
 //! means 0 (PHP's default), and then every reload cuts the requests being served (nginx answers
 //! 502), so `provision` warns about it.
-
-use crate::shell::quote;
-
-/// Reads the last `process_control_timeout` of the main config and the files it includes (pool
-/// files); reports `fpm_timeout` (the raw value, or `unset`) or `fpm_unreadable`.
-pub fn read_timeout(conf: &str) -> String {
-    format!(
-        r#"fpm_conf={conf}
-if [ -r "$fpm_conf" ]; then
-  fpm_inc=$(sed -n 's/^[[:space:]]*include[[:space:]]*=[[:space:]]*"\{{0,1\}}\([^"]*\)"\{{0,1\}}[[:space:]]*$/\1/p' "$fpm_conf")
-  # Unquoted on purpose: includes are glob patterns (pool.d/*.conf).
-  fpm_pct=$(for f in "$fpm_conf" $fpm_inc; do [ -r "$f" ] && cat "$f" && echo; done | sed -n 's/^[[:space:]]*process_control_timeout[[:space:]]*=[[:space:]]*//p' | tail -n 1)
-  setv fpm_timeout "${{fpm_pct:-unset}}"
-else
-  setv fpm_unreadable 1
-fi
-"#,
-        conf = quote(conf)
-    )
-}
+//!
+//! The reading itself is `read_fpm_timeout` in `assets/remote/fpm.sh`, run by provisioning.
 
 /// Seconds from an ini value such as `10s`, `2m`, `"0"`, `10 ; comment`; `None` if unreadable.
 pub fn seconds(raw: &str) -> Option<u64> {
@@ -116,8 +98,9 @@ mod tests {
         // The script's `setv` lines, as KEY=VALUE.
         let read = || {
             let script = format!(
-                "setv() {{ printf '%s=%s\\n' \"$1\" \"$2\"; }}\n{}",
-                read_timeout(&main.display().to_string())
+                "setv() {{ printf '%s=%s\\n' \"$1\" \"$2\"; }}\n{}read_fpm_timeout {}\n",
+                super::super::scripts::FPM,
+                crate::shell::quote(&main.display().to_string())
             );
             let out = std::process::Command::new("sh")
                 .arg("-c")

@@ -4,6 +4,7 @@
 use super::Engine;
 use super::events::{Action, EventKind};
 use super::layout::Layout;
+use super::protocol::{Key, LockOwner, Marker, Report, Vars};
 use super::scripts::Prelude;
 use crate::error::Result;
 use crate::transport::{ExitStatus, OutputLine, Stream, Transport, TransportError};
@@ -12,67 +13,23 @@ use std::sync::Arc;
 use std::time::Instant;
 use tokio_util::sync::CancellationToken;
 
-/// Who is deploying: written into locks so a held lock names its holder.
-#[derive(Debug, Clone)]
-pub struct Identity {
-    pub user: String,
-    pub host: String,
-    pub pid: u32,
-}
-
-impl Identity {
-    pub fn current() -> Identity {
-        let user = std::env::var("USER")
-            .ok()
-            .filter(|u| !u.is_empty())
-            .unwrap_or_else(|| {
-                // SAFETY: getuid never fails.
-                format!("uid{}", unsafe { libc::getuid() })
-            });
-        let host = hostname::get()
-            .map(|h| h.to_string_lossy().into_owned())
-            .unwrap_or_else(|_| "unknown-host".into());
-        Identity {
-            user,
-            host,
-            pid: std::process::id(),
-        }
-    }
-}
-
-impl std::fmt::Display for Identity {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{}@{}", self.user, self.host)
-    }
-}
-
 /// How a script run ended, with the values it reported.
 pub struct RunResult {
     pub status: ExitStatus,
-    pub vars: Vec<(String, String)>,
+    pub vars: Vars,
     /// The step that was running when the script ended.
     pub last_step: Option<String>,
 }
 
 impl RunResult {
-    pub fn var(&self, key: &str) -> Option<&str> {
-        self.vars
-            .iter()
-            .rev()
-            .find(|(k, _)| k == key)
-            .map(|(_, v)| v.as_str())
-    }
-
-    pub fn vars_named<'a>(&'a self, key: &'a str) -> impl Iterator<Item = &'a str> + 'a {
-        self.vars
-            .iter()
-            .filter(move |(k, _)| k == key)
-            .map(|(_, v)| v.as_str())
+    /// What the script reported, read as the report of its operation.
+    pub fn report<T: Report>(&self) -> T {
+        self.vars.report()
     }
 }
 
 /// What a conversing script gets sent once it is ready, given the values it has set so far.
-pub type Reply<'a, 'e> = Box<dyn FnOnce(&mut Job<'e>, &[(String, String)]) -> Vec<u8> + Send + 'a>;
+pub type Reply<'a, 'e> = Box<dyn FnOnce(&mut Job<'e>, &Vars) -> Vec<u8> + Send + 'a>;
 
 /// A fleet deploy's two meeting points inside one exec: once built, the script waits for go or
 /// abort; once switched, for commit or revert. The fleet coordinator holds the other ends.
@@ -104,27 +61,6 @@ pub enum RunError {
     },
 }
 
-/// Who runs a deployment, as the history records it (`Job::reference`): "host pid token".
-pub struct JobRef<'a> {
-    pub host: &'a str,
-    pub pid: i32,
-    pub token: &'a str,
-}
-
-impl<'a> JobRef<'a> {
-    pub fn parse(s: &'a str) -> Option<JobRef<'a>> {
-        let mut w = s.split_whitespace();
-        Some(JobRef {
-            host: w.next()?,
-            pid: w.next()?.parse().ok()?,
-            token: w.next()?,
-        })
-    }
-}
-
-/// The environment variable naming a job's token in each of its processes on the target.
-pub const JOB_ENV: &str = "FLIPDECK_JOB";
-
 pub struct Job<'e> {
     pub engine: &'e Engine,
     pub id: u64,
@@ -133,7 +69,7 @@ pub struct Job<'e> {
     pub layout: Layout,
     marker: String,
     pub token: String,
-    pub owner: String,
+    pub owner: LockOwner,
     /// `user@machine`, for the server's release log.
     pub who: String,
     /// The whole output so far, as written to deployment.log.
@@ -154,13 +90,14 @@ impl<'e> Job<'e> {
         let id = engine.new_job_id();
         let nonce = nonce();
         let token = format!("{}-{}-{}", engine.identity.pid, id, nonce);
-        let owner = format!(
-            "{} pid={} action={} since={} token={token}",
-            engine.identity,
-            engine.identity.pid,
-            action.as_str(),
-            crate::store::ts(Utc::now()),
-        );
+        let owner = LockOwner {
+            who: engine.identity.to_string(),
+            pid: Some(engine.identity.pid as i32),
+            action: Some(action.as_str().to_string()),
+            deployment: None,
+            since: Some(crate::store::ts(Utc::now())),
+            token: Some(token.clone()),
+        };
         let job = Job {
             engine,
             id,
@@ -190,17 +127,17 @@ impl<'e> Job<'e> {
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .insert(id);
-        self.owner = self
-            .owner
-            .replacen(" since=", &format!(" deployment={id} since="), 1);
+        self.owner.deployment = Some(id);
     }
 
     /// This job as the history records it (see `JobRef`).
     pub fn reference(&self) -> String {
-        format!(
-            "{} {} {}",
-            self.engine.identity.host, self.engine.identity.pid, self.token
-        )
+        super::identity::JobRef {
+            host: &self.engine.identity.host,
+            pid: self.engine.identity.pid as i32,
+            token: &self.token,
+        }
+        .to_string()
     }
 
     pub fn prelude(&self) -> Prelude<'_> {
@@ -236,7 +173,7 @@ impl<'e> Job<'e> {
             .await
     }
 
-    /// Runs a script that reports `ready` (see `scripts::READY`) and then reads its stdin: at that
+    /// Runs a script that reports `ready` (see `protocol::READY`) and then reads its stdin: at that
     /// point `reply` is called with what the script has set so far, and what it returns is sent.
     /// Cancelling only works until the script starts the step `last`: from there on it touches the
     /// live site and must finish (a deploy's switch).
@@ -288,7 +225,6 @@ impl<'e> Job<'e> {
             mut commit,
             mut permit,
         } = gate.unwrap_or_default();
-        let at_gate = format!("{} {}", self.marker, super::scripts::GATE);
         let mut gate_on = (false, false);
         let (mut waiting_go, mut waiting_commit) = (false, false);
         let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<OutputLine>();
@@ -298,22 +234,15 @@ impl<'e> Job<'e> {
         }
         // Stdin stays open only for a script that waits for the reply.
         let mut in_tx = reply.is_some().then_some(in_tx);
-        let ready = format!("{} {}", self.marker, super::scripts::READY);
         let mut ready_on = (false, false);
         let target = self.target.clone();
-        // Every process of the job carries its token in its environment, so whoever recovers
-        // after flipdeck or the connection died can find and stop what is still running.
-        let script = format!(
-            "exec env {JOB_ENV}={} sh -c {}",
-            crate::shell::quote(&self.token),
-            crate::shell::quote(script)
-        );
+        let script = super::scripts::launch(&self.token, script);
         let exec = target.exec_fed(&script, in_rx, tx);
         tokio::pin!(exec);
         let never = CancellationToken::new();
         let cancel = cancel.unwrap_or(&never);
         let mut step: Option<(String, Instant)> = None;
-        let mut vars = Vec::new();
+        let mut vars = Vars::default();
         let mut cancellable = true;
         let outcome = loop {
             if last.is_some() && step.as_ref().map(|s| s.0.as_str()) == last {
@@ -322,7 +251,8 @@ impl<'e> Job<'e> {
             tokio::select! {
                 biased;
                 Some(line) = rx.recv() => {
-                    if gated && line.line == at_gate {
+                    let marker = Marker::parse(&self.marker, &line.line);
+                    if gated && marker == Some(Marker::Gate) {
                         match line.stream {
                             Stream::Stdout => gate_on.0 = true,
                             Stream::Stderr => gate_on.1 = true,
@@ -334,7 +264,7 @@ impl<'e> Job<'e> {
                         }
                         continue;
                     }
-                    if line.line != ready {
+                    if marker != Some(Marker::Ready) {
                         self.on_line(line, &mut step, &mut vars);
                         continue;
                     }
@@ -410,32 +340,26 @@ impl<'e> Job<'e> {
         result
     }
 
-    fn on_line(
-        &mut self,
-        l: OutputLine,
-        step: &mut Option<(String, Instant)>,
-        vars: &mut Vec<(String, String)>,
-    ) {
+    fn on_line(&mut self, l: OutputLine, step: &mut Option<(String, Instant)>, vars: &mut Vars) {
         if l.stream == Stream::Stdout
-            && let Some(rest) = l.line.strip_prefix(&self.marker)
+            && let Some(marker) = Marker::parse(&self.marker, &l.line)
         {
-            let rest = rest.trim_start();
-            if let Some(name) = rest.strip_prefix("step ") {
-                // Step names quote the deploy script's lines, which may hold a secret too.
-                let name = self.engine.redactor.apply(name).into_owned();
-                let name = name.as_str();
-                self.end_step(step, true);
-                self.log.push_str(&format!("==> {name}\n"));
-                self.emit(EventKind::StepStarted {
-                    step: name.to_string(),
-                });
-                *step = Some((name.to_string(), Instant::now()));
-            } else if let Some(kv) = rest.strip_prefix("set ") {
-                let (k, v) = kv.split_once(' ').unwrap_or((kv, ""));
-                if k == "root" {
-                    self.layout.learn_root(v);
+            match marker {
+                Marker::Step(name) => {
+                    // Step names quote the deploy script's lines, which may hold a secret too.
+                    let name = self.engine.redactor.apply(name).into_owned();
+                    self.end_step(step, true);
+                    self.log.push_str(&format!("==> {name}\n"));
+                    self.emit(EventKind::StepStarted { step: name.clone() });
+                    *step = Some((name, Instant::now()));
                 }
-                vars.push((k.to_string(), v.to_string()));
+                Marker::Set { key, value } => {
+                    if key == Key::Root {
+                        self.layout.learn_root(value);
+                    }
+                    vars.push(key, value);
+                }
+                Marker::Ready | Marker::Gate | Marker::Other => {}
             }
             return;
         }

@@ -1,6 +1,6 @@
-//! The canonical remote layout (decisions 1), as paths for one site.
-
-use crate::shell::quote;
+//! The canonical remote layout, as paths for one site: `{root}/deployments/{domain}/` holds the
+//! releases, `shared/` and flipdeck's hidden `.flipdeck/`; `{root}/{domain}` is the live symlink
+//! (relative). The scripts compute the same paths (the end of `assets/remote/lib.sh`).
 
 #[derive(Debug, Clone)]
 pub struct Layout {
@@ -9,9 +9,6 @@ pub struct Layout {
     pub root: Option<String>,
     pub domain: String,
 }
-
-/// Exit code of a script that found an unusable `$HOME` to use as the root.
-pub const BAD_HOME: i32 = 78;
 
 impl Layout {
     pub fn new(root: Option<&str>, domain: &str) -> Layout {
@@ -59,31 +56,6 @@ impl Layout {
     pub fn link_target(&self, name: &str) -> String {
         format!("deployments/{}/{name}", self.domain)
     }
-
-    /// Shell variable assignments for the paths every script uses. Without a known root they
-    /// start from `$HOME`, checked as `validate::root_path` would, and report it (`setv root`).
-    pub fn shell_vars(&self) -> String {
-        let root = match &self.root {
-            Some(r) => format!("root={}\n", quote(r)),
-            None => format!(
-                r#"case $HOME in
-  /*) case $HOME in *[[:cntrl:]]*|*/../*|*/..) home_ok=0 ;; *) home_ok=1 ;; esac ;;
-  *) home_ok=0 ;;
-esac
-if [ "$home_ok" != 1 ] || [ ${{#HOME}} -gt 1024 ]; then
-  echo "the login user's home \"$HOME\" cannot be the root: it must be an absolute path without '..' or control characters; set root in the config" >&2
-  exit {BAD_HOME}
-fi
-root=${{HOME%/}}
-setv root "$HOME"
-"#
-            ),
-        };
-        format!(
-            "{root}domain={}\nbase=\"$root/deployments/$domain\"\nlive=\"$root/$domain\"\nshared=\"$base/shared\"\nmeta=\"$base/.flipdeck\"\nlock=\"$meta/lock\"\n",
-            quote(&self.domain),
-        )
-    }
 }
 
 #[cfg(test)]
@@ -118,9 +90,17 @@ mod tests {
     #[test]
     fn shell_paths_match() {
         let run = |l: &Layout, home: &str| {
-            let script = format!(
-                "setv() {{ printf 'set %s %s\\n' \"$1\" \"$2\"; }}\n{}printf '%s\\n' \"$base\" \"$live\" \"$shared\" \"$lock\"",
-                l.shell_vars()
+            let owner = "u@h".parse().unwrap();
+            let prelude = crate::engine::scripts::Prelude {
+                marker: "M",
+                layout: l,
+                token: "t",
+                owner: &owner,
+                who: "u@h",
+            };
+            let script = crate::engine::scripts::assemble(
+                prelude.params().as_str(),
+                &["printf '%s\\n' \"$base\" \"$live\" \"$shared\" \"$lock\""],
             );
             let out = std::process::Command::new("sh")
                 .args(["-c", &script])
@@ -129,7 +109,9 @@ mod tests {
                 .unwrap();
             (
                 out.status.code(),
-                String::from_utf8(out.stdout).unwrap(),
+                String::from_utf8(out.stdout)
+                    .unwrap()
+                    .replace("M set ", "set "),
                 String::from_utf8(out.stderr).unwrap(),
             )
         };
@@ -156,7 +138,7 @@ mod tests {
         assert_eq!(out, format!("set root /\n{}", expect("/")));
         for bad in ["relative", "/a/../b", "/a/..", "/a\tb"] {
             let (code, out, err) = run(&home, bad);
-            assert_eq!(code, Some(super::BAD_HOME), "{bad:?}");
+            assert_eq!(code, Some(crate::engine::protocol::BAD_HOME), "{bad:?}");
             assert!(out.is_empty() && err.contains("set root"), "{bad:?}: {err}");
         }
     }

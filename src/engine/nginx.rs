@@ -5,10 +5,10 @@ use super::Engine;
 use super::events::Action;
 use super::job::Job;
 use super::layout::Layout;
-use super::scripts::Prelude;
+use super::protocol::{NginxReport, Params};
+use super::scripts::{self, Prelude};
 use crate::config::{NginxServer, NginxSite, SiteRef};
 use crate::error::{Error, Result};
-use crate::shell::quote;
 use crate::transport::Transport;
 use crate::validate;
 use std::sync::Arc;
@@ -36,47 +36,23 @@ pub fn conf_path(nginx: &NginxServer, domain: &str) -> String {
     format!("{}/{domain}.conf", nginx.sites_dir)
 }
 
-/// Installs the rendered config read from stdin. Reports `nginx` = unchanged | written | reloaded,
-/// or `nginx_invalid` (test failed, old file back, no reload) / `nginx_reload_failed`.
+/// The parameters of `nginx.sh`, which installs the rendered config read from stdin. It reports
+/// `nginx` = unchanged | written | reloaded, or `nginx_invalid` (test failed, old file back, no
+/// reload) / `nginx_reload_failed`.
+pub fn params(nginx: &NginxServer, domain: &str) -> Params {
+    Params::new()
+        .set("nginx_dir", &nginx.sites_dir)
+        .set("nginx_conf", &conf_path(nginx, domain))
+        .set("nginx_test", &nginx.test_command)
+        .set(
+            "nginx_reload",
+            nginx.reload_command.as_deref().unwrap_or(""),
+        )
+}
+
+/// The whole install script.
 pub fn install(prelude: &Prelude<'_>, nginx: &NginxServer) -> String {
-    let mut s = prelude.render();
-    s.push_str(&format!(
-        r#"step nginx
-dir={dir}
-conf={conf}
-# Hidden names: nginx's `include dir/*` skips dotfiles, so a half-written file is never read.
-tmp="$dir/.$domain.conf.flipdeck-$$"
-backup="$dir/.$domain.conf.flipdeck-prev"
-[ -d "$dir" ] || {{ echo "nginx_sites_dir $dir is not a directory" >&2; exit 1; }}
-cat > "$tmp" || {{ rm -f "$tmp"; exit 1; }}
-if [ -f "$conf" ] && cmp -s "$tmp" "$conf"; then
-  rm -f "$tmp"
-  setv nginx unchanged
-  exit 0
-fi
-had=0
-if [ -e "$conf" ]; then cp -p "$conf" "$backup" || {{ rm -f "$tmp"; exit 1; }}; had=1; fi
-mv -f "$tmp" "$conf" || {{ rm -f "$tmp"; exit 1; }}
-setv nginx written
-step nginx-test
-if ! (eval {test}) </dev/null; then
-  if [ $had = 1 ]; then mv -f "$backup" "$conf"; else rm -f "$conf"; fi
-  setv nginx_invalid 1
-  exit 1
-fi
-rm -f "$backup"
-"#,
-        dir = quote(&nginx.sites_dir),
-        conf = quote(&conf_path(nginx, &prelude.layout.domain)),
-        test = quote(&nginx.test_command),
-    ));
-    if let Some(reload) = &nginx.reload_command {
-        s.push_str(&format!(
-            "step nginx-reload\n(eval {}) </dev/null || {{ setv nginx_reload_failed 1; exit 1; }}\nsetv nginx reloaded\n",
-            quote(reload)
-        ));
-    }
-    s
+    prelude.script(params(nginx, &prelude.layout.domain), &[scripts::NGINX])
 }
 
 impl Engine {
@@ -102,7 +78,8 @@ impl Engine {
             .run(&script, Some(text.into_bytes()), None)
             .await
             .map_err(|_| Error::failed(format!("connection lost while writing {conf}")))?;
-        let outcome = match (r.status.success(), r.var("nginx")) {
+        let rep: NginxReport = r.report();
+        let outcome = match (r.status.success(), rep.nginx.as_deref()) {
             (true, Some("unchanged")) => Ok(format!("nginx config {conf} is up to date")),
             (true, Some("reloaded")) => {
                 Ok(format!("nginx config {conf} written, tested, reloaded"))
@@ -110,12 +87,12 @@ impl Engine {
             (true, _) => Ok(format!(
                 "nginx config {conf} written and tested; nginx_reload_command is off, so reload nginx yourself"
             )),
-            (false, _) if r.var("nginx_invalid").is_some() => Err(format!(
+            (false, _) if rep.invalid => Err(format!(
                 "the nginx config test (`{}`) failed, see its output above; {conf} was restored \
                  and nginx was not reloaded",
                 nginx.test_command
             )),
-            (false, _) if r.var("nginx_reload_failed").is_some() => Err(format!(
+            (false, _) if rep.reload_failed => Err(format!(
                 "{conf} passed the test but the reload (`{}`) failed",
                 nginx.reload_command.as_deref().unwrap_or_default()
             )),
@@ -147,7 +124,7 @@ mod tests {
     }
 
     #[test]
-    fn renders_the_decisions_9_block() {
+    fn renders_the_realpath_root_block() {
         let l = Layout::new(Some("/home/deploy"), "example.com");
         let conf = render(&l, &site(Listen::Port(80))).unwrap();
         for want in [
@@ -193,17 +170,24 @@ mod tests {
             reload_command: Some("nginx -s reload".into()),
         };
         let layout = Layout::new(Some("/srv"), "example.com");
+        let owner = "u@h pid=1".parse().unwrap();
         let p = Prelude {
             marker: "M",
             layout: &layout,
             token: "t",
-            owner: "o",
+            owner: &owner,
             who: "u@h",
         };
         let s = install(&p, &nginx);
-        assert!(s.contains(r#"dir='/etc/nginx/it'\''s'"#), "{s}");
-        assert!(s.contains(r#"conf='/etc/nginx/it'\''s/example.com.conf'"#));
-        assert!(s.find("(eval 'nginx -t')").unwrap() < s.find("(eval 'nginx -s reload')").unwrap());
+        assert!(s.contains(r#"nginx_dir='/etc/nginx/it'\''s'"#), "{s}");
+        assert!(s.contains(r#"nginx_conf='/etc/nginx/it'\''s/example.com.conf'"#));
+        assert!(s.contains("nginx_test='nginx -t'\nnginx_reload='nginx -s reload'\n"));
+        // The script tests before it reloads, and only reloads with a command.
+        assert!(
+            scripts::NGINX.find(r#"(eval "$nginx_test")"#).unwrap()
+                < scripts::NGINX.find(r#"(eval "$nginx_reload")"#).unwrap()
+        );
+        assert!(scripts::NGINX.contains(r#"if [ -n "$nginx_reload" ]; then"#));
         let none = install(
             &p,
             &NginxServer {
@@ -211,6 +195,6 @@ mod tests {
                 ..nginx
             },
         );
-        assert!(!none.contains("nginx-reload"));
+        assert!(none.contains("nginx_reload=''\n"));
     }
 }

@@ -1,11 +1,12 @@
-//! Pruning (decisions 4): keep the newest N successful releases that still have a directory, plus
+//! Pruning: keep the newest N successful releases that still have a directory, plus
 //! the active one whatever its age; failed deployments never use up a slot; records are kept.
 
 use super::Engine;
 use super::events::Action;
-use super::job::{Job, RunResult};
+use super::job::Job;
 use super::layout::Layout;
-use super::scripts::{self, LOCK_HELD};
+use super::protocol::{LOCK_HELD, PruneReport};
+use super::scripts;
 use crate::config::SiteRef;
 use crate::error::{Error, Result};
 use crate::store::{Deployment, Status};
@@ -167,9 +168,10 @@ impl Engine {
                 site.key()
             ))
         })?;
-        let deleted = self.apply_pruned(&mut job, &plan, &r);
+        let rep: PruneReport = r.report();
+        let deleted = self.apply_pruned(&mut job, &plan, &rep);
         if r.status == crate::transport::ExitStatus::Code(LOCK_HELD) {
-            let e = self.locked(site, r.var("holder").unwrap_or("someone"));
+            let e = self.locked(site, rep.holder.as_deref().unwrap_or("someone"));
             job.finish(false, e.to_string());
             return Err(e);
         }
@@ -181,7 +183,7 @@ impl Engine {
                 r.status
             )));
         }
-        let failed: Vec<&str> = r.vars_named("prune_failed").collect();
+        let failed = &rep.prune_failed;
         if !failed.is_empty() {
             let msg = format!(
                 "pruning {} deleted {} release(s) but could not delete {}",
@@ -192,7 +194,7 @@ impl Engine {
             job.finish(false, msg.clone());
             return Err(Error::failed(msg));
         }
-        let kept_live = r.vars_named("kept_live").map(str::to_string).collect();
+        let kept_live = rep.kept_live;
         job.finish(true, format!("pruned {} release(s)", deleted.len()));
         Ok(Pruned {
             plan,
@@ -207,11 +209,11 @@ impl Engine {
         &self,
         job: &mut Job<'_>,
         plan: &PrunePlan,
-        r: &RunResult,
+        r: &PruneReport,
     ) -> Vec<String> {
         let mut deleted = Vec::new();
-        for name in r.vars_named("pruned") {
-            if let Some(item) = plan.delete.iter().find(|i| i.release == name) {
+        for name in &r.pruned {
+            if let Some(item) = plan.delete.iter().find(|i| i.release == *name) {
                 if let Err(e) = self.store.clear_path(item.deployment_id) {
                     job.notice(format!("could not record the pruning of {name}: {e}"));
                 }
@@ -222,12 +224,12 @@ impl Engine {
                 deleted.push(name.to_string());
             }
         }
-        for name in r.vars_named("kept_live") {
+        for name in &r.kept_live {
             job.notice(format!(
                 "kept release {name}: it is live on the server although the history says otherwise; run `flipdeck status`"
             ));
         }
-        for name in r.vars_named("prune_failed") {
+        for name in &r.prune_failed {
             job.notice(format!(
                 "could not delete release {name} (see the error above); its record keeps its path"
             ));

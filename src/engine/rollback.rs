@@ -1,11 +1,13 @@
 //! Rollback: the same atomic switch pointed at an older release, in one exec. Releases are kept
-//! (decisions 7), so rolling forward again is just another rollback.
+//! (unlike Capistrano, which deletes the release rolled back from), so rolling forward again is
+//! just another rollback.
 
 use super::Engine;
 use super::events::{Action, EventKind};
 use super::job::{Job, RunError};
 use super::layout::Layout;
-use super::scripts::{self, LOCK_HELD};
+use super::protocol::{InspectReport, LOCK_HELD, RollbackReport};
+use super::scripts;
 use crate::config::SiteRef;
 use crate::error::{Error, Result};
 use crate::store::{Deployment, Status};
@@ -67,7 +69,7 @@ impl Engine {
             .await
             .ok()
             .filter(|r| r.status.success())?;
-        Some(r.var("live").unwrap_or_default().to_string())
+        Some(r.report::<InspectReport>().live.unwrap_or_default())
     }
 }
 
@@ -177,7 +179,7 @@ impl Engine {
                 health: site.site.health_check.as_ref(),
             },
             (
-                &super::release_log::prefix(
+                &crate::release_log::prefix(
                     "rollback",
                     &release,
                     chosen.branch.as_deref(),
@@ -211,6 +213,7 @@ impl Engine {
                 return Err(Error::failed("rollback cancelled"));
             }
         };
+        let rep: RollbackReport = r.report();
         if r.status.success() {
             self.store.set_active(row.id, chosen.id, Utc::now())?;
             let mut summary = format!(
@@ -220,7 +223,7 @@ impl Engine {
             );
             // A rollback is usually the way out of trouble: its health check is reported, never
             // undone automatically.
-            if let Some(detail) = r.var("health_failed") {
+            if let Some(detail) = rep.switch.health_failed {
                 summary.push_str(&format!(
                     "; warning: health check failed: {detail} (the rollback is kept)"
                 ));
@@ -236,11 +239,11 @@ impl Engine {
             });
         }
         if r.status == crate::transport::ExitStatus::Code(LOCK_HELD) {
-            let e = self.locked(site, r.var("holder").unwrap_or("someone"));
+            let e = self.locked(site, rep.holder.as_deref().unwrap_or("someone"));
             job.finish(false, e.to_string());
             return Err(e);
         }
-        let why = if r.var("missing").is_some() {
+        let why = if rep.missing {
             // The server is the truth: the directory is gone, so this deployment is no longer a target.
             self.store.clear_path(chosen.id)?;
             format!(
@@ -249,7 +252,7 @@ impl Engine {
                 chosen.id,
                 layout.release(&release)
             )
-        } else if r.var("switched_back").is_some() {
+        } else if rep.switch.switched_back {
             format!(
                 "rollback of {} failed: reload failed ({}); switched back",
                 site.key(),

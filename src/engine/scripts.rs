@@ -1,91 +1,114 @@
-//! The shell scripts the engine sends to a target. Each is plain POSIX sh; every value in them is
-//! quoted. Progress is reported with marker lines (`<marker> step NAME`, `<marker> set KEY VALUE`)
-//! that the engine turns into events, so one exec can carry several steps (fewer round trips).
+//! The scripts the engine sends to a target. The shell itself lives in `assets/remote/`: `lib.sh`
+//! (shared functions) and one file per operation. A script is a block of parameters, one
+//! `name='value'` line each (every value through `shell::quote`, so nothing reaches the shell
+//! unquoted), then `lib.sh`, then the operation's file. Optional parts are parameters the shell
+//! tests; lists are numbered parameters (`LIST_n`, `LIST_1` ...) it iterates. One script is one
+//! exec, however many steps it reports (see `protocol`).
 
 use super::layout::Layout;
+use super::protocol::{JOB_ENV, LockOwner, Params};
 use crate::config::{HealthCheck, SiteConfig};
 use crate::shell::quote;
 
-/// The pieces every script starts with.
+pub const LIB: &str = include_str!("../../assets/remote/lib.sh");
+pub const DEPLOY: &str = include_str!("../../assets/remote/deploy.sh");
+pub const ROLLBACK: &str = include_str!("../../assets/remote/rollback.sh");
+pub const SWITCH: &str = include_str!("../../assets/remote/switch.sh");
+pub const PRUNE: &str = include_str!("../../assets/remote/prune.sh");
+pub const INSPECT: &str = include_str!("../../assets/remote/inspect.sh");
+pub const STOP_OWN: &str = include_str!("../../assets/remote/stop_own.sh");
+pub const CLEANUP: &str = include_str!("../../assets/remote/cleanup.sh");
+pub const RECOVER: &str = include_str!("../../assets/remote/recover.sh");
+pub const REMOVE_LEFTOVERS: &str = include_str!("../../assets/remote/remove_leftovers.sh");
+pub const UNLOCK: &str = include_str!("../../assets/remote/unlock.sh");
+pub const PROVISION: &str = include_str!("../../assets/remote/provision.sh");
+pub const FPM: &str = include_str!("../../assets/remote/fpm.sh");
+pub const NGINX: &str = include_str!("../../assets/remote/nginx.sh");
+pub const READ_LOG: &str = include_str!("../../assets/remote/read_log.sh");
+
+/// Every file of `assets/remote`, by name (for the tests that read them).
+pub const FILES: &[(&str, &str)] = &[
+    ("lib.sh", LIB),
+    ("deploy.sh", DEPLOY),
+    ("rollback.sh", ROLLBACK),
+    ("switch.sh", SWITCH),
+    ("prune.sh", PRUNE),
+    ("inspect.sh", INSPECT),
+    ("stop_own.sh", STOP_OWN),
+    ("cleanup.sh", CLEANUP),
+    ("recover.sh", RECOVER),
+    ("remove_leftovers.sh", REMOVE_LEFTOVERS),
+    ("unlock.sh", UNLOCK),
+    ("provision.sh", PROVISION),
+    ("fpm.sh", FPM),
+    ("nginx.sh", NGINX),
+    ("read_log.sh", READ_LOG),
+];
+
+/// What every script is told first.
 pub struct Prelude<'a> {
+    /// Starts every marker line (see `protocol::Marker`); unguessable by a deploy script.
     pub marker: &'a str,
     pub layout: &'a Layout,
     /// Identifies our lock: only a lock holding this token is ever removed by us automatically.
     pub token: &'a str,
-    /// One line describing the lock holder: who, where, since when, what.
-    pub owner: &'a str,
+    /// Written into the lock we take.
+    pub owner: &'a LockOwner,
     /// `user@machine`, as written in the server's release log.
     pub who: &'a str,
 }
 
 impl Prelude<'_> {
-    pub fn render(&self) -> String {
-        format!(
-            r#"M={marker}
-token={token}
-step() {{ printf '%s step %s\n' "$M" "$1"; }}
-setv() {{ printf '%s set %s %s\n' "$M" "$1" "$2"; }}
-{vars}{relog}unlock() {{ if grep -qF "token=$token" "$lock/owner" 2>/dev/null; then rm -rf "$lock"; fi; }}
-# Stops every process of the job whose token is $1 (see JOB_ENV) except our own process group:
-# what a dead flipdeck or a lost connection left running must not carry on after recovery.
-stop_job() {{
-  [ -n "$1" ] && [ -r /proc/self/stat ] || return 0
-  me=$(sed 's/.*) //' /proc/self/stat | cut -d' ' -f3)
-  n=0
-  while [ $n -lt 50 ]; do
-    left=
-    for f in $(grep -lzxF "{job_env}=$1" /proc/[0-9]*/environ 2>/dev/null); do
-      p=${{f#/proc/}}; p=${{p%/environ}}
-      g=$(sed 's/.*) //' "/proc/$p/stat" 2>/dev/null | cut -d' ' -f3)
-      [ -n "$g" ] && [ "$g" != "$me" ] || continue
-      kill -9 "$p" 2>/dev/null && left=1
-    done
-    [ -z "$left" ] && return 0
-    n=$((n+1))
-  done
-}}
-# The same for the job holding the lock.
-stop_holder() {{
-  stop_job "$(sed -n 's/.* token=\([^ ]*\).*/\1/p' "$lock/owner" 2>/dev/null | head -n 1)"
-  clear_switch_links
-}}
-# Removes the links a switch makes beside the live one (`.DOMAIN.flipdeck-PID`, and
-# `.DOMAIN.flipdeck-back-PID`): only a lock holder switches, so under the lock they are stale.
-clear_switch_links() {{
-  for f in "$root/.$domain.flipdeck-"*; do
-    n=${{f#"$root/.$domain.flipdeck-"}}; n=${{n#back-}}
-    case $n in ''|*[!0-9]*) ;; *) rm -f "$f" ;; esac
-  done
-}}
-take_lock() {{
-  mkdir -p "$meta" || exit 1
-  if mkdir "$lock" 2>/dev/null; then
-    # A failed write (disk full) may leave an empty owner file: the lock is ours, remove it whole.
-    printf '%s\n' {owner} > "$lock/owner" || {{ rm -rf "$lock"; exit 1; }}
-    clear_switch_links
-  elif [ -d "$lock" ]; then
-    holder=$(head -n 1 "$lock/owner" 2>/dev/null)
-    setv holder "${{holder:-unknown (the lock has no owner file yet)}}"
-    exit 75
-  else
-    # Not held: the lock cannot be made at all (permission, full disk); say why.
-    mkdir "$lock" && rmdir "$lock"
-    exit 1
-  fi
-}}
-"#,
-            marker = quote(self.marker),
-            vars = self.layout.shell_vars(),
-            relog = super::release_log::SHELL_FN,
-            token = quote(self.token),
-            owner = quote(self.owner),
-            job_env = super::job::JOB_ENV,
-        )
+    /// The parameters `lib.sh` needs.
+    pub fn params(&self) -> Params {
+        let (root, from_home) = match &self.layout.root {
+            Some(r) => (r.as_str(), false),
+            None => ("", true),
+        };
+        Params::new()
+            .set("M", self.marker)
+            .set("token", self.token)
+            .set("owner", &self.owner.to_string())
+            .set("job_env", JOB_ENV)
+            .set("root", root)
+            .flag("home_root", from_home)
+            .set("domain", &self.layout.domain)
+    }
+
+    /// The whole script: our parameters and the operation's, `lib.sh`, then `parts`.
+    pub fn script(&self, op: Params, parts: &[&str]) -> String {
+        assemble(&(self.params().as_str().to_string() + op.as_str()), parts)
     }
 }
 
-/// Exit code a script uses when the site's lock is held by someone else.
-pub const LOCK_HELD: i32 = 75;
+/// Parameters, then `lib.sh`, then `parts`.
+pub fn assemble(params: &str, parts: &[&str]) -> String {
+    let mut s = String::with_capacity(
+        params.len() + LIB.len() + parts.iter().map(|p| p.len() + 1).sum::<usize>(),
+    );
+    s.push_str(params);
+    s.push_str(LIB);
+    for p in parts {
+        s.push_str(p);
+    }
+    s
+}
+
+/// The command that runs `script` as a job's: every process of the job carries its token in its
+/// environment (`protocol::JOB_ENV`), so whoever recovers after flipdeck or the connection died
+/// can find and stop what is still running.
+pub fn launch(token: &str, script: &str) -> String {
+    format!(
+        "exec env {JOB_ENV}={} sh -c {}",
+        quote(token),
+        quote(script)
+    )
+}
+
+/// Prints a file of the server (`read_log.sh`: a deployment's log); needs no job.
+pub fn read_log(path: &str) -> String {
+    Params::new().set("log_path", path).as_str().to_string() + READ_LOG
+}
 
 /// Where the code of a new release comes from.
 pub enum Source<'a> {
@@ -97,19 +120,22 @@ pub enum Source<'a> {
     Placeholder,
 }
 
-/// What a deploy script prints, on stdout and on stderr, once the switch is done: then it reads the
-/// deployment's log from stdin.
-pub const READY: &str = "ready";
-
-/// What a fleet member's deploy script prints once built: then it reads `go` or `abort`.
-pub const GATE: &str = "gate";
-
 /// What runs right after the switch: the reload, then the health check (either failing switches
 /// back).
 #[derive(Clone, Copy, Default)]
 pub struct AfterSwitch<'a> {
     pub reload: Option<&'a str>,
     pub health: Option<&'a HealthCheck>,
+}
+
+impl AfterSwitch<'_> {
+    fn params(&self, p: Params, domain: &str) -> Params {
+        super::health::params(
+            p.set("reload_cmd", self.reload.unwrap_or("")),
+            self.health,
+            domain,
+        )
+    }
 }
 
 /// What a successful deploy does last: prune these releases, and complete this release-log line.
@@ -123,9 +149,9 @@ pub struct Finish<'a> {
     pub gated: bool,
 }
 
-/// A whole deploy in one exec: lock, build, switch and reload; then, once the engine has recorded
-/// the success and sent the log (see `READY`), write it into the release, prune and unlock. Only a
-/// built release is switched to; what follows a failed switch or reload is the engine's.
+/// A whole deploy in one exec (`deploy.sh`): lock, build, switch and reload; then, once the engine
+/// has recorded the success and sent the log (see `protocol::READY`), write it into the release,
+/// prune and unlock.
 pub fn deploy(
     prelude: &Prelude<'_>,
     site: &SiteConfig,
@@ -135,151 +161,58 @@ pub fn deploy(
     after: AfterSwitch<'_>,
     finish: Finish<'_>,
 ) -> String {
-    let AfterSwitch { reload, health } = after;
-    let Finish {
-        prune,
-        relog,
-        gated,
-    } = finish;
-    let link = prelude.layout.link_target(release);
-    // Stdin is kept for the log; nothing before may read it.
-    let mut s = prelude.render() + "exec 3<&0 </dev/null\n";
-    s.push_str(&format!("relog_deploy={}\n", quote(relog)));
-    s.push_str(&build(site, release, source, run_script));
-    if gated {
-        // Built: wait until every server of the fleet is, then all switch together. An abort
-        // makes this a failed build (the exit trap removes the release and unlocks).
-        s.push_str(&format!(
-            r#"printf '%s {GATE}\n' "$M"; printf '%s {GATE}\n' "$M" >&2
-IFS= read -r go <&3 || go=abort
-if [ "$go" != go ]; then
-  echo "another server of the fleet failed to build: this one does not switch" >&2
-  setv aborted 1
-  built=0
-  exit 3
-fi
-"#
-        ));
-    }
-    s.push_str(&switch_body(&link, reload, health.map(|h| (h, true))));
-    s.push_str(&format!(
-        "printf '%s {READY}\\n' \"$M\"; printf '%s {READY}\\n' \"$M\" >&2\n"
-    ));
-    if gated {
-        // Switched: commit, or revert because another server failed to switch.
-        let reload_again = reload
-            .map(|c| format!("  (cd \"$root\" && eval {}) </dev/null || echo \"reload after switching back failed\" >&2\n", quote(c)))
-            .unwrap_or_default();
-        s.push_str(&format!(
-            r#"IFS= read -r verdict <&3 || verdict=revert
-if [ "$verdict" != commit ]; then
-  echo "another server of the fleet failed to switch: switching back" >&2
-  switch_back || {{ echo "switching back failed: the new release stays live" >&2; unlock; exit 5; }}
-{reload_again}  setv reverted 1
-  built=0
-  exit 4
-fi
-"#
-        ));
-    }
-    s.push_str(
-        "rm -f \"$back\"\n\
-         cat <&3 > \"$rel/deployment.log\" || echo 'could not write deployment.log' >&2\n\
-         finished=1\nrelog \"$relog_deploy\" success \"${sha:-}\"\n",
-    );
-    s.push_str(&prune_body(prune, prelude.who));
-    s.push_str("unlock\n");
-    s
+    let (kind, repo, branch) = match source {
+        Source::Git { repository, branch } => ("git", *repository, *branch),
+        Source::Placeholder => ("placeholder", "", ""),
+    };
+    let lines = if run_script {
+        script_lines(&site.deployment_script)
+    } else {
+        Vec::new()
+    };
+    let p = Params::new()
+        .set("rel_name", release)
+        .set("release_link", &prelude.layout.link_target(release))
+        .set("relog_deploy", finish.relog)
+        .set("source", kind)
+        .set("repo", repo)
+        .set("branch", branch)
+        .flag("run_script", run_script)
+        .list("script", &lines);
+    let p = shared_params(p, site);
+    let p = after.params(p, &prelude.layout.domain);
+    let p = prune_params(p, finish.prune, prelude.who).flag("fleet_gate", finish.gated);
+    prelude.script(p, &[DEPLOY])
 }
 
-/// Lock, then build the release: directory, repository cache, clone, shared links, deploy script,
-/// commit. On any failure the half release is removed and the lock released before exiting.
-fn build(site: &SiteConfig, release: &str, source: &Source<'_>, run_script: bool) -> String {
-    let mut s = String::new();
-    s.push_str(&format!(
-        r#"rel="$base"/{name}
-created=0
-built=0
-locked=0
-finished=0
-on_exit() {{
-  rc=$?
-  # Every deployment that got the lock leaves a line in the server's release log.
-  if [ "$locked" = 1 ] && [ "$finished" != 1 ] && [ $rc -ne 0 ]; then
-    relog "$relog_deploy" failed "${{sha:-}}"
-  fi
-  if [ "$built" != 1 ]; then
-    [ "$created" = 1 ] && rm -rf "$rel"
-    unlock
-  fi
-  exit $rc
-}}
-step lock
-take_lock
-locked=1
-trap on_exit EXIT
-trap 'exit 130' INT TERM HUP
-step mkdir
-mkdir -p "$base" "$shared" || exit 1
-mkdir "$rel" || {{ echo "cannot create release directory $rel" >&2; exit 1; }}
-created=1
-"#,
-        name = quote(release)
-    ));
-    match source {
-        Source::Git { repository, branch } => {
-            s.push_str(&format!(
-                r#"repo={repo}
-branch={branch}
-cache="$meta/repo.git"
-step fetch
-if [ -d "$cache" ] && [ "$(git --git-dir="$cache" config --get remote.origin.url)" = "$repo" ]; then
-  git --git-dir="$cache" fetch --prune --quiet origin || exit 1
-else
-  rm -rf "$cache.new" && git clone --mirror --quiet -- "$repo" "$cache.new" || {{ rm -rf "$cache.new"; exit 1; }}
-  rm -rf "$cache" && mv "$cache.new" "$cache" || exit 1
-fi
-step clone
-git clone --quiet --local --branch "$branch" -- "$cache" "$rel" || exit 1
-git -C "$rel" remote set-url origin "$repo" || exit 1
-"#,
-                repo = quote(repository),
-                branch = quote(branch),
-            ));
-        }
-        Source::Placeholder => {
-            s.push_str(
-                r#"step placeholder
-mkdir -p "$rel/public" && printf '%s\n' '<?php echo "Provisioned by flipdeck. Configure a repository and deploy.";' > "$rel/public/index.php" || exit 1
-"#,
-            );
-        }
-    }
-    s.push_str("step links\n");
-    for entry in &site.shared {
-        s.push_str(&link_shared(entry));
-    }
-    if run_script {
-        s.push_str(&format!(
-            "cd \"$rel\" || exit 1\nexport FLIPDECK_RELEASE={r} FLIPDECK_RELEASE_PATH=\"$rel\" FLIPDECK_DOMAIN=\"$domain\" FLIPDECK_SHARED_PATH=\"$shared\"\n",
-            r = quote(release)
-        ));
-        let lines = script_lines(&site.deployment_script);
-        for (i, line) in lines.iter().enumerate() {
-            s.push_str(&format!(
-                "step {}\neval {} </dev/null\nrc=$?; [ $rc -eq 0 ] || exit $rc\ncd \"$rel\" || exit 1\n",
-                quote(&format!("script {}/{}: {}", i + 1, lines.len(), line)),
-                quote(line)
-            ));
-        }
-    }
-    if matches!(source, Source::Git { .. }) {
-        s.push_str(
-            "step commit\nsha=$(git -C \"$rel\" rev-parse HEAD) || exit 1\nsetv commit \"$sha\"\n",
-        );
-    }
-    s.push_str("built=1\nsetv built 1\n");
-    s
+/// The shared entries: the list `shared` (without a trailing `/`) and `shared_kind_I`.
+fn shared_params(p: Params, site: &SiteConfig) -> Params {
+    let entries: Vec<&str> = site
+        .shared
+        .iter()
+        .map(|e| e.trim_end_matches('/'))
+        .collect();
+    let kinds: Vec<&str> = site
+        .shared
+        .iter()
+        .map(|e| {
+            if SiteConfig::shared_is_file(e) {
+                "file"
+            } else {
+                "dir"
+            }
+        })
+        .collect();
+    p.list("shared", &entries).list("shared_kind", &kinds)
+}
+
+/// The releases to prune (the list `prune`) and each one's release-log prefix (`prune_relog`).
+fn prune_params(p: Params, names: &[String], who: &str) -> Params {
+    let relogs: Vec<String> = names
+        .iter()
+        .map(|n| crate::release_log::prefix("prune", n, None, who, None, None))
+        .collect();
+    p.list("prune", names).list("prune_relog", &relogs)
 }
 
 /// The lines of a deploy script that run: blank lines and comments are skipped.
@@ -291,176 +224,19 @@ pub fn script_lines(script: &str) -> Vec<&str> {
         .collect()
 }
 
-/// Link one shared entry into the release. A missing shared entry is seeded from the release's own
-/// copy when the repository has one (e.g. Laravel's `storage/` skeleton), else created empty.
-fn link_shared(entry: &str) -> String {
-    let is_file = SiteConfig::shared_is_file(entry);
-    let e = entry.trim_end_matches('/');
-    let depth = e.matches('/').count();
-    let target = format!("{}shared/{e}", "../".repeat(depth + 1));
-    // Nested entries need their parent directories; top-level ones (the usual) spare the processes.
-    let parent = |dir: &str| {
-        if depth == 0 {
-            String::new()
-        } else {
-            format!("mkdir -p \"$(dirname \"{dir}/$e\")\" && ")
-        }
-    };
-    let create = if is_file {
-        format!("{}touch \"$shared/$e\"", parent("$shared"))
-    } else {
-        "mkdir -p \"$shared/$e\"".to_string()
-    };
-    format!(
-        r#"e={e}
-if [ ! -e "$shared/$e" ] && [ ! -L "$shared/$e" ]; then
-  if [ -e "$rel/$e" ] && [ ! -L "$rel/$e" ]; then
-    {seed_parent}cp -a "$rel/$e" "$shared/$e" || exit 1
-  else
-    {create} || exit 1
-  fi
-fi
-if [ -e "$rel/$e" ] || [ -L "$rel/$e" ]; then rm -rf "$rel/$e" || exit 1; fi
-{rel_parent}ln -s {target} "$rel/$e" || exit 1
-"#,
-        e = quote(e),
-        target = quote(&target),
-        seed_parent = parent("$shared"),
-        rel_parent = parent("$rel"),
-    )
+/// Points the live symlink at `link`, with the way back made first (`switch.sh`).
+pub fn switch(prelude: &Prelude<'_>, link: &str) -> String {
+    prelude.script(Params::new().set("link", link), &[SWITCH])
 }
 
-/// Point the live symlink at `link`: a new link under a temporary name beside the live one, then
-/// rename(2) over it (decisions 2). Never `ln -sfn`, which is not atomic everywhere.
-const SWITCH_FN: &str = r#"switch_to() {
-  tmp="$root/.$domain.flipdeck-$$"
-  if [ -e "$live" ] && [ ! -L "$live" ]; then
-    echo "$live exists and is not a symlink; move it away so flipdeck can manage it" >&2
-    return 1
-  fi
-  rm -f "$tmp" && ln -s "$1" "$tmp" && mv -T "$tmp" "$live" || { rm -f "$tmp"; return 1; }
-}
-# Back to $prev through the link made before the switch: a rename only, so it needs no free
-# inode or byte (a full disk cannot keep a failed release live).
-switch_back() {
-  if [ -n "$prev" ]; then mv -T "$back" "$live"; else rm -f "$live"; fi
-}
-"#;
-
-/// Switch to the new release, reload, then run the health check. A failing reload or health check
-/// switches back to what was live before (or removes the link if nothing was), so a failed
-/// deployment is never left live.
-pub fn switch(
-    prelude: &Prelude<'_>,
-    link: &str,
-    reload: Option<&str>,
-    health: Option<&HealthCheck>,
-) -> String {
-    prelude.render() + &switch_body(link, reload, health.map(|h| (h, true))) + "rm -f \"$back\"\n"
-}
-
-/// The switch and what follows it; `health` carries whether a failing check switches back.
-fn switch_body(link: &str, reload: Option<&str>, health: Option<(&HealthCheck, bool)>) -> String {
-    let mut s = String::from(SWITCH_FN);
-    s.push_str(&format!(
-        r#"new={link}
-step switch
-prev=$(readlink "$live" 2>/dev/null)
-setv prev "$prev"
-back="$root/.$domain.flipdeck-back-$$"
-if [ -n "$prev" ]; then
-  rm -f "$back" && ln -s "$prev" "$back" || {{ rm -f "$back"; echo "cannot prepare the way back to $prev, so not switching" >&2; exit 1; }}
-fi
-switch_to "$new" || {{ rm -f "$back"; exit 1; }}
-setv switched 1
-"#,
-        link = quote(link)
-    ));
-    if let Some(cmd) = reload {
-        s.push_str(&format!(
-            r#"step reload
-(cd "$root" && eval {cmd}) </dev/null
-rc=$?
-if [ $rc -ne 0 ]; then
-  echo "reload failed (exit $rc); switching back" >&2
-  switch_back || exit 1
-  setv switched_back 1
-  exit $rc
-fi
-"#,
-            cmd = quote(cmd)
-        ));
-    }
-    if let Some((hc, switch_back)) = health {
-        s.push_str(&super::health::check_fn(hc));
-        if switch_back {
-            s.push_str(
-                r#"if ! health_check; then
-  echo "health check failed; switching back" >&2
-  switch_back || exit 1
-  setv switched_back 1
-"#,
-            );
-            if let Some(cmd) = reload {
-                // The release now live again gets the same reload the new one got.
-                s.push_str(&format!(
-                    "  (cd \"$root\" && eval {}) </dev/null || echo \"reload after switching back failed\" >&2\n",
-                    quote(cmd)
-                ));
-            }
-            s.push_str("  exit 1\nfi\n");
-        } else {
-            s.push_str("health_check || echo \"health check failed; the switch is kept\" >&2\n");
-        }
-    }
-    s
-}
-
-/// Delete releases, re-reading the live symlink first: the server is the truth, so a release that
-/// is live there is kept whatever the DB believes (decisions 4).
-fn prune_body(names: &[String], who: &str) -> String {
-    if names.is_empty() {
-        return String::new();
-    }
-    // A release is first renamed into `.flipdeck/` (atomic), then deleted: an interrupted prune
-    // leaves hidden trash, never a half-deleted release that could be rolled back to. Trash from
-    // an earlier interrupted prune goes first.
-    let mut s = String::from(
-        "step prune\nrm -rf \"$meta\"/.trash-* 2>/dev/null\n\
-         live_now=$(readlink \"$live\" 2>/dev/null)\nlive_now=${live_now##*/}\n",
-    );
-    for n in names {
-        s.push_str(&format!(
-            r#"r={n}
-if [ "$r" = "$live_now" ]; then
-  setv kept_live "$r"
-elif [ ! -e "$base/$r" ] || mv "$base/$r" "$meta/.trash-$r-$$"; then
-  setv pruned "$r"
-  relog {p} pruned ""
-  rm -rf "$meta/.trash-$r-$$"
-else
-  setv prune_failed "$r"
-fi
-"#,
-            n = quote(n),
-            p = quote(&super::release_log::prefix(
-                "prune", n, None, who, None, None
-            ))
-        ));
-    }
-    s
-}
-
-/// The prune command: lock, delete, unlock.
+/// The prune command (`prune.sh`): lock, delete, unlock.
 pub fn prune(prelude: &Prelude<'_>, names: &[String]) -> String {
-    let mut s = prelude.render();
-    s.push_str("step lock\ntake_lock\ntrap unlock EXIT\n");
-    s.push_str(&prune_body(names, prelude.who));
-    s
+    prelude.script(prune_params(Params::new(), names, prelude.who), &[PRUNE])
 }
 
-/// Rollback in one exec: lock, verify the target directory, switch, reload, health check (its
-/// result is reported, the rollback kept), unlock.
+/// Rollback in one exec (`rollback.sh`): lock, verify the target directory, switch, reload,
+/// health check (its result is reported, the rollback kept), unlock. `relog` is the release-log
+/// prefix and the commit.
 pub fn rollback(
     prelude: &Prelude<'_>,
     release: &str,
@@ -468,164 +244,72 @@ pub fn rollback(
     after: AfterSwitch<'_>,
     relog: (&str, &str),
 ) -> String {
-    let AfterSwitch { reload, health } = after;
-    let mut s = prelude.render();
-    s.push_str(&format!(
-        r#"step lock
-take_lock
-trap unlock EXIT
-step verify
-if [ ! -d "$base"/{name} ]; then
-  setv missing 1
-  echo "release directory $base/"{name}" is gone" >&2
-  exit 1
-fi
-"#,
-        name = quote(release)
-    ));
-    s.push_str(&switch_body(link, reload, health.map(|h| (h, false))));
-    s.push_str("rm -f \"$back\"\n");
-    let (prefix, commit) = relog;
-    s.push_str(&format!(
-        "relog {} success {}\n",
-        quote(prefix),
-        quote(commit)
-    ));
-    s
+    let p = Params::new()
+        .set("rel_name", release)
+        .set("release_link", link)
+        .set("relog_prefix", relog.0)
+        .set("relog_commit", relog.1);
+    let p = after.params(p, &prelude.layout.domain);
+    prelude.script(p, &[ROLLBACK])
 }
 
 /// Stops what is left of this job on the target (after a lost connection, before looking at the
-/// live link: a held-up command must not switch it afterwards).
-/// Reports the live link then; with `unlock`, our lock is released too.
+/// live link: a held-up command must not switch it afterwards), then reports the live link; with
+/// `unlock`, our lock is released too (`stop_own.sh`).
 pub fn stop_own(prelude: &Prelude<'_>, unlock: bool) -> String {
-    prelude.render()
-        + r#"stop_job "$token"
-if grep -qF "token=$token" "$lock/owner" 2>/dev/null; then clear_switch_links; fi
-setv live "$(readlink "$live" 2>/dev/null)"
-"# + if unlock { "unlock\n" } else { "" }
+    prelude.script(Params::new().flag("and_unlock", unlock), &[STOP_OWN])
 }
 
-/// Removes a half-built release and our lock after an interrupted build (cancel, lost connection).
+/// Removes a half-built release and our lock after an interrupted build (`cleanup.sh`).
 pub fn cleanup(prelude: &Prelude<'_>, release: Option<&str>) -> String {
-    let mut s = prelude.render();
-    if let Some(r) = release {
-        // Whatever the caller believes, a live release is never removed.
-        s.push_str(&format!(
-            "r={}\nlive_now=$(readlink \"$live\" 2>/dev/null)\n[ \"${{live_now##*/}}\" = \"$r\" ] || rm -rf \"$base/$r\"\n",
-            quote(r)
-        ));
-    }
-    s.push_str("unlock\n");
-    s
+    prelude.script(
+        Params::new().set("rel_name", release.unwrap_or("")),
+        &[CLEANUP],
+    )
 }
 
-/// Read-only look at the server: the live link, the release directories, the lock holder.
+/// Read-only look at the server (`inspect.sh`): the live link, the release directories, the lock
+/// holder, the newest lines of the release log.
 pub fn inspect(prelude: &Prelude<'_>) -> String {
-    let mut s = prelude.render();
-    s.push_str(
-        r#"if [ -L "$live" ]; then setv live "$(readlink "$live")"; elif [ -e "$live" ]; then setv live_not_link 1; fi
-if [ -d "$base" ]; then
-  for d in "$base"/*/; do
-    [ -d "$d" ] || continue
-    d=${d%/}; d=${d##*/}
-    [ "$d" = shared ] || setv release "$d"
-  done
-fi
-if [ -d "$lock" ]; then setv lock "$(head -n 1 "$lock/owner" 2>/dev/null)"; fi
-"#,
-    );
-    s.push_str(&super::release_log::read_script());
-    s
+    prelude.script(
+        Params::new().set("relog_tail", &crate::release_log::TAIL.to_string()),
+        &[INSPECT],
+    )
 }
 
-/// Crash recovery for a deployment whose flipdeck died: what its job (`token`, when the history
-/// knows it) and the lock holder left running is stopped; its lock (only if it still names that
-/// deployment) is removed, and its release too unless it went live (then its commit is reported).
+/// Crash recovery for a deployment whose flipdeck died (`recover.sh`): what its job (`token`, when
+/// the history knows it) and the lock holder left running is stopped; its lock (only if it still
+/// names that deployment) is removed, and its release too unless it went live.
 pub fn recover(
     prelude: &Prelude<'_>,
     deployment_id: i64,
     release: &str,
     token: Option<&str>,
 ) -> String {
-    let mut s = prelude.render();
-    if let Some(t) = token {
-        s.push_str(&format!("stop_job {}\n", quote(t)));
-    }
-    s.push_str(&format!(
-        r#"r={r}
-if grep -qw {owner} "$lock/owner" 2>/dev/null; then stop_holder; fi
-live_now=$(readlink "$live" 2>/dev/null)
-if [ "${{live_now##*/}}" = "$r" ]; then
-  setv went_live 1
-  setv commit "$(git -C "$base/$r" rev-parse HEAD 2>/dev/null)"
-else
-  rm -rf "$base/$r" || exit 1
-fi
-if grep -qw {owner} "$lock/owner" 2>/dev/null; then rm -rf "$lock"; fi
-"#,
-        r = quote(release),
-        owner = quote(&format!("deployment={deployment_id}")),
-    ));
-    s
+    let p = Params::new()
+        .set("job_token", token.unwrap_or(""))
+        .set("owner_word", &LockOwner::deployment_word(deployment_id))
+        .set("rel_name", release);
+    prelude.script(p, &[RECOVER])
 }
 
 /// Removes the directories of failed deployments, under the lock; a live one is kept.
 pub fn remove_leftovers(prelude: &Prelude<'_>, names: &[String]) -> String {
-    let mut s = prelude.render();
-    s.push_str(
-        "take_lock
-trap unlock EXIT
-live_now=$(readlink \"$live\" 2>/dev/null)
-",
-    );
-    for n in names {
-        s.push_str(&format!(
-            "r={}
-if [ \"${{live_now##*/}}\" != \"$r\" ] && [ -d \"$base/$r\" ]; then rm -rf \"$base/$r\" && setv removed \"$r\"; fi
-",
-            quote(n)
-        ));
-    }
-    s
+    prelude.script(Params::new().list("leftover", names), &[REMOVE_LEFTOVERS])
 }
 
-/// `flipdeck unlock`: read the holder, remove the lock.
+/// `flipdeck unlock` (`unlock.sh`): read the holder, stop its processes, remove the lock.
 pub fn force_unlock(prelude: &Prelude<'_>) -> String {
-    let mut s = prelude.render();
-    s.push_str(
-        r#"if [ ! -d "$lock" ]; then setv nolock 1; exit 0; fi
-setv holder "$(head -n 1 "$lock/owner" 2>/dev/null)"
-stop_holder
-rm -rf "$lock" || exit 1
-"#,
-    );
-    s
+    prelude.script(Params::new(), &[UNLOCK])
 }
 
-/// Provisioning's layout step: base, shared entries, and a look at what is live.
-pub fn provision_layout(prelude: &Prelude<'_>, site: &SiteConfig) -> String {
-    let mut s = prelude.render();
-    s.push_str("step layout\nmkdir -p \"$base\" \"$shared\" \"$meta\" || exit 1\n");
-    for entry in &site.shared {
-        let e = entry.trim_end_matches('/');
-        if SiteConfig::shared_is_file(entry) {
-            s.push_str(&format!(
-                "e={}\nmkdir -p \"$(dirname \"$shared/$e\")\" && {{ [ -e \"$shared/$e\" ] || touch \"$shared/$e\"; }} || exit 1\n",
-                quote(e)
-            ));
-        } else {
-            s.push_str(&format!("mkdir -p \"$shared\"/{} || exit 1\n", quote(e)));
-        }
-    }
-    s.push_str(
-        r#"if [ -L "$live" ]; then
-  setv live "$(readlink "$live")"
-  [ -d "$live/" ] && setv live_ok 1
-elif [ -e "$live" ]; then
-  echo "$live exists and is not a symlink; move it away so flipdeck can manage it" >&2
-  exit 1
-fi
-"#,
-    );
-    s
+/// Provisioning's layout step (`provision.sh`): base, shared entries, and a look at what is live;
+/// with `fpm_conf`, PHP-FPM's `process_control_timeout` too (`fpm.sh`).
+pub fn provision_layout(
+    prelude: &Prelude<'_>,
+    site: &SiteConfig,
+    fpm_conf: Option<&str>,
+) -> String {
+    let p = shared_params(Params::new(), site).set("fpm_conf", fpm_conf.unwrap_or(""));
+    prelude.script(p, &[FPM, PROVISION])
 }

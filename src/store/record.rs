@@ -160,7 +160,7 @@ impl Store {
     pub fn import_deployment(
         &self,
         site: &SiteRow,
-        e: &crate::engine::release_log::Entry,
+        e: &crate::release_log::Entry,
         paths: Option<(&str, &str)>,
     ) -> Result<i64> {
         let status = if e.status == "success" {

@@ -1,17 +1,20 @@
-//! The smaller flows: provision, inspect/refresh (status), unlock, and fetching a stored log.
+//! Refresh (`flipdeck status`): read the server (live link, release directories, lock, release
+//! log) and bring the history in line, since the server is the truth. That includes importing
+//! what other operators deployed and recovering what a killed flipdeck of this machine left.
 
 use super::Engine;
-use super::deploy::{DeployOptions, Deployed};
 use super::events::Action;
-use super::job::{Job, JobRef};
+use super::identity::JobRef;
+use super::job::{Job, RunError};
 use super::layout::Layout;
-use super::{fpm, scripts};
+use super::lock::{held_by_dead_local_process, live_local_holder, on_this_host, pid_alive};
+use super::protocol::{InspectReport, LOCK_HELD, LeftoversReport, LockOwner, RecoverReport};
+use super::scripts;
 use crate::config::SiteRef;
 use crate::error::{Error, Result};
-use crate::shell::quote;
+use crate::release_log::{self, Entry};
 use crate::store::Status;
 use crate::transport::Connector;
-use tokio_util::sync::CancellationToken;
 
 /// What the live path is on the server.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -46,83 +49,7 @@ pub struct Inspection {
     pub active_deployment_id: Option<i64>,
 }
 
-pub enum Provisioned {
-    Already { live: String },
-    Initial(Deployed),
-}
-
 impl Engine {
-    /// The spec's provisioning: layout and shared entries, then an initial deployment (the clone
-    /// without the deploy script, or a placeholder without a repository) unless a release is live.
-    pub async fn provision(
-        &self,
-        site: &SiteRef<'_>,
-        connector: &dyn Connector,
-    ) -> Result<Provisioned> {
-        let target = connector.connect().await?;
-        let layout = Layout::new(site.server.root.as_deref(), &site.site.domain);
-        self.store
-            .ensure_site(&site.server.name, &site.site.domain)?;
-        let mut job = Job::new(self, site.key(), target.clone(), layout, Action::Provision);
-        let mut script = scripts::provision_layout(&job.prelude(), site.site);
-        // Only a reload can cut requests, so without one there is nothing to warn about.
-        let fpm_conf = site
-            .server
-            .php_fpm_config
-            .as_deref()
-            .filter(|_| site.server.reload_command.is_some());
-        if let Some(conf) = fpm_conf {
-            script.push_str(&fpm::read_timeout(conf));
-        }
-        let r = job.run(&script, None, None).await.map_err(|_| {
-            Error::failed(format!("connection lost while provisioning {}", site.key()))
-        })?;
-        if !r.status.success() {
-            let msg = format!("provisioning {} failed ({})", site.key(), r.status);
-            job.finish(false, msg.clone());
-            return Err(Error::failed(msg));
-        }
-        // Without a configured root, the script has reported the login user's home by now.
-        let layout = job.layout.clone();
-        if let Some(conf) = fpm_conf
-            && let Some(w) = fpm::warning(
-                conf,
-                r.var("fpm_timeout"),
-                r.var("fpm_unreadable").is_some(),
-            )
-        {
-            job.notice(w);
-        }
-        let outcome = if let (Some(live), Some(_)) = (r.var("live"), r.var("live_ok")) {
-            let live = live.to_string();
-            job.finish(true, format!("already provisioned; live release {live}"));
-            Provisioned::Already { live }
-        } else {
-            job.finish(true, "layout ready");
-            let opts = DeployOptions {
-                branch: None,
-                initial: true,
-            };
-            // The initial deployment reuses this connection.
-            Provisioned::Initial(
-                self.deploy_on(
-                    site,
-                    connector,
-                    target.clone(),
-                    opts,
-                    CancellationToken::new(),
-                    None,
-                )
-                .await?,
-            )
-        };
-        // nginx last, so the server block never points at a live path that does not exist yet.
-        if let Some(nginx) = &site.site.nginx {
-            self.install_nginx(site, target, layout, nginx).await?;
-        }
-        Ok(outcome)
-    }
-
     /// Reads the server (live link, release directories, lock) and brings the history in line:
     /// the server is the truth.
     pub async fn refresh(
@@ -138,10 +65,10 @@ impl Engine {
         let mut job = Job::new(self, site.key(), target, layout, Action::Inspect);
         let script = scripts::inspect(&job.prelude());
         let r = job.run(&script, None, None).await.map_err(|e| match e {
-            super::job::RunError::Transport { error, .. } => {
+            RunError::Transport { error, .. } => {
                 Error::failed(format!("cannot inspect {}: {error}", site.key()))
             }
-            super::job::RunError::Cancelled { .. } => Error::failed("cancelled"),
+            RunError::Cancelled { .. } => Error::failed("cancelled"),
         })?;
         if !r.status.success() {
             job.finish(false, "inspect failed");
@@ -151,14 +78,19 @@ impl Engine {
                 r.status
             )));
         }
-        let live = match (r.var("live"), r.var("live_not_link")) {
-            (Some(t), _) => LiveState::Link(t.to_string()),
-            (None, Some(_)) => LiveState::NotALink,
+        let InspectReport {
+            live,
+            live_not_link,
+            mut releases,
+            lock,
+            relog,
+        } = r.report();
+        let live = match (live, live_not_link) {
+            (Some(t), _) => LiveState::Link(t),
+            (None, true) => LiveState::NotALink,
             _ => LiveState::Missing,
         };
-        let mut releases: Vec<String> = r.vars_named("release").map(str::to_string).collect();
-        let lock = r.var("lock").map(str::to_string);
-        let imported = self.import_release_log(&job, &row, &r, &releases)?;
+        let imported = self.import_release_log(&job, &row, &relog, &releases)?;
         let lock = self.recover_interrupted(&mut job, row.id, lock).await?;
         if imported > 0 {
             job.notice(format!(
@@ -243,16 +175,15 @@ impl Engine {
             )
             .await
             .map_err(|_| Error::failed(format!("connection lost while cleaning {}", job.site)))?;
-        let removed: Vec<&str> = r.vars_named("removed").collect();
+        let LeftoversReport { removed, .. } = r.report();
         if !removed.is_empty() {
             job.notice(format!(
                 "removed what failed deployments left behind: {}",
                 removed.join(", ")
             ));
-            releases.retain(|n| !removed.contains(&n.as_str()));
+            releases.retain(|n| !removed.contains(n));
         }
-        if !r.status.success() && r.status != crate::transport::ExitStatus::Code(scripts::LOCK_HELD)
-        {
+        if !r.status.success() && r.status != crate::transport::ExitStatus::Code(LOCK_HELD) {
             job.notice(format!(
                 "could not remove what failed deployments left behind ({})",
                 r.status
@@ -268,13 +199,12 @@ impl Engine {
         &self,
         job: &Job<'_>,
         row: &crate::store::SiteRow,
-        r: &super::job::RunResult,
+        relog: &[String],
         releases: &[String],
     ) -> Result<usize> {
-        use super::release_log;
         let known = self.store.release_names(row.id)?;
         let mut added = 0;
-        for e in r.vars_named("relog").filter_map(release_log::parse) {
+        for e in relog.iter().filter_map(|l| release_log::parse(l)) {
             if e.action != "deploy" || !matches!(e.status.as_str(), "success" | "failed") {
                 continue;
             }
@@ -309,10 +239,10 @@ impl Engine {
             if self.is_running_here(d.id) {
                 continue;
             }
-            let named = lock.as_deref().is_some_and(|l| {
-                l.split_whitespace()
-                    .any(|w| w == format!("deployment={}", d.id))
-            });
+            let named = lock
+                .as_deref()
+                .and_then(|l| l.parse::<LockOwner>().ok())
+                .is_some_and(|o| o.deployment == Some(d.id));
             let job_ref = d.job.as_deref().and_then(JobRef::parse);
             let gone = if named {
                 let holder = lock.as_deref().unwrap_or_default();
@@ -362,9 +292,10 @@ impl Engine {
             if named {
                 lock = None;
             }
-            if r.var("went_live").is_some() {
+            let rep: RecoverReport = r.report();
+            if rep.went_live {
                 self.store
-                    .finish_success(d.id, r.var("commit").unwrap_or(""), now)?;
+                    .finish_success(d.id, rep.commit.as_deref().unwrap_or(""), now)?;
                 job.notice(format!("deployment #{} was interrupted after its switch; its release is live, so it is recorded as a success", d.id));
             } else {
                 self.store.finish_failed(d.id, "interrupted", None, now)?;
@@ -399,7 +330,7 @@ impl Engine {
     }
 
     /// A local record still pending or updating (its flipdeck died) whose outcome the server logged.
-    fn settle_from_log(&self, site_id: i64, e: &super::release_log::Entry) -> Result<()> {
+    fn settle_from_log(&self, site_id: i64, e: &Entry) -> Result<()> {
         let unsettled = self.store.list_unfinished(site_id)?;
         let Some(d) = unsettled
             .iter()
@@ -424,151 +355,4 @@ impl Engine {
             )
         }
     }
-
-    /// Removes the site's deploy lock, returning who held it (None: there was no lock). A lock held
-    /// by a running flipdeck on this machine is only removed with `force`.
-    pub async fn unlock(
-        &self,
-        site: &SiteRef<'_>,
-        connector: &dyn Connector,
-        force: bool,
-    ) -> Result<Option<String>> {
-        let target = connector.connect().await?;
-        let layout = Layout::new(site.server.root.as_deref(), &site.site.domain);
-        let mut job = Job::new(self, site.key(), target, layout, Action::Unlock);
-        if !force {
-            let r = job
-                .run(&scripts::inspect(&job.prelude()), None, None)
-                .await
-                .map_err(|_| {
-                    Error::failed(format!("cannot reach {} to read its lock", site.key()))
-                })?;
-            if let Some(holder) = r.var("lock")
-                && let Some(pid) = live_local_holder(holder, &self.identity.host)
-            {
-                job.finish(false, "lock held by a running process");
-                return Err(Error::failed(format!(
-                    "the lock of {} is held by {holder}, and process {pid} is still running on this machine; \
-                     stop it first, or use `flipdeck unlock {} --force`",
-                    site.key(),
-                    site.key()
-                )));
-            }
-        }
-        let r = job
-            .run(&scripts::force_unlock(&job.prelude()), None, None)
-            .await
-            .map_err(|_| {
-                Error::failed(format!("connection lost while unlocking {}", site.key()))
-            })?;
-        if !r.status.success() {
-            job.finish(false, "unlock failed");
-            return Err(Error::failed(format!(
-                "could not remove the lock of {} ({})",
-                site.key(),
-                r.status
-            )));
-        }
-        job.finish(true, "unlocked");
-        Ok(if r.var("nolock").is_some() {
-            None
-        } else {
-            Some(r.var("holder").unwrap_or("unknown").to_string())
-        })
-    }
-
-    /// A deployment's output from the server's `deployment.log` (when the DB has none).
-    pub async fn fetch_log(
-        &self,
-        site: &SiteRef<'_>,
-        connector: &dyn Connector,
-        path: &str,
-    ) -> Result<String> {
-        let target = connector.connect().await?;
-        let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
-        let status = target
-            .exec(&format!("cat {}", quote(path)), None, tx)
-            .await?;
-        let mut out = String::new();
-        while let Ok(l) = rx.try_recv() {
-            if l.stream == crate::transport::Stream::Stdout {
-                out.push_str(&l.line);
-                out.push('\n');
-            }
-        }
-        if !status.success() {
-            return Err(Error::failed(format!(
-                "cannot read {path} on {} ({status})",
-                site.key()
-            )));
-        }
-        Ok(out)
-    }
-}
-
-fn pid_alive(pid: i32) -> bool {
-    // SAFETY: signal 0 only checks for existence.
-    pid > 0 && unsafe { libc::kill(pid, 0) } == 0
-}
-
-impl Engine {
-    /// The refusal when `holder` has the site's lock. A holder that is a dead flipdeck of this
-    /// machine makes a stale `Locked` error, which `after_recovering` gets out of.
-    pub(super) fn locked(&self, site: &SiteRef<'_>, holder: &str) -> Error {
-        Error::Locked {
-            site: site.key(),
-            holder: holder.to_string(),
-            stale: held_by_dead_local_process(holder, &self.identity.host),
-        }
-    }
-
-    /// Runs `op`; if a killed flipdeck of this machine holds the site's lock, recovers what it left
-    /// (as `status` does) and runs `op` once more.
-    pub(super) async fn after_recovering<T, F, Fut>(
-        &self,
-        site: &SiteRef<'_>,
-        connector: &dyn Connector,
-        mut op: F,
-    ) -> Result<T>
-    where
-        F: FnMut() -> Fut,
-        Fut: std::future::Future<Output = Result<T>>,
-    {
-        match op().await {
-            Err(e) if e.is_stale_lock() => {
-                self.refresh(site, connector).await?;
-                op().await
-            }
-            r => r,
-        }
-    }
-}
-
-/// Whether a lock holder line names a process of this machine that no longer exists.
-pub(super) fn held_by_dead_local_process(holder: &str, this_host: &str) -> bool {
-    on_this_host(holder, this_host) && live_local_holder(holder, this_host).is_none()
-}
-
-/// Whether a lock holder line (`user@host pid=...`) names this host.
-fn on_this_host(holder: &str, this_host: &str) -> bool {
-    holder
-        .split_whitespace()
-        .next()
-        .and_then(|who| who.rsplit_once('@'))
-        .is_some_and(|(_, h)| h == this_host)
-}
-
-/// The pid of a lock holder that is a live process on this host, if it is one.
-fn live_local_holder(holder: &str, this_host: &str) -> Option<i32> {
-    let who = holder.split_whitespace().next()?;
-    let host = who.rsplit_once('@').map(|(_, h)| h)?;
-    if host != this_host {
-        return None;
-    }
-    let pid: i32 = holder
-        .split_whitespace()
-        .find_map(|w| w.strip_prefix("pid="))?
-        .parse()
-        .ok()?;
-    pid_alive(pid).then_some(pid)
 }

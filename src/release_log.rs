@@ -4,7 +4,8 @@
 //!
 //! The engine writes each line's known part (a JSON prefix) into the script; the script completes
 //! it with the status, the commit and the time it finished, values that are safe in JSON as they
-//! are (a word, a hex SHA, a timestamp).
+//! are (a word, a hex SHA, a timestamp). The engine writes and reads it, the history imports from
+//! it, so it lives apart from both.
 
 use serde::{Deserialize, Serialize};
 
@@ -69,21 +70,6 @@ pub fn prefix(
     json
 }
 
-/// `relog PREFIX STATUS COMMIT`: appends a line. Never fails the script: the log is a record of
-/// what happened, not a step of it.
-pub const SHELL_FN: &str = r#"relog() {
-  mkdir -p "$meta" 2>/dev/null
-  printf '%s"status":"%s","commit":"%s","completed":"%s"}\n' "$1" "$2" "$3" "$(date -u +%Y-%m-%dT%H:%M:%SZ)" >> "$meta/releases.log" 2>/dev/null || true
-}
-"#;
-
-/// Prints the newest lines as `relog` markers (for `inspect`).
-pub fn read_script() -> String {
-    format!(
-        "if [ -f \"$meta/releases.log\" ]; then tail -n {TAIL} \"$meta/releases.log\" | while IFS= read -r l; do setv relog \"$l\"; done; fi\n"
-    )
-}
-
 /// Parses a line; anything malformed (a torn write, a hand edit) is skipped.
 pub fn parse(line: &str) -> Option<Entry> {
     let mut e: Entry = serde_json::from_str(line).ok()?;
@@ -99,36 +85,22 @@ mod tests {
     use super::*;
 
     #[test]
-    fn a_line_completed_by_the_shell_parses_back() {
+    fn a_completed_line_parses_back_and_a_torn_one_is_skipped() {
         let p = prefix(
             "deploy",
             "27112026-040000",
             Some("feat/\"x\""),
             "ops@web",
-            Some("2026-11-27T04:00:00.000Z"),
+            None,
             Some(7),
         );
-        let dir = tempfile::tempdir().unwrap();
-        let script = format!(
-            "meta='{}'\n{SHELL_FN}relog '{}' success 0123abc\nrelog '{}' failed ''\n",
-            dir.path().display(),
-            p.replace('\'', "'\\''"),
-            p.replace('\'', "'\\''")
+        let line = format!(
+            "{p}\"status\":\"failed\",\"commit\":\"\",\"completed\":\"2026-11-27T04:00:01Z\"}}"
         );
-        let st = std::process::Command::new("sh")
-            .arg("-c")
-            .arg(script)
-            .status()
-            .unwrap();
-        assert!(st.success());
-        let text = std::fs::read_to_string(dir.path().join("releases.log")).unwrap();
-        let lines: Vec<Entry> = text.lines().map(|l| parse(l).unwrap()).collect();
-        assert_eq!(lines.len(), 2);
-        assert_eq!(lines[0].branch.as_deref(), Some("feat/\"x\""));
-        assert_eq!(lines[0].commit.as_deref(), Some("0123abc"));
-        assert_eq!(lines[0].status, "success");
-        assert_eq!(lines[1].commit, None);
-        assert!(lines[1].completed.as_deref().unwrap().ends_with('Z'));
+        let e = parse(&line).unwrap();
+        assert_eq!(e.branch.as_deref(), Some("feat/\"x\""));
+        assert_eq!(e.deployment_id, Some(7));
+        assert_eq!(e.commit, None);
         assert_eq!(parse("{\"torn"), None);
     }
 }

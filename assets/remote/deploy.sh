@@ -1,0 +1,141 @@
+# shellcheck shell=sh
+# A whole deploy in one exec: lock, build, switch, reload and health check; then, once flipdeck
+# has recorded the success and sent the log (after the `ready` marker), write it into the
+# release, prune and unlock. Only a built release is switched to; on any failure before the
+# switch the half release is removed and the lock released (the exit trap).
+#
+# Parameters: rel_name (the release), release_link (the live link's target), relog_deploy (its
+# release-log prefix), source (git or placeholder) with repo and branch, run_script (1: run the
+# deploy script, the list `script`), the list `shared` with shared_kind_I (file or dir),
+# reload_cmd (may be empty), hc_kind (empty: no health check; see health_check in lib.sh), the
+# list `prune` (see prune_releases), and fleet_gate (1: one server of a fleet, which waits at the
+# gate, see below). Names used after the deploy script runs avoid words a script would set.
+: "${rel_name?}" "${release_link?}" "${relog_deploy?}" "${source?}" "${repo?}" "${branch?}" "${run_script?}"
+: "${shared_n?}" "${script_n?}" "${reload_cmd?}" "${hc_kind?}" "${fleet_gate?}"
+# From lib.sh.
+: "${M?}" "${base?}" "${shared?}" "${meta?}" "${live?}" "${domain?}" "${root?}"
+
+# Stdin is kept for the log (and the fleet's answers); nothing before may read it.
+exec 3<&0 </dev/null
+rel="$base/$rel_name"
+created=0
+built=0
+locked=0
+finished=0
+on_exit() {
+  rc=$?
+  # Every deployment that got the lock leaves a line in the server's release log.
+  if [ "$locked" = 1 ] && [ "$finished" != 1 ] && [ $rc -ne 0 ]; then
+    relog "$relog_deploy" failed "${sha:-}"
+  fi
+  if [ "$built" != 1 ]; then
+    [ "$created" = 1 ] && rm -rf "$rel"
+    unlock
+  fi
+  exit $rc
+}
+step lock
+take_lock
+locked=1
+trap on_exit EXIT
+trap 'exit 130' INT TERM HUP
+step mkdir
+mkdir -p "$base" "$shared" || exit 1
+mkdir "$rel" || { echo "cannot create release directory $rel" >&2; exit 1; }
+created=1
+
+if [ "$source" = git ]; then
+  cache="$meta/repo.git"
+  step fetch
+  if [ -d "$cache" ] && [ "$(git --git-dir="$cache" config --get remote.origin.url)" = "$repo" ]; then
+    git --git-dir="$cache" fetch --prune --quiet origin || exit 1
+  else
+    if ! { rm -rf "$cache.new" && git clone --mirror --quiet -- "$repo" "$cache.new"; }; then
+      rm -rf "$cache.new"
+      exit 1
+    fi
+    rm -rf "$cache" && mv "$cache.new" "$cache" || exit 1
+  fi
+  step clone
+  git clone --quiet --local --branch "$branch" -- "$cache" "$rel" || exit 1
+  git -C "$rel" remote set-url origin "$repo" || exit 1
+else
+  step placeholder
+  mkdir -p "$rel/public" && printf '%s\n' '<?php echo "Provisioned by flipdeck. Configure a repository and deploy.";' > "$rel/public/index.php" || exit 1
+fi
+
+step links
+fd_i=1
+while [ "$fd_i" -le "$shared_n" ]; do
+  link_shared "$(item shared "$fd_i")" "$(item shared_kind "$fd_i")"
+  fd_i=$((fd_i + 1))
+done
+
+if [ "$run_script" = 1 ]; then
+  cd "$rel" || exit 1
+  export FLIPDECK_RELEASE="$rel_name" FLIPDECK_RELEASE_PATH="$rel" FLIPDECK_DOMAIN="$domain" FLIPDECK_SHARED_PATH="$shared"
+  # Each line runs as its own step, with eval, in this shell: what a line sets, the next sees.
+  # The loop's own variables have names a deploy script is unlikely to use.
+  fd_i=1
+  while [ "$fd_i" -le "$script_n" ]; do
+    fd_line=$(item script "$fd_i")
+    step "script $fd_i/$script_n: $fd_line"
+    eval "$fd_line" </dev/null
+    rc=$?; [ $rc -eq 0 ] || exit $rc
+    cd "$rel" || exit 1
+    fd_i=$((fd_i + 1))
+  done
+fi
+
+if [ "$source" = git ]; then
+  step commit
+  sha=$(git -C "$rel" rev-parse HEAD) || exit 1
+  setv commit "$sha"
+fi
+built=1
+setv built 1
+
+if [ "$fleet_gate" = 1 ]; then
+  # Built: wait until every server of the fleet is, then all switch together. An abort makes
+  # this a failed build (exit 3; the exit trap removes the release and unlocks).
+  printf '%s gate\n' "$M"; printf '%s gate\n' "$M" >&2
+  IFS= read -r go <&3 || go=abort
+  if [ "$go" != go ]; then
+    echo "another server of the fleet failed to build: this one does not switch" >&2
+    setv aborted 1
+    built=0
+    exit 3
+  fi
+fi
+
+switch "$release_link"
+: "${back?}" # the way back, made by switch
+reload_or_back "$reload_cmd"
+if [ -n "$hc_kind" ] && ! health_check; then
+  echo "health check failed; switching back" >&2
+  switch_back || exit 1
+  setv switched_back 1
+  reload_again "$reload_cmd"
+  exit 1
+fi
+printf '%s ready\n' "$M"; printf '%s ready\n' "$M" >&2
+
+if [ "$fleet_gate" = 1 ]; then
+  # Switched: commit, or revert because another server failed to switch (exit 4; exit 5 when
+  # switching back failed too).
+  IFS= read -r verdict <&3 || verdict=revert
+  if [ "$verdict" != commit ]; then
+    echo "another server of the fleet failed to switch: switching back" >&2
+    switch_back || { echo "switching back failed: the new release stays live" >&2; unlock; exit 5; }
+    reload_again "$reload_cmd"
+    setv reverted 1
+    built=0
+    exit 4
+  fi
+fi
+rm -f "$back"
+cat <&3 > "$rel/deployment.log" || echo 'could not write deployment.log' >&2
+finished=1
+relog "$relog_deploy" success "${sha:-}"
+prune_releases
+unlock

@@ -1,0 +1,287 @@
+# shellcheck shell=sh
+# The functions every remote operation shares. flipdeck runs one script per exec, made of three
+# parts joined in this order: a block of quoted parameters (`name='value'` lines, written by
+# src/engine/scripts.rs), this file, and the operation's own file. Progress is reported on stdout
+# with marker lines (`$M step NAME`, `$M set KEY VALUE`) that src/engine/protocol.rs parses.
+#
+# A list parameter LIST is given as LIST_n (how many) and LIST_1 ... LIST_n; `item` reads one.
+# Exit codes: 75 the lock is held by someone else, 78 the login user's home cannot be the root,
+# 130 interrupted (INT, TERM, HUP); the deploy's fleet gate adds 3, 4 and 5 (see deploy.sh).
+
+# The parameters of every operation; root is empty for `/`, and unused when home_root is 1 (the
+# root is then the login user's home, checked and reported below).
+: "${M?}" "${token?}" "${owner?}" "${job_env?}" "${root?}" "${home_root?}" "${domain?}"
+
+step() { printf '%s step %s\n' "$M" "$1"; }
+setv() { printf '%s set %s %s\n' "$M" "$1" "$2"; }
+
+# item LIST I: prints the I-th item of the list parameter LIST.
+item() { eval "printf '%s' \"\${$1_$2}\""; }
+
+# relog PREFIX STATUS COMMIT: appends a line to the server's release log. PREFIX is the line's
+# known part (a JSON object without its closing brace); the rest are values safe in JSON as they
+# are (a word, a hex SHA, a timestamp). Never fails the script: the log is a record of what
+# happened, not a step of it.
+relog() {
+  mkdir -p "$meta" 2>/dev/null
+  printf '%s"status":"%s","commit":"%s","completed":"%s"}\n' "$1" "$2" "$3" "$(date -u +%Y-%m-%dT%H:%M:%SZ)" >> "$meta/releases.log" 2>/dev/null || true
+}
+
+# Releases the lock, but only a lock holding our token: another job's lock is never removed here.
+unlock() { if grep -qF "token=$token" "$lock/owner" 2>/dev/null; then rm -rf "$lock"; fi; }
+
+# stop_job TOKEN: stops every process of the job whose token is TOKEN (each carries it in the
+# environment variable $job_env) except our own process group: what a dead flipdeck or a lost
+# connection left running must not carry on after recovery.
+stop_job() {
+  [ -n "$1" ] && [ -r /proc/self/stat ] || return 0
+  me=$(sed 's/.*) //' /proc/self/stat | cut -d' ' -f3)
+  n=0
+  while [ $n -lt 50 ]; do
+    left=
+    found=$(grep -lzxF "$job_env=$1" /proc/[0-9]*/environ 2>/dev/null)
+    for f in $found; do
+      p=${f#/proc/}; p=${p%/environ}
+      g=$(sed 's/.*) //' "/proc/$p/stat" 2>/dev/null | cut -d' ' -f3)
+      if [ -z "$g" ] || [ "$g" = "$me" ]; then continue; fi
+      kill -9 "$p" 2>/dev/null && left=1
+    done
+    [ -z "$left" ] && return 0
+    n=$((n+1))
+  done
+}
+
+# The same for the job holding the lock (its owner line says `token=TOKEN`).
+stop_holder() {
+  stop_job "$(sed -n 's/.* token=\([^ ]*\).*/\1/p' "$lock/owner" 2>/dev/null | head -n 1)"
+  clear_switch_links
+}
+
+# Removes the links a switch makes beside the live one (`.DOMAIN.flipdeck-PID`, and
+# `.DOMAIN.flipdeck-back-PID`): only a lock holder switches, so under the lock they are stale.
+clear_switch_links() {
+  for f in "$root/.$domain.flipdeck-"*; do
+    n=${f#"$root/.$domain.flipdeck-"}; n=${n#back-}
+    case $n in ''|*[!0-9]*) ;; *) rm -f "$f" ;; esac
+  done
+}
+
+# Takes the site's lock with an atomic mkdir and writes our owner line into it; exits 75 when
+# another job holds it (reporting the holder), 1 when it cannot be made at all.
+take_lock() {
+  mkdir -p "$meta" || exit 1
+  if mkdir "$lock" 2>/dev/null; then
+    # A failed write (disk full) may leave an empty owner file: the lock is ours, remove it whole.
+    printf '%s\n' "$owner" > "$lock/owner" || { rm -rf "$lock"; exit 1; }
+    clear_switch_links
+  elif [ -d "$lock" ]; then
+    holder=$(head -n 1 "$lock/owner" 2>/dev/null)
+    setv holder "${holder:-unknown (the lock has no owner file yet)}"
+    exit 75
+  else
+    # Not held: the lock cannot be made at all (permission, full disk); say why.
+    mkdir "$lock" && rmdir "$lock"
+    exit 1
+  fi
+}
+
+# switch_to LINK: points the live symlink at LINK. A new link under a temporary name beside the
+# live one, then rename(2) over it: a rename within one directory is atomic everywhere, while
+# `ln -sfn` unlinks first on some systems (POSIX ln, BusyBox, BSD), leaving a moment with no site.
+switch_to() {
+  tmp="$root/.$domain.flipdeck-$$"
+  if [ -e "$live" ] && [ ! -L "$live" ]; then
+    echo "$live exists and is not a symlink; move it away so flipdeck can manage it" >&2
+    return 1
+  fi
+  if ! { rm -f "$tmp" && ln -s "$1" "$tmp" && mv -T "$tmp" "$live"; }; then
+    rm -f "$tmp"
+    return 1
+  fi
+}
+
+# Back to $prev through the link made before the switch ($back): a rename only, so it needs no
+# free inode or byte (a full disk cannot keep a failed release live).
+switch_back() {
+  : "${prev?}" "${back?}"
+  if [ -n "$prev" ]; then mv -T "$back" "$live"; else rm -f "$live"; fi
+}
+
+# switch LINK: the step `switch`. Makes the way back first (a link to the live release, in
+# $back), then switches; reports what was live before (`prev`) and `switched`.
+switch() {
+  step switch
+  prev=$(readlink "$live" 2>/dev/null)
+  setv prev "$prev"
+  back="$root/.$domain.flipdeck-back-$$"
+  if [ -n "$prev" ]; then
+    if ! { rm -f "$back" && ln -s "$prev" "$back"; }; then
+      rm -f "$back"
+      echo "cannot prepare the way back to $prev, so not switching" >&2
+      exit 1
+    fi
+  fi
+  switch_to "$1" || { rm -f "$back"; exit 1; }
+  setv switched 1
+}
+
+# reload_or_back COMMAND: the step `reload` after a switch (nothing when COMMAND is empty). A
+# failing reload switches back to what was live before and exits with the reload's code.
+reload_or_back() {
+  [ -n "$1" ] || return 0
+  step reload
+  (cd "$root" && eval "$1") </dev/null
+  rc=$?
+  if [ $rc -ne 0 ]; then
+    echo "reload failed (exit $rc); switching back" >&2
+    switch_back || exit 1
+    setv switched_back 1
+    exit $rc
+  fi
+}
+
+# reload_again COMMAND: after switching back, the release live again gets the same reload.
+reload_again() {
+  [ -n "$1" ] || return 0
+  (cd "$root" && eval "$1") </dev/null || echo "reload after switching back failed" >&2
+}
+
+# The health check, run on the server right after the switch (no round trip while a bad release
+# is live). Parameters: hc_kind (url or command), hc_timeout, hc_tries, hc_pause, and hc_url,
+# hc_expect, hc_host (the Host header, empty for none) or hc_cmd. Up to hc_tries attempts; returns
+# 0 when healthy, otherwise reports `health_failed` with the last attempt's result and returns 1.
+health_check() {
+  : "${hc_kind?}" "${hc_tries?}" "${hc_pause?}"
+  step health
+  hc_i=1
+  while :; do
+    if [ "$hc_kind" = url ]; then health_probe_url; else health_probe_command; fi
+    hc_rc=$?
+    if [ $hc_rc -eq 0 ]; then
+      echo "health check passed (attempt $hc_i of $hc_tries)"
+      return 0
+    fi
+    echo "health check attempt $hc_i of $hc_tries: $hc_detail" >&2
+    [ $hc_rc -eq 2 ] || [ $hc_i -ge "$hc_tries" ] && break
+    hc_i=$((hc_i + 1))
+    sleep "$hc_pause"
+  done
+  setv health_failed "$hc_detail"
+  return 1
+}
+
+# One HTTP request with curl, else wget; sets hc_detail when it fails (2: cannot check at all).
+health_probe_url() {
+  : "${hc_timeout?}" "${hc_url?}" "${hc_expect?}" "${hc_host?}"
+  set --
+  [ -n "$hc_host" ] && set -- "Host: $hc_host"
+  if command -v curl >/dev/null 2>&1; then
+    hc_code=$(curl -gsS -o /dev/null -w '%{http_code}' --max-time "$hc_timeout" ${1:+-H "$1"} "$hc_url")
+  elif command -v wget >/dev/null 2>&1; then
+    hc_opts=
+    wget --help 2>&1 | grep -q -e '--tries' && hc_opts='--tries=1 --max-redirect=0'
+    # shellcheck disable=SC2086 # hc_opts is zero or two options, split on purpose
+    hc_code=$(wget $hc_opts -S -q -O /dev/null -T "$hc_timeout" ${1:+--header="$1"} "$hc_url" 2>&1 | awk '$1 ~ /^HTTP\// { c = $2 } END { print c }')
+  else
+    hc_detail="neither curl nor wget is installed on the server; install one, or use health_check.command"
+    return 2
+  fi
+  [ "$hc_code" = "$hc_expect" ] && return 0
+  case $hc_code in
+    ''|000) hc_detail="no HTTP response from $hc_url within ${hc_timeout}s (expected $hc_expect)" ;;
+    *) hc_detail="HTTP $hc_code from $hc_url (expected $hc_expect)" ;;
+  esac
+  return 1
+}
+
+# The user's command, in the live release, bounded by `timeout` where the server has it.
+health_probe_command() {
+  : "${hc_timeout?}" "${hc_cmd?}"
+  if command -v timeout >/dev/null 2>&1; then
+    (cd "$live/" && timeout "$hc_timeout" sh -c "$hc_cmd") </dev/null
+  else
+    (cd "$live/" && sh -c "$hc_cmd") </dev/null
+  fi
+  hc_rc=$?
+  [ $hc_rc -eq 0 ] && return 0
+  if [ $hc_rc -eq 124 ]; then hc_detail="command timed out after ${hc_timeout}s"
+  else hc_detail="command exited with code $hc_rc"; fi
+  return 1
+}
+
+# mkdir_parent DIR ENTRY: creates DIR/ENTRY's parent directories when ENTRY is nested (top-level
+# entries, the usual, spare the process).
+mkdir_parent() {
+  case $2 in */*) mkdir -p "$1/${2%/*}" ;; esac
+}
+
+# link_shared ENTRY KIND: links shared/ENTRY into the release $rel with a relative link; KIND is
+# `file` or `dir`. A missing shared entry is seeded from the release's own copy when the
+# repository has one (e.g. Laravel's storage/ skeleton), else created empty.
+link_shared() {
+  : "${rel?}"
+  e=$1
+  up=../ ls_rest=$e
+  while :; do
+    case $ls_rest in */*) ls_rest=${ls_rest#*/}; up=../$up ;; *) break ;; esac
+  done
+  if [ ! -e "$shared/$e" ] && [ ! -L "$shared/$e" ]; then
+    if [ -e "$rel/$e" ] && [ ! -L "$rel/$e" ]; then
+      mkdir_parent "$shared" "$e" && cp -a "$rel/$e" "$shared/$e" || exit 1
+    elif [ "$2" = file ]; then
+      mkdir_parent "$shared" "$e" && touch "$shared/$e" || exit 1
+    else
+      mkdir -p "$shared/$e" || exit 1
+    fi
+  fi
+  if [ -e "$rel/$e" ] || [ -L "$rel/$e" ]; then rm -rf "${rel:?}/$e" || exit 1; fi
+  mkdir_parent "$rel" "$e" && ln -s "${up}shared/$e" "$rel/$e" || exit 1
+}
+
+# Deletes the releases of the list parameter `prune`, re-reading the live symlink first: the
+# server is the truth, so a release live there is kept whatever the history believes. Each is
+# first renamed into .flipdeck/ (atomic), then deleted: an interrupted prune leaves hidden trash,
+# never a half-deleted release that could be rolled back to. Trash from an earlier interrupted
+# prune goes first. `prune_relog_I` is release I's line prefix for the release log.
+prune_releases() {
+  : "${prune_n?}"
+  [ "$prune_n" -gt 0 ] || return 0
+  step prune
+  rm -rf "$meta"/.trash-* 2>/dev/null
+  live_now=$(readlink "$live" 2>/dev/null)
+  live_now=${live_now##*/}
+  pr_i=1
+  while [ "$pr_i" -le "$prune_n" ]; do
+    r=$(item prune "$pr_i")
+    if [ "$r" = "$live_now" ]; then
+      setv kept_live "$r"
+    elif [ ! -e "$base/$r" ] || mv "$base/$r" "$meta/.trash-$r-$$"; then
+      setv pruned "$r"
+      relog "$(item prune_relog "$pr_i")" pruned ""
+      rm -rf "$meta/.trash-$r-$$"
+    else
+      setv prune_failed "$r"
+    fi
+    pr_i=$((pr_i + 1))
+  done
+}
+
+# The layout's paths. Without a configured root it is the login user's home, checked as a
+# configured root is (absolute, no `..`, no control characters) and reported (`root`).
+if [ "$home_root" = 1 ]; then
+  case $HOME in
+    /*) case $HOME in *[[:cntrl:]]*|*/../*|*/..) home_ok=0 ;; *) home_ok=1 ;; esac ;;
+    *) home_ok=0 ;;
+  esac
+  if [ "$home_ok" != 1 ] || [ ${#HOME} -gt 1024 ]; then
+    echo "the login user's home \"$HOME\" cannot be the root: it must be an absolute path without '..' or control characters; set root in the config" >&2
+    exit 78
+  fi
+  root=${HOME%/}
+  setv root "$HOME"
+fi
+base="$root/deployments/$domain"
+live="$root/$domain"
+shared="$base/shared"
+meta="$base/.flipdeck"
+lock="$meta/lock"

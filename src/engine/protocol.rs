@@ -1,0 +1,495 @@
+//! The wire between the engine and the scripts it runs on a target (`assets/remote/*.sh`): the
+//! marker lines a script prints, the values it reports, the lock's owner line, the exit codes and
+//! the words of a conversation over its stdin. Everything that both sides must spell the same is
+//! here, once.
+
+use crate::shell::quote;
+use std::fmt;
+use std::str::FromStr;
+
+/// The environment variable naming a job's token in each of its processes on the target.
+pub const JOB_ENV: &str = "FLIPDECK_JOB";
+
+/// What a deploy script prints, on stdout and on stderr, once the switch is done: then it reads the
+/// deployment's log from stdin.
+pub const READY: &str = "ready";
+
+/// What a fleet member's deploy script prints once built: then it reads `go` or `abort`.
+pub const GATE: &str = "gate";
+
+/// Exit code of a script that found the site's lock held by someone else (it reports `holder`).
+pub const LOCK_HELD: i32 = 75;
+/// Exit code of a script that found an unusable `$HOME` to use as the root.
+pub const BAD_HOME: i32 = 78;
+/// A fleet member that did not switch because another server failed to build.
+pub const FLEET_ABORTED: i32 = 3;
+/// A fleet member that switched back because another server failed to switch.
+pub const FLEET_REVERTED: i32 = 4;
+/// A fleet member that could not switch back: its new release stays live.
+pub const FLEET_REVERT_FAILED: i32 = 5;
+/// A script stopped by INT, TERM or HUP.
+pub const INTERRUPTED: i32 = 130;
+
+/// The parameter block a script starts with: `name='value'` lines, every value through
+/// `shell::quote`, so nothing reaches the shell unquoted. Optional parts of an operation are
+/// parameters its file tests; lists are numbered parameters (`item` in `lib.sh`).
+#[derive(Debug, Clone, Default)]
+pub struct Params(String);
+
+impl Params {
+    pub fn new() -> Params {
+        Params::default()
+    }
+
+    /// `name=value`, quoted. Names are the scripts' own (letters, digits, `_`), never the user's.
+    pub fn set(mut self, name: &str, value: &str) -> Params {
+        debug_assert!(
+            !name.is_empty()
+                && !name.starts_with(|c: char| c.is_ascii_digit())
+                && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_'),
+            "parameter name {name:?}"
+        );
+        self.0.push_str(name);
+        self.0.push('=');
+        self.0.push_str(&quote(value));
+        self.0.push('\n');
+        self
+    }
+
+    /// `1` when on, empty when off (the scripts test `[ "$name" = 1 ]`).
+    pub fn flag(self, name: &str, on: bool) -> Params {
+        self.set(name, if on { "1" } else { "" })
+    }
+
+    /// A list: `name_n` (how many) and `name_1` ... `name_n` (`item name I` in `lib.sh`).
+    pub fn list<S: AsRef<str>>(self, name: &str, items: &[S]) -> Params {
+        let mut p = self.set(&format!("{name}_n"), &items.len().to_string());
+        for (i, v) in items.iter().enumerate() {
+            p = p.set(&format!("{name}_{}", i + 1), v.as_ref());
+        }
+        p
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+/// One line of a script's output that is meant for the engine: `{marker} step NAME`,
+/// `{marker} set KEY VALUE`, `{marker} ready`, `{marker} gate`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Marker<'a> {
+    Step(&'a str),
+    Set {
+        key: Key,
+        value: &'a str,
+    },
+    Ready,
+    Gate,
+    /// A marker line of no known kind (or a value of an unknown key): ignored.
+    Other,
+}
+
+impl<'a> Marker<'a> {
+    /// The marker line `line` is, if it is one. `Ready` and `Gate` are whole lines, on either
+    /// stream; the rest only count on stdout (the caller's business).
+    pub fn parse(marker: &str, line: &'a str) -> Option<Marker<'a>> {
+        let rest = line.strip_prefix(marker)?;
+        if let Some(word) = rest.strip_prefix(' ') {
+            if word == READY {
+                return Some(Marker::Ready);
+            }
+            if word == GATE {
+                return Some(Marker::Gate);
+            }
+        }
+        let rest = rest.trim_start();
+        if let Some(name) = rest.strip_prefix("step ") {
+            return Some(Marker::Step(name));
+        }
+        if let Some(kv) = rest.strip_prefix("set ") {
+            let (k, value) = kv.split_once(' ').unwrap_or((kv, ""));
+            return Some(match Key::parse(k) {
+                Some(key) => Marker::Set { key, value },
+                None => Marker::Other,
+            });
+        }
+        Some(Marker::Other)
+    }
+}
+
+macro_rules! keys {
+    ($($(#[$doc:meta])* $variant:ident = $name:literal,)*) => {
+        /// The keys a script reports with `setv KEY VALUE`.
+        #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+        pub enum Key {
+            $($(#[$doc])* $variant,)*
+        }
+
+        impl Key {
+            pub const ALL: &[Key] = &[$(Key::$variant,)*];
+
+            pub fn as_str(self) -> &'static str {
+                match self {
+                    $(Key::$variant => $name,)*
+                }
+            }
+
+            pub fn parse(s: &str) -> Option<Key> {
+                match s {
+                    $($name => Some(Key::$variant),)*
+                    _ => None,
+                }
+            }
+        }
+    };
+}
+
+keys! {
+    /// The login user's home, when it is the root.
+    Root = "root",
+    /// The first line of the lock's owner file when the lock is held by someone else.
+    Holder = "holder",
+    Built = "built",
+    Commit = "commit",
+    /// A fleet member that did not switch.
+    Aborted = "aborted",
+    /// A fleet member that switched back.
+    Reverted = "reverted",
+    /// What the live link pointed at before a switch ("" for nothing).
+    Prev = "prev",
+    Switched = "switched",
+    SwitchedBack = "switched_back",
+    HealthFailed = "health_failed",
+    Missing = "missing",
+    Pruned = "pruned",
+    KeptLive = "kept_live",
+    PruneFailed = "prune_failed",
+    Live = "live",
+    LiveNotLink = "live_not_link",
+    LiveOk = "live_ok",
+    Release = "release",
+    Lock = "lock",
+    /// A line of the server's release log.
+    Relog = "relog",
+    WentLive = "went_live",
+    Removed = "removed",
+    NoLock = "nolock",
+    FpmTimeout = "fpm_timeout",
+    FpmUnreadable = "fpm_unreadable",
+    Nginx = "nginx",
+    NginxInvalid = "nginx_invalid",
+    NginxReloadFailed = "nginx_reload_failed",
+}
+
+/// The values a script reported, in order.
+#[derive(Debug, Clone, Default)]
+pub struct Vars(Vec<(Key, String)>);
+
+impl Vars {
+    pub fn push(&mut self, key: Key, value: &str) {
+        self.0.push((key, value.to_string()));
+    }
+
+    /// The values read as one operation's report.
+    pub fn report<T: Report>(&self) -> T {
+        let mut r = T::default();
+        for (k, v) in &self.0 {
+            r.take(*k, v);
+        }
+        r
+    }
+}
+
+/// What one operation's script reports, typed. A later value of a key replaces an earlier one;
+/// list fields collect every value.
+pub trait Report: Default {
+    fn take(&mut self, key: Key, value: &str);
+}
+
+/// What a switch reports (deploy, rollback).
+#[derive(Debug, Clone, Default)]
+pub struct SwitchReport {
+    pub prev: Option<String>,
+    pub switched: bool,
+    pub switched_back: bool,
+    pub health_failed: Option<String>,
+}
+
+impl Report for SwitchReport {
+    fn take(&mut self, key: Key, v: &str) {
+        match key {
+            Key::Prev => self.prev = Some(v.into()),
+            Key::Switched => self.switched = true,
+            Key::SwitchedBack => self.switched_back = true,
+            Key::HealthFailed => self.health_failed = Some(v.into()),
+            _ => {}
+        }
+    }
+}
+
+/// What pruning reports (the prune command, and the end of a deploy).
+#[derive(Debug, Clone, Default)]
+pub struct PruneReport {
+    pub holder: Option<String>,
+    pub pruned: Vec<String>,
+    pub kept_live: Vec<String>,
+    pub prune_failed: Vec<String>,
+}
+
+impl Report for PruneReport {
+    fn take(&mut self, key: Key, v: &str) {
+        match key {
+            Key::Holder => self.holder = Some(v.into()),
+            Key::Pruned => self.pruned.push(v.into()),
+            Key::KeptLive => self.kept_live.push(v.into()),
+            Key::PruneFailed => self.prune_failed.push(v.into()),
+            _ => {}
+        }
+    }
+}
+
+/// `deploy.sh`.
+#[derive(Debug, Clone, Default)]
+pub struct DeployReport {
+    pub holder: Option<String>,
+    pub built: bool,
+    pub commit: Option<String>,
+    pub aborted: bool,
+    pub reverted: bool,
+    pub switch: SwitchReport,
+    pub prune: PruneReport,
+}
+
+impl Report for DeployReport {
+    fn take(&mut self, key: Key, v: &str) {
+        match key {
+            Key::Holder => self.holder = Some(v.into()),
+            Key::Built => self.built = true,
+            Key::Commit => self.commit = Some(v.into()),
+            Key::Aborted => self.aborted = true,
+            Key::Reverted => self.reverted = true,
+            _ => {}
+        }
+        self.switch.take(key, v);
+        self.prune.take(key, v);
+    }
+}
+
+/// `rollback.sh`.
+#[derive(Debug, Clone, Default)]
+pub struct RollbackReport {
+    pub holder: Option<String>,
+    pub missing: bool,
+    pub switch: SwitchReport,
+}
+
+impl Report for RollbackReport {
+    fn take(&mut self, key: Key, v: &str) {
+        match key {
+            Key::Holder => self.holder = Some(v.into()),
+            Key::Missing => self.missing = true,
+            _ => {}
+        }
+        self.switch.take(key, v);
+    }
+}
+
+/// `inspect.sh` (and the live link `stop_own.sh` reports).
+#[derive(Debug, Clone, Default)]
+pub struct InspectReport {
+    pub live: Option<String>,
+    pub live_not_link: bool,
+    pub releases: Vec<String>,
+    pub lock: Option<String>,
+    /// The newest lines of the server's release log, oldest first.
+    pub relog: Vec<String>,
+}
+
+impl Report for InspectReport {
+    fn take(&mut self, key: Key, v: &str) {
+        match key {
+            Key::Live => self.live = Some(v.into()),
+            Key::LiveNotLink => self.live_not_link = true,
+            Key::Release => self.releases.push(v.into()),
+            Key::Lock => self.lock = Some(v.into()),
+            Key::Relog => self.relog.push(v.into()),
+            _ => {}
+        }
+    }
+}
+
+/// `recover.sh`.
+#[derive(Debug, Clone, Default)]
+pub struct RecoverReport {
+    pub went_live: bool,
+    pub commit: Option<String>,
+}
+
+impl Report for RecoverReport {
+    fn take(&mut self, key: Key, v: &str) {
+        match key {
+            Key::WentLive => self.went_live = true,
+            Key::Commit => self.commit = Some(v.into()),
+            _ => {}
+        }
+    }
+}
+
+/// `remove_leftovers.sh`.
+#[derive(Debug, Clone, Default)]
+pub struct LeftoversReport {
+    pub holder: Option<String>,
+    pub removed: Vec<String>,
+}
+
+impl Report for LeftoversReport {
+    fn take(&mut self, key: Key, v: &str) {
+        match key {
+            Key::Holder => self.holder = Some(v.into()),
+            Key::Removed => self.removed.push(v.into()),
+            _ => {}
+        }
+    }
+}
+
+/// `unlock.sh`.
+#[derive(Debug, Clone, Default)]
+pub struct UnlockReport {
+    pub no_lock: bool,
+    pub holder: Option<String>,
+}
+
+impl Report for UnlockReport {
+    fn take(&mut self, key: Key, v: &str) {
+        match key {
+            Key::NoLock => self.no_lock = true,
+            Key::Holder => self.holder = Some(v.into()),
+            _ => {}
+        }
+    }
+}
+
+/// `provision.sh` (with `fpm.sh`).
+#[derive(Debug, Clone, Default)]
+pub struct ProvisionReport {
+    pub live: Option<String>,
+    pub live_ok: bool,
+    pub fpm_timeout: Option<String>,
+    pub fpm_unreadable: bool,
+}
+
+impl Report for ProvisionReport {
+    fn take(&mut self, key: Key, v: &str) {
+        match key {
+            Key::Live => self.live = Some(v.into()),
+            Key::LiveOk => self.live_ok = true,
+            Key::FpmTimeout => self.fpm_timeout = Some(v.into()),
+            Key::FpmUnreadable => self.fpm_unreadable = true,
+            _ => {}
+        }
+    }
+}
+
+/// `nginx.sh`.
+#[derive(Debug, Clone, Default)]
+pub struct NginxReport {
+    /// `unchanged`, `written` or `reloaded`.
+    pub nginx: Option<String>,
+    pub invalid: bool,
+    pub reload_failed: bool,
+}
+
+impl Report for NginxReport {
+    fn take(&mut self, key: Key, v: &str) {
+        match key {
+            Key::Nginx => self.nginx = Some(v.into()),
+            Key::NginxInvalid => self.invalid = true,
+            Key::NginxReloadFailed => self.reload_failed = true,
+            _ => {}
+        }
+    }
+}
+
+/// The first line of a lock's `owner` file: who holds the lock, from where, since when, for what.
+/// `user@host pid=PID action=ACTION [deployment=ID ]since=TIME token=TOKEN`. Servers keep locks
+/// written by older flipdecks, and the scripts find words of it (`token=`, `deployment=`), so the
+/// format stays exactly this. Reading is lenient: only the first word is required.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LockOwner {
+    /// `user@host`.
+    pub who: String,
+    pub pid: Option<i32>,
+    pub action: Option<String>,
+    pub deployment: Option<i64>,
+    pub since: Option<String>,
+    pub token: Option<String>,
+}
+
+impl LockOwner {
+    /// The host part of `who`, if it has one.
+    pub fn host(&self) -> Option<&str> {
+        self.who.rsplit_once('@').map(|(_, h)| h)
+    }
+
+    /// The word naming deployment `id` in an owner line (what `recover.sh` looks for).
+    pub fn deployment_word(id: i64) -> String {
+        format!("deployment={id}")
+    }
+}
+
+impl fmt::Display for LockOwner {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.who)?;
+        if let Some(p) = self.pid {
+            write!(f, " pid={p}")?;
+        }
+        if let Some(a) = &self.action {
+            write!(f, " action={a}")?;
+        }
+        if let Some(d) = self.deployment {
+            write!(f, " {}", LockOwner::deployment_word(d))?;
+        }
+        if let Some(s) = &self.since {
+            write!(f, " since={s}")?;
+        }
+        if let Some(t) = &self.token {
+            write!(f, " token={t}")?;
+        }
+        Ok(())
+    }
+}
+
+impl FromStr for LockOwner {
+    type Err = ();
+
+    fn from_str(s: &str) -> Result<LockOwner, ()> {
+        let mut words = s.split_whitespace();
+        let who = words.next().ok_or(())?.to_string();
+        let mut o = LockOwner {
+            who,
+            pid: None,
+            action: None,
+            deployment: None,
+            since: None,
+            token: None,
+        };
+        for w in words {
+            let Some((k, v)) = w.split_once('=') else {
+                continue;
+            };
+            match k {
+                "pid" if o.pid.is_none() => o.pid = v.parse().ok(),
+                "action" if o.action.is_none() => o.action = Some(v.into()),
+                "deployment" if o.deployment.is_none() => o.deployment = v.parse().ok(),
+                "since" if o.since.is_none() => o.since = Some(v.into()),
+                "token" if o.token.is_none() => o.token = Some(v.into()),
+                _ => {}
+            }
+        }
+        Ok(o)
+    }
+}
+
+#[cfg(test)]
+pub(crate) mod tests;
