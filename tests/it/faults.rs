@@ -497,6 +497,13 @@ fn permission_denied_for_a_non_root_user() {
                 .status();
         }
     }
+    // The sandbox is now writable by everyone, so flipdeck would rightly refuse a config in it:
+    // nobody reads a copy in a folder of root's, mode 755.
+    let cfg_dir = h.dir.path().join("cfg");
+    std::fs::create_dir(&cfg_dir).unwrap();
+    let _ = Command::new("chmod").arg("755").arg(&cfg_dir).status();
+    let config = cfg_dir.join("config.toml");
+    std::fs::copy(&h.config, &config).unwrap();
     // ...and run flipdeck: a copy in the sandbox, since the build may sit in a directory only
     // root can enter (a clone in `mktemp -d`).
     let bin = h.dir.path().join("flipdeck");
@@ -512,12 +519,14 @@ fn permission_denied_for_a_non_root_user() {
             "HOME=/tmp",
             "GIT_CONFIG_GLOBAL=/dev/null",
         ])
-        .arg(format!("FLIPDECK_CONFIG={}", h.config.display()))
+        .arg(format!("FLIPDECK_CONFIG={}", config.display()))
         .arg(format!("FLIPDECK_DB={}", h.db.display()))
         .arg(&bin)
         .args(["deploy", DOMAIN])
         .output()
         .unwrap();
+    // The sandbox is root's alone again, for the checks below (and the config in it).
+    let _ = Command::new("chmod").arg("755").arg(h.dir.path()).status();
     assert_eq!(out.status.code(), Some(1), "{out:?}");
     assert!(
         String::from_utf8_lossy(&out.stdout).contains("Permission denied"),
