@@ -28,15 +28,7 @@ impl Store {
             "SELECT id, server_id, active_deployment_id, last_deployment_sha, last_deployed_at
              FROM server_sites WHERE server_id = ?1 AND domain = ?2",
             params![server_id, domain],
-            |r| {
-                Ok(SiteRow {
-                    id: r.get(0)?,
-                    server_id: r.get(1)?,
-                    active_deployment_id: r.get(2)?,
-                    last_deployment_sha: r.get(3)?,
-                    last_deployed_at: parse_ts(r.get(4)?),
-                })
-            },
+            row_to_site,
         )?;
         Ok(row)
     }
@@ -50,15 +42,7 @@ impl Store {
                  FROM server_sites s JOIN servers v ON v.id = s.server_id
                  WHERE v.name = ?1 AND s.domain = ?2",
                 params![server, domain],
-                |r| {
-                    Ok(SiteRow {
-                        id: r.get(0)?,
-                        server_id: r.get(1)?,
-                        active_deployment_id: r.get(2)?,
-                        last_deployment_sha: r.get(3)?,
-                        last_deployed_at: parse_ts(r.get(4)?),
-                    })
-                },
+                row_to_site,
             )
             .optional()?)
     }
@@ -95,15 +79,19 @@ impl Store {
             "SELECT id, server_id, active_deployment_id, last_deployment_sha, last_deployed_at
              FROM server_sites WHERE id = ?1",
             [site_id],
-            |r| {
-                Ok(SiteRow {
-                    id: r.get(0)?,
-                    server_id: r.get(1)?,
-                    active_deployment_id: r.get(2)?,
-                    last_deployment_sha: r.get(3)?,
-                    last_deployed_at: parse_ts(r.get(4)?),
-                })
-            },
+            row_to_site,
         )?)
     }
+}
+
+/// A site row from the columns `id, server_id, active_deployment_id, last_deployment_sha,
+/// last_deployed_at`, in that order.
+fn row_to_site(r: &rusqlite::Row<'_>) -> rusqlite::Result<SiteRow> {
+    Ok(SiteRow {
+        id: r.get(0)?,
+        server_id: r.get(1)?,
+        active_deployment_id: r.get(2)?,
+        last_deployment_sha: r.get(3)?,
+        last_deployed_at: parse_ts(r.get(4)?),
+    })
 }

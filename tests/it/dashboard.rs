@@ -269,29 +269,9 @@ fn filter_matches_branch_sha_status() {
     app.on_key(key(KeyCode::Char('/')));
     app.on_key(key(KeyCode::Esc));
     assert_eq!(app.visible_deployments().len(), 4);
-    app.on_key(key(KeyCode::Char('/')));
-    for c in "failed".chars() {
-        app.on_key(key(KeyCode::Char(c)));
-    }
-    assert_eq!(
-        app.visible_deployments()
-            .iter()
-            .map(|d| d.id)
-            .collect::<Vec<_>>(),
-        [6]
-    );
+    assert_eq!(filter(&mut app, "failed"), [6]);
     app.on_key(key(KeyCode::Esc));
-    app.on_key(key(KeyCode::Char('/')));
-    for c in "4abc".chars() {
-        app.on_key(key(KeyCode::Char(c)));
-    }
-    assert_eq!(
-        app.visible_deployments()
-            .iter()
-            .map(|d| d.id)
-            .collect::<Vec<_>>(),
-        [4]
-    );
+    assert_eq!(filter(&mut app, "4abc"), [4]);
 }
 
 #[test]
@@ -506,4 +486,13 @@ fn deploying_a_fleet_domain_deploys_every_server_together() {
     app.selected = 2;
     app.on_key(key(KeyCode::Char('d')));
     assert!(matches!(app.modal, Some(Modal::ConfirmDeploy { ref fleet, .. }) if fleet.is_empty()));
+}
+
+/// Types `/` and `text`: the ids of the deployments the filter leaves.
+fn filter(app: &mut App, text: &str) -> Vec<i64> {
+    app.on_key(key(KeyCode::Char('/')));
+    for c in text.chars() {
+        app.on_key(key(KeyCode::Char(c)));
+    }
+    app.visible_deployments().iter().map(|d| d.id).collect()
 }

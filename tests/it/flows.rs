@@ -449,14 +449,8 @@ fn list_json_has_exactly_the_spec_fields(h: Harness) {
 }
 
 fn cancel_releases_lock_and_removes_half_release(h: Harness) {
-    h.write_config("deployment_script = \"true\"");
-    h.ok(&["deploy", DOMAIN]);
-    let live = h.live_release().unwrap();
-    h.write_config("deployment_script = \"\"\"\necho started\nsleep 30\n\"\"\"");
-    let child = h.spawn(&["deploy", DOMAIN]);
-    // Wait until the script runs, then interrupt like Ctrl-C.
-    h.wait_building(1);
-    std::thread::sleep(Duration::from_millis(500));
+    // Interrupted while its script runs.
+    let (live, child) = h.deploy_held_in_script();
     unsafe { libc::kill(child.id() as i32, libc::SIGINT) };
     let out = child.wait_with_output().unwrap();
     assert_eq!(out.status.code(), Some(1));

@@ -25,6 +25,17 @@ fn engine(db: &Path) -> Engine {
 }
 
 /// Provision, deploys (one of them pruning), a rollback and a prune, each counted.
+/// A deploy with the default options, never cancelled.
+async fn deploy(
+    engine: &Engine,
+    site: &flipdeck::config::SiteRef<'_>,
+    c: &dyn Connector,
+) -> flipdeck::error::Result<flipdeck::engine::Deployed> {
+    engine
+        .deploy(site, c, DeployOptions::default(), CancellationToken::new())
+        .await
+}
+
 async fn count_every_operation(h: &Harness, connector: Arc<dyn Connector>) {
     h.write_config("keep = 3\nserver:reload_command = \"true\"");
     let config = Config::load(&h.config).unwrap();
@@ -39,15 +50,7 @@ async fn count_every_operation(h: &Harness, connector: Arc<dyn Connector>) {
     );
     for i in 0..3 {
         h.commit("public/index.php", &format!("<?php echo 'v{i}';\n"));
-        let d = engine
-            .deploy(
-                &site,
-                &c,
-                DeployOptions::default(),
-                CancellationToken::new(),
-            )
-            .await
-            .unwrap();
+        let d = deploy(&engine, &site, &c).await.unwrap();
         assert_eq!(c.take(), (1, 1), "deploy {i}");
         // The fourth release (with provision's) is one too many: pruned in the same exec.
         assert_eq!(d.pruned.len(), usize::from(i == 2), "deploy {i} pruned");
@@ -137,15 +140,7 @@ async fn the_login_home_is_read_by_the_first_script() {
     std::fs::create_dir(&home).unwrap();
     let engine = engine(&h.db);
     let c = CountingConnector::new(Arc::new(HomeConnector(home.clone())));
-    let d = engine
-        .deploy(
-            &site,
-            &c,
-            DeployOptions::default(),
-            CancellationToken::new(),
-        )
-        .await
-        .unwrap();
+    let d = deploy(&engine, &site, &c).await.unwrap();
     assert_eq!(c.take(), (1, 1), "no round trip of its own for $HOME");
     let release = home.join("deployments").join(DOMAIN).join(&d.release);
     assert!(release.join("deployment.log").is_file());
@@ -162,15 +157,7 @@ async fn the_login_home_is_read_by_the_first_script() {
         stored.log_file_path.as_deref(),
         Some(release.join("deployment.log").to_str().unwrap())
     );
-    engine
-        .deploy(
-            &site,
-            &c,
-            DeployOptions::default(),
-            CancellationToken::new(),
-        )
-        .await
-        .unwrap();
+    deploy(&engine, &site, &c).await.unwrap();
     engine
         .rollback(&site, &c, RollbackOptions::default())
         .await
@@ -189,15 +176,7 @@ async fn a_home_that_cannot_be_the_root_is_refused() {
     let site = config.find_site(DOMAIN).unwrap();
     let engine = engine(&h.db);
     let c = CountingConnector::new(Arc::new(HomeConnector("relative/home".into())));
-    let err = engine
-        .deploy(
-            &site,
-            &c,
-            DeployOptions::default(),
-            CancellationToken::new(),
-        )
-        .await
-        .unwrap_err();
+    let err = deploy(&engine, &site, &c).await.unwrap_err();
     assert!(err.to_string().contains("set root"), "{}", err.to_string());
     assert!(!h.dir.path().join("relative").exists());
     let d = &engine.store.list(1, None).unwrap()[0];

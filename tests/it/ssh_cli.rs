@@ -133,13 +133,7 @@ fn wrong_key_fails_naming_user_host_and_methods() {
 #[test]
 fn connection_killed_mid_deploy_fails_safely_and_the_next_deploy_works() {
     let Some(h) = Harness::ssh() else { return };
-    h.write_config("deployment_script = \"true\"");
-    h.ok(&["deploy", DOMAIN]);
-    let live = h.live_release().unwrap();
-    h.write_config("deployment_script = \"\"\"\necho started\nsleep 30\n\"\"\"");
-    let child = h.spawn(&["deploy", DOMAIN]);
-    h.wait_building(1);
-    std::thread::sleep(Duration::from_millis(500));
+    let (live, child) = h.deploy_held_in_script();
     let killed = sshd(&h).signal_connections(libc::SIGKILL);
     assert!(killed > 0);
     let started = Instant::now();

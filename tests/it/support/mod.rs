@@ -194,6 +194,19 @@ impl Harness {
     }
 
     /// Waits until a deploy holds the lock and its release directory exists (its script is running).
+    /// Deploys once, then starts a deploy whose script sleeps, and returns the live release and
+    /// that deploy once its script has run for half a second.
+    pub fn deploy_held_in_script(&self) -> (String, std::process::Child) {
+        self.write_config("deployment_script = \"true\"");
+        self.ok(&["deploy", DOMAIN]);
+        let live = self.live_release().unwrap();
+        self.write_config("deployment_script = \"\"\"\necho started\nsleep 30\n\"\"\"");
+        let child = self.spawn(&["deploy", DOMAIN]);
+        self.wait_building(1);
+        std::thread::sleep(std::time::Duration::from_millis(500));
+        (live, child)
+    }
+
     pub fn wait_building(&self, releases_before: usize) {
         let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
         while self.releases().len() <= releases_before || !self.lock_dir().exists() {
