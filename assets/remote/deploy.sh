@@ -6,12 +6,13 @@
 #
 # Parameters: rel_name (the release), release_link (the live link's target), relog_deploy (its
 # release-log prefix), source (git or placeholder) with repo and branch, run_script (1: run the
-# deploy script, the list `script`), the list `shared` with shared_kind_I (file or dir),
+# deploy script, `deploy_script`, its commands traced behind `trace`), the list `shared` with
+# shared_kind_I (file or dir),
 # reload_cmd (may be empty), hc_kind (empty: no health check; see health_check in lib.sh), the
 # list `prune` (see prune_releases), and fleet_gate (1: one server of a fleet, which waits at the
 # gate, see below). Names used after the deploy script runs avoid words a script would set.
 : "${rel_name?}" "${release_link?}" "${relog_deploy?}" "${source?}" "${repo?}" "${branch?}" "${run_script?}"
-: "${shared_n?}" "${script_n?}" "${reload_cmd?}" "${hc_kind?}" "${fleet_gate?}"
+: "${shared_n?}" "${deploy_script?}" "${trace?}" "${reload_cmd?}" "${hc_kind?}" "${fleet_gate?}"
 # From lib.sh.
 : "${M?}" "${base?}" "${shared?}" "${meta?}" "${live?}" "${domain?}" "${root?}"
 
@@ -22,8 +23,10 @@ created=0
 built=0
 locked=0
 finished=0
+script_file="$meta/.script-$$"
 on_exit() {
   rc=$?
+  rm -f "$script_file"
   # Every deployment that got the lock leaves a line in the server's release log.
   if [ "$locked" = 1 ] && [ "$finished" != 1 ] && [ $rc -ne 0 ]; then
     relog "$relog_deploy" failed "${sha:-}"
@@ -72,19 +75,23 @@ while [ "$fd_i" -le "$shared_n" ]; do
 done
 
 if [ "$run_script" = 1 ]; then
-  cd "$rel" || exit 1
-  export FLIPDECK_RELEASE="$rel_name" FLIPDECK_RELEASE_PATH="$rel" FLIPDECK_DOMAIN="$domain" FLIPDECK_SHARED_PATH="$shared"
-  # Each line runs as its own step, with eval, in this shell: what a line sets, the next sees.
-  # The loop's own variables have names a deploy script is unlikely to use.
-  fd_i=1
-  while [ "$fd_i" -le "$script_n" ]; do
-    fd_line=$(item script "$fd_i")
-    step "script $fd_i/$script_n: $fd_line"
-    eval "$fd_line" </dev/null
-    rc=$?; [ $rc -eq 0 ] || exit $rc
+  step script
+  # The deploy script runs as one POSIX sh script (if/fi, loops, continuations and heredocs all
+  # work) in a shell of its own, in the release: it sees the exported FLIPDECK_* variables and
+  # nothing of this script's (the marker key included), so nothing it prints can pass for a
+  # marker, and nothing it sets changes what flipdeck does next. The first failing command fails
+  # the deploy (-e); every command is traced (-x) behind $trace, so the log shows each one and a
+  # failure names it. The script is a private file, never an argument that `ps` would show.
+  (umask 077 && printf '%s\n' "$deploy_script" > "$script_file") || exit 1
+  (
     cd "$rel" || exit 1
-    fd_i=$((fd_i + 1))
-  done
+    export FLIPDECK_RELEASE="$rel_name" FLIPDECK_RELEASE_PATH="$rel" FLIPDECK_DOMAIN="$domain" FLIPDECK_SHARED_PATH="$shared"
+    export PS4="$trace"
+    exec sh -ex "$script_file" </dev/null
+  )
+  rc=$?
+  rm -f "$script_file"
+  [ $rc -eq 0 ] || exit $rc
 fi
 
 if [ "$source" = git ]; then

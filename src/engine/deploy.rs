@@ -191,11 +191,8 @@ impl Engine {
             log
         });
         let ran = match gate {
-            Some(g) => {
-                job.converse_gated(&script, &cancel, "switch", reply, g)
-                    .await
-            }
-            None => job.converse(&script, &cancel, "switch", reply).await,
+            Some(g) => job.converse_gated(&script, &cancel, reply, g).await,
+            None => job.converse(&script, &cancel, reply).await,
         };
         if !placed && job.layout.root.is_some() {
             let (path, log) = (job.layout.release(&release), job.layout.log_file(&release));
@@ -314,6 +311,10 @@ impl Engine {
             )
         } else if r.status.success() {
             format!("{step}: the deploy script exited early (a line ran `exit`)")
+        } else if step == "script"
+            && let Some(cmd) = &job.last_command
+        {
+            format!("the deploy script failed ({}) at `{cmd}`", r.status)
         } else {
             format!("{step} failed ({})", r.status)
         };
@@ -341,16 +342,7 @@ impl Engine {
         let why = format!("{why} during {}", step.as_deref().unwrap_or("start"));
         if matches!(e, RunError::Transport { .. }) {
             match connector.connect().await {
-                Ok(t) => {
-                    job.target = t;
-                    // The old session's commands may still run on the server; stop them first.
-                    if !matches!(job.run(&scripts::stop_own(&job.prelude(), false), None, None).await, Ok(r) if r.status.success())
-                    {
-                        job.notice(
-                            "could not stop what the lost session left running on the server",
-                        );
-                    }
-                }
+                Ok(t) => job.target = t,
                 Err(err) => {
                     job.notice(format!(
                         "could not reconnect to clean up ({err}); the site may stay locked: check with `flipdeck status`, then `flipdeck unlock {}`",
@@ -359,6 +351,13 @@ impl Engine {
                     return self.record_failure(job, id, &why, None);
                 }
             }
+        }
+        // What the interrupted script started may still run on the server (a lost connection
+        // leaves it all; a cancelled exec may leave a reload or a build step): stop it before the
+        // site is put back, so it cannot switch or write anything afterwards.
+        if !matches!(job.run(&scripts::stop_own(&job.prelude(), false), None, None).await, Ok(r) if r.status.success())
+        {
+            job.notice("could not stop what the interrupted deploy left running on the server");
         }
         if self.undo(job, release).await {
             return self.record_kept(job, id, &why, None);

@@ -68,6 +68,10 @@ pub struct Job<'e> {
     pub target: Arc<dyn Transport>,
     pub layout: Layout,
     marker: String,
+    /// What the deploy script's shell puts before each command it traces (see `Prelude::trace`).
+    trace: String,
+    /// The deploy script's command that ran last, from its trace: what a failure names.
+    pub last_command: Option<String>,
     pub token: String,
     pub owner: LockOwner,
     /// `user@machine`, for the server's release log.
@@ -88,8 +92,10 @@ impl<'e> Job<'e> {
         action: Action,
     ) -> Job<'e> {
         let id = engine.new_job_id();
-        let nonce = nonce();
-        let token = format!("{}-{}-{}", engine.identity.pid, id, nonce);
+        // The token is in the environment of everything the job starts (to find it again after a
+        // crash); the marker key is not, and is never sent where a deploy script can read it, so
+        // no output of the script can pass for one of the engine's markers.
+        let token = format!("{}-{}-{}", engine.identity.pid, id, nonce());
         let owner = LockOwner {
             who: engine.identity.to_string(),
             pid: Some(engine.identity.pid as i32),
@@ -104,7 +110,9 @@ impl<'e> Job<'e> {
             site,
             target,
             layout,
-            marker: format!("::flipdeck-{nonce}::"),
+            marker: format!("::flipdeck-{}{}::", nonce(), nonce()),
+            trace: format!("::flipdeck-trace-{}:: ", nonce()),
+            last_command: None,
             token,
             owner,
             who: engine.identity.to_string(),
@@ -143,6 +151,7 @@ impl<'e> Job<'e> {
     pub fn prelude(&self) -> Prelude<'_> {
         Prelude {
             marker: &self.marker,
+            trace: &self.trace,
             layout: &self.layout,
             token: &self.token,
             owner: &self.owner,
@@ -169,22 +178,20 @@ impl<'e> Job<'e> {
         stdin: Option<Vec<u8>>,
         cancel: Option<&CancellationToken>,
     ) -> Result<RunResult, RunError> {
-        self.run_inner(script, stdin, cancel, None, None, None)
-            .await
+        self.run_inner(script, stdin, cancel, None, None).await
     }
 
     /// Runs a script that reports `ready` (see `protocol::READY`) and then reads its stdin: at that
     /// point `reply` is called with what the script has set so far, and what it returns is sent.
-    /// Cancelling only works until the script starts the step `last`: from there on it touches the
-    /// live site and must finish (a deploy's switch).
+    /// Cancelling works until the reply is sent (a deploy's success is recorded then): a deploy
+    /// cancelled after its switch is switched back by the caller.
     pub async fn converse(
         &mut self,
         script: &str,
         cancel: &CancellationToken,
-        last: &str,
         reply: Reply<'_, 'e>,
     ) -> Result<RunResult, RunError> {
-        self.run_inner(script, None, Some(cancel), Some(last), Some(reply), None)
+        self.run_inner(script, None, Some(cancel), Some(reply), None)
             .await
     }
 
@@ -193,19 +200,11 @@ impl<'e> Job<'e> {
         &mut self,
         script: &str,
         cancel: &CancellationToken,
-        last: &str,
         reply: Reply<'_, 'e>,
         gate: Gate,
     ) -> Result<RunResult, RunError> {
-        self.run_inner(
-            script,
-            None,
-            Some(cancel),
-            Some(last),
-            Some(reply),
-            Some(gate),
-        )
-        .await
+        self.run_inner(script, None, Some(cancel), Some(reply), Some(gate))
+            .await
     }
 
     async fn run_inner(
@@ -213,7 +212,6 @@ impl<'e> Job<'e> {
         script: &str,
         stdin: Option<Vec<u8>>,
         cancel: Option<&CancellationToken>,
-        last: Option<&str>,
         mut reply: Option<Reply<'_, 'e>>,
         gate: Option<Gate>,
     ) -> Result<RunResult, RunError> {
@@ -229,6 +227,8 @@ impl<'e> Job<'e> {
         let (mut waiting_go, mut waiting_commit) = (false, false);
         let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<OutputLine>();
         let (in_tx, in_rx) = tokio::sync::mpsc::unbounded_channel();
+        let (command, script) = super::scripts::launch(&self.token, script);
+        let _ = in_tx.send(script);
         if let Some(data) = stdin {
             let _ = in_tx.send(data);
         }
@@ -236,52 +236,52 @@ impl<'e> Job<'e> {
         let mut in_tx = reply.is_some().then_some(in_tx);
         let mut ready_on = (false, false);
         let target = self.target.clone();
-        let script = super::scripts::launch(&self.token, script);
-        let exec = target.exec_fed(&script, in_rx, tx);
+        let exec = target.exec_fed(&command, in_rx, tx);
         tokio::pin!(exec);
         let never = CancellationToken::new();
         let cancel = cancel.unwrap_or(&never);
         let mut step: Option<(String, Instant)> = None;
         let mut vars = Vars::default();
+        // Once the reply is sent (a deploy recorded as a success) the script only finishes up.
         let mut cancellable = true;
         let outcome = loop {
-            if last.is_some() && step.as_ref().map(|s| s.0.as_str()) == last {
-                cancellable = false;
-            }
             tokio::select! {
                 biased;
-                Some(line) = rx.recv() => {
-                    let marker = Marker::parse(&self.marker, &line.line);
-                    if gated && marker == Some(Marker::Gate) {
+                Some(raw) = rx.recv() => {
+                    for line in split_at_marker(&self.marker, raw) {
+                        let marker = Marker::parse(&self.marker, &line.line);
+                        if gated && marker == Some(Marker::Gate) {
+                            match line.stream {
+                                Stream::Stdout => gate_on.0 = true,
+                                Stream::Stderr => gate_on.1 = true,
+                            }
+                            if gate_on == (true, true) && let Some(tx) = built.take() {
+                                permit.take();
+                                let _ = tx.send(());
+                                waiting_go = true;
+                            }
+                            continue;
+                        }
+                        if marker != Some(Marker::Ready) {
+                            self.on_line(line, &mut step, &mut vars);
+                            continue;
+                        }
                         match line.stream {
-                            Stream::Stdout => gate_on.0 = true,
-                            Stream::Stderr => gate_on.1 = true,
+                            Stream::Stdout => ready_on.0 = true,
+                            Stream::Stderr => ready_on.1 = true,
                         }
-                        if gate_on == (true, true) && let Some(tx) = built.take() {
-                            permit.take();
+                        // Ready on both streams: every line printed before is in (each stream keeps
+                        // its order, the two may not keep theirs).
+                        if ready_on != (true, true) {
+                            continue;
+                        }
+                        if let Some(tx) = switched.take() {
                             let _ = tx.send(());
-                            waiting_go = true;
+                            waiting_commit = true;
+                        } else if let (Some(reply), Some(in_tx)) = (reply.take(), in_tx.take()) {
+                            let _ = in_tx.send(reply(self, &vars));
+                            cancellable = false;
                         }
-                        continue;
-                    }
-                    if marker != Some(Marker::Ready) {
-                        self.on_line(line, &mut step, &mut vars);
-                        continue;
-                    }
-                    match line.stream {
-                        Stream::Stdout => ready_on.0 = true,
-                        Stream::Stderr => ready_on.1 = true,
-                    }
-                    // Ready on both streams: every line printed before is in (each stream keeps
-                    // its order, the two may not keep theirs).
-                    if ready_on != (true, true) {
-                        continue;
-                    }
-                    if let Some(tx) = switched.take() {
-                        let _ = tx.send(());
-                        waiting_commit = true;
-                    } else if let (Some(reply), Some(in_tx)) = (reply.take(), in_tx.take()) {
-                        let _ = in_tx.send(reply(self, &vars));
                     }
                 }
                 go_on = decision(&mut go), if waiting_go => {
@@ -295,6 +295,7 @@ impl<'e> Job<'e> {
                     waiting_commit = false;
                     commit = None;
                     if let (Some(reply), Some(in_tx)) = (reply.take(), in_tx.take()) {
+                        cancellable = !commit_on;
                         let data = if commit_on {
                             let mut d = b"commit\n".to_vec();
                             d.extend(reply(self, &vars));
@@ -311,8 +312,10 @@ impl<'e> Job<'e> {
         };
         drop(in_tx);
         // Lines already produced belong to this run even if they arrived after the exit status.
-        while let Ok(line) = rx.try_recv() {
-            self.on_line(line, &mut step, &mut vars);
+        while let Ok(raw) = rx.try_recv() {
+            for line in split_at_marker(&self.marker, raw) {
+                self.on_line(line, &mut step, &mut vars);
+            }
         }
         let step_name = step.as_ref().map(|(s, _)| s.clone());
         let result = match outcome {
@@ -363,6 +366,18 @@ impl<'e> Job<'e> {
             }
             return;
         }
+        // A traced command of the deploy script: shown as `sh -x` shows it, and remembered.
+        let l = match l.line.strip_prefix(self.trace.as_str()) {
+            Some(cmd) if l.stream == Stream::Stderr => {
+                let cmd = self.engine.redactor.apply(cmd).into_owned();
+                self.last_command = Some(cmd.clone());
+                OutputLine {
+                    stream: l.stream,
+                    line: format!("+ {cmd}"),
+                }
+            }
+            _ => l,
+        };
         let l = match self.engine.redactor.apply(&l.line) {
             std::borrow::Cow::Owned(line) => OutputLine {
                 stream: l.stream,
@@ -434,8 +449,39 @@ impl Drop for Job<'_> {
     }
 }
 
-/// Random enough to make markers and lock tokens unguessable by a deploy script's output.
+/// A line with a marker after other text (output that did not end with a newline, then the
+/// marker) is two lines: the text, then the marker. The marker key is unguessable, so finding it
+/// anywhere in a line is finding a marker.
+fn split_at_marker(marker: &str, line: OutputLine) -> Vec<OutputLine> {
+    match line.line.find(marker) {
+        Some(at) if at > 0 => {
+            let OutputLine { stream, line } = line;
+            vec![
+                OutputLine {
+                    stream,
+                    line: line[..at].to_string(),
+                },
+                OutputLine {
+                    stream,
+                    line: line[at..].to_string(),
+                },
+            ]
+        }
+        _ => vec![line],
+    }
+}
+
+/// 64 random bits, as hex: from the kernel's generator, or (where it cannot be read) from the
+/// standard library's randomly keyed hasher over the time and the pid.
 fn nonce() -> String {
+    use std::io::Read;
+    let mut b = [0u8; 8];
+    if std::fs::File::open("/dev/urandom")
+        .and_then(|mut f| f.read_exact(&mut b))
+        .is_ok()
+    {
+        return format!("{:016x}", u64::from_le_bytes(b));
+    }
     use std::hash::{BuildHasher, Hasher};
     let mut h = std::collections::hash_map::RandomState::new().build_hasher();
     h.write_u128(

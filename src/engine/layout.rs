@@ -93,6 +93,7 @@ mod tests {
             let owner = "u@h".parse().unwrap();
             let prelude = crate::engine::scripts::Prelude {
                 marker: "M",
+                trace: "T ",
                 layout: l,
                 token: "t",
                 owner: &owner,

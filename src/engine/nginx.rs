@@ -173,6 +173,7 @@ mod tests {
         let owner = "u@h pid=1".parse().unwrap();
         let p = Prelude {
             marker: "M",
+            trace: "T ",
             layout: &layout,
             token: "t",
             owner: &owner,

@@ -49,6 +49,9 @@ pub const FILES: &[(&str, &str)] = &[
 pub struct Prelude<'a> {
     /// Starts every marker line (see `protocol::Marker`); unguessable by a deploy script.
     pub marker: &'a str,
+    /// Starts every line the deploy script's shell traces (its `PS4`): not secret, since a trace
+    /// line only shows which command runs.
+    pub trace: &'a str,
     pub layout: &'a Layout,
     /// Identifies our lock: only a lock holding this token is ever removed by us automatically.
     pub token: &'a str,
@@ -94,15 +97,21 @@ pub fn assemble(params: &str, parts: &[&str]) -> String {
     s
 }
 
-/// The command that runs `script` as a job's: every process of the job carries its token in its
+/// How a job's script is started: the command (what `ps` shows on the server) and what is sent
+/// first on its stdin (the script itself). The command only reads the script's bytes from stdin
+/// and runs it, so no other user of the server can read the script (values, paths, the marker
+/// key) in the process list, and no list is too long for one SSH request. `head -c` reads exactly
+/// that many bytes, so whatever the job sends on stdin later (the log, the fleet's answers, a file
+/// to install) stays for the script. Every process of the job carries its token in its
 /// environment (`protocol::JOB_ENV`), so whoever recovers after flipdeck or the connection died
 /// can find and stop what is still running.
-pub fn launch(token: &str, script: &str) -> String {
-    format!(
-        "exec env {JOB_ENV}={} sh -c {}",
+pub fn launch(token: &str, script: &str) -> (String, Vec<u8>) {
+    let command = format!(
+        "exec env {JOB_ENV}={} sh -c 's=$(head -c {}) && eval \"$s\"'",
         quote(token),
-        quote(script)
-    )
+        script.len()
+    );
+    (command, script.as_bytes().to_vec())
 }
 
 /// Prints a file of the server (`read_log.sh`: a deployment's log); needs no job.
@@ -165,11 +174,6 @@ pub fn deploy(
         Source::Git { repository, branch } => ("git", *repository, *branch),
         Source::Placeholder => ("placeholder", "", ""),
     };
-    let lines = if run_script {
-        script_lines(&site.deployment_script)
-    } else {
-        Vec::new()
-    };
     let p = Params::new()
         .set("rel_name", release)
         .set("release_link", &prelude.layout.link_target(release))
@@ -178,7 +182,8 @@ pub fn deploy(
         .set("repo", repo)
         .set("branch", branch)
         .flag("run_script", run_script)
-        .list("script", &lines);
+        .set("deploy_script", &site.deployment_script)
+        .set("trace", prelude.trace);
     let p = shared_params(p, site);
     let p = after.params(p, &prelude.layout.domain);
     let p = prune_params(p, finish.prune, prelude.who).flag("fleet_gate", finish.gated);
@@ -213,15 +218,6 @@ fn prune_params(p: Params, names: &[String], who: &str) -> Params {
         .map(|n| crate::release_log::prefix("prune", n, None, who, None, None))
         .collect();
     p.list("prune", names).list("prune_relog", &relogs)
-}
-
-/// The lines of a deploy script that run: blank lines and comments are skipped.
-pub fn script_lines(script: &str) -> Vec<&str> {
-    script
-        .lines()
-        .map(str::trim)
-        .filter(|l| !l.is_empty() && !l.starts_with('#'))
-        .collect()
 }
 
 /// Points the live symlink at `link`, with the way back made first (`switch.sh`).

@@ -57,7 +57,16 @@ fn every_script_line_can_fail() {
             lines.join("\n")
         ));
         let out = h.expect(&["deploy", DOMAIN], 1);
-        assert!(out.contains(&format!("script {n}/3")), "{out}");
+        // One script: the lines before the failing one ran, the ones after did not, and the
+        // failure names the command.
+        for i in (1..=3).filter(|&i| i != n) {
+            assert_eq!(
+                out.contains(&format!("  | line{i}")),
+                i < n,
+                "line{i}: {out}"
+            );
+        }
+        assert!(out.contains("(exit code 9) at `exit 9`"), "{out}");
         settle_and_check(&h, Some(&live));
     }
 }

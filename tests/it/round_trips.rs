@@ -185,11 +185,16 @@ async fn a_home_that_cannot_be_the_root_is_refused() {
 }
 
 #[tokio::test]
-async fn cancelling_once_the_switch_has_begun_does_not_stop_the_deploy() {
+async fn cancelling_after_the_switch_switches_back() {
     let h = Harness::local();
+    h.write_config("deployment_script = \"true\"");
+    h.ok(&["deploy", DOMAIN]);
+    let before = h.live_release().unwrap();
+    // The reload after the switch hangs: cancelling then (as Ctrl-C or SIGTERM do) ends the
+    // deploy at once and puts the release that was live back.
     let reloading = h.dir.path().join("reloading");
     h.write_config(&format!(
-        "deployment_script = \"true\"\nserver:reload_command = \"touch '{}'; sleep 1\"",
+        "deployment_script = \"true\"\nserver:reload_command = \"touch '{}'; sleep 47.25\"",
         reloading.display()
     ));
     let config = Config::load(&h.config).unwrap();
@@ -209,12 +214,21 @@ async fn cancelling_once_the_switch_has_begun_does_not_stop_the_deploy() {
         cancel.cancel();
     };
     let (d, ()) = tokio::join!(deploy, canceller);
-    let d = d.expect("the deploy completes");
-    assert_eq!(h.live_release(), Some(d.release.clone()));
-    assert_eq!(
-        engine.store.get(d.deployment_id).unwrap().unwrap().status,
-        Status::Success
-    );
+    let err = d.expect_err("a cancelled deploy fails").to_string();
+    assert!(err.contains("cancelled during reload"), "{err}");
+    assert_eq!(h.live_release(), Some(before.clone()), "switched back");
+    let list = engine.store.list(1, None).unwrap();
+    assert_eq!(list[0].status, Status::Failed);
+    assert_eq!(h.releases(), vec![before], "no half release");
     assert!(!h.lock_dir().exists());
-    assert!(h.base().join(&d.release).join("deployment.log").is_file());
+    // The reload it started was stopped: nothing of the job is left running.
+    let left = std::process::Command::new("pgrep")
+        .args(["-f", "sleep 47.25"])
+        .output()
+        .unwrap();
+    assert!(
+        left.stdout.is_empty(),
+        "{}",
+        String::from_utf8_lossy(&left.stdout)
+    );
 }
