@@ -3,10 +3,8 @@
 # build (cancel, lost connection). Whatever flipdeck believes, a live release is never removed.
 : "${rel_name?}"
 # From lib.sh.
-: "${base?}" "${live?}"
+: "${token?}"
 
-if [ -n "$rel_name" ]; then
-  live_now=$(readlink "$live" 2>/dev/null)
-  [ "${live_now##*/}" = "$rel_name" ] || rm -rf "${base:?}/$rel_name"
-fi
+# Only a release this job made (see made_by in lib.sh).
+if [ -n "$rel_name" ]; then remove_made "$rel_name" "$token"; fi
 unlock

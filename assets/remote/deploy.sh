@@ -4,21 +4,24 @@
 # release, prune and unlock. Only a built release is switched to; on any failure before the
 # switch the half release is removed and the lock released (the exit trap).
 #
-# Parameters: rel_name (the release), release_link (the live link's target), relog_deploy (its
-# release-log prefix), source (git or placeholder) with repo and branch, run_script (1: run the
-# deploy script, `deploy_script`, its commands traced behind `trace`), the list `shared` with
-# shared_kind_I (file or dir),
-# reload_cmd (may be empty), hc_kind (empty: no health check; see health_check in lib.sh), the
-# list `prune` (see prune_releases), and fleet_gate (1: one server of a fleet, which waits at the
-# gate, see below). Names used after the deploy script runs avoid words a script would set.
-: "${rel_name?}" "${release_link?}" "${relog_deploy?}" "${source?}" "${repo?}" "${branch?}" "${run_script?}"
+# Parameters: rel_name (the release's name as this machine chose it; the name is reserved on the
+# server under the lock, and changed when another deploy has taken it: see below), release_link
+# (the live link's target), relog_before_name and relog_after_name (its release-log prefix is
+# relog_before_name NAME relog_after_name), source (git or placeholder) with repo and branch,
+# run_script (1: run the deploy script, `deploy_script`, its commands traced behind `trace`), the
+# list `shared` with shared_kind_I (file or dir), reload_cmd (may be empty), hc_kind (empty: no
+# health check; see health_check in lib.sh), the list `prune` (see prune_releases), and
+# fleet_gate (1: one server of a fleet, which waits at the gate, see below).
+: "${rel_name?}" "${release_link?}" "${relog_before_name?}" "${relog_after_name?}" "${source?}" "${repo?}" "${branch?}" "${run_script?}"
 : "${shared_n?}" "${deploy_script?}" "${trace?}" "${reload_cmd?}" "${hc_kind?}" "${fleet_gate?}"
 # From lib.sh.
 : "${M?}" "${base?}" "${shared?}" "${meta?}" "${live?}" "${domain?}" "${root?}"
 
 # Stdin is kept for the log (and the fleet's answers); nothing before may read it.
 exec 3<&0 </dev/null
+relog_deploy="$relog_before_name$rel_name$relog_after_name"
 rel="$base/$rel_name"
+reserved=0
 created=0
 built=0
 locked=0
@@ -26,13 +29,17 @@ finished=0
 script_file="$meta/.script-$$"
 on_exit() {
   rc=$?
-  rm -f "$script_file"
+  rm -f "$script_file" "$meta/.log-$$"
   # Every deployment that got the lock leaves a line in the server's release log.
   if [ "$locked" = 1 ] && [ "$finished" != 1 ] && [ $rc -ne 0 ]; then
     relog "$relog_deploy" failed "${sha:-}"
   fi
   if [ "$built" != 1 ]; then
-    [ "$created" = 1 ] && rm -rf "$rel"
+    if [ "$created" = 1 ]; then
+      rm -rf "$rel" && rm -f "$meta/made/$rel_name"
+    elif [ "$reserved" = 1 ]; then
+      rm -f "$meta/made/$rel_name"
+    fi
     unlock
   fi
   exit $rc
@@ -44,6 +51,27 @@ trap on_exit EXIT
 trap 'exit 130' INT TERM HUP
 step mkdir
 mkdir -p "$base" "$shared" || exit 1
+# The name this machine chose is free in its own history; another operator (or this machine with
+# another history) may have used it in the same second. Then the next free `-N` is taken, and
+# reported. A fleet's release has one name on every server, so a fleet member refuses instead.
+if ! reserve "$rel_name"; then
+  if [ "$fleet_gate" = 1 ]; then
+    echo "release $rel_name already exists on this server (another deploy in the same second); a fleet's release has one name everywhere, so this fleet does not deploy" >&2
+    exit 1
+  fi
+  rn_stem=$(printf '%s' "$rel_name" | cut -c1-15)
+  rn_n=2
+  until reserve "$rn_stem-$rn_n"; do
+    rn_n=$((rn_n + 1))
+    [ "$rn_n" -le 1000 ] || { echo "no free release name after $rel_name" >&2; exit 1; }
+  done
+  rel_name="$rn_stem-$rn_n"
+  rel="$base/$rel_name"
+  release_link="${release_link%/*}/$rel_name"
+  relog_deploy="$relog_before_name$rel_name$relog_after_name"
+fi
+reserved=1
+setv reserved "$rel_name"
 mkdir "$rel" || { echo "cannot create release directory $rel" >&2; exit 1; }
 created=1
 
@@ -141,7 +169,13 @@ if [ "$fleet_gate" = 1 ]; then
   fi
 fi
 rm -f "$back"
-cat <&3 > "$rel/deployment.log" || echo 'could not write deployment.log' >&2
+# Written beside, then renamed over whatever the repository has at that name (a symlink to a file
+# elsewhere, say): never written through a path the repository controls.
+log_tmp="$meta/.log-$$"
+if ! { cat <&3 > "$log_tmp" && mv -fT "$log_tmp" "$rel/deployment.log"; }; then
+  rm -f "$log_tmp"
+  echo 'could not write deployment.log' >&2
+fi
 finished=1
 relog "$relog_deploy" success "${sha:-}"
 prune_releases

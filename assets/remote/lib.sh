@@ -215,12 +215,37 @@ mkdir_parent() {
   case $2 in */*) mkdir -p "$1/${2%/*}" ;; esac
 }
 
+# through_link DIR ENTRY: prints the first directory on ENTRY's way under DIR (ENTRY itself not
+# counted) that is a symlink, and succeeds, if there is one: writing DIR/ENTRY would then write
+# wherever that link points, outside the release (a repository controls its tree).
+through_link() {
+  tl_path=$1 tl_rest=$2
+  while :; do
+    case $tl_rest in
+      */*)
+        tl_path="$tl_path/${tl_rest%%/*}"
+        tl_rest=${tl_rest#*/}
+        if [ -L "$tl_path" ]; then printf '%s' "${tl_path#"$1"/}"; return 0; fi
+        ;;
+      *) return 1 ;;
+    esac
+  done
+}
+
 # link_shared ENTRY KIND: links shared/ENTRY into the release $rel with a relative link; KIND is
 # `file` or `dir`. A missing shared entry is seeded from the release's own copy when the
 # repository has one (e.g. Laravel's storage/ skeleton), else created empty.
 link_shared() {
   : "${rel?}"
   e=$1
+  if ls_link=$(through_link "$rel" "$e"); then
+    echo "shared path $e goes through $ls_link, a symlink in the repository: flipdeck does not write through it (remove the link from the repository, or change the shared list)" >&2
+    exit 1
+  fi
+  if ls_link=$(through_link "$shared" "$e"); then
+    echo "shared path $e goes through $ls_link, a symlink in $shared: flipdeck does not write through it" >&2
+    exit 1
+  fi
   up=../ ls_rest=$e
   while :; do
     case $ls_rest in */*) ls_rest=${ls_rest#*/}; up=../$up ;; *) break ;; esac
@@ -259,11 +284,36 @@ prune_releases() {
       setv pruned "$r"
       relog "$(item prune_relog "$pr_i")" pruned ""
       rm -rf "$meta/.trash-$r-$$"
+      rm -f "$meta/made/$r"
     else
       setv prune_failed "$r"
     fi
     pr_i=$((pr_i + 1))
   done
+}
+
+# Who made a release: `$meta/made/NAME` holds the token of the job that reserved the name, written
+# under the lock before the release's directory exists. A clean-up removes a release only when
+# the job it cleans up after made it, so it can never remove another operator's release (or one a
+# person put there), whatever a history believes.
+made_by() { [ -f "$meta/made/$1" ] && [ "$(cat "$meta/made/$1" 2>/dev/null)" = "$2" ]; }
+
+# remove_made NAME TOKEN: removes release NAME if job TOKEN made it and it is not live; fails
+# only when it should remove it and cannot.
+remove_made() {
+  rm_live=$(readlink "$live" 2>/dev/null)
+  [ "${rm_live##*/}" = "$1" ] && return 0
+  made_by "$1" "$2" || return 0
+  rm -rf "${base:?}/$1" && rm -f "$meta/made/$1"
+}
+
+# reserve NAME: makes NAME this job's (see made_by), if no release, file or release-log line has
+# it yet. Under the lock, so two operators can never build under one name.
+reserve() {
+  mkdir -p "$meta/made" || return 1
+  if [ -e "$base/$1" ] || [ -L "$base/$1" ]; then return 1; fi
+  if grep -qF "\"release\":\"$1\"" "$meta/releases.log" 2>/dev/null; then return 1; fi
+  (set -C; printf '%s\n' "$token" > "$meta/made/$1") 2>/dev/null
 }
 
 # The layout's paths. Without a configured root it is the login user's home, checked as a

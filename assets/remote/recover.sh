@@ -13,7 +13,11 @@ live_now=$(readlink "$live" 2>/dev/null)
 if [ "${live_now##*/}" = "$rel_name" ]; then
   setv went_live 1
   setv commit "$(git -C "$base/$rel_name" rev-parse HEAD 2>/dev/null)"
+elif [ -n "$job_token" ]; then
+  # Only the release that job made (see made_by in lib.sh).
+  remove_made "$rel_name" "$job_token" || exit 1
 else
+  # A deployment recorded before jobs were: its release, as before.
   rm -rf "${base:?}/$rel_name" || exit 1
 fi
 if grep -qw "$owner_word" "$lock/owner" 2>/dev/null; then rm -rf "$lock"; fi

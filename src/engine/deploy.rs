@@ -176,6 +176,10 @@ impl Engine {
         );
         let mut recorded: Option<Result<Option<String>>> = None;
         let reply: Reply<'_, '_> = Box::new(|job, vars| {
+            if let Err(e) = job.engine.follow_reserved(job, id, &release) {
+                recorded = Some(Err(e));
+                return job.log.clone().into_bytes();
+            }
             let commit = vars.report::<DeployReport>().commit;
             let sha = commit.as_deref().unwrap_or("");
             let stored = job.engine.store.finish_success(id, sha, Utc::now());
@@ -193,6 +197,16 @@ impl Engine {
         let ran = match gate {
             Some(g) => job.converse_gated(&script, &cancel, reply, g).await,
             None => job.converse(&script, &cancel, reply).await,
+        };
+        let release = match job.reserved.clone() {
+            Some(r) if r != release => {
+                job.notice(format!(
+                    "release name {release} was taken on the server (another deploy in the same second); this deploy is {r}"
+                ));
+                self.follow_reserved(&job, id, &release)?;
+                r
+            }
+            _ => release,
         };
         if !placed && job.layout.root.is_some() {
             let (path, log) = (job.layout.release(&release), job.layout.log_file(&release));
@@ -249,6 +263,25 @@ impl Engine {
         })
     }
 
+    /// The record follows the release name the server reserved, if it is not `chosen`.
+    fn follow_reserved(&self, job: &Job<'_>, id: i64, chosen: &str) -> Result<()> {
+        match job.reserved.as_deref() {
+            Some(r) if r != chosen => {
+                let paths = job
+                    .layout
+                    .root
+                    .is_some()
+                    .then(|| (job.layout.release(r), job.layout.log_file(r)));
+                self.store.rename_release(
+                    id,
+                    r,
+                    paths.as_ref().map(|(p, l)| (p.as_str(), l.as_str())),
+                )
+            }
+            _ => Ok(()),
+        }
+    }
+
     /// Built, but the switch or the reload failed. The script switched back after a failed
     /// reload; if it could not, the new release may still be live and is switched back here.
     async fn switch_failed(
@@ -297,8 +330,16 @@ impl Engine {
         if r.status == crate::transport::ExitStatus::Code(LOCK_HELD)
             && let Some(holder) = r.report::<DeployReport>().holder
         {
+            // Refused before anything was made: no deployment, so no record and no release name
+            // (one would only stand for a release that another job owns).
             let e = self.locked(site, &holder);
-            self.record_failure(job, id, &format!("refused: {e}"), None);
+            job.flush();
+            if let Err(err) = self.store.discard_refused(id) {
+                job.notice(format!(
+                    "could not remove the record of the refused deploy: {err}"
+                ));
+            }
+            job.finish(false, format!("refused: {e}"));
             return e;
         }
         let step = r.last_step.as_deref().unwrap_or("build");

@@ -72,6 +72,8 @@ pub struct Job<'e> {
     trace: String,
     /// The deploy script's command that ran last, from its trace: what a failure names.
     pub last_command: Option<String>,
+    /// The release name the server reserved for this deploy, once it has said.
+    pub reserved: Option<String>,
     pub token: String,
     pub owner: LockOwner,
     /// `user@machine`, for the server's release log.
@@ -113,6 +115,7 @@ impl<'e> Job<'e> {
             marker: format!("::flipdeck-{}{}::", nonce(), nonce()),
             trace: format!("::flipdeck-trace-{}:: ", nonce()),
             last_command: None,
+            reserved: None,
             token,
             owner,
             who: engine.identity.to_string(),
@@ -359,6 +362,9 @@ impl<'e> Job<'e> {
                 Marker::Set { key, value } => {
                     if key == Key::Root {
                         self.layout.learn_root(value);
+                    }
+                    if key == Key::Reserved {
+                        self.reserved = Some(value.to_string());
                     }
                     vars.push(key, value);
                 }

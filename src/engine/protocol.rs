@@ -151,6 +151,9 @@ keys! {
     /// The first line of the lock's owner file when the lock is held by someone else.
     Holder = "holder",
     Built = "built",
+    /// The release name the deploy reserved on the server (another deploy may have had the one
+    /// this machine chose).
+    Reserved = "reserved",
     Commit = "commit",
     /// A fleet member that did not switch.
     Aborted = "aborted",
@@ -253,6 +256,7 @@ impl Report for PruneReport {
 #[derive(Debug, Clone, Default)]
 pub struct DeployReport {
     pub holder: Option<String>,
+    pub reserved: Option<String>,
     pub built: bool,
     pub commit: Option<String>,
     pub aborted: bool,
@@ -265,6 +269,7 @@ impl Report for DeployReport {
     fn take(&mut self, key: Key, v: &str) {
         match key {
             Key::Holder => self.holder = Some(v.into()),
+            Key::Reserved => self.reserved = Some(v.into()),
             Key::Built => self.built = true,
             Key::Commit => self.commit = Some(v.into()),
             Key::Aborted => self.aborted = true,

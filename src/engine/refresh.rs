@@ -158,11 +158,16 @@ impl Engine {
         live: &LiveState,
         releases: &mut Vec<String>,
     ) -> Result<()> {
-        let failed: Vec<String> = list
+        // Each with its job's token: the server removes only what that job made itself.
+        let failed: Vec<(String, String)> = list
             .iter()
             .filter(|d| d.status == Status::Failed)
-            .filter_map(|d| d.release_name.clone())
-            .filter(|n| releases.contains(n) && live.release() != Some(n.as_str()))
+            .filter_map(|d| {
+                let name = d.release_name.clone()?;
+                let token = JobRef::parse(d.job.as_deref()?)?.token.to_string();
+                Some((name, token))
+            })
+            .filter(|(n, _)| releases.contains(n) && live.release() != Some(n.as_str()))
             .collect();
         if failed.is_empty() {
             return Ok(());

@@ -174,10 +174,20 @@ pub fn deploy(
         Source::Git { repository, branch } => ("git", *repository, *branch),
         Source::Placeholder => ("placeholder", "", ""),
     };
+    // The release-log line names the release, which the script may change (see deploy.sh).
+    const KEY: &str = "\"release\":\"";
+    let at = finish
+        .relog
+        .find(&format!("{KEY}{release}\""))
+        .expect("the release-log prefix names the release")
+        + KEY.len();
+    let (relog_before, rest) = finish.relog.split_at(at);
+    let relog_after = &rest[release.len()..];
     let p = Params::new()
         .set("rel_name", release)
         .set("release_link", &prelude.layout.link_target(release))
-        .set("relog_deploy", finish.relog)
+        .set("relog_before_name", relog_before)
+        .set("relog_after_name", relog_after)
         .set("source", kind)
         .set("repo", repo)
         .set("branch", branch)
@@ -290,8 +300,17 @@ pub fn recover(
 }
 
 /// Removes the directories of failed deployments, under the lock; a live one is kept.
-pub fn remove_leftovers(prelude: &Prelude<'_>, names: &[String]) -> String {
-    prelude.script(Params::new().list("leftover", names), &[REMOVE_LEFTOVERS])
+/// Removes failed deployments' releases (`remove_leftovers.sh`), each given with its job's token:
+/// only what that job made is removed.
+pub fn remove_leftovers(prelude: &Prelude<'_>, leftovers: &[(String, String)]) -> String {
+    let names: Vec<&str> = leftovers.iter().map(|(n, _)| n.as_str()).collect();
+    let jobs: Vec<&str> = leftovers.iter().map(|(_, j)| j.as_str()).collect();
+    prelude.script(
+        Params::new()
+            .list("leftover", &names)
+            .list("leftover_job", &jobs),
+        &[REMOVE_LEFTOVERS],
+    )
 }
 
 /// `flipdeck unlock` (`unlock.sh`): read the holder, stop its processes, remove the lock.

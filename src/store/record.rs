@@ -60,6 +60,37 @@ impl Store {
         Ok(())
     }
 
+    /// The deployment's release is `release` after all (the server reserved another name than the
+    /// one chosen here), with its paths when they are known.
+    pub fn rename_release(
+        &self,
+        id: i64,
+        release: &str,
+        paths: Option<(&str, &str)>,
+    ) -> Result<()> {
+        self.conn().execute(
+            "UPDATE server_deployments SET release_name = ?2,
+               deployment_path = COALESCE(?3, deployment_path), log_file_path = COALESCE(?4, log_file_path)
+             WHERE id = ?1",
+            params![id, release, paths.map(|p| p.0), paths.map(|p| p.1)],
+        )?;
+        Ok(())
+    }
+
+    /// Removes a deployment that never began: refused by another job's lock before anything was
+    /// made on the server. It was no deployment, so it leaves no record (and no release name).
+    pub fn discard_refused(&self, id: i64) -> Result<()> {
+        let mut conn = self.conn();
+        let tx = conn.transaction()?;
+        tx.execute(
+            "DELETE FROM deployment_outputs WHERE deployment_id = ?1",
+            params![id],
+        )?;
+        tx.execute("DELETE FROM server_deployments WHERE id = ?1", params![id])?;
+        tx.commit()?;
+        Ok(())
+    }
+
     pub fn set_paths(&self, id: i64, path: Option<&str>, log_path: Option<&str>) -> Result<()> {
         self.conn().execute(
             "UPDATE server_deployments SET deployment_path = ?2, log_file_path = ?3 WHERE id = ?1",

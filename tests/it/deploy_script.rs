@@ -3,7 +3,7 @@
 //! what flipdeck does next; output without a final newline neither hangs nor loses a marker; a
 //! signal ends a deploy within seconds, after the switch too. Over both transports.
 
-use crate::support::{DOMAIN, Harness};
+use crate::support::{DOMAIN, Harness, both};
 use std::process::{Child, Output};
 use std::time::{Duration, Instant};
 
@@ -145,19 +145,6 @@ fn a_signal_ends_a_deploy_within_seconds_even_after_the_switch(h: Harness) {
     assert_eq!(h.list()[0]["status"], "failed");
     assert_eq!(h.releases(), vec![live], "no half release");
     assert!(!h.lock_dir().exists(), "lock released");
-}
-
-macro_rules! both {
-    ($($name:ident),* $(,)?) => {
-        mod local {
-            $(#[test] fn $name() { super::$name(super::Harness::local()) })*
-        }
-        mod ssh {
-            $(#[test] fn $name() {
-                if let Some(h) = super::Harness::ssh() { super::$name(h) }
-            })*
-        }
-    };
 }
 
 both!(

@@ -1,7 +1,7 @@
 //! End-to-end flows of the engine through the real binary, on real git and the real filesystem.
 //! Every body runs once per transport (see the `flows!` invocation at the bottom).
 
-use crate::support::{DOMAIN, Harness};
+use crate::support::{DOMAIN, Harness, both};
 use serde_json::Value;
 use std::time::Duration;
 
@@ -510,20 +510,7 @@ fn status_reads_the_server_and_follows_it(h: Harness) {
     assert_eq!(again[0]["release"].as_str(), Some(older.as_str()));
 }
 
-macro_rules! flows {
-    ($($name:ident),* $(,)?) => {
-        mod local {
-            $(#[test] fn $name() { super::$name(super::Harness::local()) })*
-        }
-        mod ssh {
-            $(#[test] fn $name() {
-                if let Some(h) = super::Harness::ssh() { super::$name(h) }
-            })*
-        }
-    };
-}
-
-flows!(
+both!(
     provision_creates_layout_and_initial_deployment,
     sixteen_deploys_keep_fourteen_releases_and_every_record,
     rollback_and_forward_again,

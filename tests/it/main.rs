@@ -9,6 +9,7 @@ mod fault_matrix;
 mod faults;
 mod fleet;
 mod flows;
+mod hostile_trees;
 mod layout;
 mod permissions;
 mod properties;

@@ -321,3 +321,19 @@ impl Harness {
         self.base().join(".flipdeck/lock")
     }
 }
+
+/// Tests that run once per transport: `both!(a, b)` makes `local::a` and `ssh::a` (the latter
+/// only where sshd can run; see `Harness::ssh`) for each body `fn a(h: Harness)` in scope.
+macro_rules! both {
+    ($($name:ident),* $(,)?) => {
+        mod local {
+            $(#[test] fn $name() { super::$name($crate::support::Harness::local()) })*
+        }
+        mod ssh {
+            $(#[test] fn $name() {
+                if let Some(h) = $crate::support::Harness::ssh() { super::$name(h) }
+            })*
+        }
+    };
+}
+pub(crate) use both;
