@@ -11,6 +11,7 @@ mod fleet;
 mod flows;
 mod hostile_trees;
 mod layout;
+mod operators;
 mod permissions;
 mod properties;
 mod readme;

@@ -277,6 +277,11 @@ fn launch(dir: &Path, address: &str) -> (Child, u16) {
 
 fn write_config(dir: &Path, address: &str, port: u16) {
     let d = dir.display();
+    // SHLVL=1: bash, the test user's login shell, then counts itself a nested shell and does not
+    // read ~/.bashrc for sshd's commands. This machine's root .bashrc runs `pyenv init`, whose
+    // rehash waits up to 60 s for a lock when many logins run at once: a test's time and output
+    // must not depend on it. (A login that prints or stalls is `doctor`'s business; its tests
+    // make one on purpose.)
     let config = format!(
         "ListenAddress {address}:{port}\n\
          HostKey {d}/host_key\n\
@@ -289,7 +294,7 @@ fn write_config(dir: &Path, address: &str, port: u16) {
          KbdInteractiveAuthentication no\n\
          PrintMotd no\n\
          LogLevel VERBOSE\n\
-         SetEnv PATH={d}/pause-bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin\n"
+         SetEnv PATH={d}/pause-bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin SHLVL=1\n"
     );
     std::fs::write(dir.join("sshd_config"), config).unwrap();
 }
