@@ -2,6 +2,7 @@
 //! domain, in parallel.
 
 use crate::cli::Ctx;
+use crate::cli::printer::say;
 use crate::cli::each_site::{on_each_site, report_each};
 use crate::engine::Provisioned;
 use crate::error::Result;
@@ -23,9 +24,9 @@ pub async fn run(ctx: &Ctx, site: &str) -> Result<()> {
         results,
         |key, p| match p {
             Provisioned::Already { live } => {
-                println!("{key} is already provisioned; live release: {live}")
+                say!("{key} is already provisioned; live release: {live}")
             }
-            Provisioned::Initial(d) => println!(
+            Provisioned::Initial(d) => say!(
                 "provisioned {key}: initial deployment #{} release {}",
                 d.deployment_id, d.release
             ),
