@@ -21,4 +21,5 @@ mod ssh_cli;
 mod ssh_target;
 mod support;
 mod terminal_safety;
+mod toolbox;
 mod web;
