@@ -4,6 +4,7 @@
 mod dashboard;
 mod dashboard_e2e;
 mod demo_tape;
+mod doctor;
 mod fault_matrix;
 mod faults;
 mod fleet;
