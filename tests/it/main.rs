@@ -3,6 +3,7 @@
 
 mod dashboard;
 mod dashboard_e2e;
+mod demo_recording;
 mod demo_tape;
 mod doctor;
 mod fault_matrix;
