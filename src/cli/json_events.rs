@@ -19,7 +19,10 @@ pub const FIELDS: &[(&str, &[&str])] = &[
     ("status", &["deployment_id", "status"]),
     ("warning", &["message"]),
     ("job_finished", &["ok", "summary"]),
-    ("result", &["command", "ok", "exit_code", "error", "suggestion"]),
+    (
+        "result",
+        &["command", "ok", "exit_code", "error", "suggestion"],
+    ),
 ];
 
 fn now() -> String {
@@ -116,7 +119,9 @@ mod tests {
                 action: Action::Deploy,
                 target: "local".into(),
             },
-            EventKind::StepStarted { step: "clone".into() },
+            EventKind::StepStarted {
+                step: "clone".into(),
+            },
             EventKind::StepFinished {
                 step: "clone".into(),
                 ok: true,

@@ -142,13 +142,25 @@ impl Config {
 
     /// Keeps only the servers of `stage` (`--stage`); a stage no server has is a usage error.
     pub fn retain_stage(&mut self, stage: &str) -> Result<()> {
-        if !self.servers.iter().any(|s| s.stage.as_deref() == Some(stage)) {
-            let mut known: Vec<&str> = self.servers.iter().filter_map(|s| s.stage.as_deref()).collect();
+        if !self
+            .servers
+            .iter()
+            .any(|s| s.stage.as_deref() == Some(stage))
+        {
+            let mut known: Vec<&str> = self
+                .servers
+                .iter()
+                .filter_map(|s| s.stage.as_deref())
+                .collect();
             known.dedup();
             return Err(Error::usage(format!(
                 "no server of stage {stage:?} in {}; stages: {}",
                 self.path.display(),
-                if known.is_empty() { "none".to_string() } else { known.join(", ") }
+                if known.is_empty() {
+                    "none".to_string()
+                } else {
+                    known.join(", ")
+                }
             )));
         }
         self.servers.retain(|s| s.stage.as_deref() == Some(stage));

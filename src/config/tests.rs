@@ -146,9 +146,11 @@ fn stages_and_protection() {
         e,
         "config /etc/f.toml line 5: servers[0].stage must be 1 to 64 letters, digits, '.', '_' or '-', not starting with '-' or '.'"
     );
-    let e = parse("[[servers]]\nname = \"p\"\ntransport = \"local\"\nroot = \"/srv\"\nprotected = \"yes\"\n")
-        .unwrap_err()
-        .to_string();
+    let e = parse(
+        "[[servers]]\nname = \"p\"\ntransport = \"local\"\nroot = \"/srv\"\nprotected = \"yes\"\n",
+    )
+    .unwrap_err()
+    .to_string();
     assert!(e.starts_with("config /etc/f.toml line 5"), "{e}");
 }
 

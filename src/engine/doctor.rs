@@ -62,23 +62,35 @@ pub const CHECKS: &[(&str, &str)] = &[
         "the login shell starts without printing anything or asking",
     ),
     ("root", "`root` exists and is writable, or can be created"),
-    ("git", "git is on the PATH of a non-interactive session, and its version"),
+    (
+        "git",
+        "git is on the PATH of a non-interactive session, and its version",
+    ),
     (
         "http_client",
         "curl or wget, when a site has a URL health check",
     ),
-    ("rename", "`mv -T` renames a symlink over another in `root` (the atomic switch)"),
+    (
+        "rename",
+        "`mv -T` renames a symlink over another in `root` (the atomic switch)",
+    ),
     (
         "sudo",
         "`sudo -n` allows each configured command that uses sudo (reload, nginx test and reload)",
     ),
     ("fpm_socket", "the PHP-FPM socket of each nginx site exists"),
-    ("nginx_dir", "`nginx_sites_dir` is writable, when a site has `nginx = true`"),
+    (
+        "nginx_dir",
+        "`nginx_sites_dir` is writable, when a site has `nginx = true`",
+    ),
     (
         "disk",
         "free space and inodes under `root` against the size of the newest release",
     ),
-    ("clock", "the server's clock against this machine's (release names are times)"),
+    (
+        "clock",
+        "the server's clock against this machine's (release names are times)",
+    ),
     (
         "repository",
         "each site's repository and branch are reachable from the server, without a prompt",
@@ -156,7 +168,12 @@ fn known(name: &str) -> &'static str {
         .map_or("?", |(n, _)| n)
 }
 
-fn finding(server: &ServerConfig, check: &'static str, outcome: Outcome, detail: String) -> Finding {
+fn finding(
+    server: &ServerConfig,
+    check: &'static str,
+    outcome: Outcome,
+    detail: String,
+) -> Finding {
     let fix = matches!(outcome, Outcome::Fail | Outcome::Warn).then(|| fix(check, server, &detail));
     Finding {
         check,
@@ -256,7 +273,11 @@ impl Printed {
     fn report(&self, marker: &str) -> (DoctorReport, Option<SystemTime>) {
         let mut vars = Vars::default();
         let mut clock_at = None;
-        for (l, at) in self.lines.iter().filter(|(l, _)| l.stream == Stream::Stdout) {
+        for (l, at) in self
+            .lines
+            .iter()
+            .filter(|(l, _)| l.stream == Stream::Stdout)
+        {
             if let Some(Marker::Set { key, value }) = Marker::parse(marker, &l.line) {
                 if key == super::protocol::Key::Clock {
                     clock_at = Some(*at);
@@ -281,12 +302,7 @@ pub async fn examine(server: &ServerConfig, connector: &dyn Connector) -> Vec<Fi
             return vec![f];
         }
     };
-    let mut findings = vec![finding(
-        server,
-        "connect",
-        Outcome::Ok,
-        target.describe(),
-    )];
+    let mut findings = vec![finding(server, "connect", Outcome::Ok, target.describe())];
     let marker = format!("::flipdeck-doctor-{}::", std::process::id());
     let script = scripts::assemble(params(server, &marker).as_str(), &[scripts::DOCTOR]);
     let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
@@ -336,7 +352,12 @@ pub async fn examine(server: &ServerConfig, connector: &dyn Connector) -> Vec<Fi
     findings.push(login);
     let (report, clock_at) = printed.report(&marker);
     for (name, outcome, detail) in report.checks {
-        findings.push(finding(server, known(&name), Outcome::parse(&outcome), detail));
+        findings.push(finding(
+            server,
+            known(&name),
+            Outcome::parse(&outcome),
+            detail,
+        ));
     }
     findings.push(match (report.clock, clock_at) {
         (Some(theirs), Some(at)) => {
@@ -357,7 +378,12 @@ pub async fn examine(server: &ServerConfig, connector: &dyn Connector) -> Vec<Fi
                 format!("{:.1}s {side} this machine", skew.abs()),
             )
         }
-        _ => finding(server, "clock", Outcome::Warn, "the server did not report its time".into()),
+        _ => finding(
+            server,
+            "clock",
+            Outcome::Warn,
+            "the server did not report its time".into(),
+        ),
     });
     match status {
         None => findings.push(finding(
@@ -404,14 +430,21 @@ mod tests {
                 if name.chars().all(|c| c.is_ascii_lowercase() || c == '_')
                     && !name.is_empty()
                     && line.contains(&format!("check {name} "))
-                    && (part.contains(" ok ") || part.contains(" fail ") || part.contains(" warn ") || part.contains(" skip "))
+                    && (part.contains(" ok ")
+                        || part.contains(" fail ")
+                        || part.contains(" warn ")
+                        || part.contains(" skip "))
                 {
                     assert_ne!(known(name), "?", "doctor.sh reports unknown check {name}");
                 }
             }
         }
         for (name, _) in CHECKS {
-            assert_ne!(fix(name, &dummy(), ""), "see the detail", "{name} has a fix");
+            assert_ne!(
+                fix(name, &dummy(), ""),
+                "see the detail",
+                "{name} has a fix"
+            );
         }
     }
 

@@ -26,7 +26,8 @@ fn frames() -> Vec<String> {
 fn the_recording_shows_what_the_tape_expects_in_order() {
     let frames = frames();
     assert!(frames.len() > 10, "a moving picture");
-    let header: Value = serde_json::from_str(read("assets/demo.cast").lines().next().unwrap()).unwrap();
+    let header: Value =
+        serde_json::from_str(read("assets/demo.cast").lines().next().unwrap()).unwrap();
     assert_eq!(header["version"], 2);
     let svg = read("assets/demo.svg");
     let mut at = 0;
@@ -37,13 +38,21 @@ fn the_recording_shows_what_the_tape_expects_in_order() {
         let want = want.trim();
         let found = frames[at..].iter().position(|f| f.contains(want));
         let Some(i) = found else {
-            panic!("the recording does not show {want:?} after frame {at}: run scripts/record-demo.py");
+            panic!(
+                "the recording does not show {want:?} after frame {at}: run scripts/record-demo.py"
+            );
         };
         at += i;
-        let escaped = want.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;");
+        let escaped = want
+            .replace('&', "&amp;")
+            .replace('<', "&lt;")
+            .replace('>', "&gt;");
         // The SVG keeps each run of one style as one text element; the words are all there.
         for word in escaped.split_whitespace() {
-            assert!(svg.contains(word), "assets/demo.svg lacks {word:?}: run scripts/record-demo.py");
+            assert!(
+                svg.contains(word),
+                "assets/demo.svg lacks {word:?}: run scripts/record-demo.py"
+            );
         }
     }
     assert!(svg.contains("@keyframes"), "animated");

@@ -33,8 +33,8 @@ fn sshd_dir(h: &Harness) -> &Path {
 /// `doctor`'s exit code and its table.
 fn doctor(h: &Harness) -> (i32, String) {
     let out = h.run(&["doctor"]);
-    let text = String::from_utf8_lossy(&out.stdout).into_owned()
-        + &String::from_utf8_lossy(&out.stderr);
+    let text =
+        String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr);
     (out.status.code().unwrap(), text)
 }
 
@@ -50,8 +50,14 @@ fn row<'a>(text: &'a str, check: &str) -> (&'a str, &'a str) {
 
 fn assert_fails(text: &str, check: &str, detail: &str, fix: &str) {
     let (line, next) = row(text, check);
-    assert!(line.contains("FAIL") && line.contains(detail), "{check}: {line}\n{text}");
-    assert!(next.contains("fix:") && next.contains(fix), "{check}'s fix: {next}\n{text}");
+    assert!(
+        line.contains("FAIL") && line.contains(detail),
+        "{check}: {line}\n{text}"
+    );
+    assert!(
+        next.contains("fix:") && next.contains(fix),
+        "{check}'s fix: {next}\n{text}"
+    );
 }
 
 /// A folder of links to every program on the usual PATH but `without`.
@@ -81,7 +87,16 @@ fn a_healthy_server_passes_and_each_check_fails_for_its_own_reason() {
     h.write_config("health_check = { url = \"http://127.0.0.1:9/health\" }");
     let (code, text) = doctor(&h);
     assert_eq!(code, 0, "{text}");
-    for check in ["connect", "login_shell", "root", "git", "rename", "disk", "clock", "repository"] {
+    for check in [
+        "connect",
+        "login_shell",
+        "root",
+        "git",
+        "rename",
+        "disk",
+        "clock",
+        "repository",
+    ] {
         let (line, _) = row(&text, check);
         assert!(line.contains(" ok "), "{check} passes: {line}\n{text}");
     }
@@ -93,7 +108,12 @@ fn a_healthy_server_passes_and_each_check_fails_for_its_own_reason() {
     std::fs::write(dir.join("noisy"), "").unwrap();
     let (code, text) = doctor(&h);
     assert_eq!(code, 1, "{text}");
-    assert_fails(&text, "login_shell", "Welcome to the test server!", ".bashrc");
+    assert_fails(
+        &text,
+        "login_shell",
+        "Welcome to the test server!",
+        ".bashrc",
+    );
     std::fs::remove_file(dir.join("noisy")).unwrap();
 
     // git gone from PATH: git fails, and the repository cannot be checked.
@@ -118,7 +138,12 @@ fn a_healthy_server_passes_and_each_check_fails_for_its_own_reason() {
     assert_fails(&text, "repository", "is not reachable", "deploy key");
     h.write_config("branch = \"no-such-branch\"");
     let (_, text) = doctor(&h);
-    assert_fails(&text, "repository", "has no branch no-such-branch", "push the branch");
+    assert_fails(
+        &text,
+        "repository",
+        "has no branch no-such-branch",
+        "push the branch",
+    );
 
     // A full disk under the root, against the size of the newest release.
     h.write_config("");
@@ -135,7 +160,12 @@ fn a_healthy_server_passes_and_each_check_fails_for_its_own_reason() {
         .status();
     let (code, text) = doctor(&h);
     assert_eq!(code, 1, "{text}");
-    assert_fails(&text, "disk", "less than the last release", "flipdeck prune");
+    assert_fails(
+        &text,
+        "disk",
+        "less than the last release",
+        "flipdeck prune",
+    );
 }
 
 #[test]

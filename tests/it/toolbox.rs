@@ -89,7 +89,12 @@ fn bash_completes_commands_sites_servers_and_stages() {
     two_server_config(&h);
     assert_eq!(bash_complete(&h, "flipdeck dep"), ["deploy"]);
     let sites = bash_complete(&h, "flipdeck deploy ");
-    for s in [DOMAIN, "shop.example.org", "web1/example.com", "stage1/example.com"] {
+    for s in [
+        DOMAIN,
+        "shop.example.org",
+        "web1/example.com",
+        "stage1/example.com",
+    ] {
         assert!(sites.contains(&s.to_string()), "{s} in {sites:?}");
     }
     assert_eq!(
@@ -97,10 +102,7 @@ fn bash_completes_commands_sites_servers_and_stages() {
         ["shop.example.org"]
     );
     assert_eq!(bash_complete(&h, "flipdeck doctor st"), ["stage1"]);
-    assert_eq!(
-        bash_complete(&h, "flipdeck --stage pro"),
-        ["production"]
-    );
+    assert_eq!(bash_complete(&h, "flipdeck --stage pro"), ["production"]);
 }
 
 #[test]
@@ -140,8 +142,7 @@ fn zsh_completes_commands_and_sites() {
             .env("FLIPDECK_CONFIG", &h.config)
             .output()
             .unwrap();
-        String::from_utf8_lossy(&out.stdout).to_string()
-            + &String::from_utf8_lossy(&out.stderr)
+        String::from_utf8_lossy(&out.stdout).to_string() + &String::from_utf8_lossy(&out.stderr)
     };
     let dep = probe("flipdeck dep");
     assert!(
@@ -177,9 +178,20 @@ fn man_page_renders() {
         .env("MANWIDTH", "100")
         .output()
         .unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let text = String::from_utf8_lossy(&out.stdout);
-    for want in ["flipdeck", "deploy", "--json", "doctor", "completions", "--stage"] {
+    for want in [
+        "flipdeck",
+        "deploy",
+        "--json",
+        "doctor",
+        "completions",
+        "--stage",
+    ] {
         assert!(text.contains(want), "{want} in the man page:\n{text}");
     }
 }
@@ -200,7 +212,11 @@ fn check_event(v: &Value) -> String {
     for k in &want {
         assert!(o.contains_key(*k), "{kind} lacks {k}: {v}");
     }
-    assert_eq!(o.len(), want.len(), "{kind} has only its documented fields: {v}");
+    assert_eq!(
+        o.len(),
+        want.len(),
+        "{kind} has only its documented fields: {v}"
+    );
     kind
 }
 
@@ -210,7 +226,11 @@ fn json_run(h: &Harness, args: &[&str], code: i32) -> (Vec<String>, Vec<Value>, 
     let out = h.cmd(args).stdin(Stdio::null()).output().unwrap();
     let stdout = String::from_utf8_lossy(&out.stdout);
     let stderr = String::from_utf8_lossy(&out.stderr).to_string();
-    assert_eq!(out.status.code(), Some(code), "{args:?}: {stdout}\n{stderr}");
+    assert_eq!(
+        out.status.code(),
+        Some(code),
+        "{args:?}: {stdout}\n{stderr}"
+    );
     let values: Vec<Value> = stdout
         .lines()
         .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("not JSON ({e}): {l}")))
@@ -226,13 +246,14 @@ fn json_run(h: &Harness, args: &[&str], code: i32) -> (Vec<String>, Vec<Value>, 
 #[test]
 fn json_events_for_every_job_command() {
     let h = Harness::local();
-    h.write_config(
-        "deployment_script = \"\"\"\necho to-stdout\necho to-stderr >&2\n\"\"\"",
-    );
+    h.write_config("deployment_script = \"\"\"\necho to-stdout\necho to-stderr >&2\n\"\"\"");
     let mut seen: Vec<String> = Vec::new();
     let (k, _, stderr) = json_run(&h, &["provision", DOMAIN, "--json"], 0);
     assert!(k.contains(&"job_started".into()) && k.contains(&"job_finished".into()));
-    assert!(stderr.contains("provisioned"), "human output on stderr: {stderr}");
+    assert!(
+        stderr.contains("provisioned"),
+        "human output on stderr: {stderr}"
+    );
     seen.extend(k);
 
     // A deploy, read line by line while it runs: the first step arrives before it has finished.
@@ -268,7 +289,10 @@ fn json_events_for_every_job_command() {
         "warning",
         "job_finished",
     ] {
-        assert!(kinds.contains(&want.to_string()), "deploy emits {want}: {kinds:?}");
+        assert!(
+            kinds.contains(&want.to_string()),
+            "deploy emits {want}: {kinds:?}"
+        );
     }
     let logs: Vec<(&str, &str)> = values
         .iter()
@@ -300,7 +324,12 @@ fn json_events_for_every_job_command() {
 
     // A failure: its result carries the exit code and the error.
     let (_, values, _) = json_run(&h, &["deploy", "nope.example", "--json"], 2);
-    assert!(values.last().unwrap()["error"].as_str().unwrap().contains("no site"));
+    assert!(
+        values.last().unwrap()["error"]
+            .as_str()
+            .unwrap()
+            .contains("no site")
+    );
     seen.push("result".into());
     for (kind, _) in flipdeck::cli::json_events::FIELDS {
         assert!(seen.iter().any(|k| k == kind), "{kind} appears in a run");
@@ -320,7 +349,10 @@ fn protected_site_needs_yes_without_a_terminal() {
         .unwrap();
     assert_eq!(out.status.code(), Some(2));
     let err = String::from_utf8_lossy(&out.stderr);
-    assert!(err.contains("is protected") && err.contains("--yes"), "{err}");
+    assert!(
+        err.contains("is protected") && err.contains("--yes"),
+        "{err}"
+    );
     assert_eq!(h.releases(), before, "nothing done");
     assert_eq!(h.list().len(), 1, "no deployment recorded");
     let (_, values, _) = json_run(&h, &["rollback", DOMAIN, "--json"], 2);
@@ -344,4 +376,88 @@ fn stage_limits_a_command_to_its_servers() {
     assert_eq!(out.status.code(), Some(2));
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("stages: production, staging"), "{err}");
+}
+
+/// The first column of the README table under `## {title}`.
+fn readme_first_column(title: &str) -> Vec<String> {
+    let readme =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md")).unwrap();
+    let start = readme.find(&format!("\n## {title}\n")).expect("section");
+    readme[start..]
+        .lines()
+        .skip_while(|l| !l.starts_with('|'))
+        .take_while(|l| l.starts_with('|'))
+        .skip(2)
+        .map(|l| {
+            l.split('|')
+                .nth(1)
+                .unwrap()
+                .trim()
+                .trim_matches('`')
+                .to_string()
+        })
+        .collect()
+}
+
+#[test]
+fn readme_documents_every_event_type_and_doctor_check() {
+    let events: Vec<String> = flipdeck::cli::json_events::FIELDS
+        .iter()
+        .map(|(k, _)| k.to_string())
+        .collect();
+    assert_eq!(readme_first_column("JSON events"), events);
+    let checks: Vec<String> = flipdeck::engine::doctor::CHECKS
+        .iter()
+        .map(|(k, _)| k.to_string())
+        .collect();
+    assert_eq!(readme_first_column("Doctor"), checks);
+    // Each event's documented fields are named in its row.
+    let readme =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md")).unwrap();
+    for (kind, fields) in flipdeck::cli::json_events::FIELDS {
+        let row = readme
+            .lines()
+            .find(|l| l.starts_with(&format!("| `{kind}` |")))
+            .unwrap();
+        for f in *fields {
+            assert!(row.contains(&format!("`{f}`")), "{kind}'s row names {f}");
+        }
+    }
+}
+
+#[test]
+fn the_dashboard_asks_for_the_domain_of_a_protected_site() {
+    use crate::support::tmux::{self, Tmux};
+    use std::time::Duration;
+    if !tmux::available() {
+        return;
+    }
+    let wait = Duration::from_secs(20);
+    let h = Harness::local();
+    h.write_config("protected = true");
+    h.ok(&["provision", DOMAIN]);
+    let before = h.releases().len();
+    let cmd = format!(
+        "FLIPDECK_CONFIG='{}' FLIPDECK_DB='{}' '{}'; sleep 60",
+        h.config.display(),
+        h.db.display(),
+        env!("CARGO_BIN_EXE_flipdeck"),
+    );
+    let t = Tmux::start(&cmd, 100, 30);
+    t.wait_for("example.com [prot", wait);
+    t.keys(&["d"]);
+    t.wait_for("Protected. Type example.com to confirm", wait);
+    // A wrong domain does nothing; the right one deploys.
+    t.keys(&["-l", "example.org"]);
+    t.keys(&["Enter"]);
+    t.wait_for("type example.com exactly", wait);
+    assert_eq!(h.releases().len(), before);
+    for _ in 0.."example.org".len() {
+        t.keys(&["BSpace"]);
+    }
+    t.keys(&["-l", DOMAIN]);
+    t.keys(&["Enter"]);
+    t.wait_for("deployed web1/example.com", wait);
+    assert_eq!(h.releases().len(), before + 1);
+    t.keys(&["q"]);
 }

@@ -2,8 +2,8 @@
 //! new release). The log streams through the event printer; Ctrl-C cancels cleanly.
 
 use crate::cli::Ctx;
-use crate::cli::printer::say;
 use crate::cli::each_site::{fleet_err, report_each};
+use crate::cli::printer::say;
 use crate::engine::DeployOptions;
 use crate::error::Result;
 use tokio_util::sync::CancellationToken;

@@ -69,8 +69,16 @@ pub async fn run(config: &Config, only: Option<&str>, json: bool) -> Result<()> 
 /// One server's findings: check, result (outcome and detail), fix.
 fn table(server: &str, findings: &[Finding]) -> String {
     let mut out = format!("{server}\n");
-    let w = findings.iter().map(|f| f.check.len()).max().unwrap_or(5).max(5);
-    out.push_str(&format!("  {:<w$}  {:<4}  {}\n", "CHECK", "", "RESULT / FIX"));
+    let w = findings
+        .iter()
+        .map(|f| f.check.len())
+        .max()
+        .unwrap_or(5)
+        .max(5);
+    out.push_str(&format!(
+        "  {:<w$}  {:<4}  {}\n",
+        "CHECK", "", "RESULT / FIX"
+    ));
     for f in findings {
         out.push_str(&format!(
             "  {:<w$}  {:<4}  {}\n",
@@ -79,7 +87,12 @@ fn table(server: &str, findings: &[Finding]) -> String {
             visible(&f.detail, false)
         ));
         if let Some(fix) = &f.fix {
-            out.push_str(&format!("  {:<w$}  {:<4}  fix: {}\n", "", "", visible(fix, false)));
+            out.push_str(&format!(
+                "  {:<w$}  {:<4}  fix: {}\n",
+                "",
+                "",
+                visible(fix, false)
+            ));
         }
     }
     out.push('\n');

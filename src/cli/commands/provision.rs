@@ -2,8 +2,8 @@
 //! domain, in parallel.
 
 use crate::cli::Ctx;
-use crate::cli::printer::say;
 use crate::cli::each_site::{on_each_site, report_each};
+use crate::cli::printer::say;
 use crate::engine::Provisioned;
 use crate::error::Result;
 use crate::visible::visible;
@@ -28,7 +28,8 @@ pub async fn run(ctx: &Ctx, site: &str) -> Result<()> {
             }
             Provisioned::Initial(d) => say!(
                 "provisioned {key}: initial deployment #{} release {}",
-                d.deployment_id, d.release
+                d.deployment_id,
+                d.release
             ),
         },
         |key, e| eprintln!("flipdeck: {key}: {}", visible(&e.to_string(), false)),

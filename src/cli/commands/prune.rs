@@ -3,9 +3,9 @@
 //! reported as it is done.
 
 use crate::cli::Ctx;
-use crate::cli::printer::say;
 use crate::cli::args::PruneArgs;
 use crate::cli::each_site::Failures;
+use crate::cli::printer::say;
 use crate::config::SiteRef;
 use crate::engine::{PruneOptions, Pruned};
 use crate::error::{Error, Result};
@@ -58,7 +58,9 @@ fn print(site: &SiteRef<'_>, p: &Pruned, dry_run: bool) {
     for i in &p.plan.delete {
         say!(
             "  delete {}  (deployment #{}, {})",
-            i.release, i.deployment_id, i.path
+            i.release,
+            i.deployment_id,
+            i.path
         );
     }
     for r in &p.kept_live {

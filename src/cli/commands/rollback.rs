@@ -2,8 +2,8 @@
 //! release (a server that fails puts the others back).
 
 use crate::cli::Ctx;
-use crate::cli::printer::say;
 use crate::cli::each_site::{fleet_err, report_each};
+use crate::cli::printer::say;
 use crate::engine::RollbackOptions;
 use crate::error::Result;
 

@@ -81,7 +81,9 @@ fn dialog<'a>(m: &'a Modal, theme: &Theme) -> Dialog<'a> {
         } => confirm_rollback::dialog(domain, server, from, to, theme),
         Modal::PrunePreview { site, plan } => prune_preview::dialog(site, plan.as_ref(), theme),
         Modal::ConfirmQuit { running } => confirm_quit::dialog(*running),
-        Modal::TypeDomain { typed, then } => type_domain::dialog(dialog(then, theme), typed, then, theme),
+        Modal::TypeDomain { typed, then } => {
+            type_domain::dialog(dialog(then, theme), typed, then, theme)
+        }
     }
 }
 
