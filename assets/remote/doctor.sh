@@ -65,8 +65,9 @@ else
     rest=${c#sudo }
     case $rest in
       *[!A-Za-z0-9\ ._/=:-]*|'') sudo -n true </dev/null >/dev/null 2>&1 || bad=$c ;;
-      # shellcheck disable=SC2086 # the command's words, split on purpose
-      *) sudo -n -l $rest </dev/null >/dev/null 2>&1 || bad=$c ;;
+      *)
+        # shellcheck disable=SC2086 # the command's words, split on purpose
+        sudo -n -l $rest </dev/null >/dev/null 2>&1 || bad=$c ;;
     esac
     [ -n "$bad" ] && break
     i=$((i + 1))

@@ -38,6 +38,27 @@ fn two_server_config(h: &Harness) {
     std::fs::write(&h.config, text).unwrap();
 }
 
+/// The two-server sandbox, when `shell` is installed (tests/all.sh installs bash and zsh).
+fn sandbox_with(shell: &str) -> Option<Harness> {
+    if !have(shell) {
+        cannot_run(
+            "tests/all.sh installs the shells",
+            &format!("install {shell}"),
+        );
+        return None;
+    }
+    let h = Harness::local();
+    two_server_config(&h);
+    Some(h)
+}
+
+/// The words of a command line, and them as a shell array's items (`'a' 'b'`).
+fn shell_words(line: &str) -> (Vec<&str>, String) {
+    let words: Vec<&str> = line.split(' ').collect();
+    let array = words.iter().map(|w| format!("'{w}'")).collect::<Vec<_>>();
+    (words, array.join(" "))
+}
+
 /// What bash completes for `line` (the cursor at its end), through the real completion script.
 fn bash_complete(h: &Harness, line: &str) -> Vec<String> {
     let script = h.dir.path().join("flipdeck.bash");
@@ -47,12 +68,7 @@ fn bash_complete(h: &Harness, line: &str) -> Vec<String> {
         .unwrap();
     assert!(out.status.success());
     std::fs::write(&script, &out.stdout).unwrap();
-    let words: Vec<&str> = line.split(' ').collect();
-    let array = words
-        .iter()
-        .map(|w| format!("'{w}'"))
-        .collect::<Vec<_>>()
-        .join(" ");
+    let (words, array) = shell_words(line);
     let probe = format!(
         "source '{}'\nCOMP_WORDS=({array})\nCOMP_CWORD={}\nCOMP_LINE='{line}'\nCOMP_POINT=${{#COMP_LINE}}\nCOMP_TYPE=9\n\
          _clap_complete_flipdeck flipdeck '{}' '{}'\nprintf '%s\\n' \"${{COMPREPLY[@]}}\"\n",
@@ -82,11 +98,9 @@ fn bash_complete(h: &Harness, line: &str) -> Vec<String> {
 
 #[test]
 fn bash_completes_commands_sites_servers_and_stages() {
-    if !have("bash") {
-        return cannot_run("CI has bash", "bash is not installed");
-    }
-    let h = Harness::local();
-    two_server_config(&h);
+    let Some(h) = sandbox_with("bash") else {
+        return;
+    };
     assert_eq!(bash_complete(&h, "flipdeck dep"), ["deploy"]);
     let sites = bash_complete(&h, "flipdeck deploy ");
     for s in [
@@ -107,11 +121,9 @@ fn bash_completes_commands_sites_servers_and_stages() {
 
 #[test]
 fn zsh_completes_commands_and_sites() {
-    if !have("zsh") {
-        return cannot_run("tests/all.sh installs zsh", "install zsh");
-    }
-    let h = Harness::local();
-    two_server_config(&h);
+    let Some(h) = sandbox_with("zsh") else {
+        return;
+    };
     let script = h.dir.path().join("_flipdeck");
     let out = Command::new(env!("CARGO_BIN_EXE_flipdeck"))
         .args(["completions", "zsh"])
@@ -119,14 +131,9 @@ fn zsh_completes_commands_and_sites() {
         .unwrap();
     std::fs::write(&script, &out.stdout).unwrap();
     // zsh's completion system needs a terminal to run a widget, so the completion function is
-    // called as the widget would call it, with compadd captured.
+    // called as the widget would call it, with `compdef` and `_describe` captured.
     let probe = |line: &str| {
-        let words: Vec<&str> = line.split(' ').collect();
-        let arr = words
-            .iter()
-            .map(|w| format!("'{w}'"))
-            .collect::<Vec<_>>()
-            .join(" ");
+        let (words, arr) = shell_words(line);
         let z = format!(
             "compdef() {{ print -r -- \"registered $*\" }}\nsource '{}'\n\
              _describe() {{ local -a items; items=(\"${{(@P)${{@[-1]}}}}\"); print -rl -- \"${{items[@]%%:*}}\" }}\n\
