@@ -85,7 +85,18 @@ fn a_healthy_server_passes_and_each_check_fails_for_its_own_reason() {
     let Some(h) = server() else { return };
     let dir = sshd_dir(&h).to_path_buf();
     h.write_config("health_check = { url = \"http://127.0.0.1:9/health\" }");
-    let (code, text) = doctor(&h);
+    // This machine's root ~/.bashrc runs `pyenv init`, which prints "cannot rehash" when many
+    // shells start at once (parallel tests): doctor rightly fails the login shell then, so the
+    // healthy run is retried a few times for that one known noise.
+    let mut tries = 0;
+    let (code, text) = loop {
+        let (code, text) = doctor(&h);
+        tries += 1;
+        if code == 0 || !text.contains("pyenv") || tries == 5 {
+            break (code, text);
+        }
+        std::thread::sleep(std::time::Duration::from_secs(2));
+    };
     assert_eq!(code, 0, "{text}");
     for check in [
         "connect",
