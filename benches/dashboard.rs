@@ -34,6 +34,8 @@ fn main() {
         lock: None,
         drift: None,
         table_sel: 0,
+        stage: None,
+        protected: false,
     };
     let mut app = App::new(vec![site], "/dev/null".into());
     app.on_engine(Event {

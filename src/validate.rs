@@ -47,6 +47,12 @@ pub fn server_name(s: &str) -> Result<(), String> {
     }
 }
 
+/// A server's `stage` (`production`, `staging`): the same words as a server name, since it is
+/// typed after `--stage` and shown in the dashboard's tree.
+pub fn stage(s: &str) -> Result<(), String> {
+    server_name(s)
+}
+
 /// An SSH `host`: a name, an address or a `~/.ssh/config` alias. It is handed to the SSH
 /// client, so it cannot start with `-` or hold whitespace or control characters.
 pub fn ssh_host(s: &str) -> Result<(), String> {

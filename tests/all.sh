@@ -19,6 +19,9 @@ command -v curl >/dev/null || command -v wget >/dev/null || need+=(curl)
 command -v pgrep >/dev/null || need+=(procps)
 command -v runuser >/dev/null || need+=(util-linux)
 command -v chattr >/dev/null || need+=(e2fsprogs)
+# The completion scripts are loaded in bash and zsh; the man page is rendered with man.
+command -v zsh >/dev/null || need+=(zsh)
+command -v man >/dev/null || need+=(man-db)
 # The scripts flipdeck runs on servers (assets/remote) are checked with shellcheck.
 command -v shellcheck >/dev/null || need+=(shellcheck)
 if [ ${#need[@]} -gt 0 ]; then

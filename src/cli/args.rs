@@ -1,6 +1,8 @@
 //! The command line, exactly as documented in the README (a test keeps the two in step).
 
-use clap::{Args, Parser, Subcommand};
+use super::complete;
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use clap_complete::ArgValueCandidates;
 
 /// How many deployments `list` shows without `--limit` or `--all`: the history may hold years.
 pub const LIST_DEFAULT: usize = 50;
@@ -25,6 +27,9 @@ pub struct Cli {
     /// still shown as a visible escape
     #[arg(long, global = true)]
     pub script_colors: bool,
+    /// Only the servers of this stage (`stage = "NAME"` in the config)
+    #[arg(long, global = true, value_name = "NAME", add = ArgValueCandidates::new(complete::stages))]
+    pub stage: Option<String>,
     #[command(subcommand)]
     pub command: Option<Command>,
 }
@@ -32,26 +37,47 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Create the site's layout and its initial deployment
-    Provision { site: String },
+    Provision {
+        #[arg(add = ArgValueCandidates::new(complete::sites))]
+        site: String,
+        /// Print the job as JSON events, one object per line (human output goes to stderr)
+        #[arg(long)]
+        json: bool,
+    },
     /// Deploy the site: build a new release, switch to it, prune old ones
     Deploy {
+        #[arg(add = ArgValueCandidates::new(complete::sites))]
         site: String,
         /// Deploy this branch instead of the configured one
         #[arg(long, value_name = "B")]
         branch: Option<String>,
+        /// Print the job as JSON events, one object per line (human output goes to stderr)
+        #[arg(long)]
+        json: bool,
+        /// Do not ask before deploying a protected site (required without a terminal)
+        #[arg(long)]
+        yes: bool,
     },
     /// Switch the site back to an earlier release
     Rollback {
+        #[arg(add = ArgValueCandidates::new(complete::sites))]
         site: String,
         /// Deployment ID or release name to roll back to [default: the newest eligible one older
         /// than the active; for a fleet, the newest release every server has]
         #[arg(long, value_name = "ID|RELEASE")]
         to: Option<String>,
+        /// Print the job as JSON events, one object per line (human output goes to stderr)
+        #[arg(long)]
+        json: bool,
+        /// Do not ask before rolling back a protected site (required without a terminal)
+        #[arg(long)]
+        yes: bool,
     },
     /// Delete old releases (keeps the newest N successful ones and the active one)
     Prune(PruneArgs),
     /// The site's deployments, newest first (the newest 50 unless told otherwise)
     List {
+        #[arg(add = ArgValueCandidates::new(complete::sites))]
         site: String,
         /// Print JSON (the spec's Deployment fields)
         #[arg(long)]
@@ -87,6 +113,7 @@ pub enum Command {
     Init,
     /// Show an SSH server's host key fingerprint and add it to known_hosts
     Trust {
+        #[arg(add = ArgValueCandidates::new(complete::servers))]
         server: String,
         /// Do not ask (for scripts)
         #[arg(long)]
@@ -94,10 +121,34 @@ pub enum Command {
     },
     /// Remove a stale deploy lock, saying who held it and since when
     Unlock {
+        #[arg(add = ArgValueCandidates::new(complete::sites))]
         site: String,
         /// Also remove a lock whose holder is a running process on this machine
         #[arg(long)]
         force: bool,
+        /// Print the job as JSON events, one object per line (human output goes to stderr)
+        #[arg(long)]
+        json: bool,
+    },
+    /// Check that each server has what flipdeck relies on (one exec per server)
+    Doctor {
+        /// Only this server [default: every configured server]
+        #[arg(add = ArgValueCandidates::new(complete::servers))]
+        server: Option<String>,
+        /// Print the checks as JSON, one object per line
+        #[arg(long)]
+        json: bool,
+    },
+    /// Print a shell completion script (site and server names complete from the config)
+    Completions {
+        #[arg(value_enum)]
+        shell: Shell,
+    },
+    /// Write the man page flipdeck.1
+    Man {
+        /// Write it into this directory [default: the current directory]
+        #[arg(long, value_name = "DIR")]
+        dir: Option<PathBuf>,
     },
 }
 
@@ -105,7 +156,7 @@ pub enum Command {
 #[group(multiple = false)]
 pub struct PruneTarget {
     /// Only this site
-    #[arg(long, value_name = "SITE")]
+    #[arg(long, value_name = "SITE", add = ArgValueCandidates::new(complete::sites))]
     pub site: Option<String>,
     /// Only the site of this history ID
     #[arg(long, value_name = "ID")]
@@ -120,6 +171,17 @@ pub struct PruneArgs {
     /// Show what would be deleted, delete nothing
     #[arg(long)]
     pub dry_run: bool,
+    /// Print the job as JSON events, one object per line (human output goes to stderr)
+    #[arg(long)]
+    pub json: bool,
     #[command(flatten)]
     pub target: PruneTarget,
+}
+
+/// The shells `completions` writes for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Shell {
+    Bash,
+    Zsh,
+    Fish,
 }

@@ -79,7 +79,10 @@ pub fn report_each<T>(
 
 /// A failed server of a fleet, on stdout with the `OK  ` lines of the others.
 pub fn fleet_err(key: &str, e: &Error) {
-    println!("ERR {key}: {}", visible(&e.to_string(), false));
+    crate::cli::printer::say_line(format_args!(
+        "ERR {key}: {}",
+        visible(&e.to_string(), false)
+    ));
 }
 
 #[cfg(test)]

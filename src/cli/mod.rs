@@ -3,7 +3,10 @@
 
 mod args;
 mod commands;
+pub mod complete;
+mod confirm;
 mod each_site;
+pub mod json_events;
 mod printer;
 mod tables;
 
@@ -23,6 +26,8 @@ use std::sync::Arc;
 /// Runs the CLI. `Ok` carries the exit code of a run that needs no report (0, or clap's own for
 /// a usage error it has printed); `Err` is reported by the binary (see `main.rs`).
 pub fn main() -> Result<i32> {
+    // A TAB in a shell with flipdeck's completion script: answer it and exit.
+    complete::answer_if_asked();
     let cli = match Cli::try_parse() {
         Ok(c) => c,
         Err(e) => {
@@ -30,11 +35,35 @@ pub fn main() -> Result<i32> {
             return Ok(if e.use_stderr() { 2 } else { 0 });
         }
     };
+    let json = cli.command.as_ref().and_then(json_command);
+    if json.is_some() {
+        printer::human_to_stderr();
+    }
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
         .map_err(|e| Error::failed(format!("cannot start: {e}")))?;
-    runtime.block_on(run(cli)).map(|()| 0)
+    let r = runtime.block_on(run(cli));
+    // With --json the last line on stdout says how it ended; the error is still reported on
+    // stderr as always (by the binary).
+    if let Some(command) = json {
+        let code = r.as_ref().err().map_or(0, Error::exit_code);
+        json_events::emit(&json_events::result(command, code, r.as_ref().err()));
+    }
+    r.map(|()| 0)
+}
+
+/// The command's name when it was given `--json` and streams JSON events (`list` and `status`
+/// print their own JSON documents).
+fn json_command(command: &Command) -> Option<&'static str> {
+    match command {
+        Command::Provision { json: true, .. } => Some("provision"),
+        Command::Deploy { json: true, .. } => Some("deploy"),
+        Command::Rollback { json: true, .. } => Some("rollback"),
+        Command::Prune(a) if a.json => Some("prune"),
+        Command::Unlock { json: true, .. } => Some("unlock"),
+        _ => None,
+    }
 }
 
 /// What the commands that read the config share: the config, and the engine on the history with
@@ -49,11 +78,18 @@ struct Ctx {
 
 impl Ctx {
     fn open(cli: &Cli, quiet: bool) -> Result<Ctx> {
-        let config = Config::load(&config_path(cli))?;
+        let config = load_config(cli)?;
         let store = Arc::new(Store::open(&db_path(cli))?);
         let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
         let tagged = site_count(&config, cli.command.as_ref()) > 1;
-        let printer = tokio::spawn(printer::print_events(rx, quiet, tagged, cli.script_colors));
+        let colors = cli.script_colors;
+        let printer = if cli.command.as_ref().and_then(json_command).is_some() {
+            tokio::spawn(json_events::print_events(rx, move |ev| {
+                printer::write_event(ev, quiet, tagged, colors)
+            }))
+        } else {
+            tokio::spawn(printer::print_events(rx, quiet, tagged, colors))
+        };
         let engine = Arc::new(
             Engine::new(store, tx, crate::transport::connect::connector_for)
                 .with_redactor(config.redactor.clone()),
@@ -82,6 +118,15 @@ impl Ctx {
     }
 }
 
+/// The config, narrowed to `--stage`'s servers when given.
+fn load_config(cli: &Cli) -> Result<Config> {
+    let mut config = Config::load(&config_path(cli))?;
+    if let Some(stage) = &cli.stage {
+        config.retain_stage(stage)?;
+    }
+    Ok(config)
+}
+
 fn config_path(cli: &Cli) -> PathBuf {
     cli.config
         .clone()
@@ -95,7 +140,7 @@ fn db_path(cli: &Cli) -> PathBuf {
 /// How many sites a command acts on (more than one: output lines are tagged with their site).
 fn site_count(config: &Config, command: Option<&Command>) -> usize {
     let spec = match command {
-        Some(Command::Provision { site })
+        Some(Command::Provision { site, .. })
         | Some(Command::Deploy { site, .. })
         | Some(Command::Rollback { site, .. }) => Some(site),
         Some(Command::Prune(a)) if a.target.site.is_some() => a.target.site.as_ref(),
@@ -108,12 +153,31 @@ fn site_count(config: &Config, command: Option<&Command>) -> usize {
 
 async fn run(cli: Cli) -> Result<()> {
     let Some(command) = &cli.command else {
-        return dashboard::run(&config_path(&cli), cli.config.is_some(), &db_path(&cli)).await;
+        return dashboard::run(
+            &config_path(&cli),
+            cli.config.is_some(),
+            &db_path(&cli),
+            cli.stage.as_deref(),
+        )
+        .await;
     };
-    // These two need no config: the demo makes its own, `init` writes one.
+    // These need no config: the demo makes its own, `init` writes one, the rest describe the CLI;
+    // `doctor` needs no history.
     match command {
         Command::Demo { dir, keep } => return demo::run(dir.clone(), *keep).await,
         Command::Init => return init::run(&config_path(&cli)),
+        Command::Completions { shell } => {
+            print!("{}", complete::script(*shell)?);
+            return Ok(());
+        }
+        Command::Man { dir } => {
+            let path = complete::write_man(dir.as_deref().unwrap_or(std::path::Path::new(".")))?;
+            println!("{}", path.display());
+            return Ok(());
+        }
+        Command::Doctor { server, json } => {
+            return doctor::run(&load_config(&cli)?, server.as_deref(), *json).await;
+        }
         _ => {}
     }
     // Commands that print a result, not a job's progress: only notices and failures of events.
@@ -128,9 +192,13 @@ async fn run(cli: Cli) -> Result<()> {
 
 async fn dispatch(ctx: &Ctx, command: &Command) -> Result<()> {
     match command {
-        Command::Provision { site } => provision::run(ctx, site).await,
-        Command::Deploy { site, branch } => deploy::run(ctx, site, branch.clone()).await,
-        Command::Rollback { site, to } => rollback::run(ctx, site, to.as_deref()).await,
+        Command::Provision { site, .. } => provision::run(ctx, site).await,
+        Command::Deploy {
+            site, branch, yes, ..
+        } => deploy::run(ctx, site, branch.clone(), *yes).await,
+        Command::Rollback { site, to, yes, .. } => {
+            rollback::run(ctx, site, to.as_deref(), *yes).await
+        }
         Command::Prune(args) => prune::run(ctx, args).await,
         Command::List {
             site,
@@ -141,7 +209,11 @@ async fn dispatch(ctx: &Ctx, command: &Command) -> Result<()> {
         Command::Status { json } => status::run(ctx, *json).await,
         Command::Log { id } => log::run(ctx, *id).await,
         Command::Trust { server, yes } => trust::run(&ctx.config, server, *yes).await,
-        Command::Unlock { site, force } => unlock::run(ctx, site, *force).await,
-        Command::Demo { .. } | Command::Init => unreachable!("handled before the config is read"),
+        Command::Unlock { site, force, .. } => unlock::run(ctx, site, *force).await,
+        Command::Demo { .. }
+        | Command::Init
+        | Command::Completions { .. }
+        | Command::Man { .. }
+        | Command::Doctor { .. } => unreachable!("handled before the history is opened"),
     }
 }

@@ -7,7 +7,38 @@ use crate::engine::{Event, EventKind};
 use crate::transport::Stream;
 use crate::visible::visible;
 use std::io::Write;
+use std::sync::atomic::{AtomicBool, Ordering};
 use tokio::sync::mpsc::UnboundedReceiver;
+
+/// With `--json`, stdout carries only JSON lines: every human line goes to stderr instead.
+static HUMAN_TO_STDERR: AtomicBool = AtomicBool::new(false);
+
+/// Sends the human output to stderr from now on (`--json`).
+pub fn human_to_stderr() {
+    HUMAN_TO_STDERR.store(true, Ordering::Relaxed);
+}
+
+/// Where a human line goes: stdout, or stderr under `--json`.
+fn human_out() -> Box<dyn Write> {
+    if HUMAN_TO_STDERR.load(Ordering::Relaxed) {
+        Box::new(std::io::stderr().lock())
+    } else {
+        Box::new(std::io::stdout().lock())
+    }
+}
+
+/// Prints one line of a command's own human output (a result line, a summary).
+pub fn say_line(line: impl std::fmt::Display) {
+    let mut out = human_out();
+    let _ = writeln!(out, "{line}");
+    let _ = out.flush();
+}
+
+/// `println!` for a command's human output: stdout, or stderr under `--json`.
+macro_rules! say {
+    ($($t:tt)*) => { $crate::cli::printer::say_line(format_args!($($t)*)) };
+}
+pub(crate) use say;
 
 /// The gutter before a line of script output on stdout.
 pub const OUT_GUTTER: &str = "  | ";
@@ -49,25 +80,29 @@ pub async fn print_events(
     tagged: bool,
     script_colors: bool,
 ) {
-    let stdout = std::io::stdout();
     while let Some(ev) = rx.recv().await {
-        let log = matches!(ev.kind, EventKind::Log { .. });
-        let Some(line) = render(ev.kind, quiet, script_colors) else {
-            continue;
-        };
-        // Script output was made visible above (keeping colours on request); the rest is made
-        // visible whole, since step names and summaries quote the script and the server.
-        let line = if log {
-            line
-        } else {
-            visible(&line, false).into_owned()
-        };
-        let mut out = stdout.lock();
-        let _ = if tagged {
-            writeln!(out, "[{}] {line}", ev.site)
-        } else {
-            writeln!(out, "{line}")
-        };
-        let _ = out.flush();
+        write_event(&ev, quiet, tagged, script_colors);
     }
+}
+
+/// Prints one event's line, if it has one, where human output goes.
+pub fn write_event(ev: &Event, quiet: bool, tagged: bool, script_colors: bool) {
+    let log = matches!(ev.kind, EventKind::Log { .. });
+    let Some(line) = render(ev.kind.clone(), quiet, script_colors) else {
+        return;
+    };
+    // Script output was made visible above (keeping colours on request); the rest is made
+    // visible whole, since step names and summaries quote the script and the server.
+    let line = if log {
+        line
+    } else {
+        visible(&line, false).into_owned()
+    };
+    let mut out = human_out();
+    let _ = if tagged {
+        writeln!(out, "[{}] {line}", ev.site)
+    } else {
+        writeln!(out, "{line}")
+    };
+    let _ = out.flush();
 }

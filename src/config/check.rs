@@ -111,6 +111,7 @@ impl<'a> Check<'a> {
         )?;
         let ssh = self.ssh(at, &s)?;
         let nginx = self.nginx_server(at, &s)?;
+        self.valid(s.stage.as_ref(), &format!("{at}.stage"), validate::stage)?;
         let php_version = s.php_version.as_ref().map(|v| v.get_ref().as_str());
         let php_fpm_config = self.php_fpm_config(at, s.php_fpm_config.as_ref(), php_version)?;
         let mut sites: Vec<SiteConfig> = Vec::with_capacity(s.sites.len());
@@ -126,6 +127,8 @@ impl<'a> Check<'a> {
             php_fpm_config,
             nginx,
             ssh,
+            stage: s.stage.map(Spanned::into_inner),
+            protected: s.protected.unwrap_or(false),
             sites,
         })
     }
@@ -237,6 +240,7 @@ impl<'a> Check<'a> {
             keep: keep.map_or(DEFAULT_KEEP, |k| k as u32),
             nginx,
             health_check,
+            protected: site.protected.unwrap_or(false),
         })
     }
 

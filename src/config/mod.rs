@@ -58,6 +58,10 @@ pub struct ServerConfig {
     pub php_fpm_config: Option<String>,
     pub nginx: NginxServer,
     pub ssh: SshConfig,
+    /// `stage = "production"`: the dashboard groups servers by it, `--stage` picks them.
+    pub stage: Option<String>,
+    /// `protected = true`: every site on it asks for its domain before a deploy or rollback.
+    pub protected: bool,
     pub sites: Vec<SiteConfig>,
 }
 
@@ -83,6 +87,8 @@ pub struct SiteConfig {
     /// `Some` when `provision` writes an nginx server block for the site.
     pub nginx: Option<NginxSite>,
     pub health_check: Option<HealthCheck>,
+    /// `protected = true`: a deploy or rollback asks for the domain first.
+    pub protected: bool,
 }
 
 /// A site together with the server it lives on.
@@ -96,6 +102,12 @@ impl SiteRef<'_> {
     /// `SERVER/DOMAIN`, the unambiguous name of a site.
     pub fn key(&self) -> String {
         format!("{}/{}", self.server.name, self.site.domain)
+    }
+
+    /// Whether a deploy or rollback must be confirmed by typing the domain (the site or its
+    /// server is `protected`).
+    pub fn protected(&self) -> bool {
+        self.site.protected || self.server.protected
     }
 }
 
@@ -126,6 +138,33 @@ impl Config {
                 .iter()
                 .map(move |site| SiteRef { server, site })
         })
+    }
+
+    /// Keeps only the servers of `stage` (`--stage`); a stage no server has is a usage error.
+    pub fn retain_stage(&mut self, stage: &str) -> Result<()> {
+        if !self
+            .servers
+            .iter()
+            .any(|s| s.stage.as_deref() == Some(stage))
+        {
+            let mut known: Vec<&str> = self
+                .servers
+                .iter()
+                .filter_map(|s| s.stage.as_deref())
+                .collect();
+            known.dedup();
+            return Err(Error::usage(format!(
+                "no server of stage {stage:?} in {}; stages: {}",
+                self.path.display(),
+                if known.is_empty() {
+                    "none".to_string()
+                } else {
+                    known.join(", ")
+                }
+            )));
+        }
+        self.servers.retain(|s| s.stage.as_deref() == Some(stage));
+        Ok(())
     }
 
     /// Resolves `SERVER/DOMAIN` to its site, or a bare `DOMAIN` to every server's site of that

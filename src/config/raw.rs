@@ -44,6 +44,8 @@ pub(super) struct RawServer {
     pub nginx_sites_dir: Option<Spanned<String>>,
     pub nginx_test_command: Option<Spanned<String>>,
     pub nginx_reload_command: Option<String>,
+    pub stage: Option<Spanned<String>>,
+    pub protected: Option<bool>,
     #[serde(default)]
     pub sites: Vec<RawSite>,
 }
@@ -62,6 +64,7 @@ pub(super) struct RawSite {
     pub listen: Option<Spanned<toml::Value>>,
     pub php_fpm_socket: Option<Spanned<String>>,
     pub health_check: Option<Spanned<RawHealthCheck>>,
+    pub protected: Option<bool>,
 }
 
 /// `health_check = { ... }`. Its errors point at the whole inline table, so its keys carry no

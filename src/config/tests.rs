@@ -115,6 +115,45 @@ fn shared_kinds() {
     assert!(!SiteConfig::shared_is_file("public/v1.2/"));
 }
 
+#[test]
+fn stages_and_protection() {
+    let c = parse(
+        "[[servers]]\nname = \"p\"\ntransport = \"local\"\nroot = \"/srv\"\nstage = \"production\"\nprotected = true\n\
+         [[servers.sites]]\ndomain = \"a.com\"\n\
+         [[servers]]\nname = \"s\"\ntransport = \"local\"\nroot = \"/srv\"\nstage = \"staging\"\n\
+         [[servers.sites]]\ndomain = \"a.com\"\n[[servers.sites]]\ndomain = \"b.com\"\nprotected = true\n",
+    )
+    .unwrap();
+    let prot: Vec<(String, bool)> = c.sites().map(|s| (s.key(), s.protected())).collect();
+    assert_eq!(
+        prot,
+        [
+            ("p/a.com".to_string(), true),
+            ("s/a.com".to_string(), false),
+            ("s/b.com".to_string(), true)
+        ]
+    );
+    let mut staging = c.clone();
+    staging.retain_stage("staging").unwrap();
+    assert_eq!(staging.find_sites("a.com").unwrap().len(), 1);
+    let e = c.clone().retain_stage("qa").unwrap_err();
+    assert_eq!(e.exit_code(), 2);
+    assert!(e.to_string().contains("stages: production, staging"), "{e}");
+    let e = parse("[[servers]]\nname = \"p\"\ntransport = \"local\"\nroot = \"/srv\"\nstage = \"pro duction\"\n")
+        .unwrap_err()
+        .to_string();
+    assert_eq!(
+        e,
+        "config /etc/f.toml line 5: servers[0].stage must be 1 to 64 letters, digits, '.', '_' or '-', not starting with '-' or '.'"
+    );
+    let e = parse(
+        "[[servers]]\nname = \"p\"\ntransport = \"local\"\nroot = \"/srv\"\nprotected = \"yes\"\n",
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(e.starts_with("config /etc/f.toml line 5"), "{e}");
+}
+
 /// The exact texts of config errors, one per kind of mistake. serde's own words are part of them
 /// (the raw structs' names, their field order and types), so a change to `raw.rs` shows here.
 #[test]
@@ -122,7 +161,7 @@ fn error_texts_are_pinned() {
     let cases = [
         (
             "[[servers]]\nname = \"w\"\ntransport = \"local\"\nroot = \"/srv\"\nbogus = 1\n",
-            "config /c.toml line 5 (`bogus = 1`): unknown field `bogus`, expected one of `name`, `transport`, `root`, `php_version`, `reload_command`, `host`, `port`, `user`, `identity_file`, `known_hosts_file`, `host_key_policy`, `connect_timeout_s`, `php_fpm_config`, `nginx_sites_dir`, `nginx_test_command`, `nginx_reload_command`, `sites`",
+            "config /c.toml line 5 (`bogus = 1`): unknown field `bogus`, expected one of `name`, `transport`, `root`, `php_version`, `reload_command`, `host`, `port`, `user`, `identity_file`, `known_hosts_file`, `host_key_policy`, `connect_timeout_s`, `php_fpm_config`, `nginx_sites_dir`, `nginx_test_command`, `nginx_reload_command`, `stage`, `protected`, `sites`",
         ),
         (
             "bogus = 1\n[[servers]]\nname = \"w\"\ntransport = \"local\"\nroot = \"/srv\"\n[[servers.sites]]\ndomain = \"example.com\"\n",

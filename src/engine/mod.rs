@@ -2,6 +2,7 @@
 //! It knows nothing of terminals; the CLI, the dashboard and tests consume its events.
 
 mod deploy;
+pub mod doctor;
 pub mod events;
 mod fleet;
 mod fpm;

@@ -183,6 +183,10 @@ keys! {
     Nginx = "nginx",
     NginxInvalid = "nginx_invalid",
     NginxReloadFailed = "nginx_reload_failed",
+    /// One check of `doctor.sh`: `NAME STATUS DETAIL`.
+    Check = "check",
+    /// The server's clock, `SECONDS[.NANOS]` since the epoch (UTC).
+    Clock = "clock",
 }
 
 /// The values a script reported, in order.
@@ -411,6 +415,28 @@ impl Report for NginxReport {
             Key::Nginx => self.nginx = Some(v.into()),
             Key::NginxInvalid => self.invalid = true,
             Key::NginxReloadFailed => self.reload_failed = true,
+            _ => {}
+        }
+    }
+}
+
+/// `doctor.sh`: each check as `(name, status, detail)`, and the server's clock.
+#[derive(Debug, Clone, Default)]
+pub struct DoctorReport {
+    pub checks: Vec<(String, String, String)>,
+    pub clock: Option<f64>,
+}
+
+impl Report for DoctorReport {
+    fn take(&mut self, key: Key, v: &str) {
+        match key {
+            Key::Check => {
+                let mut w = v.splitn(3, ' ');
+                let (name, status) = (w.next().unwrap_or(""), w.next().unwrap_or(""));
+                self.checks
+                    .push((name.into(), status.into(), w.next().unwrap_or("").into()));
+            }
+            Key::Clock => self.clock = v.trim().parse().ok(),
             _ => {}
         }
     }

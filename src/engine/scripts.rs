@@ -25,6 +25,7 @@ pub const PROVISION: &str = include_str!("../../assets/remote/provision.sh");
 pub const FPM: &str = include_str!("../../assets/remote/fpm.sh");
 pub const NGINX: &str = include_str!("../../assets/remote/nginx.sh");
 pub const READ_LOG: &str = include_str!("../../assets/remote/read_log.sh");
+pub const DOCTOR: &str = include_str!("../../assets/remote/doctor.sh");
 
 /// Every file of `assets/remote`, by name (for the tests that read them).
 pub const FILES: &[(&str, &str)] = &[
@@ -43,6 +44,7 @@ pub const FILES: &[(&str, &str)] = &[
     ("fpm.sh", FPM),
     ("nginx.sh", NGINX),
     ("read_log.sh", READ_LOG),
+    ("doctor.sh", DOCTOR),
 ];
 
 /// What every script is told first.

@@ -40,6 +40,9 @@ pub enum Layer {
     Help,
     /// Typing a filter after `/`. A character no binding takes is typed into the filter.
     Filter,
+    /// Typing a protected site's domain to confirm its deploy or rollback. A character no
+    /// binding takes is typed.
+    Typing,
 }
 
 impl From<Pane> for Layer {
@@ -317,7 +320,7 @@ pub const BINDINGS: &[Binding] = &[
         codes: &[(KeyCode::Char('c'), CTRL)],
         action: Action::Quit,
         help: None,
-        layers: &[Layer::Dialog, Layer::Help],
+        layers: &[Layer::Dialog, Layer::Help, Layer::Typing],
         bar: None,
     },
     // ---- the help popup ----
@@ -357,6 +360,31 @@ pub const BINDINGS: &[Binding] = &[
         action: Action::DeleteChar,
         help: Some("deletes the last character"),
         layers: &[Layer::Filter],
+        bar: None,
+    },
+    // ---- typing a protected site's domain (any other character is typed) ----
+    Binding {
+        keys: "Enter",
+        codes: &[(KeyCode::Enter, NONE)],
+        action: Action::Confirm,
+        help: Some("confirms once the domain is typed exactly"),
+        layers: &[Layer::Typing],
+        bar: Some("Enter confirm"),
+    },
+    Binding {
+        keys: "Esc",
+        codes: &[(KeyCode::Esc, NONE)],
+        action: Action::Close,
+        help: Some("cancels"),
+        layers: &[Layer::Typing],
+        bar: Some("Esc cancel"),
+    },
+    Binding {
+        keys: "Backspace",
+        codes: &[(KeyCode::Backspace, NONE)],
+        action: Action::DeleteChar,
+        help: Some("deletes the last character"),
+        layers: &[Layer::Typing],
         bar: None,
     },
 ];

@@ -26,10 +26,23 @@ use tokio::signal::unix::{SignalKind, signal};
 const FRAME: Duration = Duration::from_millis(16);
 const TICK: Duration = Duration::from_millis(100);
 
-/// The tree's sites, in config order.
+/// The tree's sites, in config order, grouped by stage (stages in the order they first appear,
+/// servers without one last).
 pub fn site_views(config: &Config) -> Vec<SiteView> {
-    config
-        .sites()
+    let mut stages: Vec<Option<&str>> = Vec::new();
+    for s in &config.servers {
+        if !stages.contains(&s.stage.as_deref()) {
+            stages.push(s.stage.as_deref());
+        }
+    }
+    let rank = |st: Option<&str>| match st {
+        None => usize::MAX,
+        st => stages.iter().position(|o| *o == st).unwrap_or(usize::MAX),
+    };
+    let mut sites: Vec<_> = config.sites().collect();
+    sites.sort_by_key(|s| rank(s.server.stage.as_deref()));
+    sites
+        .into_iter()
         .map(|s| SiteView {
             key: s.key(),
             server: s.server.name.clone(),
@@ -45,6 +58,8 @@ pub fn site_views(config: &Config) -> Vec<SiteView> {
             lock: None,
             drift: None,
             table_sel: 0,
+            stage: s.server.stage.clone(),
+            protected: s.protected(),
         })
         .collect()
 }

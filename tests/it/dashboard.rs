@@ -50,6 +50,8 @@ fn site(server: &str, domain: &str, deployments: Vec<Deployment>) -> SiteView {
         lock: None,
         drift: None,
         table_sel: 0,
+        stage: None,
+        protected: false,
     }
 }
 

@@ -3,8 +3,10 @@
 
 mod dashboard;
 mod dashboard_e2e;
+mod demo_recording;
 mod demo_tape;
 mod deploy_script;
+mod doctor;
 mod fault_matrix;
 mod faults;
 mod fleet;
@@ -24,4 +26,5 @@ mod ssh_cli;
 mod ssh_target;
 mod support;
 mod terminal_safety;
+mod toolbox;
 mod web;

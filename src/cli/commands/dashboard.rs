@@ -8,11 +8,20 @@ use std::sync::Arc;
 
 /// `explicit`: the config path was given (`--config`, `FLIPDECK_CONFIG`), so a missing file is
 /// an error rather than a first run.
-pub async fn run(config_path: &Path, explicit: bool, db_path: &Path) -> Result<()> {
+/// `stage`: only that stage's servers (`--stage`).
+pub async fn run(
+    config_path: &Path,
+    explicit: bool,
+    db_path: &Path,
+    stage: Option<&str>,
+) -> Result<()> {
     if !config_path.exists() && !explicit {
         return super::demo::run(None, false).await;
     }
-    let config = Config::load(config_path)?;
+    let mut config = Config::load(config_path)?;
+    if let Some(stage) = stage {
+        config.retain_stage(stage)?;
+    }
     let store = Arc::new(Store::open(db_path)?);
     crate::ui::run(config, store, None).await
 }

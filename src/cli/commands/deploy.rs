@@ -3,12 +3,14 @@
 
 use crate::cli::Ctx;
 use crate::cli::each_site::{fleet_err, report_each};
+use crate::cli::printer::say;
 use crate::engine::DeployOptions;
 use crate::error::Result;
 use tokio_util::sync::CancellationToken;
 
-pub async fn run(ctx: &Ctx, site: &str, branch: Option<String>) -> Result<()> {
+pub async fn run(ctx: &Ctx, site: &str, branch: Option<String>, yes: bool) -> Result<()> {
     let mut sites = ctx.config.find_sites(site)?;
+    crate::cli::confirm::protected(&sites, "deploy", yes)?;
     let cancel = CancellationToken::new();
     let watcher = tokio::spawn(cancel_on_signal(cancel.clone()));
     let opts = DeployOptions {
@@ -29,11 +31,11 @@ pub async fn run(ctx: &Ctx, site: &str, branch: Option<String>) -> Result<()> {
         let servers = results.len();
         report_each(
             results,
-            |key, d| println!("OK  {key}: release {} (#{})", d.release, d.deployment_id),
+            |key, d| say!("OK  {key}: release {} (#{})", d.release, d.deployment_id),
             fleet_err,
             |sites| format!("the fleet deploy failed on {sites}; no server kept the new release"),
         )
-        .map(|()| println!("fleet deployed to {servers} servers"))
+        .map(|()| say!("fleet deployed to {servers} servers"))
     };
     watcher.abort();
     r

@@ -4,6 +4,7 @@
 pub mod dashboard;
 pub mod demo;
 pub mod deploy;
+pub mod doctor;
 pub mod init;
 pub mod list;
 pub mod log;

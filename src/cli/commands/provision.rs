@@ -3,6 +3,7 @@
 
 use crate::cli::Ctx;
 use crate::cli::each_site::{on_each_site, report_each};
+use crate::cli::printer::say;
 use crate::engine::Provisioned;
 use crate::error::Result;
 use crate::visible::visible;
@@ -23,11 +24,12 @@ pub async fn run(ctx: &Ctx, site: &str) -> Result<()> {
         results,
         |key, p| match p {
             Provisioned::Already { live } => {
-                println!("{key} is already provisioned; live release: {live}")
+                say!("{key} is already provisioned; live release: {live}")
             }
-            Provisioned::Initial(d) => println!(
+            Provisioned::Initial(d) => say!(
                 "provisioned {key}: initial deployment #{} release {}",
-                d.deployment_id, d.release
+                d.deployment_id,
+                d.release
             ),
         },
         |key, e| eprintln!("flipdeck: {key}: {}", visible(&e.to_string(), false)),

@@ -5,6 +5,7 @@
 use crate::cli::Ctx;
 use crate::cli::args::PruneArgs;
 use crate::cli::each_site::Failures;
+use crate::cli::printer::say;
 use crate::config::SiteRef;
 use crate::engine::{PruneOptions, Pruned};
 use crate::error::{Error, Result};
@@ -45,22 +46,24 @@ pub async fn run(ctx: &Ctx, args: &PruneArgs) -> Result<()> {
 
 fn print(site: &SiteRef<'_>, p: &Pruned, dry_run: bool) {
     if !dry_run {
-        println!("{}: deleted {} release(s)", site.key(), p.deleted.len());
+        say!("{}: deleted {} release(s)", site.key(), p.deleted.len());
         return;
     }
-    println!(
+    say!(
         "{}: would delete {} release(s), keep {}",
         site.key(),
         p.plan.delete.len(),
         p.plan.keep.len() + p.kept_live.len()
     );
     for i in &p.plan.delete {
-        println!(
+        say!(
             "  delete {}  (deployment #{}, {})",
-            i.release, i.deployment_id, i.path
+            i.release,
+            i.deployment_id,
+            i.path
         );
     }
     for r in &p.kept_live {
-        println!("  keep   {r}  (live on the server)");
+        say!("  keep   {r}  (live on the server)");
     }
 }

@@ -3,11 +3,13 @@
 
 use crate::cli::Ctx;
 use crate::cli::each_site::{fleet_err, report_each};
+use crate::cli::printer::say;
 use crate::engine::RollbackOptions;
 use crate::error::Result;
 
-pub async fn run(ctx: &Ctx, site: &str, to: Option<&str>) -> Result<()> {
+pub async fn run(ctx: &Ctx, site: &str, to: Option<&str>, yes: bool) -> Result<()> {
     let mut sites = ctx.config.find_sites(site)?;
+    crate::cli::confirm::protected(&sites, "roll back", yes)?;
     if sites.len() > 1 {
         let results = ctx
             .engine
@@ -15,7 +17,7 @@ pub async fn run(ctx: &Ctx, site: &str, to: Option<&str>) -> Result<()> {
             .await?;
         return report_each(
             results,
-            |key, r| println!("OK  {key}: rolled back to #{} ({})", r.to, r.release),
+            |key, r| say!("OK  {key}: rolled back to #{} ({})", r.to, r.release),
             fleet_err,
             |sites| {
                 format!("the fleet rollback failed on {sites}; the other servers were put back")

@@ -1,6 +1,7 @@
 //! `unlock SITE [--force]`: removes a stale deploy lock and says who held it.
 
 use crate::cli::Ctx;
+use crate::cli::printer::say;
 use crate::error::Result;
 use crate::visible::visible;
 
@@ -11,12 +12,12 @@ pub async fn run(ctx: &Ctx, site: &str, force: bool) -> Result<()> {
         .unlock(&site, ctx.connector(&site)?.as_ref(), force)
         .await?
     {
-        Some(holder) => println!(
+        Some(holder) => say!(
             "removed the lock of {}, held by {}",
             site.key(),
             visible(&holder, false)
         ),
-        None => println!("{} was not locked", site.key()),
+        None => say!("{} was not locked", site.key()),
     }
     Ok(())
 }

@@ -55,7 +55,8 @@ impl App {
                 self.toast("cancelling running jobs cleanly…", false);
                 vec![Effect::CancelAll]
             }
-            Modal::Help => vec![],
+            // A typed confirmation is answered by `on_typing_key`, which confirms what it guards.
+            Modal::Help | Modal::TypeDomain { .. } => vec![],
         }
     }
 

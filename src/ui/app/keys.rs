@@ -1,7 +1,7 @@
 //! The keyboard (and the mouse wheel): a key is looked up in the keymap for the layer that has
 //! the keyboard, and the action it names changes the state.
 
-use super::{App, Effect};
+use super::{App, Effect, Modal};
 use crate::ui::keymap::{self, Action, Layer, Pane};
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers, MouseEvent, MouseEventKind};
 use ratatui::layout::Position;
@@ -11,6 +11,7 @@ impl App {
     /// focused pane.
     pub fn layer(&self) -> Layer {
         match &self.modal {
+            Some(Modal::TypeDomain { .. }) => Layer::Typing,
             Some(m) if m.is_confirm() => Layer::Dialog,
             Some(_) => Layer::Help,
             None if self.filter_editing => Layer::Filter,
@@ -34,6 +35,7 @@ impl App {
                 Some(a) => self.on_help_action(a),
                 None => vec![],
             },
+            Layer::Typing => self.on_typing_key(key, action),
             Layer::Filter => {
                 self.on_filter_key(key, action);
                 vec![]

@@ -92,6 +92,10 @@ pub struct SiteView {
     pub drift: Option<String>,
     /// Selected row in the (filtered) table.
     pub table_sel: usize,
+    /// The server's `stage`: the tree groups servers by it.
+    pub stage: Option<String>,
+    /// `protected`: a deploy or rollback is confirmed by typing the domain.
+    pub protected: bool,
 }
 
 impl SiteView {
@@ -126,6 +130,12 @@ pub enum Modal {
     ConfirmQuit {
         running: usize,
     },
+    /// A protected site's deploy or rollback dialog (`then`), confirmed only by typing its
+    /// domain.
+    TypeDomain {
+        typed: String,
+        then: Box<Modal>,
+    },
 }
 
 impl Modal {
@@ -133,6 +143,17 @@ impl Modal {
     /// Cancel focused: destructive actions take a deliberate key.
     pub fn is_confirm(&self) -> bool {
         !matches!(self, Modal::Help)
+    }
+
+    /// The domain a deploy or rollback dialog is about.
+    pub fn domain(&self) -> Option<&str> {
+        match self {
+            Modal::ConfirmDeploy { domain, .. } | Modal::ConfirmRollback { domain, .. } => {
+                Some(domain)
+            }
+            Modal::TypeDomain { then, .. } => then.domain(),
+            _ => None,
+        }
     }
 }
 

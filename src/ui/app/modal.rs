@@ -6,6 +6,19 @@ use crate::commit::short;
 use crate::engine;
 use crate::store::Deployment;
 use crate::ui::keymap::Action;
+use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+
+/// A protected site's dialog asks for the domain to be typed.
+fn guard(modal: Modal, protected: bool) -> Modal {
+    if protected {
+        Modal::TypeDomain {
+            typed: String::new(),
+            then: Box::new(modal),
+        }
+    } else {
+        modal
+    }
+}
 
 impl App {
     pub(super) fn open_help(&mut self) {
@@ -22,13 +35,19 @@ impl App {
             .filter(|o| o.domain == s.domain)
             .map(|o| o.server.clone())
             .collect();
-        self.modal = Some(Modal::ConfirmDeploy {
+        // A fleet is protected when any of its servers' sites is.
+        let protected = self
+            .sites
+            .iter()
+            .any(|o| o.domain == s.domain && o.protected);
+        let modal = Modal::ConfirmDeploy {
             site: s.key.clone(),
             server: s.server.clone(),
             domain: s.domain.clone(),
             branch: s.branch.clone(),
             fleet: if servers.len() > 1 { servers } else { vec![] },
-        });
+        };
+        self.modal = Some(guard(modal, protected));
         self.confirm_focused = false;
     }
 
@@ -62,7 +81,7 @@ impl App {
             to: describe(d),
             to_id: d.id,
         };
-        self.modal = Some(modal);
+        self.modal = Some(guard(modal, s.protected));
         self.confirm_focused = false;
         vec![]
     }
@@ -116,6 +135,42 @@ impl App {
             return vec![];
         }
         self.confirmed(modal)
+    }
+
+    /// A key in the typed confirmation of a protected site: Enter confirms only when the domain
+    /// was typed exactly; any character no binding takes is typed.
+    pub(super) fn on_typing_key(&mut self, key: KeyEvent, action: Option<Action>) -> Vec<Effect> {
+        let Some(Modal::TypeDomain { typed, then }) = &mut self.modal else {
+            return vec![];
+        };
+        match action {
+            Some(Action::Quit) => {
+                self.modal = None;
+                return self.request_quit();
+            }
+            Some(Action::Close) => self.modal = None,
+            Some(Action::DeleteChar) => {
+                typed.pop();
+            }
+            Some(Action::Confirm) => {
+                if then.domain() == Some(typed.as_str()) {
+                    let then = (**then).clone();
+                    self.modal = None;
+                    return self.confirmed(then);
+                }
+                let want = then.domain().unwrap_or("").to_string();
+                self.toast(format!("type {want} exactly to confirm"), true);
+            }
+            _ => {
+                if let KeyCode::Char(c) = key.code
+                    && !key.modifiers.contains(KeyModifiers::CONTROL)
+                    && typed.len() < 253
+                {
+                    typed.push(c);
+                }
+            }
+        }
+        vec![]
     }
 
     /// A key's action in the help popup.

@@ -15,7 +15,19 @@ use ratatui::widgets::Paragraph;
 pub(super) fn draw(f: &mut Frame<'_>, app: &App, theme: &Theme, area: Rect) {
     let mut lines: Vec<Line<'_>> = Vec::new();
     let mut last_server: Option<&str> = None;
+    // Stage headings only when some server has a stage (the sites come grouped by it).
+    let staged = app.sites.iter().any(|s| s.stage.is_some());
+    let mut last_stage: Option<Option<&str>> = None;
     for (i, s) in app.sites.iter().enumerate() {
+        if staged && last_stage != Some(s.stage.as_deref()) {
+            let name = s.stage.as_deref().unwrap_or("no stage");
+            lines.push(Line::from(Span::styled(
+                format!("■ {name}"),
+                theme.key().add_modifier(Modifier::BOLD),
+            )));
+            last_stage = Some(s.stage.as_deref());
+            last_server = None;
+        }
         if last_server != Some(s.server.as_str()) {
             lines.push(Line::from(vec![
                 Span::styled("▾ ", theme.dim()),
@@ -33,6 +45,9 @@ pub(super) fn draw(f: &mut Frame<'_>, app: &App, theme: &Theme, area: Rect) {
 fn site_line<'a>(app: &App, s: &'a SiteView, selected: bool, theme: &Theme) -> Line<'a> {
     let marker = if selected { "› " } else { "  " };
     let mut spans = vec![Span::raw(marker), Span::raw(s.domain.clone())];
+    if s.protected {
+        spans.push(Span::styled(" [protected]", theme.warn()));
+    }
     // Marks first: in a narrow tree the commit and age are what gets cut.
     if let Some(a) = s.running {
         spans.push(Span::styled(

@@ -59,6 +59,12 @@ impl TestSshd {
 
     /// A server on another loopback address (all of 127.0.0.0/8 is local on Linux).
     pub fn start_on(address: &str) -> Option<TestSshd> {
+        Self::start_with(address, "")
+    }
+
+    /// A server whose sshd_config ends with `extra` (say a `ForceCommand`); `{dir}` in it is the
+    /// server's temp dir.
+    pub fn start_with(address: &str, extra: &str) -> Option<TestSshd> {
         let ip: IpAddr = address.parse().expect("an IP address");
         assert!(ip.is_loopback(), "test servers only listen on loopback");
         if !sshd_available() {
@@ -73,7 +79,8 @@ impl TestSshd {
         keygen(&client_key, "");
         let pub_key = std::fs::read_to_string(client_key.with_extension("pub")).unwrap();
         std::fs::write(dir.path().join("authorized_keys"), pub_key).unwrap();
-        let (child, port) = launch(dir.path(), address);
+        let extra = extra.replace("{dir}", &dir.path().display().to_string());
+        let (child, port) = launch(dir.path(), address, &extra);
         let host_pub_key = dir.path().join("host_key.pub");
         let host_pub = std::fs::read_to_string(&host_pub_key).unwrap();
         let key: Vec<&str> = host_pub.split_whitespace().take(2).collect();
@@ -250,11 +257,11 @@ pub fn ssh_keygen_fingerprint(pub_key: &Path) -> String {
 }
 
 /// Picks a free port and starts sshd on it; retried since another test may grab the port first.
-fn launch(dir: &Path, address: &str) -> (Child, u16) {
+fn launch(dir: &Path, address: &str, extra: &str) -> (Child, u16) {
     let ip: IpAddr = address.parse().unwrap();
     for _ in 0..5 {
         let port = free_port(ip);
-        write_config(dir, address, port);
+        write_config(dir, address, port, extra);
         let log = std::fs::File::create(dir.join("sshd.log")).unwrap();
         let mut child = Command::new(SSHD)
             .arg("-D")
@@ -275,7 +282,7 @@ fn launch(dir: &Path, address: &str) -> (Child, u16) {
     panic!("sshd did not start; its log:\n{}", read_log(dir));
 }
 
-fn write_config(dir: &Path, address: &str, port: u16) {
+fn write_config(dir: &Path, address: &str, port: u16, extra: &str) {
     let d = dir.display();
     // SHLVL=1: bash, the test user's login shell, then counts itself a nested shell and does not
     // read ~/.bashrc for sshd's commands. This machine's root .bashrc runs `pyenv init`, whose
@@ -294,7 +301,8 @@ fn write_config(dir: &Path, address: &str, port: u16) {
          KbdInteractiveAuthentication no\n\
          PrintMotd no\n\
          LogLevel VERBOSE\n\
-         SetEnv PATH={d}/pause-bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin SHLVL=1\n"
+         SetEnv PATH={d}/pause-bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin SHLVL=1\n\
+         {extra}"
     );
     std::fs::write(dir.join("sshd_config"), config).unwrap();
 }

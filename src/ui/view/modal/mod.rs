@@ -7,6 +7,7 @@ mod confirm_quit;
 mod confirm_rollback;
 mod help;
 mod prune_preview;
+mod type_domain;
 
 use crate::ui::app::{App, Modal};
 use crate::ui::keymap::{self, Action, Layer};
@@ -30,28 +31,11 @@ pub(super) fn draw(f: &mut Frame<'_>, app: &App, m: &Modal, theme: &Theme, area:
         title,
         mut body,
         confirm,
-    } = match m {
-        Modal::Help => help::dialog(theme),
-        Modal::ConfirmDeploy {
-            domain,
-            server,
-            branch,
-            fleet,
-            ..
-        } => confirm_deploy::dialog(domain, server, branch, fleet, theme),
-        Modal::ConfirmRollback {
-            domain,
-            server,
-            from,
-            to,
-            ..
-        } => confirm_rollback::dialog(domain, server, from, to, theme),
-        Modal::PrunePreview { site, plan } => prune_preview::dialog(site, plan.as_ref(), theme),
-        Modal::ConfirmQuit { running } => confirm_quit::dialog(*running),
-    };
+    } = dialog(m, theme);
     body.push(Line::from(""));
     match confirm {
         Some(c) => body.push(buttons(app, c, theme)),
+        None if matches!(m, Modal::TypeDomain { .. }) => body.push(type_domain::hints(theme)),
         None if m.is_confirm() => {
             let (key, what) = keymap::hint(Layer::Dialog, Action::Close);
             body.push(
@@ -75,6 +59,32 @@ pub(super) fn draw(f: &mut Frame<'_>, app: &App, m: &Modal, theme: &Theme, area:
         .title(title)
         .border_style(theme.focused_border());
     f.render_widget(Paragraph::new(body).block(block), rect);
+}
+
+/// What dialog `m` shows.
+fn dialog<'a>(m: &'a Modal, theme: &Theme) -> Dialog<'a> {
+    match m {
+        Modal::Help => help::dialog(theme),
+        Modal::ConfirmDeploy {
+            domain,
+            server,
+            branch,
+            fleet,
+            ..
+        } => confirm_deploy::dialog(domain, server, branch, fleet, theme),
+        Modal::ConfirmRollback {
+            domain,
+            server,
+            from,
+            to,
+            ..
+        } => confirm_rollback::dialog(domain, server, from, to, theme),
+        Modal::PrunePreview { site, plan } => prune_preview::dialog(site, plan.as_ref(), theme),
+        Modal::ConfirmQuit { running } => confirm_quit::dialog(*running),
+        Modal::TypeDomain { typed, then } => {
+            type_domain::dialog(dialog(then, theme), typed, then, theme)
+        }
+    }
 }
 
 /// Cancel and the confirming button, each with its key; the focused one highlighted.

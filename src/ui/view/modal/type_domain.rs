@@ -1,0 +1,45 @@
+//! A protected site's deploy or rollback: the same dialog, confirmed only by typing the domain
+//! (no button to press by habit).
+
+use super::Dialog;
+use crate::ui::app::Modal;
+use crate::ui::keymap::{self, Layer};
+use crate::ui::theme::Theme;
+use ratatui::layout::Alignment;
+use ratatui::text::{Line, Span};
+
+pub(super) fn dialog<'a>(
+    inner: Dialog<'a>,
+    typed: &'a str,
+    then: &'a Modal,
+    theme: &Theme,
+) -> Dialog<'a> {
+    let mut body = inner.body;
+    body.push(Line::from(""));
+    body.push(Line::from(vec![
+        Span::styled("Protected. ", theme.warn()),
+        Span::raw("Type "),
+        Span::styled(then.domain().unwrap_or(""), theme.key()),
+        Span::raw(" to confirm:"),
+    ]));
+    body.push(Line::from(vec![
+        Span::raw("> "),
+        // What is typed is shown as visible text: it came from the keyboard, but still.
+        Span::raw(crate::visible::visible(typed, false).into_owned()),
+        Span::styled("█", theme.dim()),
+    ]));
+    Dialog {
+        title: inner.title,
+        body,
+        confirm: None,
+    }
+}
+
+/// The keys of the typing line, from the keymap.
+pub(super) fn hints(theme: &Theme) -> Line<'static> {
+    let words: Vec<String> = keymap::bar_hints(Layer::Typing)
+        .into_iter()
+        .map(|(k, w)| format!("{k} {w}"))
+        .collect();
+    Line::from(Span::styled(words.join("   "), theme.dim())).alignment(Alignment::Center)
+}
