@@ -39,7 +39,7 @@ fn kept(h: &Harness, db: &str) -> BTreeSet<String> {
     list(h, db)
         .iter()
         .filter(|d| d["status"] == "success" && !d["deployment_path"].is_null())
-        .map(|d| crate::support::release_of(d))
+        .map(crate::support::release_of)
         .collect()
 }
 
