@@ -17,6 +17,12 @@ pub const READY: &str = "ready";
 /// What a fleet member's deploy script prints once built: then it reads `go` or `abort`.
 pub const GATE: &str = "gate";
 
+/// A site's deploy key in its `.flipdeck/` folder (made by `flipdeck keygen`; the public half
+/// beside it as `.pub`), and the git host keys pinned for it. Every git fetch of a deploy uses
+/// them (`GIT_SSH_COMMAND`, see `scripts::git_ssh_command`).
+pub const DEPLOY_KEY: &str = "deploy_key";
+pub const GIT_KNOWN_HOSTS: &str = "known_hosts";
+
 /// Exit code of a script that found the site's lock held by someone else (it reports `holder`).
 pub const LOCK_HELD: i32 = 75;
 /// Exit code of a script that found an unusable `$HOME` to use as the root.
@@ -54,6 +60,12 @@ impl Params {
         self.0.push_str(&quote(value));
         self.0.push('\n');
         self
+    }
+
+    /// `export name=value`, quoted: in the environment of what the script runs too.
+    pub fn export(mut self, name: &str, value: &str) -> Params {
+        self.0.push_str("export ");
+        self.set(name, value)
     }
 
     /// `1` when on, empty when off (the scripts test `[ "$name" = 1 ]`).

@@ -6,7 +6,7 @@
 //! exec, however many steps it reports (see `protocol`).
 
 use super::layout::Layout;
-use super::protocol::{JOB_ENV, LockOwner, Params};
+use super::protocol::{DEPLOY_KEY, GIT_KNOWN_HOSTS, JOB_ENV, LockOwner, Params};
 use crate::config::{HealthCheck, SiteConfig};
 use crate::shell::quote;
 
@@ -178,11 +178,27 @@ pub fn deploy(
         .set("repo", repo)
         .set("branch", branch)
         .flag("run_script", run_script)
-        .list("script", &lines);
+        .list("script", &lines)
+        .export("GIT_SSH_COMMAND", &git_ssh_command(prelude.layout))
+        .export("GIT_SSH_VARIANT", "ssh");
     let p = shared_params(p, site);
     let p = after.params(p, &prelude.layout.domain);
     let p = prune_params(p, finish.prune, prelude.who).flag("fleet_gate", finish.gated);
     prelude.script(p, &[DEPLOY])
+}
+
+/// How git reaches a repository over SSH during a deploy: with the site's deploy key and only
+/// that key when `flipdeck keygen` made one (else the login user's keys and a forwarded agent),
+/// checking the git host against the keys pinned for the site and then `~/.ssh/known_hosts`,
+/// never asking (BatchMode: an unknown host fails). Git runs it through `sh` with its arguments.
+pub fn git_ssh_command(layout: &Layout) -> String {
+    let meta = match &layout.root {
+        Some(r) => quote(&format!("{r}/deployments/{}/.flipdeck", layout.domain)),
+        None => format!("\"${{HOME%/}}\"/deployments/{}/.flipdeck", quote(&layout.domain)),
+    };
+    format!(
+        "d={meta}; if [ -f \"$d/{DEPLOY_KEY}\" ]; then set -- -i \"$d/{DEPLOY_KEY}\" -o IdentitiesOnly=yes \"$@\"; fi; exec ssh -o BatchMode=yes -o UserKnownHostsFile=\"$d/{GIT_KNOWN_HOSTS} ~/.ssh/known_hosts\""
+    )
 }
 
 /// The shared entries: the list `shared` (without a trailing `/`) and `shared_kind_I`.
