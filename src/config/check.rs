@@ -192,11 +192,7 @@ impl<'a> Check<'a> {
 
     /// Every server's `jump`, once all servers are known: each entry names a configured SSH
     /// server (whose own bastions come first) or is `[user@]host[:port]`. A loop is an error.
-    fn jumps(
-        &self,
-        servers: &mut [ServerConfig],
-        raw: &[Option<Spanned<RawJump>>],
-    ) -> Result<()> {
+    fn jumps(&self, servers: &mut [ServerConfig], raw: &[Option<Spanned<RawJump>>]) -> Result<()> {
         let mut done = vec![false; servers.len()];
         for i in 0..servers.len() {
             self.resolve_jump(servers, raw, &mut done, &mut Vec::new(), i)?;

@@ -192,6 +192,13 @@ keys! {
     Nginx = "nginx",
     NginxInvalid = "nginx_invalid",
     NginxReloadFailed = "nginx_reload_failed",
+    /// The site's deploy key (`keygen.sh`): its public half, whether it was made just now.
+    DeployKey = "deploy_key",
+    KeyCreated = "key_created",
+    /// The git host's key is pinned for the site.
+    Pinned = "pinned",
+    /// A key the git host presented: `SHA256:… TYPE`.
+    GitHostKey = "git_host_key",
 }
 
 /// The values a script reported, in order.
@@ -377,6 +384,32 @@ impl Report for UnlockReport {
         match key {
             Key::NoLock => self.no_lock = true,
             Key::Holder => self.holder = Some(v.into()),
+            _ => {}
+        }
+    }
+}
+
+/// `keygen.sh`.
+#[derive(Debug, Clone, Default)]
+pub struct KeygenReport {
+    /// The public key, in OpenSSH's one-line form.
+    pub public_key: Option<String>,
+    pub created: bool,
+    pub pinned: bool,
+    /// What the git host presented, `(fingerprint, type)`, in the order scanned.
+    pub git_host_keys: Vec<(String, String)>,
+}
+
+impl Report for KeygenReport {
+    fn take(&mut self, key: Key, v: &str) {
+        match key {
+            Key::DeployKey => self.public_key = Some(v.into()),
+            Key::KeyCreated => self.created = true,
+            Key::Pinned => self.pinned = true,
+            Key::GitHostKey => {
+                let (fp, kind) = v.split_once(' ').unwrap_or((v, ""));
+                self.git_host_keys.push((fp.into(), kind.into()));
+            }
             _ => {}
         }
     }

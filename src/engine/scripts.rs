@@ -25,6 +25,7 @@ pub const PROVISION: &str = include_str!("../../assets/remote/provision.sh");
 pub const FPM: &str = include_str!("../../assets/remote/fpm.sh");
 pub const NGINX: &str = include_str!("../../assets/remote/nginx.sh");
 pub const READ_LOG: &str = include_str!("../../assets/remote/read_log.sh");
+pub const KEYGEN: &str = include_str!("../../assets/remote/keygen.sh");
 
 /// Every file of `assets/remote`, by name (for the tests that read them).
 pub const FILES: &[(&str, &str)] = &[
@@ -43,6 +44,7 @@ pub const FILES: &[(&str, &str)] = &[
     ("fpm.sh", FPM),
     ("nginx.sh", NGINX),
     ("read_log.sh", READ_LOG),
+    ("keygen.sh", KEYGEN),
 ];
 
 /// What every script is told first.
@@ -194,7 +196,10 @@ pub fn deploy(
 pub fn git_ssh_command(layout: &Layout) -> String {
     let meta = match &layout.root {
         Some(r) => quote(&format!("{r}/deployments/{}/.flipdeck", layout.domain)),
-        None => format!("\"${{HOME%/}}\"/deployments/{}/.flipdeck", quote(&layout.domain)),
+        None => format!(
+            "\"${{HOME%/}}\"/deployments/{}/.flipdeck",
+            quote(&layout.domain)
+        ),
     };
     format!(
         "d={meta}; if [ -f \"$d/{DEPLOY_KEY}\" ]; then set -- -i \"$d/{DEPLOY_KEY}\" -o IdentitiesOnly=yes \"$@\"; fi; exec ssh -o BatchMode=yes -o UserKnownHostsFile=\"$d/{GIT_KNOWN_HOSTS} ~/.ssh/known_hosts\""
@@ -317,6 +322,20 @@ pub fn remove_leftovers(prelude: &Prelude<'_>, names: &[String]) -> String {
 /// `flipdeck unlock` (`unlock.sh`): read the holder, stop its processes, remove the lock.
 pub fn force_unlock(prelude: &Prelude<'_>) -> String {
     prelude.script(Params::new(), &[UNLOCK])
+}
+
+/// `flipdeck keygen` (`keygen.sh`): the site's deploy key, and the git host `host:port` looked up
+/// among the pinned keys; scanned and reported when it is not there, pinned when `pin_fp` names
+/// the key the operator confirmed.
+pub fn keygen(prelude: &Prelude<'_>, host: &str, port: u16, comment: &str, pin_fp: &str) -> String {
+    let p = Params::new()
+        .set("key_name", DEPLOY_KEY)
+        .set("hosts_name", GIT_KNOWN_HOSTS)
+        .set("key_comment", comment)
+        .set("git_host", host)
+        .set("git_port", &port.to_string())
+        .set("pin_fp", pin_fp);
+    prelude.script(p, &[KEYGEN])
 }
 
 /// Provisioning's layout step (`provision.sh`): base, shared entries, and a look at what is live;

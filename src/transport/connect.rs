@@ -109,8 +109,14 @@ fn resolve(
     identity_file: Option<&Path>,
 ) -> Result<ResolvedHost> {
     let ssh_config = crate::paths::home_dir().join(".ssh/config");
-    ssh::resolve_alias(host, port, user, identity_file.map(expand_tilde), &ssh_config)
-        .map_err(|e| Error::usage(e.to_string()))
+    ssh::resolve_alias(
+        host,
+        port,
+        user,
+        identity_file.map(expand_tilde),
+        &ssh_config,
+    )
+    .map_err(|e| Error::usage(e.to_string()))
 }
 
 /// What the resolved host and the server's own settings (`c`: known_hosts and its policy) give.

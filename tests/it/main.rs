@@ -11,6 +11,7 @@ mod flows;
 mod layout;
 mod permissions;
 mod properties;
+mod reach;
 mod readme;
 mod redaction;
 mod release_log;

@@ -5,6 +5,7 @@ pub mod dashboard;
 pub mod demo;
 pub mod deploy;
 pub mod init;
+pub mod keygen;
 pub mod list;
 pub mod log;
 pub mod provision;

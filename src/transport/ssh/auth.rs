@@ -75,7 +75,13 @@ impl Tried {
             {
                 Ok(result) if self.verdict(result.success(), label) => return Ok(true),
                 Ok(_) => {}
-                Err(e) => return Err(self.broke(params, format!("certificate {}", cert_path.display()), e)),
+                Err(e) => {
+                    return Err(self.broke(
+                        params,
+                        format!("certificate {}", cert_path.display()),
+                        e,
+                    ));
+                }
             }
         }
         let label = format!("key {}", path.display());

@@ -86,7 +86,8 @@ pub fn resolve_alias(
         certificate_file,
         forward_agent: params.forward_agent,
         proxy_jump,
-        identities_only: unsupported("identitiesonly").is_some_and(|v| v.eq_ignore_ascii_case("yes")),
+        identities_only: unsupported("identitiesonly")
+            .is_some_and(|v| v.eq_ignore_ascii_case("yes")),
         identity_agent: unsupported("identityagent"),
         connect_timeout: params.connect_timeout,
         server_alive_interval: params.server_alive_interval.filter(|d| !d.is_zero()),
@@ -124,7 +125,10 @@ fn match_as_host(text: &str) -> String {
     for line in text.lines() {
         let mut words = line.split(|c: char| c.is_whitespace() || c == '=');
         let words: Vec<&str> = words.by_ref().filter(|w| !w.is_empty()).collect();
-        if words.first().is_some_and(|w| w.eq_ignore_ascii_case("match")) {
+        if words
+            .first()
+            .is_some_and(|w| w.eq_ignore_ascii_case("match"))
+        {
             let criteria = &words[1..];
             let host = match criteria {
                 [all] if all.eq_ignore_ascii_case("all") => "*".to_string(),
@@ -258,7 +262,10 @@ Host *
         assert_eq!(r.identity_agent.as_deref(), Some("none"));
         assert_eq!(r.connect_timeout, Some(Duration::from_secs(7)));
         assert_eq!(r.server_alive_interval, Some(Duration::from_secs(9)));
-        assert_eq!(r.certificate_file, Some(PathBuf::from("/certs/dep-cert.pub")));
+        assert_eq!(
+            r.certificate_file,
+            Some(PathBuf::from("/certs/dep-cert.pub"))
+        );
         assert_eq!(r.user.as_deref(), Some("dep"));
         assert_eq!(resolve_with(&config, "web-1").port, 2201);
         assert_eq!(resolve_with(&config, "db").port, 2201);

@@ -12,11 +12,11 @@ mod exec;
 mod known_hosts;
 
 pub use config::{ResolvedHost, resolve_alias};
-pub use russh::keys::Certificate;
 pub use known_hosts::{
     HostCertStatus, HostKeyStatus, append_known_host, check_host_certificate, check_known_host,
     host_pattern, known_host_line,
 };
+pub use russh::keys::Certificate;
 pub use russh::keys::PublicKey;
 
 use super::{ExitStatus, OutputLine, Transport, TransportError};
@@ -184,9 +184,7 @@ pub enum SshError {
     KeyRead { path: PathBuf, reason: String },
     #[error("cannot read the ssh config {}: {reason}", path.display())]
     Config { path: PathBuf, reason: String },
-    #[error(
-        "the host certificate of {server} ({address}) is refused: {reason}"
-    )]
+    #[error("the host certificate of {server} ({address}) is refused: {reason}")]
     HostCertificateInvalid {
         server: String,
         address: String,
@@ -304,7 +302,11 @@ impl SshTransport {
             let lost = handler.lost.clone();
             let (hops, mut session) = reach(params, handler).await?;
             auth::authenticate(&mut session, params).await?;
-            let via: String = params.jump.iter().map(|h| format!(" via {}", h.label)).collect();
+            let via: String = params
+                .jump
+                .iter()
+                .map(|h| format!(" via {}", h.label))
+                .collect();
             Ok(SshTransport {
                 session: Arc::new(session),
                 _hops: hops,
@@ -394,8 +396,12 @@ async fn reach(
     let mut hops: Vec<Handle<ClientHandler>> = Vec::with_capacity(params.jump.len());
     for hop in &params.jump {
         let session = async {
-            let mut session =
-                handshake(&hop.params, hops.last(), ClientHandler::verifying(&hop.params)).await?;
+            let mut session = handshake(
+                &hop.params,
+                hops.last(),
+                ClientHandler::verifying(&hop.params),
+            )
+            .await?;
             auth::authenticate(&mut session, &hop.params).await?;
             Ok(session)
         }
@@ -543,7 +549,13 @@ impl HostVerifier {
             .duration_since(std::time::UNIX_EPOCH)
             .map_or(0, |d| d.as_secs());
         let key = PublicKey::new(cert.public_key().clone(), "");
-        match known_hosts::check_host_certificate(&self.known_hosts, &self.host, self.port, cert, now)? {
+        match known_hosts::check_host_certificate(
+            &self.known_hosts,
+            &self.host,
+            self.port,
+            cert,
+            now,
+        )? {
             HostCertStatus::Trusted => Ok(()),
             HostCertStatus::NoAuthority => self.verify(&key),
             HostCertStatus::Revoked { line, key } => {
@@ -621,17 +633,19 @@ impl ClientHandler {
 
     /// Checks the host key against `params`' known_hosts; forwards the agent if asked to.
     fn verifying(params: &SshParams) -> Self {
-        let forward_to = params
-            .agent_socket
-            .clone()
-            .filter(|_| params.forward_agent);
-        ClientHandler::new(HostCheck::Verify(HostVerifier::from_params(params)), forward_to)
+        let forward_to = params.agent_socket.clone().filter(|_| params.forward_agent);
+        ClientHandler::new(
+            HostCheck::Verify(HostVerifier::from_params(params)),
+            forward_to,
+        )
     }
 
     /// Whether to ask for a host certificate: known_hosts trusts a CA for this host.
     fn wants_certificates(&self) -> bool {
         match &self.check {
-            HostCheck::Verify(v) => known_hosts::has_cert_authority(&v.known_hosts, &v.host, v.port),
+            HostCheck::Verify(v) => {
+                known_hosts::has_cert_authority(&v.known_hosts, &v.host, v.port)
+            }
             HostCheck::Capture(_) => false,
         }
     }
