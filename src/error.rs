@@ -89,17 +89,32 @@ impl Error {
             Error::Locked { site, .. } => Some(format!(
                 "wait for that job to finish, or if it is stale run `flipdeck unlock {site}`"
             )),
-            Error::Ssh(SshError::HostKeyUnknown { server, .. }) => Some(format!(
-                "if this fingerprint is right, run `flipdeck trust {server}`"
-            )),
+            Error::Ssh(e) => match e.innermost() {
+                SshError::HostKeyUnknown { server, .. } => Some(format!(
+                    "if this fingerprint is right, run `flipdeck trust {server}`"
+                )),
+                _ => None,
+            },
+            Error::Failed(m) => unreadable_repository(m),
             _ => None,
         }
     }
 }
 
+/// A deploy whose repository fetch failed (`deployment #N of SITE failed: fetch failed (…)`):
+/// the server could not read the repository, most often a private one it has no key for.
+fn unreadable_repository(message: &str) -> Option<String> {
+    let (head, _) = message.split_once(" failed: fetch failed (")?;
+    let site = head.split_once(" of ")?.1;
+    Some(format!(
+        "the server could not read the repository: for a private one, set `forward_agent = true` for the server (your agent's keys, for the job only) or give the site a deploy key with `flipdeck keygen {site}`"
+    ))
+}
+
 /// An SSH error without the advice that `suggestion` gives apart.
 fn ssh_message(e: &SshError) -> String {
     match e {
+        SshError::Hop { hop, source } => format!("bastion {hop}: {}", ssh_message(source)),
         SshError::HostKeyUnknown {
             server,
             address,

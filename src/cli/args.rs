@@ -119,6 +119,16 @@ pub enum Command {
         #[arg(long)]
         yes: bool,
     },
+    /// Make a deploy key for a site on its server, pin its git host's key there, print the public key
+    Keygen {
+        site: String,
+        /// Pin the git host's key without asking; needs --git-host-key
+        #[arg(long)]
+        yes: bool,
+        /// The git host's key fingerprint (SHA256:...) you checked with the git host
+        #[arg(long, value_name = "FINGERPRINT")]
+        git_host_key: Option<String>,
+    },
     /// Remove a stale deploy lock, saying who held it and since when
     Unlock {
         #[arg(add = ArgValueCandidates::new(complete::sites))]

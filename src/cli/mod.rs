@@ -183,7 +183,11 @@ async fn run(cli: Cli) -> Result<()> {
     // Commands that print a result, not a job's progress: only notices and failures of events.
     let quiet = matches!(
         command,
-        Command::List { .. } | Command::Status { .. } | Command::Log { .. } | Command::Trust { .. }
+        Command::List { .. }
+            | Command::Status { .. }
+            | Command::Log { .. }
+            | Command::Trust { .. }
+            | Command::Keygen { .. }
     );
     let ctx = Ctx::open(&cli, quiet)?;
     let r = dispatch(&ctx, command).await;
@@ -210,6 +214,11 @@ async fn dispatch(ctx: &Ctx, command: &Command) -> Result<()> {
         Command::Log { id } => log::run(ctx, *id).await,
         Command::Trust { server, yes } => trust::run(&ctx.config, server, *yes).await,
         Command::Unlock { site, force, .. } => unlock::run(ctx, site, *force).await,
+        Command::Keygen {
+            site,
+            yes,
+            git_host_key,
+        } => keygen::run(ctx, site, *yes, git_host_key.as_deref()).await,
         Command::Demo { .. }
         | Command::Init
         | Command::Completions { .. }

@@ -8,10 +8,10 @@
 
 mod web;
 
-use super::raw::{RawConfig, RawServer, RawSite, line_of};
+use super::raw::{RawConfig, RawJump, RawServer, RawSite, line_of};
 use super::{
-    Config, DEFAULT_KEEP, DEFAULT_SCRIPT, DEFAULT_SHARED, ServerConfig, SiteConfig, SshConfig,
-    TransportKind,
+    Config, DEFAULT_KEEP, DEFAULT_SCRIPT, DEFAULT_SHARED, Jump, ServerConfig, SiteConfig,
+    SshConfig, TransportKind,
 };
 use crate::error::{Error, Result};
 use crate::redact::Redactor;
@@ -70,10 +70,13 @@ impl<'a> Check<'a> {
     /// The whole file: its servers, then the top-level keys.
     pub(super) fn config(&self, raw: RawConfig) -> Result<Config> {
         let mut servers: Vec<ServerConfig> = Vec::with_capacity(raw.servers.len());
-        for (i, s) in raw.servers.into_iter().enumerate() {
+        let mut jumps = Vec::new();
+        for (i, mut s) in raw.servers.into_iter().enumerate() {
+            jumps.push(s.jump.take());
             let server = self.server(&format!("servers[{i}]"), s, &servers)?;
             servers.push(server);
         }
+        self.jumps(&mut servers, &jumps)?;
         let redactor = match &raw.redact {
             None => Redactor::default(),
             Some(list) => Redactor::from_patterns(list.get_ref())
@@ -183,8 +186,70 @@ impl<'a> Check<'a> {
             identity_file: s.identity_file.clone(),
             known_hosts_file: s.known_hosts_file.clone(),
             host_key_policy: s.host_key_policy.unwrap_or(super::HostKeyPolicy::Strict),
-            connect_timeout: Duration::from_secs(connect_timeout.unwrap_or(10)),
+            connect_timeout: connect_timeout.map(Duration::from_secs),
+            forward_agent: s.forward_agent,
+            jump: Vec::new(),
+            certificate_file: s.certificate_file.clone(),
         })
+    }
+
+    /// Every server's `jump`, once all servers are known: each entry names a configured SSH
+    /// server (whose own bastions come first) or is `[user@]host[:port]`. A loop is an error.
+    fn jumps(&self, servers: &mut [ServerConfig], raw: &[Option<Spanned<RawJump>>]) -> Result<()> {
+        let mut done = vec![false; servers.len()];
+        for i in 0..servers.len() {
+            self.resolve_jump(servers, raw, &mut done, &mut Vec::new(), i)?;
+        }
+        Ok(())
+    }
+
+    fn resolve_jump(
+        &self,
+        servers: &mut [ServerConfig],
+        raw: &[Option<Spanned<RawJump>>],
+        done: &mut [bool],
+        visiting: &mut Vec<usize>,
+        i: usize,
+    ) -> Result<()> {
+        let Some(spanned) = raw[i].as_ref().filter(|_| !done[i]) else {
+            return Ok(());
+        };
+        let key = format!("servers[{i}].jump");
+        let err = |why: &str| self.err(spanned.span(), &key, why);
+        if servers[i].transport != TransportKind::Ssh {
+            return Err(err("needs transport = \"ssh\""));
+        }
+        let entries: &[String] = match spanned.get_ref() {
+            RawJump::One(e) => std::slice::from_ref(e),
+            RawJump::Chain(list) if list.is_empty() => {
+                return Err(err("must name at least one bastion"));
+            }
+            RawJump::Chain(list) => list,
+        };
+        visiting.push(i);
+        let mut chain = Vec::with_capacity(entries.len());
+        for entry in entries {
+            match servers.iter().position(|s| &s.name == entry) {
+                Some(j) if visiting.contains(&j) => {
+                    return Err(err(&format!("goes round in a loop through {entry:?}")));
+                }
+                Some(j) if servers[j].transport != TransportKind::Ssh => {
+                    return Err(err(&format!("names {entry:?}, which is not an SSH server")));
+                }
+                Some(j) => {
+                    self.resolve_jump(servers, raw, done, visiting, j)?;
+                    chain.push(Jump::Server {
+                        name: entry.clone(),
+                        ssh: Box::new(servers[j].ssh.clone()),
+                    });
+                }
+                None => chain.push(jump_address(entry).map_err(|why| err(&why))?),
+            }
+        }
+        visiting.pop();
+        servers[i].ssh.jump = chain;
+        done[i] = true;
+        Ok(())
     }
 
     /// One `[[servers.sites]]` table; `earlier` are the server's sites before it.
@@ -257,6 +322,44 @@ impl<'a> Check<'a> {
         }
         Ok(list.get_ref().clone())
     }
+}
+
+/// `[user@]host[:port]` (an IPv6 address in brackets), each part checked.
+pub fn jump_address(entry: &str) -> std::result::Result<Jump, String> {
+    let bad = |why: String| format!("entry {entry:?} {why}");
+    let (user, rest) = match entry.rsplit_once('@') {
+        Some((u, r)) => {
+            validate::ssh_user(u).map_err(bad)?;
+            (Some(u.to_string()), r)
+        }
+        None => (None, entry),
+    };
+    let (host, port) = match rest.strip_prefix('[') {
+        Some(r) => match r.split_once(']') {
+            Some((h, "")) => (h, None),
+            Some((h, p)) => (h, Some(p.strip_prefix(':').unwrap_or(p))),
+            None => return Err(bad("has no closing `]`".into())),
+        },
+        None => match rest.split_once(':') {
+            Some((h, p)) => (h, Some(p)),
+            None => (rest, None),
+        },
+    };
+    validate::ssh_host(host).map_err(bad)?;
+    let port = match port {
+        Some(p) => Some(
+            p.parse::<u16>()
+                .ok()
+                .filter(|&p| p > 0)
+                .ok_or_else(|| bad("must end in a port from 1 to 65535".into()))?,
+        ),
+        None => None,
+    };
+    Ok(Jump::Address {
+        user,
+        host: host.to_string(),
+        port,
+    })
 }
 
 /// `reload_command` as set (`""` turns the reload off), else PHP-FPM's reload for `php_version`.

@@ -8,6 +8,8 @@
 mod check;
 mod raw;
 
+pub use check::jump_address;
+
 use crate::error::{Error, Result};
 use serde::Deserialize;
 use std::net::SocketAddr;
@@ -73,7 +75,27 @@ pub struct SshConfig {
     pub identity_file: Option<PathBuf>,
     pub known_hosts_file: Option<PathBuf>,
     pub host_key_policy: HostKeyPolicy,
-    pub connect_timeout: Duration,
+    /// `None`: not set (`ConnectTimeout` from `~/.ssh/config`, else 10 s).
+    pub connect_timeout: Option<Duration>,
+    /// `None`: not set (`ForwardAgent` from `~/.ssh/config`, else off).
+    pub forward_agent: Option<bool>,
+    /// The bastions to go through, first hop first; empty: `ProxyJump` from `~/.ssh/config`, if any.
+    pub jump: Vec<Jump>,
+    pub certificate_file: Option<PathBuf>,
+}
+
+/// One bastion on the way to a server.
+#[derive(Debug, Clone)]
+pub enum Jump {
+    /// Another configured server, reached with its own settings (`name` is its name).
+    Server { name: String, ssh: Box<SshConfig> },
+    /// `[user@]host[:port]`, with the jumping server's known_hosts file and policy (and its
+    /// `~/.ssh/config` entry applied to `host`).
+    Address {
+        user: Option<String>,
+        host: String,
+        port: Option<u16>,
+    },
 }
 
 #[derive(Debug, Clone)]

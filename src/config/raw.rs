@@ -40,6 +40,12 @@ pub(super) struct RawServer {
     pub known_hosts_file: Option<PathBuf>,
     pub host_key_policy: Option<HostKeyPolicy>,
     pub connect_timeout_s: Option<Spanned<u64>>,
+    /// Forward the operator's ssh-agent to the server for the job.
+    pub forward_agent: Option<bool>,
+    /// Bastions: a server name, `[user@]host[:port]`, or a list of them (a chain, first hop first).
+    pub jump: Option<Spanned<RawJump>>,
+    /// A user certificate for `identity_file` (or for a key of the agent).
+    pub certificate_file: Option<PathBuf>,
     pub php_fpm_config: Option<Spanned<String>>,
     pub nginx_sites_dir: Option<Spanned<String>>,
     pub nginx_test_command: Option<Spanned<String>>,
@@ -65,6 +71,14 @@ pub(super) struct RawSite {
     pub php_fpm_socket: Option<Spanned<String>>,
     pub health_check: Option<Spanned<RawHealthCheck>>,
     pub protected: Option<bool>,
+}
+
+/// `jump = "bastion"` or `jump = ["outer", "inner"]`.
+#[derive(Debug, Deserialize)]
+#[serde(untagged, expecting = "a string or a list of strings")]
+pub(super) enum RawJump {
+    One(String),
+    Chain(Vec<String>),
 }
 
 /// `health_check = { ... }`. Its errors point at the whole inline table, so its keys carry no

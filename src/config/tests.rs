@@ -161,7 +161,7 @@ fn error_texts_are_pinned() {
     let cases = [
         (
             "[[servers]]\nname = \"w\"\ntransport = \"local\"\nroot = \"/srv\"\nbogus = 1\n",
-            "config /c.toml line 5 (`bogus = 1`): unknown field `bogus`, expected one of `name`, `transport`, `root`, `php_version`, `reload_command`, `host`, `port`, `user`, `identity_file`, `known_hosts_file`, `host_key_policy`, `connect_timeout_s`, `php_fpm_config`, `nginx_sites_dir`, `nginx_test_command`, `nginx_reload_command`, `stage`, `protected`, `sites`",
+            "config /c.toml line 5 (`bogus = 1`): unknown field `bogus`, expected one of `name`, `transport`, `root`, `php_version`, `reload_command`, `host`, `port`, `user`, `identity_file`, `known_hosts_file`, `host_key_policy`, `connect_timeout_s`, `forward_agent`, `jump`, `certificate_file`, `php_fpm_config`, `nginx_sites_dir`, `nginx_test_command`, `nginx_reload_command`, `stage`, `protected`, `sites`",
         ),
         (
             "bogus = 1\n[[servers]]\nname = \"w\"\ntransport = \"local\"\nroot = \"/srv\"\n[[servers.sites]]\ndomain = \"example.com\"\n",
@@ -254,6 +254,26 @@ fn error_texts_are_pinned() {
         (
             "[[servers]]\nname = \"w\"\ntransport = \"local\"\nroot = \"/srv\"\n[[servers.sites]]\ndomain = \"example.com\"\nrepository = \"x\"\nbranch = \"..\"\nshared = [\"/\"]\nkeep = 0\nnginx = true\nlisten = 0\nhealth_check = {}\n",
             "config /c.toml line 7: servers[0].sites[0].repository must be an absolute path, a URL (https://, ssh://, git://, file://) or user@host:path",
+        ),
+        (
+            "[[servers]]\nname = \"a\"\nhost = \"h\"\njump = \"b\"\n[[servers]]\nname = \"b\"\nhost = \"g\"\njump = [\"a\"]\n",
+            "config /c.toml line 8: servers[1].jump goes round in a loop through \"a\"",
+        ),
+        (
+            "[[servers]]\nname = \"a\"\nhost = \"h\"\njump = \"ops@bastion:99999\"\n",
+            "config /c.toml line 4: servers[0].jump entry \"ops@bastion:99999\" must end in a port from 1 to 65535",
+        ),
+        (
+            "[[servers]]\nname = \"a\"\nhost = \"h\"\njump = []\n",
+            "config /c.toml line 4: servers[0].jump must name at least one bastion",
+        ),
+        (
+            "[[servers]]\nname = \"a\"\nhost = \"h\"\njump = 3\n",
+            "config /c.toml line 4 (`jump = 3`): a string or a list of strings",
+        ),
+        (
+            "[[servers]]\nname = \"l\"\ntransport = \"local\"\nroot = \"/srv\"\n[[servers]]\nname = \"a\"\nhost = \"h\"\njump = \"l\"\n",
+            "config /c.toml line 8: servers[1].jump names \"l\", which is not an SSH server",
         ),
         (
             "parallel = 0\nredact = [\"(\"]\n[[servers]]\nname = \"a/b\"\n",
@@ -464,5 +484,30 @@ mod web {
             assert!(e.to_string().contains(want), "{hc}: {}", e);
             assert!(e.to_string().contains("line 8"), "{hc}: {}", e);
         }
+    }
+}
+
+#[test]
+fn jump_names_servers_with_their_own_bastions_or_addresses() {
+    let text = "[[servers]]\nname = \"app\"\nhost = \"10.0.0.9\"\nforward_agent = true\njump = [\"inner\", \"ops@[::1]:2222\"]\n\
+                [[servers]]\nname = \"inner\"\nhost = \"10.0.0.2\"\njump = \"edge.example\"\n";
+    let c = Config::parse(text, Path::new("/c.toml")).unwrap();
+    let app = &c.servers[0].ssh;
+    assert_eq!(app.forward_agent, Some(true));
+    match &app.jump[..] {
+        [
+            super::Jump::Server { name, ssh },
+            super::Jump::Address { user, host, port },
+        ] => {
+            assert_eq!(name, "inner");
+            assert!(
+                matches!(&ssh.jump[..], [super::Jump::Address { host, .. }] if host == "edge.example")
+            );
+            assert_eq!(
+                (user.as_deref(), host.as_str(), *port),
+                (Some("ops"), "::1", Some(2222))
+            );
+        }
+        other => panic!("{other:?}"),
     }
 }

@@ -14,6 +14,7 @@ pub enum Action {
     Prune,
     Inspect,
     Unlock,
+    Keygen,
 }
 
 impl Action {
@@ -25,6 +26,7 @@ impl Action {
             Action::Prune => "prune",
             Action::Inspect => "inspect",
             Action::Unlock => "unlock",
+            Action::Keygen => "keygen",
         }
     }
 }

@@ -9,6 +9,7 @@ mod fpm;
 mod health;
 mod identity;
 mod job;
+pub mod keygen;
 pub mod layout;
 mod lock;
 mod logs;

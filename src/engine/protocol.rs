@@ -17,6 +17,12 @@ pub const READY: &str = "ready";
 /// What a fleet member's deploy script prints once built: then it reads `go` or `abort`.
 pub const GATE: &str = "gate";
 
+/// A site's deploy key in its `.flipdeck/` folder (made by `flipdeck keygen`; the public half
+/// beside it as `.pub`), and the git host keys pinned for it. Every git fetch of a deploy uses
+/// them (`GIT_SSH_COMMAND`, see `scripts::git_ssh_command`).
+pub const DEPLOY_KEY: &str = "deploy_key";
+pub const GIT_KNOWN_HOSTS: &str = "known_hosts";
+
 /// Exit code of a script that found the site's lock held by someone else (it reports `holder`).
 pub const LOCK_HELD: i32 = 75;
 /// Exit code of a script that found an unusable `$HOME` to use as the root.
@@ -54,6 +60,12 @@ impl Params {
         self.0.push_str(&quote(value));
         self.0.push('\n');
         self
+    }
+
+    /// `export name=value`, quoted: in the environment of what the script runs too.
+    pub fn export(mut self, name: &str, value: &str) -> Params {
+        self.0.push_str("export ");
+        self.set(name, value)
     }
 
     /// `1` when on, empty when off (the scripts test `[ "$name" = 1 ]`).
@@ -187,6 +199,13 @@ keys! {
     Check = "check",
     /// The server's clock, `SECONDS[.NANOS]` since the epoch (UTC).
     Clock = "clock",
+    /// The site's deploy key (`keygen.sh`): its public half, whether it was made just now.
+    DeployKey = "deploy_key",
+    KeyCreated = "key_created",
+    /// The git host's key is pinned for the site.
+    Pinned = "pinned",
+    /// A key the git host presented: `SHA256:… TYPE`.
+    GitHostKey = "git_host_key",
 }
 
 /// The values a script reported, in order.
@@ -374,6 +393,32 @@ impl Report for UnlockReport {
         match key {
             Key::NoLock => self.no_lock = true,
             Key::Holder => self.holder = Some(v.into()),
+            _ => {}
+        }
+    }
+}
+
+/// `keygen.sh`.
+#[derive(Debug, Clone, Default)]
+pub struct KeygenReport {
+    /// The public key, in OpenSSH's one-line form.
+    pub public_key: Option<String>,
+    pub created: bool,
+    pub pinned: bool,
+    /// What the git host presented, `(fingerprint, type)`, in the order scanned.
+    pub git_host_keys: Vec<(String, String)>,
+}
+
+impl Report for KeygenReport {
+    fn take(&mut self, key: Key, v: &str) {
+        match key {
+            Key::DeployKey => self.public_key = Some(v.into()),
+            Key::KeyCreated => self.created = true,
+            Key::Pinned => self.pinned = true,
+            Key::GitHostKey => {
+                let (fp, kind) = v.split_once(' ').unwrap_or((v, ""));
+                self.git_host_keys.push((fp.into(), kind.into()));
+            }
             _ => {}
         }
     }

@@ -6,7 +6,7 @@
 //! exec, however many steps it reports (see `protocol`).
 
 use super::layout::Layout;
-use super::protocol::{JOB_ENV, LockOwner, Params};
+use super::protocol::{DEPLOY_KEY, GIT_KNOWN_HOSTS, JOB_ENV, LockOwner, Params};
 use crate::config::{HealthCheck, SiteConfig};
 use crate::shell::quote;
 
@@ -26,6 +26,7 @@ pub const FPM: &str = include_str!("../../assets/remote/fpm.sh");
 pub const NGINX: &str = include_str!("../../assets/remote/nginx.sh");
 pub const READ_LOG: &str = include_str!("../../assets/remote/read_log.sh");
 pub const DOCTOR: &str = include_str!("../../assets/remote/doctor.sh");
+pub const KEYGEN: &str = include_str!("../../assets/remote/keygen.sh");
 
 /// Every file of `assets/remote`, by name (for the tests that read them).
 pub const FILES: &[(&str, &str)] = &[
@@ -45,6 +46,7 @@ pub const FILES: &[(&str, &str)] = &[
     ("nginx.sh", NGINX),
     ("read_log.sh", READ_LOG),
     ("doctor.sh", DOCTOR),
+    ("keygen.sh", KEYGEN),
 ];
 
 /// What every script is told first.
@@ -195,11 +197,30 @@ pub fn deploy(
         .set("branch", branch)
         .flag("run_script", run_script)
         .set("deploy_script", &site.deployment_script)
-        .set("trace", prelude.trace);
+        .set("trace", prelude.trace)
+        .export("GIT_SSH_COMMAND", &git_ssh_command(prelude.layout))
+        .export("GIT_SSH_VARIANT", "ssh");
     let p = shared_params(p, site);
     let p = after.params(p, &prelude.layout.domain);
     let p = prune_params(p, finish.prune, prelude.who).flag("fleet_gate", finish.gated);
     prelude.script(p, &[DEPLOY])
+}
+
+/// How git reaches a repository over SSH during a deploy: with the site's deploy key and only
+/// that key when `flipdeck keygen` made one (else the login user's keys and a forwarded agent),
+/// checking the git host against the keys pinned for the site and then `~/.ssh/known_hosts`,
+/// never asking (BatchMode: an unknown host fails). Git runs it through `sh` with its arguments.
+pub fn git_ssh_command(layout: &Layout) -> String {
+    let meta = match &layout.root {
+        Some(r) => quote(&format!("{r}/deployments/{}/.flipdeck", layout.domain)),
+        None => format!(
+            "\"${{HOME%/}}\"/deployments/{}/.flipdeck",
+            quote(&layout.domain)
+        ),
+    };
+    format!(
+        "d={meta}; if [ -f \"$d/{DEPLOY_KEY}\" ]; then set -- -i \"$d/{DEPLOY_KEY}\" -o IdentitiesOnly=yes \"$@\"; fi; exec ssh -o BatchMode=yes -o UserKnownHostsFile=\"$d/{GIT_KNOWN_HOSTS} ~/.ssh/known_hosts\""
+    )
 }
 
 /// The shared entries: the list `shared` (without a trailing `/`) and `shared_kind_I`.
@@ -318,6 +339,20 @@ pub fn remove_leftovers(prelude: &Prelude<'_>, leftovers: &[(String, String)]) -
 /// `flipdeck unlock` (`unlock.sh`): read the holder, stop its processes, remove the lock.
 pub fn force_unlock(prelude: &Prelude<'_>) -> String {
     prelude.script(Params::new(), &[UNLOCK])
+}
+
+/// `flipdeck keygen` (`keygen.sh`): the site's deploy key, and the git host `host:port` looked up
+/// among the pinned keys; scanned and reported when it is not there, pinned when `pin_fp` names
+/// the key the operator confirmed.
+pub fn keygen(prelude: &Prelude<'_>, host: &str, port: u16, comment: &str, pin_fp: &str) -> String {
+    let p = Params::new()
+        .set("key_name", DEPLOY_KEY)
+        .set("hosts_name", GIT_KNOWN_HOSTS)
+        .set("key_comment", comment)
+        .set("git_host", host)
+        .set("git_port", &port.to_string())
+        .set("pin_fp", pin_fp);
+    prelude.script(p, &[KEYGEN])
 }
 
 /// Provisioning's layout step (`provision.sh`): base, shared entries, and a look at what is live;

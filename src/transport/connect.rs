@@ -3,8 +3,8 @@
 //! themselves (`local`, `ssh`) know nothing of the config or of flipdeck's errors.
 
 use super::LocalTransport;
-use super::ssh::{self, HostKeyPolicy, SshParams, SshTransport};
-use crate::config::{self, ServerConfig, TransportKind};
+use super::ssh::{self, Hop, HostKeyPolicy, ResolvedHost, SshParams, SshTransport};
+use crate::config::{self, Jump, ServerConfig, SshConfig, TransportKind};
 use crate::error::{Error, Result};
 use crate::transport::Transport;
 use async_trait::async_trait;
@@ -63,30 +63,81 @@ pub fn expand_tilde(p: &Path) -> PathBuf {
 }
 
 /// The connection parameters: flipdeck's config first, then the host's `~/.ssh/config` entry,
-/// then OpenSSH's defaults.
+/// then OpenSSH's defaults; bastions (`jump`, else `ProxyJump`) likewise, each hop first.
 pub fn params_for(server: &ServerConfig) -> Result<SshParams> {
-    let c = &server.ssh;
+    ssh_params(&server.name, &server.ssh)
+}
+
+fn ssh_params(name: &str, c: &SshConfig) -> Result<SshParams> {
     let host = c
         .host
         .as_deref()
-        .ok_or_else(|| Error::usage(format!("server {} has no host", server.name)))?;
+        .ok_or_else(|| Error::usage(format!("server {name} has no host")))?;
+    let resolved = resolve(host, c.port, c.user.clone(), c.identity_file.as_deref())?;
+    let mut params = from_resolved(name, &resolved, c);
+    params.connect_timeout = c
+        .connect_timeout
+        .or(resolved.connect_timeout)
+        .unwrap_or(DEFAULT_CONNECT_TIMEOUT);
+    params.forward_agent = c.forward_agent.or(resolved.forward_agent).unwrap_or(false);
+    if let Some(cert) = &c.certificate_file {
+        params.certificate_file = Some(expand_tilde(cert));
+    }
+    params.jump = if c.jump.is_empty() {
+        let entries: Vec<Jump> = resolved
+            .proxy_jump
+            .iter()
+            .map(|e| {
+                config::jump_address(e).map_err(|why| {
+                    Error::usage(format!("ProxyJump for {host} in ~/.ssh/config: {why}"))
+                })
+            })
+            .collect::<Result<_>>()?;
+        hops(name, c, &entries)?
+    } else {
+        hops(name, c, &c.jump)?
+    };
+    Ok(params)
+}
+
+const DEFAULT_CONNECT_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
+
+fn resolve(
+    host: &str,
+    port: Option<u16>,
+    user: Option<String>,
+    identity_file: Option<&Path>,
+) -> Result<ResolvedHost> {
     let ssh_config = crate::paths::home_dir().join(".ssh/config");
-    let resolved = ssh::resolve_alias(
+    ssh::resolve_alias(
         host,
-        c.port,
-        c.user.clone(),
-        c.identity_file.as_deref().map(expand_tilde),
+        port,
+        user,
+        identity_file.map(expand_tilde),
         &ssh_config,
     )
-    .map_err(|e| Error::usage(e.to_string()))?;
+    .map_err(|e| Error::usage(e.to_string()))
+}
+
+/// What the resolved host and the server's own settings (`c`: known_hosts and its policy) give.
+fn from_resolved(name: &str, resolved: &ResolvedHost, c: &SshConfig) -> SshParams {
     // OpenSSH's default login: the local user; `root` when even that is unknown.
     let user = resolved
         .user
+        .clone()
         .or_else(crate::paths::local_user)
         .unwrap_or_else(|| "root".to_string());
     let mut params = SshParams::new(&resolved.host, resolved.port, &user);
-    params.name = server.name.clone();
-    params.identity_file = resolved.identity_file.map(|p| expand_tilde(&p));
+    params.name = name.to_string();
+    params.identity_file = resolved.identity_file.as_deref().map(expand_tilde);
+    params.certificate_file = resolved.certificate_file.as_deref().map(expand_tilde);
+    params.identities_only = resolved.identities_only;
+    if let Some(agent) = &resolved.identity_agent {
+        params.agent_socket = agent_socket(agent);
+    }
+    if let Some(interval) = resolved.server_alive_interval {
+        params.keepalive_interval = interval;
+    }
     if let Some(k) = &c.known_hosts_file {
         params.known_hosts_file = expand_tilde(k);
     }
@@ -94,6 +145,51 @@ pub fn params_for(server: &ServerConfig) -> Result<SshParams> {
         config::HostKeyPolicy::Strict => HostKeyPolicy::Strict,
         config::HostKeyPolicy::AcceptNew => HostKeyPolicy::AcceptNew,
     };
-    params.connect_timeout = c.connect_timeout;
-    Ok(params)
+    if let Some(t) = resolved.connect_timeout {
+        params.connect_timeout = t;
+    }
+    params
+}
+
+/// `IdentityAgent`: `none`, `SSH_AUTH_SOCK` (or another `$VARIABLE`), or a socket path.
+fn agent_socket(value: &str) -> Option<PathBuf> {
+    if value.eq_ignore_ascii_case("none") {
+        return None;
+    }
+    let var = value.strip_prefix('$').unwrap_or(value);
+    if value.starts_with('$') || var == "SSH_AUTH_SOCK" {
+        return std::env::var_os(var)
+            .filter(|s| !s.is_empty())
+            .map(PathBuf::from);
+    }
+    Some(expand_tilde(Path::new(value)))
+}
+
+/// The hops to `name` (whose settings are `c`), first hop first. A configured server brings its
+/// own bastions before itself; an address is verified with `name`'s known_hosts and policy, so
+/// `flipdeck trust NAME` is what records its key.
+fn hops(name: &str, c: &SshConfig, jump: &[Jump]) -> Result<Vec<Hop>> {
+    let mut hops = Vec::new();
+    for j in jump {
+        match j {
+            Jump::Server { name: bastion, ssh } => {
+                let mut params = ssh_params(bastion, ssh)?;
+                hops.append(&mut params.jump);
+                params.forward_agent = false;
+                hops.push(Hop {
+                    label: bastion.clone(),
+                    params,
+                });
+            }
+            Jump::Address { user, host, port } => {
+                let resolved = resolve(host, *port, user.clone(), None)?;
+                let params = from_resolved(name, &resolved, c);
+                hops.push(Hop {
+                    label: format!("{}@{}:{}", params.user, params.host, params.port),
+                    params,
+                });
+            }
+        }
+    }
+    Ok(hops)
 }

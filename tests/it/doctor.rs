@@ -4,7 +4,7 @@
 //! wrapper that a test switches by files: `noisy` makes it print a banner, `path` replaces PATH.
 
 use crate::support::faults::Mount;
-use crate::support::sshd::TestSshd;
+use crate::support::sshd::{SshdOptions, TestSshd};
 use crate::support::{Harness, TransportKind};
 use std::path::Path;
 
@@ -15,7 +15,13 @@ const WRAPPER: &str = "#!/bin/sh\n\
     exec /bin/sh -c \"$SSH_ORIGINAL_COMMAND\"\n";
 
 fn server() -> Option<Harness> {
-    let sshd = TestSshd::start_with("127.0.0.1", "ForceCommand {dir}/login.sh\n")?;
+    let sshd = TestSshd::start_with(
+        "127.0.0.1",
+        &SshdOptions {
+            extra_config: "ForceCommand {dir}/login.sh\n".into(),
+            ..Default::default()
+        },
+    )?;
     let wrapper = sshd.dir().join("login.sh");
     std::fs::write(&wrapper, WRAPPER).unwrap();
     use std::os::unix::fs::PermissionsExt;

@@ -16,6 +16,7 @@ mod layout;
 mod operators;
 mod permissions;
 mod properties;
+mod reach;
 mod readme;
 mod redaction;
 mod release_log;

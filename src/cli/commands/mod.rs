@@ -6,6 +6,7 @@ pub mod demo;
 pub mod deploy;
 pub mod doctor;
 pub mod init;
+pub mod keygen;
 pub mod list;
 pub mod log;
 pub mod provision;

@@ -1,5 +1,6 @@
 //! `trust SERVER [--yes]`: show the host key, ask, and record it in known_hosts. A changed key is
-//! refused.
+//! refused. A server behind bastions has each bastion's key checked first, in order, and trusted
+//! the same way when it is not known yet.
 
 use crate::config::{self, Config};
 use crate::error::{Error, Result};
@@ -25,7 +26,16 @@ pub async fn run(config: &Config, name: &str, yes: bool) -> Result<()> {
         )));
     }
     let params = crate::transport::connect::params_for(server)?;
-    let info = ssh::fetch_host_key(&params)
+    for (k, hop) in params.jump.iter().enumerate() {
+        let mut through = hop.params.clone();
+        through.jump = params.jump[..k].to_vec();
+        trust_one(&format!("bastion {}", hop.label), &through, yes).await?;
+    }
+    trust_one(name, &params, yes).await
+}
+
+async fn trust_one(name: &str, params: &ssh::SshParams, yes: bool) -> Result<()> {
+    let info = ssh::fetch_host_key(params)
         .await
         .map_err(|e| Error::failed(e.to_string()))?;
     println!(
@@ -60,7 +70,7 @@ pub async fn run(config: &Config, name: &str, yes: bool) -> Result<()> {
             return Err(Error::failed("host key not trusted"));
         }
     }
-    match ssh::trust_host_key(&params, &info).map_err(|e| Error::failed(e.to_string()))? {
+    match ssh::trust_host_key(params, &info).map_err(|e| Error::failed(e.to_string()))? {
         TrustOutcome::Added => println!("added to {}", params.known_hosts_file.display()),
         TrustOutcome::AlreadyKnown => {
             println!("already trusted in {}", params.known_hosts_file.display())

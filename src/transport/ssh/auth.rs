@@ -1,11 +1,13 @@
 //! Public-key authentication, in OpenSSH's order: the configured identity file, every key of the
-//! ssh-agent, then the default key files.
+//! ssh-agent, then the default key files. A key file with a user certificate (`certificate_file`,
+//! or `KEY-cert.pub` beside it) is offered as the certificate first, then as the plain key; the
+//! agent's certificates are offered like its keys.
 
 use super::{ClientHandler, SshError, SshParams};
 use russh::client::{AuthResult, Handle};
 use russh::keys::agent::AgentIdentity;
 use russh::keys::agent::client::AgentClient;
-use russh::keys::{HashAlg, PrivateKey, PrivateKeyWithHashAlg, PublicKey};
+use russh::keys::{Certificate, HashAlg, PrivateKey, PrivateKeyWithHashAlg, PublicKey};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -64,9 +66,27 @@ impl Tried {
             Err(LoadError::NotFound) => return Err(key_read_error(path, "no such file")),
             Err(LoadError::Other(reason)) => return Err(key_read_error(path, &reason)),
         };
+        let key = Arc::new(key);
+        if let Some((cert_path, cert)) = certificate_for(params, path, key.public_key()) {
+            let label = format!("certificate {}", cert_path.display());
+            match session
+                .authenticate_openssh_cert(params.user.clone(), key.clone(), cert)
+                .await
+            {
+                Ok(result) if self.verdict(result.success(), label) => return Ok(true),
+                Ok(_) => {}
+                Err(e) => {
+                    return Err(self.broke(
+                        params,
+                        format!("certificate {}", cert_path.display()),
+                        e,
+                    ));
+                }
+            }
+        }
         let label = format!("key {}", path.display());
         let hash = rsa_hash(session, key.algorithm().is_rsa()).await;
-        let key = PrivateKeyWithHashAlg::new(Arc::new(key), hash);
+        let key = PrivateKeyWithHashAlg::new(key, hash);
         match session
             .authenticate_publickey(params.user.clone(), key)
             .await
@@ -83,10 +103,37 @@ impl Tried {
         socket: &Path,
     ) -> Result<bool, SshError> {
         let label = format!("ssh-agent at {}", socket.display());
-        let (mut agent, keys) = match agent_keys(socket).await {
+        let (mut agent, mut keys, mut certs) = match agent_keys(socket).await {
             Ok(found) => found,
             Err(e) => return Ok(self.verdict(false, format!("{label} (unusable: {e})"))),
         };
+        if params.identities_only {
+            let mine = identity_public_keys(params);
+            keys.retain(|k| mine.iter().any(|m| m.key_data() == k.key_data()));
+            certs.retain(|c| mine.iter().any(|m| m.key_data() == c.public_key()));
+        }
+        // A configured certificate whose key only the agent holds.
+        if let Some(cert) = params
+            .certificate_file
+            .as_deref()
+            .and_then(|p| Certificate::read_file(p).ok())
+            .filter(|c| keys.iter().any(|k| k.key_data() == c.public_key()))
+        {
+            certs.insert(0, cert);
+        }
+        let offered = keys.len() + certs.len();
+        for cert in certs {
+            let hash = rsa_hash(session, cert.algorithm().is_rsa()).await;
+            let user = params.user.clone();
+            match session
+                .authenticate_certificate_with(user, cert, hash, &mut agent)
+                .await
+            {
+                Ok(AuthResult::Success) => return Ok(true),
+                Ok(AuthResult::Failure { .. }) | Err(russh::AgentAuthError::Key(_)) => {}
+                Err(e) => return Err(self.broke(params, label, e)),
+            }
+        }
         for key in &keys {
             let hash = rsa_hash(session, key.algorithm().is_rsa()).await;
             let user = params.user.clone();
@@ -101,7 +148,7 @@ impl Tried {
                 Err(e) => return Err(self.broke(params, label, e)),
             }
         }
-        Ok(self.verdict(false, format!("{label} ({} keys)", keys.len())))
+        Ok(self.verdict(false, format!("{label} ({offered} keys)")))
     }
 
     fn verdict(&mut self, accepted: bool, label: String) -> bool {
@@ -135,21 +182,56 @@ impl Tried {
     }
 }
 
-/// The agent's plain keys. Certificates would need the server to trust a CA: not supported.
-async fn agent_keys(
-    socket: &Path,
-) -> Result<(AgentClient<tokio::net::UnixStream>, Vec<PublicKey>), russh::keys::Error> {
+type AgentKeys = (
+    AgentClient<tokio::net::UnixStream>,
+    Vec<PublicKey>,
+    Vec<Certificate>,
+);
+
+/// The agent's plain keys and its certificates.
+async fn agent_keys(socket: &Path) -> Result<AgentKeys, russh::keys::Error> {
     let mut agent = AgentClient::connect_uds(socket).await?;
-    let keys = agent
-        .request_identities()
-        .await?
+    let (mut keys, mut certs) = (Vec::new(), Vec::new());
+    for id in agent.request_identities().await? {
+        match id {
+            AgentIdentity::PublicKey { key, .. } => keys.push(key),
+            AgentIdentity::Certificate { certificate, .. } => certs.push(certificate),
+        }
+    }
+    Ok((agent, keys, certs))
+}
+
+/// The user certificate for the key file `path` (whose public key is `public`): the configured
+/// `certificate_file` when it certifies this key, else `PATH-cert.pub` when there is one.
+fn certificate_for(
+    params: &SshParams,
+    path: &Path,
+    public: &PublicKey,
+) -> Option<(PathBuf, Certificate)> {
+    let beside = PathBuf::from(format!("{}-cert.pub", path.display()));
+    [params.certificate_file.clone(), Some(beside)]
         .into_iter()
-        .filter_map(|id| match id {
-            AgentIdentity::PublicKey { key, .. } => Some(key),
-            AgentIdentity::Certificate { .. } => None,
+        .flatten()
+        .find_map(|p| {
+            let cert = Certificate::read_file(&p).ok()?;
+            (cert.public_key() == public.key_data()).then_some((p, cert))
         })
-        .collect();
-    Ok((agent, keys))
+}
+
+/// The public keys of the identity files (from `KEY.pub`, or the key itself when unencrypted):
+/// with `IdentitiesOnly`, the only agent keys offered.
+fn identity_public_keys(params: &SshParams) -> Vec<PublicKey> {
+    params
+        .identity_file
+        .iter()
+        .chain(&params.default_identity_files)
+        .filter_map(|p| {
+            let pub_file = PathBuf::from(format!("{}.pub", p.display()));
+            russh::keys::load_public_key(&pub_file)
+                .ok()
+                .or_else(|| load_key(p).ok().map(|k| k.public_key().clone()))
+        })
+        .collect()
 }
 
 enum LoadError {

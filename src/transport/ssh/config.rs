@@ -1,19 +1,35 @@
 //! Host aliases from an OpenSSH client config file (usually `~/.ssh/config`), parsed by the
-//! `ssh2-config` crate. Only HostName, User, Port and IdentityFile are taken from it.
+//! `ssh2-config` crate (which reads `Include`). The keywords flipdeck honours are the fields of
+//! [`ResolvedHost`]; the README has the table. `Match host` blocks of the file itself are read as
+//! `Host` blocks; any other `Match` block is skipped, since the crate has no `Match`.
 
 use super::SshError;
 use ssh2_config::{ParseRule, SshConfig};
-use std::io::BufReader;
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 /// Where to connect, after applying the ssh config.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct ResolvedHost {
     pub host: String,
     pub port: u16,
     /// `None` when neither the caller nor the config names one; the caller picks the default.
     pub user: Option<String>,
     pub identity_file: Option<PathBuf>,
+    /// `CertificateFile`.
+    pub certificate_file: Option<PathBuf>,
+    /// `ForwardAgent`.
+    pub forward_agent: Option<bool>,
+    /// `ProxyJump`, first hop first (`none` gives an empty list).
+    pub proxy_jump: Vec<String>,
+    /// `IdentitiesOnly yes`.
+    pub identities_only: bool,
+    /// `IdentityAgent`: a socket path, `SSH_AUTH_SOCK`, or `none`.
+    pub identity_agent: Option<String>,
+    /// `ConnectTimeout`.
+    pub connect_timeout: Option<Duration>,
+    /// `ServerAliveInterval`.
+    pub server_alive_interval: Option<Duration>,
 }
 
 /// Applies the `Host` blocks of `ssh_config_path` that match `host` (first value wins, as in
@@ -31,6 +47,7 @@ pub fn resolve_alias(
             port: port.unwrap_or(22),
             user,
             identity_file,
+            ..ResolvedHost::default()
         });
     };
     // OpenSSH lower-cases the name it matches Host patterns against.
@@ -40,22 +57,41 @@ pub fn resolve_alias(
         .map(|h| expand_tokens(&h, &[('h', host)]))
         .unwrap_or_else(|| host.to_string());
     let user = user.or(params.user);
+    let tokens = [
+        ('h', host_name.as_str()),
+        ('r', user.as_deref().unwrap_or("")),
+    ];
+    let expand = |p: &Path| PathBuf::from(expand_tokens(&p.to_string_lossy(), &tokens));
     let identity_file = identity_file.or_else(|| {
         let first = params.identity_file?.into_iter().next()?;
-        let tokens = [
-            ('h', host_name.as_str()),
-            ('r', user.as_deref().unwrap_or("")),
-        ];
-        Some(PathBuf::from(expand_tokens(
-            &first.to_string_lossy(),
-            &tokens,
-        )))
+        Some(expand(&first))
     });
+    let certificate_file = params.certificate_file.as_deref().map(expand);
+    let unsupported = |key: &str| {
+        params
+            .unsupported_fields
+            .get(key)
+            .and_then(|args| args.first())
+            .cloned()
+    };
+    let proxy_jump = match params.proxy_jump {
+        Some(hops) if hops.iter().any(|h| h.eq_ignore_ascii_case("none")) => Vec::new(),
+        Some(hops) => hops,
+        None => Vec::new(),
+    };
     Ok(ResolvedHost {
         port: port.or(params.port).unwrap_or(22),
-        host: host_name,
         user,
         identity_file,
+        certificate_file,
+        forward_agent: params.forward_agent,
+        proxy_jump,
+        identities_only: unsupported("identitiesonly")
+            .is_some_and(|v| v.eq_ignore_ascii_case("yes")),
+        identity_agent: unsupported("identityagent"),
+        connect_timeout: params.connect_timeout,
+        server_alive_interval: params.server_alive_interval.filter(|d| !d.is_zero()),
+        host: host_name,
     })
 }
 
@@ -64,17 +100,49 @@ fn load(path: &Path) -> Result<Option<SshConfig>, SshError> {
         path: path.to_path_buf(),
         reason,
     };
-    let file = match std::fs::File::open(path) {
-        Ok(f) => f,
+    let text = match std::fs::read(path) {
+        Ok(b) => String::from_utf8_lossy(&b).into_owned(),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
         Err(e) => return Err(err(e.to_string())),
     };
-    // Keywords this parser does not know (Match, ControlMaster...) must not make aliases unusable.
+    // Keywords this parser does not know (ControlMaster...) must not make aliases unusable.
     let rules = ParseRule::ALLOW_UNKNOWN_FIELDS | ParseRule::ALLOW_UNSUPPORTED_FIELDS;
     SshConfig::default()
-        .parse(&mut BufReader::new(file), rules)
+        .home_dir(crate::paths::home_dir())
+        .parse(&mut match_as_host(&text).as_bytes(), rules)
         .map(Some)
         .map_err(|e| err(e.to_string()))
+}
+
+/// A name no host has: the `Host` pattern standing in for a `Match` block that cannot be read.
+const NEVER: &str = "flipdeck-unsupported-match.invalid";
+
+/// `Match host a,b` becomes `Host a b`, `Match all` becomes `Host *`; any other `Match` block
+/// (exec, user, canonical...) becomes a block for no host, so its lines apply nowhere rather than
+/// to the block before it.
+fn match_as_host(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for line in text.lines() {
+        let mut words = line.split(|c: char| c.is_whitespace() || c == '=');
+        let words: Vec<&str> = words.by_ref().filter(|w| !w.is_empty()).collect();
+        if words
+            .first()
+            .is_some_and(|w| w.eq_ignore_ascii_case("match"))
+        {
+            let criteria = &words[1..];
+            let host = match criteria {
+                [all] if all.eq_ignore_ascii_case("all") => "*".to_string(),
+                [kw, list] if kw.eq_ignore_ascii_case("host") => list.replace(',', " "),
+                _ => NEVER.to_string(),
+            };
+            out.push_str("Host ");
+            out.push_str(&host);
+        } else {
+            out.push_str(line);
+        }
+        out.push('\n');
+    }
+    out
 }
 
 /// Expands `%x` tokens from `tokens` and `%%`; unknown tokens are kept as written.
@@ -171,6 +239,40 @@ Host *
         assert_eq!(r.user.as_deref(), Some("me"));
         assert_eq!(r.identity_file, Some(PathBuf::from("/k")));
         assert_eq!(r.host, "10.1.2.3");
+    }
+
+    #[test]
+    fn more_keywords_match_blocks_and_include() {
+        let dir = tempfile::tempdir().unwrap();
+        let extra = dir.path().join("extra.conf");
+        std::fs::write(&extra, "Host inc\n    HostName included.example\n").unwrap();
+        let config = format!(
+            "Include {}\n\
+             Host prod\n    ForwardAgent yes\n    ProxyJump ops@bastion:2222,inner\n\
+             \x20   IdentitiesOnly yes\n    IdentityAgent none\n    ConnectTimeout 7\n\
+             \x20   ServerAliveInterval 9\n    CertificateFile /certs/%r-cert.pub\n    User dep\n\
+             Match exec \"true\"\n    User wrong\n\
+             Match host web-*,db\n    Port 2201\n",
+            extra.display()
+        );
+        let r = resolve_with(&config, "prod");
+        assert_eq!(r.forward_agent, Some(true));
+        assert_eq!(r.proxy_jump, ["ops@bastion:2222", "inner"]);
+        assert!(r.identities_only);
+        assert_eq!(r.identity_agent.as_deref(), Some("none"));
+        assert_eq!(r.connect_timeout, Some(Duration::from_secs(7)));
+        assert_eq!(r.server_alive_interval, Some(Duration::from_secs(9)));
+        assert_eq!(
+            r.certificate_file,
+            Some(PathBuf::from("/certs/dep-cert.pub"))
+        );
+        assert_eq!(r.user.as_deref(), Some("dep"));
+        assert_eq!(resolve_with(&config, "web-1").port, 2201);
+        assert_eq!(resolve_with(&config, "db").port, 2201);
+        assert_eq!(resolve_with(&config, "other").user, None);
+        assert_eq!(resolve_with(&config, "inc").host, "included.example");
+        let none = resolve_with("Host x\n    ProxyJump none\n", "x");
+        assert!(none.proxy_jump.is_empty());
     }
 
     #[test]

@@ -39,8 +39,14 @@ pub(super) async fn run(
     script: &str,
     stdin: UnboundedReceiver<Vec<u8>>,
     out: UnboundedSender<OutputLine>,
+    forward_agent: bool,
 ) -> Result<Ending, russh::Error> {
     let (read, write) = session.channel_open_session().await?.split();
+    if forward_agent {
+        // Without a reply: a server that refuses forwarding still runs the command, and the
+        // command's own error (a clone denied) says what was missing.
+        write.agent_forward(false).await?;
+    }
     let write = Arc::new(write);
     let (pid_tx, pid_rx) = watch::channel(0);
     let mut guard = KillOnDrop {

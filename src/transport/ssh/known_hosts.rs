@@ -7,7 +7,7 @@ use super::SshError;
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD as BASE64;
 use hmac::{Hmac, KeyInit, Mac};
-use russh::keys::{Algorithm, PublicKey};
+use russh::keys::{Algorithm, Certificate, HashAlg, PublicKey};
 use std::io::Write;
 use std::path::Path;
 
@@ -22,6 +22,19 @@ pub enum HostKeyStatus {
     Changed { line: usize },
     /// The key is listed under `@revoked` at `line`.
     Revoked { line: usize },
+}
+
+/// What a known_hosts file says about a host certificate.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum HostCertStatus {
+    /// Signed by a CA an `@cert-authority` line trusts for this host, valid now, for this host.
+    Trusted,
+    /// No `@cert-authority` line for this host holds the signing key.
+    NoAuthority,
+    /// The signing CA or the certified key is `@revoked` at `line` (`key` is the one revoked).
+    Revoked { line: usize, key: PublicKey },
+    /// A trusted CA signed it, but it is not valid: why.
+    Invalid(String),
 }
 
 /// One parsed line: `[@marker] hosts keytype base64 [comment]`.
@@ -80,6 +93,82 @@ pub fn check_known_host(
         Some(line) => HostKeyStatus::Changed { line },
         None => HostKeyStatus::Unknown,
     })
+}
+
+/// Checks a host certificate for `host:port` against `file`'s `@cert-authority` and `@revoked`
+/// lines, at `now` (seconds since the epoch), as OpenSSH does: the certificate must be a host
+/// certificate, validly signed by a trusted CA, within its validity period, and name `host`
+/// among its principals (a certificate without principals is valid for any host). `@revoked`
+/// applies to the CA key and to the certified key, whatever host pattern it carries.
+pub fn check_host_certificate(
+    file: &Path,
+    host: &str,
+    port: u16,
+    cert: &Certificate,
+    now: u64,
+) -> Result<HostCertStatus, SshError> {
+    let text = read_file(file)?;
+    let name = host_pattern(host, port);
+    let mut trusted = false;
+    for entry in entries(&text) {
+        let Some(recorded) = &entry.key else { continue };
+        let data = recorded.key_data();
+        match entry.marker {
+            Some("@revoked") if data == cert.signature_key() || data == cert.public_key() => {
+                let key = recorded.clone();
+                return Ok(HostCertStatus::Revoked {
+                    line: entry.line,
+                    key,
+                });
+            }
+            Some("@cert-authority") if hosts_match(entry.hosts, &name) => {
+                trusted |= data == cert.signature_key();
+            }
+            _ => {}
+        }
+    }
+    if !trusted {
+        return Ok(HostCertStatus::NoAuthority);
+    }
+    Ok(match certificate_problem(cert, host, now) {
+        Some(why) => HostCertStatus::Invalid(why),
+        None => HostCertStatus::Trusted,
+    })
+}
+
+/// Why a certificate from a trusted CA is still not valid for `host` at `now`, if it is not.
+fn certificate_problem(cert: &Certificate, host: &str, now: u64) -> Option<String> {
+    if !cert.cert_type().is_host() {
+        return Some("it is a user certificate, not a host certificate".into());
+    }
+    if now < cert.valid_after() {
+        return Some("it is not valid yet".into());
+    }
+    if now >= cert.valid_before() {
+        return Some("it has expired".into());
+    }
+    let principals = cert.valid_principals();
+    let host = host.to_ascii_lowercase();
+    if !principals.is_empty() && !principals.iter().any(|p| p.to_ascii_lowercase() == host) {
+        return Some(format!(
+            "it is for {}, not for {host}",
+            principals.join(", ")
+        ));
+    }
+    let ca = cert.signature_key().fingerprint(HashAlg::Sha256);
+    match cert.validate_at(now, [&ca]) {
+        Ok(()) => None,
+        Err(e) => Some(format!("its signature does not verify ({e})")),
+    }
+}
+
+/// Whether an `@cert-authority` line names `host:port`: then a host certificate is asked for.
+pub(crate) fn has_cert_authority(file: &Path, host: &str, port: u16) -> bool {
+    let Ok(text) = read_file(file) else {
+        return false;
+    };
+    let name = host_pattern(host, port);
+    entries(&text).any(|e| e.marker == Some("@cert-authority") && hosts_match(e.hosts, &name))
 }
 
 /// The key algorithms recorded for `host:port`, so the handshake can ask for one of them first.

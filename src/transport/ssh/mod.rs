@@ -1,7 +1,10 @@
 //! The SSH target: one russh connection per job, one channel per script.
 //!
-//! Host keys are checked against an OpenSSH known_hosts file before anything else happens;
-//! authentication uses public keys only (identity file, ssh-agent, default keys).
+//! Host keys (and host certificates, through `@cert-authority`) are checked against an OpenSSH
+//! known_hosts file before anything else happens; authentication uses public keys and user
+//! certificates only (identity file, ssh-agent, default keys). A connection can go through
+//! bastions (each hop a direct-tcpip channel of the one before, verified and authenticated the
+//! same way) and can forward the operator's agent for the job.
 
 mod auth;
 mod config;
@@ -10,14 +13,16 @@ mod known_hosts;
 
 pub use config::{ResolvedHost, resolve_alias};
 pub use known_hosts::{
-    HostKeyStatus, append_known_host, check_known_host, host_pattern, known_host_line,
+    HostCertStatus, HostKeyStatus, append_known_host, check_host_certificate, check_known_host,
+    host_pattern, known_host_line,
 };
+pub use russh::keys::Certificate;
 pub use russh::keys::PublicKey;
 
 use super::{ExitStatus, OutputLine, Transport, TransportError};
 use async_trait::async_trait;
 use exec::Ending;
-use russh::client::{self, DisconnectReason, Handle};
+use russh::client::{self, ChannelOpenHandle, DisconnectReason, Handle, Msg};
 use russh::keys::{Algorithm, HashAlg, PublicKeyOrCertificate};
 use std::borrow::Cow;
 use std::path::PathBuf;
@@ -26,8 +31,9 @@ use std::time::Duration;
 use tokio::net::TcpStream;
 use tokio::sync::mpsc::{UnboundedReceiver, UnboundedSender};
 
-/// With nothing heard from the server for this long, a keepalive is sent...
-const KEEPALIVE_INTERVAL: Duration = Duration::from_secs(5);
+/// With nothing heard from the server for this long, a keepalive is sent (`ServerAliveInterval`
+/// changes it)...
+pub const KEEPALIVE_INTERVAL: Duration = Duration::from_secs(5);
 /// ...and after this many unanswered ones the connection is declared dead (about 20 s in all).
 const KEEPALIVE_MAX: usize = 3;
 /// Unacknowledged sent data fails the socket after this long (a peer gone while we write).
@@ -59,6 +65,24 @@ pub struct SshParams {
     pub agent_socket: Option<PathBuf>,
     /// Keys tried after the agent, when they exist (`new`: ~/.ssh/id_ed25519, id_ecdsa, id_rsa).
     pub default_identity_files: Vec<PathBuf>,
+    /// A user certificate for the identity file or an agent key; `None`: `KEY-cert.pub` beside
+    /// each key file, when there is one.
+    pub certificate_file: Option<PathBuf>,
+    /// Offer only the agent's keys that belong to an identity file (`IdentitiesOnly`).
+    pub identities_only: bool,
+    /// Forward the agent at `agent_socket` to the server on every channel of this connection.
+    pub forward_agent: bool,
+    /// How long a silent server waits before a keepalive.
+    pub keepalive_interval: Duration,
+    /// The bastions to go through, first hop first.
+    pub jump: Vec<Hop>,
+}
+
+/// One bastion on the way: how it is named in errors, and how to reach it.
+#[derive(Debug, Clone)]
+pub struct Hop {
+    pub label: String,
+    pub params: SshParams,
 }
 
 impl SshParams {
@@ -82,6 +106,11 @@ impl SshParams {
                 .iter()
                 .map(|f| ssh_dir.join(f))
                 .collect(),
+            certificate_file: None,
+            identities_only: false,
+            forward_agent: false,
+            keepalive_interval: KEEPALIVE_INTERVAL,
+            jump: Vec::new(),
         }
     }
 
@@ -155,8 +184,27 @@ pub enum SshError {
     KeyRead { path: PathBuf, reason: String },
     #[error("cannot read the ssh config {}: {reason}", path.display())]
     Config { path: PathBuf, reason: String },
+    #[error("the host certificate of {server} ({address}) is refused: {reason}")]
+    HostCertificateInvalid {
+        server: String,
+        address: String,
+        reason: String,
+    },
+    /// Something failed on the way, at the bastion `hop`.
+    #[error("bastion {hop}: {source}")]
+    Hop { hop: String, source: Box<SshError> },
     #[error("SSH protocol error: {0}")]
     Protocol(String),
+}
+
+impl SshError {
+    /// The error itself, without the bastion it happened at.
+    pub fn innermost(&self) -> &SshError {
+        match self {
+            SshError::Hop { source, .. } => source.innermost(),
+            e => e,
+        }
+    }
 }
 
 impl From<russh::Error> for SshError {
@@ -199,10 +247,11 @@ fn fingerprint(key: &PublicKey) -> String {
 }
 
 /// Connects only far enough to learn the server's host key (no authentication, nothing run).
+/// Bastions on the way are verified as for any connection.
 pub async fn fetch_host_key(params: &SshParams) -> Result<HostKeyInfo, SshError> {
     let slot = Arc::new(Mutex::new(None));
-    let handler = ClientHandler::new(HostCheck::Capture(slot.clone()));
-    let outcome = tokio::time::timeout(params.connect_timeout, handshake(params, handler)).await;
+    let handler = ClientHandler::new(HostCheck::Capture(slot.clone()), None);
+    let outcome = tokio::time::timeout(params.connect_timeout, reach(params, handler)).await;
     if let Some(key) = lock(&slot).take() {
         return Ok(HostKeyInfo::new(params, key));
     }
@@ -237,6 +286,9 @@ pub fn trust_host_key(params: &SshParams, info: &HostKeyInfo) -> Result<TrustOut
 /// A connected, authenticated SSH session. Every `exec` is a new channel on it.
 pub struct SshTransport {
     session: Arc<Handle<ClientHandler>>,
+    /// The bastions' sessions, which carry this one: kept open as long as it is.
+    _hops: Vec<Handle<ClientHandler>>,
+    forward_agent: bool,
     label: String,
     /// Why the connection ended, as the connection task last saw it.
     lost: Arc<Mutex<Option<String>>>,
@@ -246,13 +298,20 @@ impl SshTransport {
     /// Opens one connection: TCP, host key check (before anything else), then authentication.
     pub async fn connect(params: &SshParams) -> Result<SshTransport, SshError> {
         let work = async {
-            let handler = ClientHandler::new(HostCheck::Verify(HostVerifier::from_params(params)));
+            let handler = ClientHandler::verifying(params);
             let lost = handler.lost.clone();
-            let mut session = handshake(params, handler).await?;
+            let (hops, mut session) = reach(params, handler).await?;
             auth::authenticate(&mut session, params).await?;
+            let via: String = params
+                .jump
+                .iter()
+                .map(|h| format!(" via {}", h.label))
+                .collect();
             Ok(SshTransport {
                 session: Arc::new(session),
-                label: format!("{}@{}", params.user, params.address()),
+                _hops: hops,
+                forward_agent: params.forward_agent && params.agent_socket.is_some(),
+                label: format!("{}@{}{via}", params.user, params.address()),
                 lost,
             })
         };
@@ -302,7 +361,7 @@ impl Transport for SshTransport {
         stdin: UnboundedReceiver<Vec<u8>>,
         out: UnboundedSender<OutputLine>,
     ) -> Result<ExitStatus, TransportError> {
-        let ending = exec::run(&self.session, script, stdin, out)
+        let ending = exec::run(&self.session, script, stdin, out, self.forward_agent)
             .await
             .map_err(|e| self.channel_error(e))?;
         match ending {
@@ -328,14 +387,61 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|e| e.into_inner())
 }
 
-/// TCP connect plus the SSH handshake (key exchange and host key check).
-async fn handshake(
+/// Through every bastion (each verified and authenticated; an error names the hop), then the
+/// handshake with the server itself. The bastions' sessions are returned to be kept open.
+async fn reach(
     params: &SshParams,
     handler: ClientHandler,
+) -> Result<(Vec<Handle<ClientHandler>>, Handle<ClientHandler>), SshError> {
+    let mut hops: Vec<Handle<ClientHandler>> = Vec::with_capacity(params.jump.len());
+    for hop in &params.jump {
+        let session = async {
+            let mut session = handshake(
+                &hop.params,
+                hops.last(),
+                ClientHandler::verifying(&hop.params),
+            )
+            .await?;
+            auth::authenticate(&mut session, &hop.params).await?;
+            Ok(session)
+        }
+        .await
+        .map_err(|e| SshError::Hop {
+            hop: hop.label.clone(),
+            source: Box::new(e),
+        })?;
+        hops.push(session);
+    }
+    let session = handshake(params, hops.last(), handler).await?;
+    Ok((hops, session))
+}
+
+/// TCP connect (or a direct-tcpip channel of the bastion `via`) plus the SSH handshake (key
+/// exchange and host key check).
+async fn handshake(
+    params: &SshParams,
+    via: Option<&Handle<ClientHandler>>,
+    handler: ClientHandler,
 ) -> Result<Handle<ClientHandler>, SshError> {
-    let stream = tcp_connect(&params.host, params.port).await?;
-    let config = Arc::new(client_config(params));
-    client::connect_stream(config, stream, handler).await
+    let certificates = handler.wants_certificates();
+    let config = Arc::new(client_config(params, certificates));
+    match via {
+        None => {
+            let stream = tcp_connect(&params.host, params.port).await?;
+            client::connect_stream(config, stream, handler).await
+        }
+        Some(bastion) => {
+            let channel = bastion
+                .channel_open_direct_tcpip(params.host.clone(), params.port.into(), "127.0.0.1", 0)
+                .await
+                .map_err(|e| SshError::Connect {
+                    host: params.host.clone(),
+                    port: params.port,
+                    reason: format!("the bastion could not open a channel to it ({e})"),
+                })?;
+            client::connect_stream(config, channel.into_stream(), handler).await
+        }
+    }
 }
 
 async fn tcp_connect(host: &str, port: u16) -> Result<TcpStream, SshError> {
@@ -379,15 +485,23 @@ fn tune_socket(stream: &TcpStream) {
     }
 }
 
-fn client_config(params: &SshParams) -> client::Config {
+/// `certificates`: also ask for a host certificate (known_hosts trusts a CA for this host).
+fn client_config(params: &SshParams, certificates: bool) -> client::Config {
+    let order = host_key_order(params);
+    let host_key_certificates = if certificates {
+        Cow::Owned(order.clone())
+    } else {
+        Cow::Borrowed(&[][..])
+    };
     client::Config {
-        keepalive_interval: Some(KEEPALIVE_INTERVAL),
+        keepalive_interval: Some(params.keepalive_interval),
         keepalive_max: KEEPALIVE_MAX,
         // A deploy script may print nothing for many minutes; keepalives tell a dead peer apart.
         inactivity_timeout: None,
         nodelay: true,
         preferred: russh::Preferred {
-            key: Cow::Owned(host_key_order(params)),
+            key: Cow::Owned(order),
+            host_key_certificates,
             ..russh::Preferred::DEFAULT
         },
         ..Default::default()
@@ -424,6 +538,34 @@ impl HostVerifier {
             port: params.port,
             known_hosts: params.known_hosts_file.clone(),
             policy: params.host_key_policy,
+        }
+    }
+
+    /// A host certificate: signed by a CA that an `@cert-authority` line trusts for this host,
+    /// valid now, for this host name, with neither the CA nor the key `@revoked`. A certificate
+    /// of a CA not trusted here counts as its plain key.
+    fn verify_certificate(&self, cert: &Certificate) -> Result<(), SshError> {
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs());
+        let key = PublicKey::new(cert.public_key().clone(), "");
+        match known_hosts::check_host_certificate(
+            &self.known_hosts,
+            &self.host,
+            self.port,
+            cert,
+            now,
+        )? {
+            HostCertStatus::Trusted => Ok(()),
+            HostCertStatus::NoAuthority => self.verify(&key),
+            HostCertStatus::Revoked { line, key } => {
+                Err(self.refusal(HostKeyStatus::Revoked { line }, &key))
+            }
+            HostCertStatus::Invalid(reason) => Err(SshError::HostCertificateInvalid {
+                server: self.server.clone(),
+                address: format!("{}:{}", self.host, self.port),
+                reason,
+            }),
         }
     }
 
@@ -476,15 +618,48 @@ enum HostCheck {
 pub(crate) struct ClientHandler {
     check: HostCheck,
     lost: Arc<Mutex<Option<String>>>,
+    /// The agent the server may open channels to (only with forwarding on).
+    forward_to: Option<PathBuf>,
 }
 
 impl ClientHandler {
-    fn new(check: HostCheck) -> Self {
+    fn new(check: HostCheck, forward_to: Option<PathBuf>) -> Self {
         ClientHandler {
             check,
             lost: Arc::default(),
+            forward_to,
         }
     }
+
+    /// Checks the host key against `params`' known_hosts; forwards the agent if asked to.
+    fn verifying(params: &SshParams) -> Self {
+        let forward_to = params.agent_socket.clone().filter(|_| params.forward_agent);
+        ClientHandler::new(
+            HostCheck::Verify(HostVerifier::from_params(params)),
+            forward_to,
+        )
+    }
+
+    /// Whether to ask for a host certificate: known_hosts trusts a CA for this host.
+    fn wants_certificates(&self) -> bool {
+        match &self.check {
+            HostCheck::Verify(v) => {
+                known_hosts::has_cert_authority(&v.known_hosts, &v.host, v.port)
+            }
+            HostCheck::Capture(_) => false,
+        }
+    }
+}
+
+/// Carries one agent channel the server opened (a `git clone` on the server asking for a
+/// signature) to the local agent, both ways, until either side closes.
+async fn bridge_agent(channel: russh::Channel<Msg>, socket: PathBuf) {
+    let Ok(mut agent) = tokio::net::UnixStream::connect(&socket).await else {
+        let _ = channel.close().await;
+        return;
+    };
+    let mut stream = channel.into_stream();
+    let _ = tokio::io::copy_bidirectional(&mut stream, &mut agent).await;
 }
 
 impl client::Handler for ClientHandler {
@@ -493,14 +668,32 @@ impl client::Handler for ClientHandler {
     /// Runs during key exchange, after russh verified the server's signature and before any
     /// authentication: returning an error here means no key or password is ever offered.
     async fn check_server_key(&mut self, key: &PublicKeyOrCertificate) -> Result<bool, SshError> {
-        let key = key.public_key();
-        match &self.check {
-            HostCheck::Verify(verifier) => verifier.verify(&key).map(|()| true),
-            HostCheck::Capture(slot) => {
-                *lock(slot) = Some(key);
+        match (&self.check, key) {
+            (HostCheck::Verify(verifier), PublicKeyOrCertificate::Certificate(cert)) => {
+                verifier.verify_certificate(cert).map(|()| true)
+            }
+            (HostCheck::Verify(verifier), key) => verifier.verify(&key.public_key()).map(|()| true),
+            (HostCheck::Capture(slot), key) => {
+                *lock(slot) = Some(key.public_key());
                 Ok(false)
             }
         }
+    }
+
+    /// Only while forwarding is on for this connection; otherwise the channel is refused.
+    async fn server_channel_open_agent_forward(
+        &mut self,
+        channel: russh::Channel<Msg>,
+        reply: ChannelOpenHandle,
+        _session: &mut client::Session,
+    ) -> Result<(), SshError> {
+        let Some(socket) = self.forward_to.clone() else {
+            drop(reply);
+            return Ok(());
+        };
+        reply.accept().await;
+        tokio::spawn(bridge_agent(channel, socket));
+        Ok(())
     }
 
     async fn disconnected(&mut self, reason: DisconnectReason<SshError>) -> Result<(), SshError> {

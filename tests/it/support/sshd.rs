@@ -51,6 +51,22 @@ fn which(program: &str) -> bool {
         .is_ok_and(|s| s.success())
 }
 
+/// What a test server does beyond the default (`Default`: nothing).
+#[derive(Debug, Clone, Default)]
+pub struct SshdOptions {
+    /// Lines appended to `sshd_config` (`AllowUsers user@127.0.0.2`, `Match Address ...`, a
+    /// `ForceCommand`); `{dir}` in them is the server's temp dir.
+    pub extra_config: String,
+    /// Make the connections this server opens (a bastion's direct-tcpip) from this loopback
+    /// address, through an LD_PRELOAD shim built with `cc`.
+    pub bind_from: Option<String>,
+    /// A CA private key: sshd trusts it for users (`TrustedUserCAKeys`), the client key is
+    /// certified by it (`client_key-cert.pub`) and is not in authorized_keys.
+    pub user_ca: Option<PathBuf>,
+    /// A CA private key and the principal: the host key is certified by it (`HostCertificate`).
+    pub host_ca: Option<(PathBuf, String)>,
+}
+
 impl TestSshd {
     /// A server on 127.0.0.1, or `None` (after printing why) when sshd is not installed.
     pub fn start() -> Option<TestSshd> {
@@ -59,12 +75,11 @@ impl TestSshd {
 
     /// A server on another loopback address (all of 127.0.0.0/8 is local on Linux).
     pub fn start_on(address: &str) -> Option<TestSshd> {
-        Self::start_with(address, "")
+        Self::start_with(address, &SshdOptions::default())
     }
 
-    /// A server whose sshd_config ends with `extra` (say a `ForceCommand`); `{dir}` in it is the
-    /// server's temp dir.
-    pub fn start_with(address: &str, extra: &str) -> Option<TestSshd> {
+    /// A server on `address` with `options`.
+    pub fn start_with(address: &str, options: &SshdOptions) -> Option<TestSshd> {
         let ip: IpAddr = address.parse().expect("an IP address");
         assert!(ip.is_loopback(), "test servers only listen on loopback");
         if !sshd_available() {
@@ -78,9 +93,33 @@ impl TestSshd {
         keygen(&host_key, "");
         keygen(&client_key, "");
         let pub_key = std::fs::read_to_string(client_key.with_extension("pub")).unwrap();
-        std::fs::write(dir.path().join("authorized_keys"), pub_key).unwrap();
-        let extra = extra.replace("{dir}", &dir.path().display().to_string());
-        let (child, port) = launch(dir.path(), address, &extra);
+        let mut extra = options
+            .extra_config
+            .replace("{dir}", &dir.path().display().to_string());
+        if let Some(ca) = &options.user_ca {
+            sign_key(
+                ca,
+                &client_key.with_extension("pub"),
+                &current_user(),
+                false,
+            );
+            extra.push_str(&format!("TrustedUserCAKeys {}.pub\n", ca.display()));
+            std::fs::write(dir.path().join("authorized_keys"), "").unwrap();
+        } else {
+            std::fs::write(dir.path().join("authorized_keys"), pub_key).unwrap();
+        }
+        if let Some((ca, principal)) = &options.host_ca {
+            sign_key(ca, &host_key.with_extension("pub"), principal, true);
+            extra.push_str(&format!(
+                "HostCertificate {}/host_key-cert.pub\n",
+                dir.path().display()
+            ));
+        }
+        let preload = options
+            .bind_from
+            .as_deref()
+            .map(|from| (bind_shim(dir.path()), from.to_string()));
+        let (child, port) = launch(dir.path(), address, &extra, preload.as_ref());
         let host_pub_key = dir.path().join("host_key.pub");
         let host_pub = std::fs::read_to_string(&host_pub_key).unwrap();
         let key: Vec<&str> = host_pub.split_whitespace().take(2).collect();
@@ -257,13 +296,24 @@ pub fn ssh_keygen_fingerprint(pub_key: &Path) -> String {
 }
 
 /// Picks a free port and starts sshd on it; retried since another test may grab the port first.
-fn launch(dir: &Path, address: &str, extra: &str) -> (Child, u16) {
+fn launch(
+    dir: &Path,
+    address: &str,
+    extra: &str,
+    preload: Option<&(PathBuf, String)>,
+) -> (Child, u16) {
     let ip: IpAddr = address.parse().unwrap();
     for _ in 0..5 {
         let port = free_port(ip);
         write_config(dir, address, port, extra);
         let log = std::fs::File::create(dir.join("sshd.log")).unwrap();
-        let mut child = Command::new(SSHD)
+        let mut command = Command::new(SSHD);
+        if let Some((shim, from)) = preload {
+            command
+                .env("LD_PRELOAD", shim)
+                .env("FLIPDECK_TEST_BIND_FROM", from);
+        }
+        let mut child = command
             .arg("-D")
             .arg("-e")
             .arg("-f")
@@ -289,7 +339,7 @@ fn write_config(dir: &Path, address: &str, port: u16, extra: &str) {
     // rehash waits up to 60 s for a lock when many logins run at once: a test's time and output
     // must not depend on it. (A login that prints or stalls is `doctor`'s business; its tests
     // make one on purpose.)
-    let config = format!(
+    let mut config = format!(
         "ListenAddress {address}:{port}\n\
          HostKey {d}/host_key\n\
          PidFile {d}/sshd.pid\n\
@@ -304,6 +354,8 @@ fn write_config(dir: &Path, address: &str, port: u16, extra: &str) {
          SetEnv PATH={d}/pause-bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin SHLVL=1\n\
          {extra}"
     );
+    // `Match` blocks run to the end of the file, so the extra lines go last.
+    config.push_str(extra);
     std::fs::write(dir.join("sshd_config"), config).unwrap();
 }
 
@@ -344,6 +396,44 @@ fn keygen(path: &Path, passphrase: &str) {
         .status()
         .expect("run ssh-keygen");
     assert!(status.success(), "ssh-keygen for {}", path.display());
+}
+
+/// Makes a CA key pair at `path` (for `SshdOptions::user_ca` / `host_ca`).
+pub fn make_ca(path: &Path) {
+    keygen(path, "");
+}
+
+/// `ssh-keygen -s CA` over `pub_key` (writes `NAME-cert.pub` beside it), valid from 5 minutes
+/// ago for an hour, for `principal`; `host`: a host certificate.
+pub fn sign_key(ca: &Path, pub_key: &Path, principal: &str, host: bool) {
+    let mut cmd = Command::new("ssh-keygen");
+    cmd.args(["-q", "-s"])
+        .arg(ca)
+        .args(["-I", "flipdeck-test", "-n", principal, "-V", "-5m:+1h"]);
+    if host {
+        cmd.arg("-h");
+    }
+    let status = cmd
+        .arg(pub_key)
+        .stdin(Stdio::null())
+        .status()
+        .expect("run ssh-keygen -s");
+    assert!(status.success(), "ssh-keygen -s for {}", pub_key.display());
+}
+
+/// Builds the `bind_from.c` shim into `dir` with the C compiler (the one that builds flipdeck).
+fn bind_shim(dir: &Path) -> PathBuf {
+    let out = dir.join("libbindfrom.so");
+    let src = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/it/support/bind_from.c");
+    let status = Command::new("cc")
+        .args(["-shared", "-fPIC", "-O1", "-o"])
+        .arg(&out)
+        .arg(src)
+        .arg("-ldl")
+        .status()
+        .expect("run cc (needed to build flipdeck too)");
+    assert!(status.success(), "cc {src}");
+    out
 }
 
 fn current_user() -> String {
