@@ -1,6 +1,6 @@
 //! The command line, exactly as documented in the README (a test keeps the two in step).
 
-use super::complete;
+use super::candidates as complete;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use clap_complete::ArgValueCandidates;
 

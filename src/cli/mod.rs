@@ -2,6 +2,7 @@
 //! sets up what the commands share (`Ctx`) and dispatches; each command is a file of `commands`.
 
 mod args;
+mod candidates;
 mod commands;
 pub mod complete;
 mod confirm;
