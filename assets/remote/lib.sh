@@ -18,13 +18,14 @@ setv() { printf '%s set %s %s\n' "$M" "$1" "$2"; }
 # item LIST I: prints the I-th item of the list parameter LIST.
 item() { eval "printf '%s' \"\${$1_$2}\""; }
 
-# relog PREFIX STATUS COMMIT: appends a line to the server's release log. PREFIX is the line's
+# relog PREFIX STATUS COMMIT [COMPLETED]: appends a line to the server's release log (COMPLETED
+# defaults to now). PREFIX is the line's
 # known part (a JSON object without its closing brace); the rest are values safe in JSON as they
 # are (a word, a hex SHA, a timestamp). Never fails the script: the log is a record of what
 # happened, not a step of it.
 relog() {
   mkdir -p "$meta" 2>/dev/null
-  printf '%s"status":"%s","commit":"%s","completed":"%s"}\n' "$1" "$2" "$3" "$(date -u +%Y-%m-%dT%H:%M:%SZ)" >> "$meta/releases.log" 2>/dev/null || true
+  printf '%s"status":"%s","commit":"%s","completed":"%s"}\n' "$1" "$2" "$3" "${4:-$(date -u +%Y-%m-%dT%H:%M:%SZ)}" >> "$meta/releases.log" 2>/dev/null || true
 }
 
 # Releases the lock, but only a lock holding our token: another job's lock is never removed here.
@@ -275,21 +276,24 @@ prune_releases() {
   rm -rf "$meta"/.trash-* 2>/dev/null
   live_now=$(readlink "$live" 2>/dev/null)
   live_now=${live_now##*/}
-  pr_i=1
+  pr_now=$(date -u +%Y-%m-%dT%H:%M:%SZ)
+  pr_i=1 r='' pr_relog=''
+  # Thousands of releases may go at once: the loop reads its items without a subshell, and the
+  # renamed releases are deleted together at the end.
   while [ "$pr_i" -le "$prune_n" ]; do
-    r=$(item prune "$pr_i")
+    eval "r=\${prune_$pr_i} pr_relog=\${prune_relog_$pr_i}"
     if [ "$r" = "$live_now" ]; then
       setv kept_live "$r"
     elif [ ! -e "$base/$r" ] || mv "$base/$r" "$meta/.trash-$r-$$"; then
       setv pruned "$r"
-      relog "$(item prune_relog "$pr_i")" pruned ""
-      rm -rf "$meta/.trash-$r-$$"
-      rm -f "$meta/made/$r"
+      relog "$pr_relog" pruned "" "$pr_now"
+      if [ -e "$meta/made/$r" ]; then rm -f "$meta/made/$r"; fi
     else
       setv prune_failed "$r"
     fi
     pr_i=$((pr_i + 1))
   done
+  rm -rf "$meta"/.trash-*-$$
 }
 
 # Who made a release: `$meta/made/NAME` holds the token of the job that reserved the name, written
