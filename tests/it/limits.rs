@@ -58,3 +58,46 @@ fn five_thousand_releases_are_imported_and_pruned_over_ssh() {
     h.ok(&["rollback", DOMAIN]);
     assert!(!h.lock_dir().exists());
 }
+
+/// 20 servers of 25 sites each behind stock sshd (MaxStartups 10:30:100): `status` uses one
+/// connection per server, at most `parallel` at once, and reads all 500 sites.
+#[test]
+fn status_over_500_sites_opens_one_connection_per_server() {
+    let h = Harness::local();
+    let mut servers = Vec::new();
+    for i in 0..20 {
+        let Some(sshd) = crate::support::sshd::TestSshd::start_on("127.0.0.1") else {
+            return;
+        };
+        let root = h.dir.path().join(format!("srv{i}"));
+        std::fs::create_dir_all(&root).unwrap();
+        servers.push((format!("web{i}"), sshd, root));
+    }
+    let known: String = servers
+        .iter()
+        .map(|(_, s, _)| format!("{}\n", s.known_hosts_line))
+        .collect();
+    let known_path = h.dir.path().join("known_hosts");
+    std::fs::write(&known_path, known).unwrap();
+    let mut config = String::from("parallel = 10\n");
+    for (name, s, root) in &servers {
+        config.push_str(&s.server_block(name, &known_path, root));
+        for j in 0..25 {
+            config.push_str(&format!(
+                "\n[[servers.sites]]\ndomain = \"site{j}.example.test\"\nrepository = \"{}\"\n",
+                h.repo.display()
+            ));
+        }
+        config.push('\n');
+    }
+    std::fs::write(&h.config, config).unwrap();
+    let out = h.ok(&["status", "--json"]);
+    let rows: serde_json::Value = serde_json::from_str(&out).unwrap();
+    let rows = rows.as_array().unwrap();
+    assert_eq!(rows.len(), 500);
+    assert!(rows.iter().all(|r| r["error"].is_null()), "{out}");
+    for (name, s, _) in &servers {
+        let logins = s.log().matches("Accepted publickey").count();
+        assert_eq!(logins, 1, "{name}: one connection for its 25 sites");
+    }
+}
