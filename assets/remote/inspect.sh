@@ -10,7 +10,13 @@ if [ -d "$base" ]; then
   for d in "$base"/*/; do
     [ -d "$d" ] || continue
     d=${d%/}; d=${d##*/}
-    [ "$d" = shared ] || setv release "$d"
+    [ "$d" = shared ] && continue
+    # A release replaced by a symlink (into another site, out of the root) is not a release.
+    if [ -L "$base/$d" ]; then
+      setv release_link "$d -> $(readlink "$base/$d")"
+    else
+      setv release "$d"
+    fi
   done
 fi
 if [ -d "$lock" ]; then setv lock "$(head -n 1 "$lock/owner" 2>/dev/null)"; fi

@@ -19,6 +19,11 @@ if [ ! -d "$base/$rel_name" ]; then
   echo "release directory $base/$rel_name is gone" >&2
   exit 1
 fi
+if [ -L "$base/$rel_name" ]; then
+  setv missing 1
+  echo "$base/$rel_name is a symlink (to $(readlink "$base/$rel_name")), not a release: flipdeck does not roll back to it" >&2
+  exit 1
+fi
 switch "$release_link"
 : "${back?}" # the way back, made by switch
 reload_or_back "$reload_cmd"

@@ -163,6 +163,8 @@ keys! {
     /// The first line of the lock's owner file when the lock is held by someone else.
     Holder = "holder",
     Built = "built",
+    /// An entry beside the releases that is a symlink, `NAME -> TARGET` (inspect.sh).
+    ReleaseLink = "release_link",
     /// The release name the deploy reserved on the server (another deploy may have had the one
     /// this machine chose).
     Reserved = "reserved",
@@ -329,6 +331,8 @@ pub struct InspectReport {
     pub live: Option<String>,
     pub live_not_link: bool,
     pub releases: Vec<String>,
+    /// Entries beside the releases that are symlinks (`NAME -> TARGET`): never a release.
+    pub linked: Vec<String>,
     pub lock: Option<String>,
     /// The newest lines of the server's release log, oldest first.
     pub relog: Vec<String>,
@@ -340,6 +344,7 @@ impl Report for InspectReport {
             Key::Live => self.live = Some(v.into()),
             Key::LiveNotLink => self.live_not_link = true,
             Key::Release => self.releases.push(v.into()),
+            Key::ReleaseLink => self.linked.push(v.into()),
             Key::Lock => self.lock = Some(v.into()),
             Key::Relog => self.relog.push(v.into()),
             _ => {}

@@ -27,10 +27,15 @@ pub enum LiveState {
 }
 
 impl LiveState {
-    /// The release name the live link points at.
+    /// The release name the live link points at, if it points where flipdeck links a release
+    /// (`deployments/DOMAIN/NAME`): a link anywhere else (absolute, `..`, another folder) names
+    /// no release, even when its last part looks like one.
     pub fn release(&self) -> Option<&str> {
         match self {
-            LiveState::Link(t) => t.rsplit('/').next(),
+            LiveState::Link(t) => {
+                let (domain, name) = t.strip_prefix("deployments/")?.split_once('/')?;
+                (!name.is_empty() && !name.contains('/') && !domain.is_empty()).then_some(name)
+            }
             _ => None,
         }
     }
@@ -84,6 +89,7 @@ impl Engine {
             mut releases,
             lock,
             relog,
+            linked,
         } = r.report();
         let live = match (live, live_not_link) {
             (Some(t), _) => LiveState::Link(t),
@@ -113,7 +119,12 @@ impl Engine {
             }
         }
         let db_active = list.iter().find(|d| d.is_active);
-        let server_active = live.release().and_then(|name| {
+        // The live link must be the one flipdeck makes for this site's release, into a real
+        // directory (a release replaced by a symlink is not one).
+        let live_release = live.release().filter(
+            |name| matches!(&live, LiveState::Link(t) if *t == job.layout.link_target(name)),
+        );
+        let server_active = live_release.and_then(|name| {
             list.iter().find(|d| {
                 d.status == Status::Success
                     && d.release_name.as_deref() == Some(name)
@@ -121,9 +132,16 @@ impl Engine {
             })
         });
         let mut drift = None;
-        if db_active.map(|d| d.id) != server_active.map(|d| d.id) {
+        if !linked.is_empty() {
             drift = Some(format!(
-                "history said {}, server says {}",
+                "not a release, never rolled back to: {}",
+                linked.join(", ")
+            ));
+        }
+        if db_active.map(|d| d.id) != server_active.map(|d| d.id) {
+            let was = drift.take().map(|d| format!("; {d}")).unwrap_or_default();
+            drift = Some(format!(
+                "history said {}, server says {}{was}",
                 db_active
                     .and_then(|d| d.release_name.clone())
                     .unwrap_or_else(|| "nothing live".into()),

@@ -89,7 +89,51 @@ fn a_shared_path_through_a_repository_symlink_is_refused(h: Harness) {
     assert!(!h.lock_dir().exists());
 }
 
+fn a_release_replaced_by_a_symlink_is_drift_and_never_rolled_back_to(h: Harness) {
+    h.write_config("deployment_script = \"true\"");
+    h.ok(&["deploy", DOMAIN]);
+    let old = h.live_release().unwrap();
+    h.commit("public/index.php", "<?php echo 'v2';\n");
+    h.ok(&["deploy", DOMAIN]);
+    let live = h.live_release().unwrap();
+    // Someone swaps the older release for a link to a tree outside the root.
+    let outside = h.dir.path().join("elsewhere");
+    std::fs::create_dir_all(outside.join("public")).unwrap();
+    let rel = h.base().join(&old);
+    std::fs::rename(&rel, h.dir.path().join("moved-away")).unwrap();
+    std::os::unix::fs::symlink(&outside, &rel).unwrap();
+    let out = h.ok(&["status", "--json"]);
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    let drift = v[0]["drift"].as_str().unwrap_or_default();
+    assert!(
+        drift.contains("not a release") && drift.contains(&old),
+        "{out}"
+    );
+    let out = h.run(&["rollback", DOMAIN, "--to", &old]);
+    assert_eq!(out.status.code(), Some(1), "{out:?}");
+    assert_eq!(
+        h.live_release(),
+        Some(live.clone()),
+        "still the real release"
+    );
+    // A live link pointing out of the root, at a name that looks like a release, is drift too.
+    let tmp = h.root.join("tmp-link");
+    std::os::unix::fs::symlink(outside.join("..").join(&live), &tmp).unwrap();
+    std::fs::rename(&tmp, h.live()).unwrap();
+    let out = h.ok(&["status", "--json"]);
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert!(
+        v[0]["drift"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("history said"),
+        "{out}"
+    );
+    assert!(v[0]["active_deployment_id"].is_null(), "{out}");
+}
+
 both!(
+    a_release_replaced_by_a_symlink_is_drift_and_never_rolled_back_to,
     a_deployment_log_symlink_is_replaced_not_written_through,
     a_shared_path_through_a_repository_symlink_is_refused,
 );
