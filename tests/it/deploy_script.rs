@@ -153,3 +153,37 @@ both!(
     output_without_a_final_newline_neither_hangs_nor_loses_a_step,
     a_signal_ends_a_deploy_within_seconds_even_after_the_switch,
 );
+
+/// Other users of the server see no script in the process list: not flipdeck's (its values, the
+/// marker key) and not the deploy script (an `export API_TOKEN=…` line, say).
+#[test]
+fn scripts_are_not_on_the_command_line() {
+    let Some(h) = Harness::ssh() else { return };
+    h.write_config(
+        "deployment_script = '''\nexport API_TOKEN=tok-in-the-script-1234\nsleep 2.125\n'''",
+    );
+    let child = h.spawn(&["deploy", DOMAIN]);
+    let until = Instant::now() + Duration::from_secs(30);
+    let mut seen = String::new();
+    while Instant::now() < until && !seen.contains("sleep 2.125") {
+        let ps = std::process::Command::new("ps")
+            .args(["-eo", "args"])
+            .output()
+            .unwrap();
+        seen = String::from_utf8_lossy(&ps.stdout).into_owned();
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert!(seen.contains("sleep 2.125"), "the deploy script never ran");
+    assert!(!seen.contains("tok-in-the-script-1234"), "{seen}");
+    // flipdeck's own script would show its values (this site's root among them) and its
+    // functions; other tests' flipdecks may run meanwhile, so only lines naming this root count.
+    let root = h.root.display().to_string();
+    assert!(
+        !seen
+            .lines()
+            .any(|l| l.contains(&root) && (l.contains("take_lock") || l.contains("token="))),
+        "flipdeck's script is on a command line: {seen}"
+    );
+    let out = finish_within(child, Duration::from_secs(60));
+    assert_eq!(out.status.code(), Some(0));
+}
