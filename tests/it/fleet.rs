@@ -19,20 +19,12 @@ fn fleet() -> Option<Fleet> {
         std::fs::create_dir_all(&root).unwrap();
         servers.push((format!("web{}", i + 1), sshd, root));
     }
-    let known: String = servers
-        .iter()
-        .map(|(_, s, _)| format!("{}\n", s.known_hosts_line))
-        .collect();
-    let known_path = h.dir.path().join("known_hosts");
-    std::fs::write(&known_path, known).unwrap();
-    let mut config = String::from("parallel = 2\n");
-    for (name, s, root) in &servers {
-        config.push_str(&s.server_block(name, &known_path, root));
-        config.push_str(&format!(
+    let config = crate::support::servers_config(&h, &servers, 2, |_| {
+        format!(
             "\n[[servers.sites]]\ndomain = \"{DOMAIN}\"\nrepository = \"{}\"\ndeployment_script = \"true\"\nkeep = 14\n\n",
             h.repo.display()
-        ));
-    }
+        )
+    });
     std::fs::write(&h.config, config).unwrap();
     Some(Fleet { h, servers })
 }

@@ -73,23 +73,17 @@ fn status_over_500_sites_opens_one_connection_per_server() {
         std::fs::create_dir_all(&root).unwrap();
         servers.push((format!("web{i}"), sshd, root));
     }
-    let known: String = servers
-        .iter()
-        .map(|(_, s, _)| format!("{}\n", s.known_hosts_line))
-        .collect();
-    let known_path = h.dir.path().join("known_hosts");
-    std::fs::write(&known_path, known).unwrap();
-    let mut config = String::from("parallel = 10\n");
-    for (name, s, root) in &servers {
-        config.push_str(&s.server_block(name, &known_path, root));
-        for j in 0..25 {
-            config.push_str(&format!(
-                "\n[[servers.sites]]\ndomain = \"site{j}.example.test\"\nrepository = \"{}\"\n",
-                h.repo.display()
-            ));
-        }
-        config.push('\n');
-    }
+    let config = crate::support::servers_config(&h, &servers, 10, |_| {
+        (0..25)
+            .map(|j| {
+                format!(
+                    "\n[[servers.sites]]\ndomain = \"site{j}.example.test\"\nrepository = \"{}\"\n",
+                    h.repo.display()
+                )
+            })
+            .collect::<String>()
+            + "\n"
+    });
     std::fs::write(&h.config, config).unwrap();
     let out = h.ok(&["status", "--json"]);
     let rows: serde_json::Value = serde_json::from_str(&out).unwrap();

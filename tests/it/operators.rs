@@ -15,15 +15,7 @@ fn as_operator(h: &Harness, db: &str, args: &[&str]) -> Command {
 }
 
 fn list(h: &Harness, db: &str) -> Vec<Value> {
-    let out = as_operator(h, db, &["list", DOMAIN, "--json", "--all"])
-        .output()
-        .unwrap();
-    assert!(out.status.success(), "{out:?}");
-    serde_json::from_slice::<Value>(&out.stdout)
-        .unwrap()
-        .as_array()
-        .unwrap()
-        .clone()
+    h.list_in(&h.dir.path().join(db), &["--all"])
 }
 
 fn text(o: &Output) -> String {

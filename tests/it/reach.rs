@@ -410,11 +410,7 @@ fn private_repository_with_a_forwarded_agent_or_a_deploy_key() {
         .env("SSH_AUTH_SOCK", &agent.socket)
         .output()
         .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    crate::support::succeeded(out);
     // keygen: a deploy key on the server, the git host's key pinned after confirmation.
     std::fs::remove_file(h.base().join(".flipdeck/known_hosts")).unwrap();
     h.write_config(&repo);

@@ -24,13 +24,7 @@ fn run_b(h: &Harness, args: &[&str]) -> std::process::Output {
 }
 
 fn list_b(h: &Harness) -> Vec<Value> {
-    let out = run_b(h, &["list", DOMAIN, "--json"]);
-    assert!(out.status.success(), "{out:?}");
-    serde_json::from_slice::<Value>(&out.stdout)
-        .unwrap()
-        .as_array()
-        .unwrap()
-        .clone()
+    h.list_in(&h.dir.path().join("operator-b.db"), &[])
 }
 
 #[test]

@@ -84,11 +84,7 @@ fn bash_complete(h: &Harness, line: &str) -> Vec<String> {
         .env("FLIPDECK_CONFIG", &h.config)
         .output()
         .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let out = crate::support::succeeded(out);
     String::from_utf8_lossy(&out.stdout)
         .lines()
         .map(|l| l.trim().to_string())
@@ -185,11 +181,7 @@ fn man_page_renders() {
         .env("MANWIDTH", "100")
         .output()
         .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let out = crate::support::succeeded(out);
     let text = String::from_utf8_lossy(&out.stdout);
     for want in [
         "flipdeck",

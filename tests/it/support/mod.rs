@@ -305,8 +305,14 @@ impl Harness {
     }
 
     pub fn list(&self) -> Vec<Value> {
-        let out = self.ok(&["list", DOMAIN, "--json"]);
-        serde_json::from_str::<Value>(&out)
+        self.list_in(&self.db, &[])
+    }
+
+    /// `list --json` as the history `db` has it (another operator's, say), with `extra` flags.
+    pub fn list_in(&self, db: &Path, extra: &[&str]) -> Vec<Value> {
+        let mut c = self.cmd(&["list", DOMAIN, "--json"]);
+        let out = succeeded(c.args(extra).env("FLIPDECK_DB", db).output().unwrap());
+        serde_json::from_slice::<Value>(&out.stdout)
             .expect("list --json is JSON")
             .as_array()
             .unwrap()
@@ -337,3 +343,35 @@ macro_rules! both {
     };
 }
 pub(crate) use both;
+
+/// `out`, after checking that its command succeeded (else its stderr is the failure).
+pub fn succeeded(out: Output) -> Output {
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out
+}
+
+/// Writes a `known_hosts` trusting every one of `servers` and returns a config naming them all
+/// (`parallel` first), each server's block followed by `sites(name)`.
+pub fn servers_config(
+    h: &Harness,
+    servers: &[(String, sshd::TestSshd, PathBuf)],
+    parallel: usize,
+    sites: impl Fn(&str) -> String,
+) -> String {
+    let known: String = servers
+        .iter()
+        .map(|(_, s, _)| format!("{}\n", s.known_hosts_line))
+        .collect();
+    let known_path = h.dir.path().join("known_hosts");
+    std::fs::write(&known_path, known).unwrap();
+    let mut config = format!("parallel = {parallel}\n");
+    for (name, s, root) in servers {
+        config.push_str(&s.server_block(name, &known_path, root));
+        config.push_str(&sites(name));
+    }
+    config
+}
