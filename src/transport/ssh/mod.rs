@@ -8,10 +8,13 @@
 
 mod auth;
 mod config;
+mod error;
 mod exec;
+mod handler;
 mod known_hosts;
 
 pub use config::{ResolvedHost, resolve_alias};
+pub use error::SshError;
 pub use known_hosts::{
     HostCertStatus, HostKeyStatus, append_known_host, check_host_certificate, check_known_host,
     host_pattern, known_host_line,
@@ -22,6 +25,7 @@ pub use russh::keys::PublicKey;
 use super::{ExitStatus, OutputLine, Transport, TransportError};
 use async_trait::async_trait;
 use exec::Ending;
+use handler::{ClientHandler, HostCheck, HostVerifier};
 use russh::client::{self, ChannelOpenHandle, DisconnectReason, Handle, Msg};
 use russh::keys::{Algorithm, HashAlg, PublicKeyOrCertificate};
 use std::borrow::Cow;
@@ -120,102 +124,6 @@ impl SshParams {
         } else {
             format!("{}:{}", self.host, self.port)
         }
-    }
-}
-
-/// Why a connection could not be set up.
-#[derive(Debug, thiserror::Error)]
-pub enum SshError {
-    #[error("cannot connect to {host}:{port}: {reason}")]
-    Connect {
-        host: String,
-        port: u16,
-        reason: String,
-    },
-    #[error("timed out after {after:?} connecting to {address}")]
-    Timeout { address: String, after: Duration },
-    #[error(
-        "the host key of {server} ({address}) is not known: {key_type} {fingerprint}; if this fingerprint is right, run `flipdeck trust {server}`"
-    )]
-    HostKeyUnknown {
-        server: String,
-        address: String,
-        key_type: String,
-        fingerprint: String,
-    },
-    #[error(
-        "the host key of {server} ({address}) has CHANGED to {fingerprint}, which does not match line {line} of {}; someone may be intercepting the connection, so nothing was run (if the change is expected, delete that line)",
-        known_hosts.display()
-    )]
-    HostKeyChanged {
-        server: String,
-        address: String,
-        fingerprint: String,
-        known_hosts: PathBuf,
-        line: usize,
-    },
-    #[error(
-        "the host key of {server} ({address}), {fingerprint}, is revoked at line {line} of {}",
-        known_hosts.display()
-    )]
-    HostKeyRevoked {
-        server: String,
-        address: String,
-        fingerprint: String,
-        known_hosts: PathBuf,
-        line: usize,
-    },
-    #[error("cannot read {}: {reason}", path.display())]
-    KnownHostsRead { path: PathBuf, reason: String },
-    #[error("cannot record the host key in {}: {reason}", path.display())]
-    KnownHostsWrite { path: PathBuf, reason: String },
-    #[error("authentication failed for {user}@{host}; tried: {}", methods.join(", "))]
-    Auth {
-        user: String,
-        host: String,
-        methods: Vec<String>,
-    },
-    #[error(
-        "the key {} is encrypted and no ssh-agent offered it; load it with `ssh-add {}` and try again",
-        path.display(), path.display()
-    )]
-    EncryptedKeyNoAgent { path: PathBuf },
-    #[error("cannot read the key {}: {reason}", path.display())]
-    KeyRead { path: PathBuf, reason: String },
-    #[error("cannot read the ssh config {}: {reason}", path.display())]
-    Config { path: PathBuf, reason: String },
-    #[error("the host certificate of {server} ({address}) is refused: {reason}")]
-    HostCertificateInvalid {
-        server: String,
-        address: String,
-        reason: String,
-    },
-    /// Something failed on the way, at the bastion `hop`.
-    #[error("bastion {hop}: {source}")]
-    Hop { hop: String, source: Box<SshError> },
-    #[error("SSH protocol error: {0}")]
-    Protocol(String),
-}
-
-impl SshError {
-    /// The error itself, without the bastion it happened at.
-    pub fn innermost(&self) -> &SshError {
-        match self {
-            SshError::Hop { source, .. } => source.innermost(),
-            e => e,
-        }
-    }
-}
-
-impl From<russh::Error> for SshError {
-    fn from(e: russh::Error) -> Self {
-        SshError::Protocol(e.to_string())
-    }
-}
-
-impl From<SshError> for TransportError {
-    fn from(e: SshError) -> Self {
-        TransportError::Failed(e.to_string())
     }
 }
 
@@ -519,196 +427,4 @@ fn host_key_order(params: &SshParams) -> Vec<Algorithm> {
     let mut order = russh::Preferred::DEFAULT.key.to_vec();
     order.sort_by_key(|a| !known.iter().any(|k| family(k, a)));
     order
-}
-
-/// Decides whether a server key is acceptable, per known_hosts and the policy.
-struct HostVerifier {
-    server: String,
-    host: String,
-    port: u16,
-    known_hosts: PathBuf,
-    policy: HostKeyPolicy,
-}
-
-impl HostVerifier {
-    fn from_params(params: &SshParams) -> Self {
-        HostVerifier {
-            server: params.name.clone(),
-            host: params.host.clone(),
-            port: params.port,
-            known_hosts: params.known_hosts_file.clone(),
-            policy: params.host_key_policy,
-        }
-    }
-
-    /// A host certificate: signed by a CA that an `@cert-authority` line trusts for this host,
-    /// valid now, for this host name, with neither the CA nor the key `@revoked`. A certificate
-    /// of a CA not trusted here counts as its plain key.
-    fn verify_certificate(&self, cert: &Certificate) -> Result<(), SshError> {
-        let now = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |d| d.as_secs());
-        let key = PublicKey::new(cert.public_key().clone(), "");
-        match known_hosts::check_host_certificate(
-            &self.known_hosts,
-            &self.host,
-            self.port,
-            cert,
-            now,
-        )? {
-            HostCertStatus::Trusted => Ok(()),
-            HostCertStatus::NoAuthority => self.verify(&key),
-            HostCertStatus::Revoked { line, key } => {
-                Err(self.refusal(HostKeyStatus::Revoked { line }, &key))
-            }
-            HostCertStatus::Invalid(reason) => Err(SshError::HostCertificateInvalid {
-                server: self.server.clone(),
-                address: format!("{}:{}", self.host, self.port),
-                reason,
-            }),
-        }
-    }
-
-    fn verify(&self, key: &PublicKey) -> Result<(), SshError> {
-        match check_known_host(&self.known_hosts, &self.host, self.port, key)? {
-            HostKeyStatus::Known => Ok(()),
-            HostKeyStatus::Unknown if self.policy == HostKeyPolicy::AcceptNew => {
-                append_known_host(&self.known_hosts, &self.host, self.port, key)
-            }
-            status => Err(self.refusal(status, key)),
-        }
-    }
-
-    fn refusal(&self, status: HostKeyStatus, key: &PublicKey) -> SshError {
-        let (server, address) = (self.server.clone(), format!("{}:{}", self.host, self.port));
-        let (key_type, fingerprint) = (key.algorithm().as_str().to_string(), fingerprint(key));
-        let known_hosts = self.known_hosts.clone();
-        match status {
-            HostKeyStatus::Changed { line } => SshError::HostKeyChanged {
-                server,
-                address,
-                fingerprint,
-                known_hosts,
-                line,
-            },
-            HostKeyStatus::Revoked { line } => SshError::HostKeyRevoked {
-                server,
-                address,
-                fingerprint,
-                known_hosts,
-                line,
-            },
-            HostKeyStatus::Known | HostKeyStatus::Unknown => SshError::HostKeyUnknown {
-                server,
-                address,
-                key_type,
-                fingerprint,
-            },
-        }
-    }
-}
-
-enum HostCheck {
-    Verify(HostVerifier),
-    /// Only record the key and stop the handshake (for `flipdeck trust`).
-    Capture(Arc<Mutex<Option<PublicKey>>>),
-}
-
-/// russh's callbacks for one connection.
-pub(crate) struct ClientHandler {
-    check: HostCheck,
-    lost: Arc<Mutex<Option<String>>>,
-    /// The agent the server may open channels to (only with forwarding on).
-    forward_to: Option<PathBuf>,
-}
-
-impl ClientHandler {
-    fn new(check: HostCheck, forward_to: Option<PathBuf>) -> Self {
-        ClientHandler {
-            check,
-            lost: Arc::default(),
-            forward_to,
-        }
-    }
-
-    /// Checks the host key against `params`' known_hosts; forwards the agent if asked to.
-    fn verifying(params: &SshParams) -> Self {
-        let forward_to = params.agent_socket.clone().filter(|_| params.forward_agent);
-        ClientHandler::new(
-            HostCheck::Verify(HostVerifier::from_params(params)),
-            forward_to,
-        )
-    }
-
-    /// Whether to ask for a host certificate: known_hosts trusts a CA for this host.
-    fn wants_certificates(&self) -> bool {
-        match &self.check {
-            HostCheck::Verify(v) => {
-                known_hosts::has_cert_authority(&v.known_hosts, &v.host, v.port)
-            }
-            HostCheck::Capture(_) => false,
-        }
-    }
-}
-
-/// Carries one agent channel the server opened (a `git clone` on the server asking for a
-/// signature) to the local agent, both ways, until either side closes.
-async fn bridge_agent(channel: russh::Channel<Msg>, socket: PathBuf) {
-    let Ok(mut agent) = tokio::net::UnixStream::connect(&socket).await else {
-        let _ = channel.close().await;
-        return;
-    };
-    let mut stream = channel.into_stream();
-    let _ = tokio::io::copy_bidirectional(&mut stream, &mut agent).await;
-}
-
-impl client::Handler for ClientHandler {
-    type Error = SshError;
-
-    /// Runs during key exchange, after russh verified the server's signature and before any
-    /// authentication: returning an error here means no key or password is ever offered.
-    async fn check_server_key(&mut self, key: &PublicKeyOrCertificate) -> Result<bool, SshError> {
-        match (&self.check, key) {
-            (HostCheck::Verify(verifier), PublicKeyOrCertificate::Certificate(cert)) => {
-                verifier.verify_certificate(cert).map(|()| true)
-            }
-            (HostCheck::Verify(verifier), key) => verifier.verify(&key.public_key()).map(|()| true),
-            (HostCheck::Capture(slot), key) => {
-                *lock(slot) = Some(key.public_key());
-                Ok(false)
-            }
-        }
-    }
-
-    /// Only while forwarding is on for this connection; otherwise the channel is refused.
-    async fn server_channel_open_agent_forward(
-        &mut self,
-        channel: russh::Channel<Msg>,
-        reply: ChannelOpenHandle,
-        _session: &mut client::Session,
-    ) -> Result<(), SshError> {
-        let Some(socket) = self.forward_to.clone() else {
-            drop(reply);
-            return Ok(());
-        };
-        reply.accept().await;
-        tokio::spawn(bridge_agent(channel, socket));
-        Ok(())
-    }
-
-    async fn disconnected(&mut self, reason: DisconnectReason<SshError>) -> Result<(), SshError> {
-        let text = match &reason {
-            DisconnectReason::ReceivedDisconnect(info) => {
-                format!("the server disconnected ({})", info.message)
-            }
-            // russh's own wording ("early eof", "Keepalive timeout") says it best.
-            DisconnectReason::Error(SshError::Protocol(m)) => m.clone(),
-            DisconnectReason::Error(e) => e.to_string(),
-        };
-        *lock(&self.lost) = Some(text);
-        match reason {
-            DisconnectReason::ReceivedDisconnect(_) => Ok(()),
-            DisconnectReason::Error(e) => Err(e),
-        }
-    }
 }
