@@ -9,11 +9,11 @@
 # (the live link's target), relog_before_name and relog_after_name (its release-log prefix is
 # relog_before_name NAME relog_after_name), source (git or placeholder) with repo and branch,
 # run_script (1: run the deploy script, `deploy_script`, its commands traced behind `trace`), the
-# list `shared` with shared_kind_I (file or dir), reload_cmd (may be empty), hc_kind (empty: no
+# list `shared` with shared_kind_I (file or dir), the list `cached` (see copy_cached), reload_cmd (may be empty), hc_kind (empty: no
 # health check; see health_check in lib.sh), the list `prune` (see prune_releases), and
 # fleet_gate (1: one server of a fleet, which waits at the gate, see below).
 : "${rel_name?}" "${release_link?}" "${relog_before_name?}" "${relog_after_name?}" "${source?}" "${repo?}" "${branch?}" "${run_script?}"
-: "${shared_n?}" "${deploy_script?}" "${trace?}" "${reload_cmd?}" "${hc_kind?}" "${fleet_gate?}"
+: "${shared_n?}" "${cached_n?}" "${deploy_script?}" "${trace?}" "${reload_cmd?}" "${hc_kind?}" "${fleet_gate?}"
 # From lib.sh.
 : "${M?}" "${base?}" "${shared?}" "${meta?}" "${live?}" "${domain?}" "${root?}"
 
@@ -101,6 +101,19 @@ while [ "$fd_i" -le "$shared_n" ]; do
   link_shared "$(item shared "$fd_i")" "$(item shared_kind "$fd_i")"
   fd_i=$((fd_i + 1))
 done
+
+if [ "$cached_n" -gt 0 ]; then
+  step cached
+  # The live release, as a directory of this layout (its link is relative to the root).
+  cc_from=$(readlink "$live" 2>/dev/null) || cc_from=
+  case $cc_from in ''|/*) ;; *) cc_from="$root/$cc_from" ;; esac
+  case $cc_from in "$base"/*) [ -d "$cc_from" ] || cc_from= ;; *) cc_from= ;; esac
+  fd_i=1
+  while [ "$fd_i" -le "$cached_n" ]; do
+    copy_cached "$(item cached "$fd_i")" "$cc_from"
+    fd_i=$((fd_i + 1))
+  done
+fi
 
 if [ "$run_script" = 1 ]; then
   step script

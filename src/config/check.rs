@@ -10,8 +10,8 @@ mod web;
 
 use super::raw::{RawConfig, RawJump, RawServer, RawSite, line_of};
 use super::{
-    Config, DEFAULT_KEEP, DEFAULT_SCRIPT, DEFAULT_SHARED, Jump, ServerConfig, SiteConfig,
-    SshConfig, TransportKind,
+    Config, DEFAULT_CACHED, DEFAULT_KEEP, DEFAULT_SCRIPT, DEFAULT_SHARED, Jump, ServerConfig,
+    SiteConfig, SshConfig, TransportKind,
 };
 use crate::error::{Error, Result};
 use crate::redact::Redactor;
@@ -278,6 +278,7 @@ impl<'a> Check<'a> {
             validate::branch,
         )?;
         let shared = self.shared(at, site.shared.as_ref())?;
+        let cached = self.cached(at, site.cached.as_ref(), &shared)?;
         let keep = self.in_range(
             site.keep.as_ref(),
             &format!("{at}.keep"),
@@ -302,6 +303,7 @@ impl<'a> Check<'a> {
                 .deployment_script
                 .unwrap_or_else(|| DEFAULT_SCRIPT.to_string()),
             shared,
+            cached,
             keep: keep.map_or(DEFAULT_KEEP, |k| k as u32),
             nginx,
             health_check,
@@ -321,6 +323,48 @@ impl<'a> Check<'a> {
             })?;
         }
         Ok(list.get_ref().clone())
+    }
+
+    /// `cached`, plain relative paths like `shared`'s. A path cannot be both: the default leaves
+    /// out what `shared` names (a config written for the old default keeps its links), a list
+    /// written out that overlaps `shared` is an error.
+    fn cached(
+        &self,
+        at: &str,
+        cached: Option<&Spanned<Vec<String>>>,
+        shared: &[String],
+    ) -> Result<Vec<String>> {
+        let in_shared = |e: &str| {
+            let e = e.trim_end_matches('/');
+            shared.iter().find(|s| {
+                let s = s.trim_end_matches('/');
+                s == e || e.starts_with(&format!("{s}/")) || s.starts_with(&format!("{e}/"))
+            })
+        };
+        let Some(list) = cached else {
+            return Ok(DEFAULT_CACHED
+                .iter()
+                .filter(|e| in_shared(e).is_none())
+                .map(|s| s.to_string())
+                .collect());
+        };
+        for e in list.get_ref() {
+            validate::shared_entry(e).map_err(|why| {
+                let why = format!("entry {e:?} {why}");
+                self.err(list.span(), &format!("{at}.cached"), &why)
+            })?;
+            if let Some(s) = in_shared(e) {
+                let why = format!(
+                    "entry {e:?} is also shared ({s:?}): a path is either shared (one copy for every release) or cached (one per release)"
+                );
+                return Err(self.err(list.span(), &format!("{at}.cached"), &why));
+            }
+        }
+        Ok(list
+            .get_ref()
+            .iter()
+            .map(|e| e.trim_end_matches('/').to_string())
+            .collect())
     }
 }
 

@@ -17,7 +17,10 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 pub const DEFAULT_SCRIPT: &str = "git fetch && git pull";
-pub const DEFAULT_SHARED: [&str; 4] = ["storage", ".env", "vendor", "node_modules"];
+/// Data that outlives releases, linked from `shared/` into each.
+pub const DEFAULT_SHARED: [&str; 2] = ["storage/", ".env"];
+/// Dependency folders: each release has its own, started as a copy of the live release's.
+pub const DEFAULT_CACHED: [&str; 2] = ["vendor", "node_modules"];
 pub const DEFAULT_KEEP: u32 = 14;
 pub const DEFAULT_NGINX_SITES_DIR: &str = "/etc/nginx/sites-enabled";
 pub const DEFAULT_NGINX_TEST: &str = "sudo nginx -t";
@@ -105,6 +108,9 @@ pub struct SiteConfig {
     pub branch: String,
     pub deployment_script: String,
     pub shared: Vec<String>,
+    /// Dependency folders (`vendor`, `node_modules`): per release, each started as a copy of the
+    /// live release's before the deploy script runs.
+    pub cached: Vec<String>,
     pub keep: u32,
     /// `Some` when `provision` writes an nginx server block for the site.
     pub nginx: Option<NginxSite>,

@@ -64,6 +64,7 @@ pub(super) struct RawSite {
     pub branch: Option<Spanned<String>>,
     pub deployment_script: Option<String>,
     pub shared: Option<Spanned<Vec<String>>>,
+    pub cached: Option<Spanned<Vec<String>>>,
     pub keep: Option<Spanned<i64>>,
     pub nginx: Option<bool>,
     /// A port (integer or string) or an address with a port, told apart by the check.

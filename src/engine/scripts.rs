@@ -200,7 +200,7 @@ pub fn deploy(
         .set("trace", prelude.trace)
         .export("GIT_SSH_COMMAND", &git_ssh_command(prelude.layout))
         .export("GIT_SSH_VARIANT", "ssh");
-    let p = shared_params(p, site);
+    let p = cached_params(shared_params(p, site), site);
     let p = after.params(p, &prelude.layout.domain);
     let p = prune_params(p, finish.prune, prelude.who).flag("fleet_gate", finish.gated);
     prelude.script(p, &[DEPLOY])
@@ -242,6 +242,16 @@ fn shared_params(p: Params, site: &SiteConfig) -> Params {
         })
         .collect();
     p.list("shared", &entries).list("shared_kind", &kinds)
+}
+
+/// The dependency folders copied from the live release (the list `cached`).
+fn cached_params(p: Params, site: &SiteConfig) -> Params {
+    let entries: Vec<&str> = site
+        .cached
+        .iter()
+        .map(|e| e.trim_end_matches('/'))
+        .collect();
+    p.list("cached", &entries)
 }
 
 /// The releases to prune (the list `prune`) and each one's release-log prefix (`prune_relog`).
