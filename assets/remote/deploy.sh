@@ -9,7 +9,7 @@
 # (the live link's target), relog_before_name and relog_after_name (its release-log prefix is
 # relog_before_name NAME relog_after_name), source (git or placeholder) with repo and branch,
 # run_script (1: run the deploy script, `deploy_script`, its commands traced behind `trace`), the
-# list `shared` with shared_kind_I (file or dir), the list `cached` (see copy_cached), reload_cmd (may be empty), hc_kind (empty: no
+# list `shared` with shared_kind_I (file or dir), the list `cached` (see copy_cached), the writable paths (see make_writable), reload_cmd (may be empty), hc_kind (empty: no
 # health check; see health_check in lib.sh), the list `prune` (see prune_releases), and
 # fleet_gate (1: one server of a fleet, which waits at the gate, see below).
 : "${rel_name?}" "${release_link?}" "${relog_before_name?}" "${relog_after_name?}" "${source?}" "${repo?}" "${branch?}" "${run_script?}"
@@ -134,6 +134,8 @@ if [ "$run_script" = 1 ]; then
   rm -f "$script_file"
   [ $rc -eq 0 ] || exit $rc
 fi
+
+make_writable "$rel"
 
 if [ "$source" = git ]; then
   step commit

@@ -342,6 +342,61 @@ copy_cached() {
   echo "$e: copied from the live release"
 }
 
+# make_writable RELEASE: the step `writable` (nothing when writable_mode is empty). Makes each
+# path of the list `writable` writable for $web_user by $writable_mode: `acl` (rwX for the web
+# user and the login user, also as the default ACL of every folder, so what is created later
+# inherits it), `group` (the web user's group, g+rwX, folders setgid) or `chmod` (a+rwX).
+# writable_at_I says where path I lives: `shared` (in shared/, as the release links it) or
+# `release`, where a missing path is created. Never through a symlink; the walk does not follow
+# the links it meets.
+make_writable() {
+  : "${writable_n?}" "${writable_mode?}" "${web_user?}"
+  [ -n "$writable_mode" ] && [ "$writable_n" -gt 0 ] || return 0
+  step writable
+  if ! id "$web_user" >/dev/null 2>&1; then
+    echo "web_user $web_user does not exist on this server: set web_user to the user PHP-FPM runs as" >&2
+    exit 1
+  fi
+  case $writable_mode in
+    acl)
+      if ! command -v setfacl >/dev/null 2>&1; then
+        echo 'setfacl not found: install acl, or use writable_mode = "group"' >&2
+        exit 1
+      fi
+      ;;
+    group) mw_group=$(id -gn "$web_user") || exit 1 ;;
+  esac
+  mw_me=$(id -un) || exit 1
+  mw_i=1
+  while [ "$mw_i" -le "$writable_n" ]; do
+    w=$(item writable "$mw_i")
+    if [ "$(item writable_at "$mw_i")" = shared ]; then mw_dir=$shared; else mw_dir=$1; fi
+    mw_link=
+    if mw_link=$(through_link "$mw_dir" "$w") || [ -L "$mw_dir/$w" ]; then
+      echo "writable path $w goes through ${mw_link:-$w}, a symlink: flipdeck does not change permissions through it" >&2
+      exit 1
+    fi
+    mw_t="$mw_dir/$w"
+    mkdir -p "$mw_t" || exit 1
+    case $writable_mode in
+      acl)
+        setfacl -R -m "u:$web_user:rwX,u:$mw_me:rwX" "$mw_t" &&
+          find "$mw_t" -type d -exec setfacl -d -m "u:$web_user:rwX,u:$mw_me:rwX" {} +
+        ;;
+      group)
+        chgrp -R "$mw_group" "$mw_t" && chmod -R g+rwX "$mw_t" &&
+          find "$mw_t" -type d -exec chmod g+s {} +
+        ;;
+      *) chmod -R a+rwX "$mw_t" ;;
+    esac || {
+      echo "could not make $w writable for $web_user (writable_mode = \"$writable_mode\")" >&2
+      exit 1
+    }
+    echo "$w: writable for $web_user ($writable_mode)"
+    mw_i=$((mw_i + 1))
+  done
+}
+
 # Deletes the releases of the list parameter `prune`, re-reading the live symlink first: the
 # server is the truth, so a release live there is kept whatever the history believes. Each is
 # first renamed into .flipdeck/ (atomic), then deleted: an interrupted prune leaves hidden trash,

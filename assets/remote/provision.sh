@@ -1,10 +1,11 @@
 # shellcheck shell=sh
 # Provisioning's layout step: base, a look at what is live, and (when a release is live) the
 # shared entries (the list `shared`, with shared_kind_I file or dir). With fpm_conf set, also
-# reads PHP-FPM's process_control_timeout (see fpm.sh).
+# reads PHP-FPM's process_control_timeout (see fpm.sh); with writable_mode set, makes the live
+# release's writable paths writable (see make_writable).
 : "${shared_n?}" "${fpm_conf?}"
 # From lib.sh.
-: "${base?}" "${shared?}" "${meta?}" "${live?}"
+: "${base?}" "${shared?}" "${meta?}" "${live?}" "${root?}"
 
 step layout
 mkdir -p "$base" "$shared" "$meta" || exit 1
@@ -28,4 +29,10 @@ while [ -L "$live" ] && [ "$fd_i" -le "$shared_n" ]; do
   fi
   fd_i=$((fd_i + 1))
 done
+# A live release's writable paths (the initial deployment does its own).
+if [ -L "$live" ] && [ -d "$live/" ]; then
+  pv_rel=$(readlink "$live")
+  case $pv_rel in /*) ;; *) pv_rel="$root/$pv_rel" ;; esac
+  make_writable "$pv_rel"
+fi
 if [ -n "$fpm_conf" ]; then read_fpm_timeout "$fpm_conf"; fi

@@ -10,8 +10,8 @@ mod web;
 
 use super::raw::{RawConfig, RawJump, RawServer, RawSite, line_of};
 use super::{
-    Config, DEFAULT_CACHED, DEFAULT_KEEP, DEFAULT_SCRIPT, DEFAULT_SHARED, Jump, ServerConfig,
-    SiteConfig, SshConfig, TransportKind,
+    Config, DEFAULT_CACHED, DEFAULT_KEEP, DEFAULT_SCRIPT, DEFAULT_SHARED, DEFAULT_WEB_USER,
+    DEFAULT_WRITABLE, Jump, ServerConfig, SiteConfig, SshConfig, TransportKind, Writable,
 };
 use crate::error::{Error, Result};
 use crate::redact::Redactor;
@@ -279,6 +279,7 @@ impl<'a> Check<'a> {
         )?;
         let shared = self.shared(at, site.shared.as_ref())?;
         let cached = self.cached(at, site.cached.as_ref(), &shared)?;
+        let writable = self.writable(at, &site)?;
         let keep = self.in_range(
             site.keep.as_ref(),
             &format!("{at}.keep"),
@@ -304,6 +305,7 @@ impl<'a> Check<'a> {
                 .unwrap_or_else(|| DEFAULT_SCRIPT.to_string()),
             shared,
             cached,
+            writable,
             keep: keep.map_or(DEFAULT_KEEP, |k| k as u32),
             nginx,
             health_check,
@@ -323,6 +325,40 @@ impl<'a> Check<'a> {
             })?;
         }
         Ok(list.get_ref().clone())
+    }
+
+    /// `writable`, `writable_mode` and `web_user`: nothing is changed without a mode; the paths
+    /// and the user are checked either way.
+    fn writable(&self, at: &str, site: &RawSite) -> Result<Option<Writable>> {
+        let paths = match &site.writable {
+            Some(list) => {
+                for e in list.get_ref() {
+                    validate::shared_entry(e).map_err(|why| {
+                        let why = format!("entry {e:?} {why}");
+                        self.err(list.span(), &format!("{at}.writable"), &why)
+                    })?;
+                }
+                list.get_ref()
+                    .iter()
+                    .map(|e| e.trim_end_matches('/').to_string())
+                    .collect()
+            }
+            None => DEFAULT_WRITABLE.iter().map(|s| s.to_string()).collect(),
+        };
+        self.valid(
+            site.web_user.as_ref(),
+            &format!("{at}.web_user"),
+            validate::ssh_user,
+        )?;
+        Ok(site.writable_mode.map(|mode| Writable {
+            paths,
+            mode,
+            user: site
+                .web_user
+                .as_ref()
+                .map_or(DEFAULT_WEB_USER, |u| u.get_ref().as_str())
+                .to_string(),
+        }))
     }
 
     /// `cached`, plain relative paths like `shared`'s. A path cannot be both: the default leaves

@@ -40,6 +40,40 @@ pub enum HostKeyPolicy {
     AcceptNew,
 }
 
+/// How `writable` paths are made writable for the web server's user.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum WritableMode {
+    /// `setfacl`: the web user (and the login user) get rwX, also as the default ACL of folders.
+    Acl,
+    /// The web user's group owns the paths, group-writable, folders setgid.
+    Group,
+    /// Everyone may write (`chmod -R a+rwX`).
+    Chmod,
+}
+
+impl WritableMode {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            WritableMode::Acl => "acl",
+            WritableMode::Group => "group",
+            WritableMode::Chmod => "chmod",
+        }
+    }
+}
+
+/// The paths the web server writes (Laravel's `storage` and `bootstrap/cache`).
+pub const DEFAULT_WRITABLE: [&str; 2] = ["storage", "bootstrap/cache"];
+pub const DEFAULT_WEB_USER: &str = "www-data";
+
+/// What `writable_mode` turns on: these paths, made writable for `user`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Writable {
+    pub paths: Vec<String>,
+    pub mode: WritableMode,
+    pub user: String,
+}
+
 /// A validated configuration.
 #[derive(Debug, Clone)]
 pub struct Config {
@@ -111,6 +145,8 @@ pub struct SiteConfig {
     /// Dependency folders (`vendor`, `node_modules`): per release, each started as a copy of the
     /// live release's before the deploy script runs.
     pub cached: Vec<String>,
+    /// `Some` with `writable_mode`: provision and every deploy make these paths writable.
+    pub writable: Option<Writable>,
     pub keep: u32,
     /// `Some` when `provision` writes an nginx server block for the site.
     pub nginx: Option<NginxSite>,

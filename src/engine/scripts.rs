@@ -200,7 +200,7 @@ pub fn deploy(
         .set("trace", prelude.trace)
         .export("GIT_SSH_COMMAND", &git_ssh_command(prelude.layout))
         .export("GIT_SSH_VARIANT", "ssh");
-    let p = cached_params(shared_params(p, site), site);
+    let p = writable_params(cached_params(shared_params(p, site), site), site);
     let p = after.params(p, &prelude.layout.domain);
     let p = prune_params(p, finish.prune, prelude.who).flag("fleet_gate", finish.gated);
     prelude.script(p, &[DEPLOY])
@@ -242,6 +242,32 @@ fn shared_params(p: Params, site: &SiteConfig) -> Params {
         })
         .collect();
     p.list("shared", &entries).list("shared_kind", &kinds)
+}
+
+/// The writable paths (the list `writable`, each `writable_at_I` `shared` when it lives under a
+/// shared path, else `release`), `writable_mode` (empty: none) and `web_user`.
+fn writable_params(p: Params, site: &SiteConfig) -> Params {
+    let Some(w) = &site.writable else {
+        return p
+            .list("writable", &[] as &[&str])
+            .set("writable_mode", "")
+            .set("web_user", "");
+    };
+    let at: Vec<&str> = w
+        .paths
+        .iter()
+        .map(|e| {
+            let shared = site.shared.iter().any(|s| {
+                let s = s.trim_end_matches('/');
+                e == s || e.starts_with(&format!("{s}/"))
+            });
+            if shared { "shared" } else { "release" }
+        })
+        .collect();
+    p.list("writable", &w.paths)
+        .list("writable_at", &at)
+        .set("writable_mode", w.mode.as_str())
+        .set("web_user", &w.user)
 }
 
 /// The dependency folders copied from the live release (the list `cached`).
@@ -372,6 +398,7 @@ pub fn provision_layout(
     site: &SiteConfig,
     fpm_conf: Option<&str>,
 ) -> String {
-    let p = shared_params(Params::new(), site).set("fpm_conf", fpm_conf.unwrap_or(""));
+    let p = writable_params(shared_params(Params::new(), site), site)
+        .set("fpm_conf", fpm_conf.unwrap_or(""));
     prelude.script(p, &[FPM, PROVISION])
 }

@@ -18,6 +18,7 @@ mod permissions;
 mod properties;
 mod reach;
 mod readme;
+mod real_app;
 mod redaction;
 mod release_log;
 mod repo_cache;
