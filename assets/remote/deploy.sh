@@ -27,9 +27,10 @@ built=0
 locked=0
 finished=0
 script_file="$meta/.script-$$"
+err_file="$meta/.err-$$"
 on_exit() {
   rc=$?
-  rm -f "$script_file" "$meta/.log-$$"
+  rm -f "$script_file" "$err_file" "$meta/.log-$$"
   # Every deployment that got the lock leaves a line in the server's release log.
   if [ "$locked" = 1 ] && [ "$finished" != 1 ] && [ $rc -ne 0 ]; then
     relog "$relog_deploy" failed "${sha:-}"
@@ -88,7 +89,21 @@ if [ "$source" = git ]; then
     rm -rf "$cache" && mv "$cache.new" "$cache" || exit 1
   fi
   step clone
-  git clone --quiet --local --branch "$branch" -- "$cache" "$rel" || exit 1
+  # A missing branch is named with the branches there are; any other failure reports git's own
+  # last line (`why`), so the failure says more than an exit code.
+  if ! git --git-dir="$cache" rev-parse --verify --quiet "refs/heads/$branch^{commit}" >/dev/null; then
+    cl_heads=$(git --git-dir="$cache" ls-remote --heads "$cache" | awk '{ sub("^refs/heads/", "", $2); printf "%s%s", (NR > 1 ? ", " : ""), $2 }')
+    cl_why="branch $branch does not exist in $repo; ${cl_heads:+its branches: }${cl_heads:-it has no branches}"
+    echo "$cl_why" >&2
+    setv why "$cl_why"
+    exit 1
+  fi
+  if ! git clone --quiet --local --branch "$branch" -- "$cache" "$rel" 2>"$err_file"; then
+    cat "$err_file" >&2
+    setv why "$(grep . "$err_file" | tail -n 1)"
+    exit 1
+  fi
+  cat "$err_file" >&2
   git -C "$rel" remote set-url origin "$repo" || exit 1
 else
   step placeholder

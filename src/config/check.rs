@@ -262,7 +262,10 @@ impl<'a> Check<'a> {
     ) -> Result<SiteConfig> {
         let domain_key = format!("{at}.domain");
         self.valid(Some(&site.domain), &domain_key, validate::domain)?;
-        if earlier.iter().any(|o| &o.domain == site.domain.get_ref()) {
+        if earlier
+            .iter()
+            .any(|o| o.domain.eq_ignore_ascii_case(site.domain.get_ref()))
+        {
             let why = "is configured twice on this server";
             return Err(self.err(site.domain.span(), &domain_key, why));
         }

@@ -237,9 +237,13 @@ impl Config {
         let matches: Vec<SiteRef<'_>> = match spec.split_once('/') {
             Some((server, domain)) => self
                 .sites()
-                .filter(|s| s.server.name == server && s.site.domain == domain)
+                .filter(|s| s.server.name == server && s.site.domain.eq_ignore_ascii_case(domain))
                 .collect(),
-            None => self.sites().filter(|s| s.site.domain == spec).collect(),
+            // DNS names are case-insensitive: `App.Example.Test` is `app.example.test`.
+            None => self
+                .sites()
+                .filter(|s| s.site.domain.eq_ignore_ascii_case(spec))
+                .collect(),
         };
         if matches.is_empty() {
             let known: Vec<String> = self.sites().map(|s| s.key()).collect();

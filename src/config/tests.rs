@@ -139,6 +139,25 @@ fn data_is_shared_and_dependency_folders_are_cached_by_default() {
 }
 
 #[test]
+fn domains_are_looked_up_case_insensitively() {
+    let c = parse(&EXAMPLE.replace("example.com", "app.example.test")).unwrap();
+    assert_eq!(
+        c.find_site("App.Example.Test").unwrap().key(),
+        "web1/app.example.test"
+    );
+    assert_eq!(
+        c.find_site("web1/APP.example.test").unwrap().key(),
+        "web1/app.example.test"
+    );
+    let twice = format!("{EXAMPLE}[[servers.sites]]\ndomain = \"Example.COM\"\n");
+    let e = parse(&twice).unwrap_err();
+    assert!(
+        e.to_string().contains("is configured twice on this server"),
+        "{e}"
+    );
+}
+
+#[test]
 fn shared_kinds() {
     assert!(SiteConfig::shared_is_file(".env"));
     assert!(SiteConfig::shared_is_file("config/app.php"));

@@ -176,6 +176,8 @@ keys! {
     Switched = "switched",
     SwitchedBack = "switched_back",
     HealthFailed = "health_failed",
+    /// Why a step failed, in words (a missing branch, git's own last line).
+    Why = "why",
     Missing = "missing",
     Pruned = "pruned",
     KeptLive = "kept_live",
@@ -284,6 +286,8 @@ pub struct DeployReport {
     pub commit: Option<String>,
     pub aborted: bool,
     pub reverted: bool,
+    /// Why the failing step failed, when the script could say.
+    pub why: Option<String>,
     pub switch: SwitchReport,
     pub prune: PruneReport,
 }
@@ -297,6 +301,7 @@ impl Report for DeployReport {
             Key::Commit => self.commit = Some(v.into()),
             Key::Aborted => self.aborted = true,
             Key::Reverted => self.reverted = true,
+            Key::Why => self.why = Some(v.into()),
             _ => {}
         }
         self.switch.take(key, v);

@@ -13,6 +13,7 @@ mod fleet;
 mod flows;
 mod hostile_trees;
 mod layout;
+mod messages;
 mod operators;
 mod permissions;
 mod properties;
