@@ -1,9 +1,10 @@
 # shellcheck shell=sh
 # Provisioning's layout step: base, a look at what is live, and (when a release is live) the
 # shared entries (the list `shared`, with shared_kind_I file or dir). With fpm_conf set, also
-# reads PHP-FPM's process_control_timeout (see fpm.sh); with writable_mode set, makes the live
+# reads PHP-FPM's process_control_timeout (see fpm.sh); with php_reload (the reload php_version
+# implies, `sudo service phpV-fpm reload`), checks that `sudo -n` may run it; with writable_mode set, makes the live
 # release's writable paths writable (see make_writable).
-: "${shared_n?}" "${fpm_conf?}"
+: "${shared_n?}" "${fpm_conf?}" "${php_reload?}"
 # From lib.sh.
 : "${base?}" "${shared?}" "${meta?}" "${live?}" "${root?}"
 
@@ -36,3 +37,11 @@ if [ -L "$live" ] && [ -d "$live/" ]; then
   make_writable "$pv_rel"
 fi
 if [ -n "$fpm_conf" ]; then read_fpm_timeout "$fpm_conf"; fi
+if [ -n "$php_reload" ]; then
+  if ! command -v sudo >/dev/null 2>&1; then
+    setv sudo_missing 1
+  else
+    # shellcheck disable=SC2086 # the command's words, split on purpose (php_version is digits and dots)
+    sudo -n -l ${php_reload#sudo } </dev/null >/dev/null 2>&1 || setv sudo_refused 1
+  fi
+fi

@@ -124,6 +124,7 @@ impl<'a> Check<'a> {
         }
         Ok(ServerConfig {
             reload_command: reload_command(s.reload_command.as_deref(), php_version),
+            php_version: php_version.map(str::to_string),
             name: s.name.into_inner(),
             transport,
             root,
@@ -450,7 +451,7 @@ fn reload_command(set: Option<&str>, php_version: Option<&str>) -> Option<String
     match (set, php_version) {
         (Some(c), _) if c.trim().is_empty() => None,
         (Some(c), _) => Some(c.to_string()),
-        (None, Some(v)) => Some(format!("sudo service php{v}-fpm reload")),
+        (None, Some(v)) => Some(super::php_reload_command(v)),
         (None, None) => None,
     }
 }

@@ -40,6 +40,11 @@ pub enum HostKeyPolicy {
     AcceptNew,
 }
 
+/// The reload `php_version = V` implies when `reload_command` is not set.
+pub fn php_reload_command(version: &str) -> String {
+    format!("sudo service php{version}-fpm reload")
+}
+
 /// How `writable` paths are made writable for the web server's user.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "kebab-case")]
@@ -92,6 +97,8 @@ pub struct ServerConfig {
     /// `None` for SSH servers without an explicit root: the login user's home.
     pub root: Option<String>,
     /// The command run after a switch; `None` = no reload.
+    /// `php_version`, e.g. `8.3`: it implies the default reload and PHP-FPM paths.
+    pub php_version: Option<String>,
     pub reload_command: Option<String>,
     /// The PHP-FPM main config, read by `provision` to warn about reloads that cut requests.
     pub php_fpm_config: Option<String>,

@@ -194,6 +194,10 @@ keys! {
     NoLock = "nolock",
     FpmTimeout = "fpm_timeout",
     FpmUnreadable = "fpm_unreadable",
+    /// `provision.sh`: the reload php_version implies needs sudo, which the server lacks.
+    SudoMissing = "sudo_missing",
+    /// `provision.sh`: `sudo -n` cannot run that reload (it would ask for a password).
+    SudoRefused = "sudo_refused",
     Nginx = "nginx",
     NginxInvalid = "nginx_invalid",
     NginxReloadFailed = "nginx_reload_failed",
@@ -436,6 +440,8 @@ pub struct ProvisionReport {
     pub live_ok: bool,
     pub fpm_timeout: Option<String>,
     pub fpm_unreadable: bool,
+    pub sudo_missing: bool,
+    pub sudo_refused: bool,
 }
 
 impl Report for ProvisionReport {
@@ -445,6 +451,8 @@ impl Report for ProvisionReport {
             Key::LiveOk => self.live_ok = true,
             Key::FpmTimeout => self.fpm_timeout = Some(v.into()),
             Key::FpmUnreadable => self.fpm_unreadable = true,
+            Key::SudoMissing => self.sudo_missing = true,
+            Key::SudoRefused => self.sudo_refused = true,
             _ => {}
         }
     }

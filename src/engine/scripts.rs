@@ -393,12 +393,15 @@ pub fn keygen(prelude: &Prelude<'_>, host: &str, port: u16, comment: &str, pin_f
 
 /// Provisioning's layout step (`provision.sh`): base, shared entries, and a look at what is live;
 /// with `fpm_conf`, PHP-FPM's `process_control_timeout` too (`fpm.sh`).
+/// `php_reload`: the reload `php_version` implies, checked against `sudo -n`.
 pub fn provision_layout(
     prelude: &Prelude<'_>,
     site: &SiteConfig,
     fpm_conf: Option<&str>,
+    php_reload: Option<&str>,
 ) -> String {
     let p = writable_params(shared_params(Params::new(), site), site)
-        .set("fpm_conf", fpm_conf.unwrap_or(""));
+        .set("fpm_conf", fpm_conf.unwrap_or(""))
+        .set("php_reload", php_reload.unwrap_or(""));
     prelude.script(p, &[FPM, PROVISION])
 }
