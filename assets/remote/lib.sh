@@ -280,16 +280,22 @@ seed_shared() {
   fi
 }
 
+# refuse_repo_link LIST ENTRY: exits when ENTRY (of the config's list LIST) lies, in the release
+# $rel, beyond a symlink of the repository: writing there would write wherever it points.
+refuse_repo_link() {
+  if rr_link=$(through_link "$rel" "$2"); then
+    echo "$1 path $2 goes through $rr_link, a symlink in the repository: flipdeck does not write through it (remove the link from the repository, or change the $1 list)" >&2
+    exit 1
+  fi
+}
+
 # link_shared ENTRY KIND: links shared/ENTRY into the release $rel with a relative link; KIND is
 # `file` or `dir`. shared/ENTRY is first seeded from the release's own copy (see seed_shared);
 # what the repository does not have either is created empty.
 link_shared() {
   : "${rel?}"
   e=$1
-  if ls_link=$(through_link "$rel" "$e"); then
-    echo "shared path $e goes through $ls_link, a symlink in the repository: flipdeck does not write through it (remove the link from the repository, or change the shared list)" >&2
-    exit 1
-  fi
+  refuse_repo_link shared "$e"
   if ls_link=$(through_link "$shared" "$e"); then
     echo "shared path $e goes through $ls_link, a symlink in $shared: flipdeck does not write through it" >&2
     exit 1
@@ -316,10 +322,7 @@ link_shared() {
 copy_cached() {
   : "${rel?}"
   e=$1
-  if cc_link=$(through_link "$rel" "$e"); then
-    echo "cached path $e goes through $cc_link, a symlink in the repository: flipdeck does not write through it (remove the link from the repository, or change the cached list)" >&2
-    exit 1
-  fi
+  refuse_repo_link cached "$e"
   if [ -e "$rel/$e" ] || [ -L "$rel/$e" ] || [ -z "$2" ]; then return 0; fi
   through_link "$2" "$e" >/dev/null && return 0
   cc_src="$2/$e"

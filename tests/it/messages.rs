@@ -79,7 +79,12 @@ fn rollback_to_a_missing_id_says_which_there_are() {
 }
 
 /// A directory of every program here except `without`, plus the `extra` scripts.
-fn bin_dir(h: &Harness, name: &str, without: &str, extra: &[(&str, &str)]) -> std::path::PathBuf {
+pub(crate) fn bin_dir(
+    h: &Harness,
+    name: &str,
+    without: &str,
+    extra: &[(&str, &str)],
+) -> std::path::PathBuf {
     use std::os::unix::fs::PermissionsExt;
     let bin = h.dir.path().join(name);
     std::fs::create_dir_all(&bin).unwrap();

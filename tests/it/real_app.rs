@@ -5,8 +5,9 @@
 //! cache and logs (`writable_mode = "acl"`), and a build whose install breaks `vendor/` and fails
 //! leaves the live site answering under load. Deployed with the default `shared` and `cached`.
 
-use crate::support::web::{Load, Sample, WebStack, free_port, get};
+use crate::support::web::{Load, WebStack, free_port, get};
 use crate::support::{DOMAIN, Harness};
+use crate::web::assert_all_ok;
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::Path;
 use std::time::Duration;
@@ -133,21 +134,6 @@ fn owner(p: &Path) -> u32 {
     std::fs::metadata(p)
         .unwrap_or_else(|e| panic!("{}: {e}", p.display()))
         .uid()
-}
-
-fn assert_all_ok(samples: &[Sample], stack: &WebStack) {
-    let bad: Vec<&Sample> = samples
-        .iter()
-        .filter(|s| s.response.status != 200)
-        .collect();
-    assert!(
-        bad.is_empty(),
-        "{} of {} requests failed, e.g. {:?}\n{}",
-        bad.len(),
-        samples.len(),
-        bad.iter().take(5).map(|s| &s.response).collect::<Vec<_>>(),
-        stack.logs()
-    );
 }
 
 #[test]
@@ -279,16 +265,7 @@ fn writable_failures_say_what_to_do() {
         "{text}"
     );
     // A server without setfacl: a PATH with every program of this one but setfacl.
-    let bin = h.dir.path().join("bin-without-acl");
-    std::fs::create_dir_all(&bin).unwrap();
-    for dir in ["/usr/local/bin", "/usr/bin", "/bin", "/usr/sbin", "/sbin"] {
-        for e in std::fs::read_dir(dir).into_iter().flatten().flatten() {
-            let name = e.file_name();
-            if name != "setfacl" && !bin.join(&name).exists() {
-                let _ = std::os::unix::fs::symlink(e.path(), bin.join(&name));
-            }
-        }
-    }
+    let bin = crate::messages::bin_dir(&h, "bin-without-acl", "setfacl", &[]);
     h.write_config("deployment_script = \"true\"\nwritable_mode = \"acl\"");
     let out = h
         .cmd(&["deploy", DOMAIN])
