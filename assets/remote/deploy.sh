@@ -27,10 +27,9 @@ built=0
 locked=0
 finished=0
 script_file="$meta/.script-$$"
-err_file="$meta/.err-$$"
 on_exit() {
   rc=$?
-  rm -f "$script_file" "$err_file" "$meta/.log-$$"
+  rm -f "$script_file" "$meta/.log-$$"
   # Every deployment that got the lock leaves a line in the server's release log.
   if [ "$locked" = 1 ] && [ "$finished" != 1 ] && [ $rc -ne 0 ]; then
     relog "$relog_deploy" failed "${sha:-}"
@@ -98,12 +97,14 @@ if [ "$source" = git ]; then
     setv why "$cl_why"
     exit 1
   fi
-  if ! git clone --quiet --local --branch "$branch" -- "$cache" "$rel" 2>"$err_file"; then
-    cat "$err_file" >&2
-    setv why "$(grep . "$err_file" | tail -n 1)"
+  # Its messages through a pipe, not a file: nothing is held open for writing on the server's
+  # file system while git runs.
+  if ! cl_err=$(git clone --quiet --local --branch "$branch" -- "$cache" "$rel" 2>&1); then
+    [ -z "$cl_err" ] || printf '%s\n' "$cl_err" >&2
+    setv why "$(printf '%s\n' "$cl_err" | grep . | tail -n 1)"
     exit 1
   fi
-  cat "$err_file" >&2
+  [ -z "$cl_err" ] || printf '%s\n' "$cl_err" >&2
   git -C "$rel" remote set-url origin "$repo" || exit 1
 else
   step placeholder
