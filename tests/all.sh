@@ -13,6 +13,9 @@ command -v ssh-keygen >/dev/null || need+=(openssh-client)
 command -v tmux >/dev/null || need+=(tmux)
 command -v nginx >/dev/null || [ -x /usr/sbin/nginx ] || need+=(nginx)
 ls /usr/sbin/php-fpm* >/dev/null 2>&1 || need+=(php-fpm)
+# The Laravel-shaped app's build runs `php artisan`; its writable paths are given ACLs.
+command -v php >/dev/null || need+=(php-cli)
+command -v setfacl >/dev/null || need+=(acl)
 # URL health checks on the "server" need curl (or wget); the fault tests use pgrep, runuser and
 # chattr.
 command -v curl >/dev/null || command -v wget >/dev/null || need+=(curl)

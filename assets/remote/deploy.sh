@@ -9,11 +9,11 @@
 # (the live link's target), relog_before_name and relog_after_name (its release-log prefix is
 # relog_before_name NAME relog_after_name), source (git or placeholder) with repo and branch,
 # run_script (1: run the deploy script, `deploy_script`, its commands traced behind `trace`), the
-# list `shared` with shared_kind_I (file or dir), reload_cmd (may be empty), hc_kind (empty: no
+# list `shared` with shared_kind_I (file or dir), the list `cached` (see copy_cached), the writable paths (see make_writable), reload_cmd (may be empty), hc_kind (empty: no
 # health check; see health_check in lib.sh), the list `prune` (see prune_releases), and
 # fleet_gate (1: one server of a fleet, which waits at the gate, see below).
 : "${rel_name?}" "${release_link?}" "${relog_before_name?}" "${relog_after_name?}" "${source?}" "${repo?}" "${branch?}" "${run_script?}"
-: "${shared_n?}" "${deploy_script?}" "${trace?}" "${reload_cmd?}" "${hc_kind?}" "${fleet_gate?}"
+: "${shared_n?}" "${cached_n?}" "${deploy_script?}" "${trace?}" "${reload_cmd?}" "${hc_kind?}" "${fleet_gate?}"
 # From lib.sh.
 : "${M?}" "${base?}" "${shared?}" "${meta?}" "${live?}" "${domain?}" "${root?}"
 
@@ -88,7 +88,23 @@ if [ "$source" = git ]; then
     rm -rf "$cache" && mv "$cache.new" "$cache" || exit 1
   fi
   step clone
-  git clone --quiet --local --branch "$branch" -- "$cache" "$rel" || exit 1
+  # A missing branch is named with the branches there are; any other failure reports git's own
+  # last line (`why`), so the failure says more than an exit code.
+  if ! git --git-dir="$cache" rev-parse --verify --quiet "refs/heads/$branch^{commit}" >/dev/null; then
+    cl_heads=$(git --git-dir="$cache" ls-remote --heads "$cache" | awk '{ sub("^refs/heads/", "", $2); printf "%s%s", (NR > 1 ? ", " : ""), $2 }')
+    cl_why="branch $branch does not exist in $repo; ${cl_heads:+its branches: }${cl_heads:-it has no branches}"
+    echo "$cl_why" >&2
+    setv why "$cl_why"
+    exit 1
+  fi
+  # Its messages through a pipe, not a file: nothing is held open for writing on the server's
+  # file system while git runs.
+  if ! cl_err=$(git clone --quiet --local --branch "$branch" -- "$cache" "$rel" 2>&1); then
+    [ -z "$cl_err" ] || printf '%s\n' "$cl_err" >&2
+    setv why "$(printf '%s\n' "$cl_err" | grep . | tail -n 1)"
+    exit 1
+  fi
+  [ -z "$cl_err" ] || printf '%s\n' "$cl_err" >&2
   git -C "$rel" remote set-url origin "$repo" || exit 1
 else
   step placeholder
@@ -101,6 +117,19 @@ while [ "$fd_i" -le "$shared_n" ]; do
   link_shared "$(item shared "$fd_i")" "$(item shared_kind "$fd_i")"
   fd_i=$((fd_i + 1))
 done
+
+if [ "$cached_n" -gt 0 ]; then
+  step cached
+  # The live release, as a directory of this layout (its link is relative to the root).
+  cc_from=$(readlink "$live" 2>/dev/null) || cc_from=
+  case $cc_from in ''|/*) ;; *) cc_from="$root/$cc_from" ;; esac
+  case $cc_from in "$base"/*) [ -d "$cc_from" ] || cc_from= ;; *) cc_from= ;; esac
+  fd_i=1
+  while [ "$fd_i" -le "$cached_n" ]; do
+    copy_cached "$(item cached "$fd_i")" "$cc_from"
+    fd_i=$((fd_i + 1))
+  done
+fi
 
 if [ "$run_script" = 1 ]; then
   step script
@@ -121,6 +150,8 @@ if [ "$run_script" = 1 ]; then
   rm -f "$script_file"
   [ $rc -eq 0 ] || exit $rc
 fi
+
+make_writable "$rel"
 
 if [ "$source" = git ]; then
   step commit

@@ -233,35 +233,172 @@ through_link() {
   done
 }
 
+# up_of ENTRY: prints the `../` steps from ENTRY's directory up to the release (`../` for a
+# top-level entry), so a link at ENTRY reaches `${up}shared/ENTRY`.
+up_of() {
+  uo_up=../ uo_rest=$1
+  while :; do
+    case $uo_rest in */*) uo_rest=${uo_rest#*/}; uo_up=../$uo_up ;; *) break ;; esac
+  done
+  printf '%s' "$uo_up"
+}
+
+# seed_shared ENTRY: copies into shared/ENTRY whatever directories and files the release's own
+# copy ($rel/ENTRY, from the repository) has and shared/ENTRY lacks, so a folder a new version
+# adds (storage/framework/testing) appears in shared/ too. Never overwrites what is there, never
+# copies a symlink, and never writes through one (a link already in shared/ is skipped with all
+# it holds). Names with a newline are left out.
+seed_shared() {
+  : "${rel?}"
+  ss_src="$rel/$1"
+  if [ -L "$ss_src" ] || [ ! -e "$ss_src" ]; then return 0; fi
+  if [ ! -d "$ss_src" ]; then
+    [ -f "$ss_src" ] || return 0
+    if [ ! -e "$shared/$1" ] && [ ! -L "$shared/$1" ]; then
+      mkdir_parent "$shared" "$1" && cp -p "$ss_src" "$shared/$1" || exit 1
+    fi
+    return 0
+  fi
+  ss_nl='
+'
+  if ! (cd "$ss_src" && find . -path "*$ss_nl*" -prune -o \( -type d -o -type f \) -print) | {
+    while IFS= read -r ss_p; do
+      ss_r=${ss_p#.}; ss_r=${ss_r#/}
+      ss_t="$shared/$1${ss_r:+/$ss_r}"
+      if [ -e "$ss_t" ] || [ -L "$ss_t" ]; then continue; fi
+      if [ -n "$ss_r" ]; then
+        through_link "$shared" "$1/$ss_r" >/dev/null && continue
+        [ -d "${ss_t%/*}" ] || continue
+      else
+        mkdir_parent "$shared" "$1" || exit 1
+      fi
+      if [ -d "$ss_src/$ss_r" ]; then mkdir "$ss_t" || exit 1
+      else cp -p "$ss_src/$ss_r" "$ss_t" || exit 1; fi
+    done
+  }; then
+    echo "cannot seed $shared/$1 from the release" >&2
+    exit 1
+  fi
+}
+
+# refuse_repo_link LIST ENTRY: exits when ENTRY (of the config's list LIST) lies, in the release
+# $rel, beyond a symlink of the repository: writing there would write wherever it points.
+refuse_repo_link() {
+  if rr_link=$(through_link "$rel" "$2"); then
+    echo "$1 path $2 goes through $rr_link, a symlink in the repository: flipdeck does not write through it (remove the link from the repository, or change the $1 list)" >&2
+    exit 1
+  fi
+}
+
 # link_shared ENTRY KIND: links shared/ENTRY into the release $rel with a relative link; KIND is
-# `file` or `dir`. A missing shared entry is seeded from the release's own copy when the
-# repository has one (e.g. Laravel's storage/ skeleton), else created empty.
+# `file` or `dir`. shared/ENTRY is first seeded from the release's own copy (see seed_shared);
+# what the repository does not have either is created empty.
 link_shared() {
   : "${rel?}"
   e=$1
-  if ls_link=$(through_link "$rel" "$e"); then
-    echo "shared path $e goes through $ls_link, a symlink in the repository: flipdeck does not write through it (remove the link from the repository, or change the shared list)" >&2
-    exit 1
-  fi
+  refuse_repo_link shared "$e"
   if ls_link=$(through_link "$shared" "$e"); then
     echo "shared path $e goes through $ls_link, a symlink in $shared: flipdeck does not write through it" >&2
     exit 1
   fi
-  up=../ ls_rest=$e
-  while :; do
-    case $ls_rest in */*) ls_rest=${ls_rest#*/}; up=../$up ;; *) break ;; esac
-  done
+  seed_shared "$e"
   if [ ! -e "$shared/$e" ] && [ ! -L "$shared/$e" ]; then
-    if [ -e "$rel/$e" ] && [ ! -L "$rel/$e" ]; then
-      mkdir_parent "$shared" "$e" && cp -a "$rel/$e" "$shared/$e" || exit 1
-    elif [ "$2" = file ]; then
+    if [ "$2" = file ]; then
       mkdir_parent "$shared" "$e" && touch "$shared/$e" || exit 1
     else
       mkdir -p "$shared/$e" || exit 1
     fi
   fi
   if [ -e "$rel/$e" ] || [ -L "$rel/$e" ]; then rm -rf "${rel:?}/$e" || exit 1; fi
-  mkdir_parent "$rel" "$e" && ln -s "${up}shared/$e" "$rel/$e" || exit 1
+  mkdir_parent "$rel" "$e" && ln -s "$(up_of "$e")shared/$e" "$rel/$e" || exit 1
+}
+
+# copy_cached ENTRY FROM: the release's ENTRY (a dependency folder: vendor, node_modules) starts
+# as a copy of release FROM's (the live one; empty: none), so an install is incremental and
+# writes only into this release: a failed build never changes what the live site runs. A copy,
+# never hard links (package managers rewrite files in place), with reflinks where the file
+# system has them. A release of the old layout, whose ENTRY links into shared/, gives shared/'s
+# content (shared/ENTRY itself is left alone: older releases still use it). The repository's own
+# ENTRY, if it has one, is kept; nothing is copied through a symlink.
+copy_cached() {
+  : "${rel?}"
+  e=$1
+  refuse_repo_link cached "$e"
+  if [ -e "$rel/$e" ] || [ -L "$rel/$e" ] || [ -z "$2" ]; then return 0; fi
+  through_link "$2" "$e" >/dev/null && return 0
+  cc_src="$2/$e"
+  if [ -L "$cc_src" ]; then
+    [ "$(readlink "$cc_src")" = "$(up_of "$e")shared/$e" ] || return 0
+    through_link "$shared" "$e" >/dev/null && return 0
+    cc_src="$shared/$e"
+    [ -L "$cc_src" ] && return 0
+  fi
+  [ -e "$cc_src" ] || return 0
+  if [ -z "${cp_reflink+set}" ]; then
+    cp_reflink=
+    cp --help 2>&1 | grep -q -e '--reflink' && cp_reflink=--reflink=auto
+  fi
+  if ! { mkdir_parent "$rel" "$e" && cp -a ${cp_reflink:+"$cp_reflink"} "$cc_src" "$rel/$e"; }; then
+    rm -rf "${rel:?}/$e"
+    echo "cannot copy $e from the live release into the new one" >&2
+    exit 1
+  fi
+  echo "$e: copied from the live release"
+}
+
+# make_writable RELEASE: the step `writable` (nothing when writable_mode is empty). Makes each
+# path of the list `writable` writable for $web_user by $writable_mode: `acl` (rwX for the web
+# user and the login user, also as the default ACL of every folder, so what is created later
+# inherits it), `group` (the web user's group, g+rwX, folders setgid) or `chmod` (a+rwX).
+# writable_at_I says where path I lives: `shared` (in shared/, as the release links it) or
+# `release`, where a missing path is created. Never through a symlink; the walk does not follow
+# the links it meets.
+make_writable() {
+  : "${writable_n?}" "${writable_mode?}" "${web_user?}"
+  [ -n "$writable_mode" ] && [ "$writable_n" -gt 0 ] || return 0
+  step writable
+  if ! id "$web_user" >/dev/null 2>&1; then
+    echo "web_user $web_user does not exist on this server: set web_user to the user PHP-FPM runs as" >&2
+    exit 1
+  fi
+  case $writable_mode in
+    acl)
+      if ! command -v setfacl >/dev/null 2>&1; then
+        echo 'setfacl not found: install acl, or use writable_mode = "group"' >&2
+        exit 1
+      fi
+      ;;
+    group) mw_group=$(id -gn "$web_user") || exit 1 ;;
+  esac
+  mw_me=$(id -un) || exit 1
+  mw_i=1
+  while [ "$mw_i" -le "$writable_n" ]; do
+    w=$(item writable "$mw_i")
+    if [ "$(item writable_at "$mw_i")" = shared ]; then mw_dir=$shared; else mw_dir=$1; fi
+    mw_link=
+    if mw_link=$(through_link "$mw_dir" "$w") || [ -L "$mw_dir/$w" ]; then
+      echo "writable path $w goes through ${mw_link:-$w}, a symlink: flipdeck does not change permissions through it" >&2
+      exit 1
+    fi
+    mw_t="$mw_dir/$w"
+    mkdir -p "$mw_t" || exit 1
+    case $writable_mode in
+      acl)
+        setfacl -R -m "u:$web_user:rwX,u:$mw_me:rwX" "$mw_t" &&
+          find "$mw_t" -type d -exec setfacl -d -m "u:$web_user:rwX,u:$mw_me:rwX" {} +
+        ;;
+      group)
+        chgrp -R "$mw_group" "$mw_t" && chmod -R g+rwX "$mw_t" &&
+          find "$mw_t" -type d -exec chmod g+s {} +
+        ;;
+      *) chmod -R a+rwX "$mw_t" ;;
+    esac || {
+      echo "could not make $w writable for $web_user (writable_mode = \"$writable_mode\")" >&2
+      exit 1
+    }
+    echo "$w: writable for $web_user ($writable_mode)"
+    mw_i=$((mw_i + 1))
+  done
 }
 
 # Deletes the releases of the list parameter `prune`, re-reading the live symlink first: the

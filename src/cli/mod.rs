@@ -189,6 +189,7 @@ async fn run(cli: Cli) -> Result<()> {
             | Command::Log { .. }
             | Command::Trust { .. }
             | Command::Keygen { .. }
+            | Command::Unlock { .. }
     );
     let ctx = Ctx::open(&cli, quiet)?;
     let r = dispatch(&ctx, command).await;

@@ -48,6 +48,9 @@ pub fn deployments(list: &[Deployment]) -> String {
             d.fleet_id.as_deref().unwrap_or("-"),
             if d.can_rollback() {
                 "yes".to_string()
+            } else if d.is_active {
+                // The dashboard's word for the one that is live.
+                "live".to_string()
             } else if let Some(e) = d.error.as_deref() {
                 format!("no: {}", e.lines().next().unwrap_or(""))
             } else if d.deployment_path.is_none() && d.status == crate::store::Status::Success {

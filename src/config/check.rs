@@ -10,8 +10,8 @@ mod web;
 
 use super::raw::{RawConfig, RawJump, RawServer, RawSite, line_of};
 use super::{
-    Config, DEFAULT_KEEP, DEFAULT_SCRIPT, DEFAULT_SHARED, Jump, ServerConfig, SiteConfig,
-    SshConfig, TransportKind,
+    Config, DEFAULT_CACHED, DEFAULT_KEEP, DEFAULT_SCRIPT, DEFAULT_SHARED, DEFAULT_WEB_USER,
+    DEFAULT_WRITABLE, Jump, ServerConfig, SiteConfig, SshConfig, TransportKind, Writable,
 };
 use crate::error::{Error, Result};
 use crate::redact::Redactor;
@@ -124,6 +124,7 @@ impl<'a> Check<'a> {
         }
         Ok(ServerConfig {
             reload_command: reload_command(s.reload_command.as_deref(), php_version),
+            php_version: php_version.map(str::to_string),
             name: s.name.into_inner(),
             transport,
             root,
@@ -262,7 +263,10 @@ impl<'a> Check<'a> {
     ) -> Result<SiteConfig> {
         let domain_key = format!("{at}.domain");
         self.valid(Some(&site.domain), &domain_key, validate::domain)?;
-        if earlier.iter().any(|o| &o.domain == site.domain.get_ref()) {
+        if earlier
+            .iter()
+            .any(|o| o.domain.eq_ignore_ascii_case(site.domain.get_ref()))
+        {
             let why = "is configured twice on this server";
             return Err(self.err(site.domain.span(), &domain_key, why));
         }
@@ -278,6 +282,8 @@ impl<'a> Check<'a> {
             validate::branch,
         )?;
         let shared = self.shared(at, site.shared.as_ref())?;
+        let cached = self.cached(at, site.cached.as_ref(), &shared)?;
+        let writable = self.writable(at, &site)?;
         let keep = self.in_range(
             site.keep.as_ref(),
             &format!("{at}.keep"),
@@ -302,6 +308,8 @@ impl<'a> Check<'a> {
                 .deployment_script
                 .unwrap_or_else(|| DEFAULT_SCRIPT.to_string()),
             shared,
+            cached,
+            writable,
             keep: keep.map_or(DEFAULT_KEEP, |k| k as u32),
             nginx,
             health_check,
@@ -321,6 +329,82 @@ impl<'a> Check<'a> {
             })?;
         }
         Ok(list.get_ref().clone())
+    }
+
+    /// `writable`, `writable_mode` and `web_user`: nothing is changed without a mode; the paths
+    /// and the user are checked either way.
+    fn writable(&self, at: &str, site: &RawSite) -> Result<Option<Writable>> {
+        let paths = match &site.writable {
+            Some(list) => {
+                for e in list.get_ref() {
+                    validate::shared_entry(e).map_err(|why| {
+                        let why = format!("entry {e:?} {why}");
+                        self.err(list.span(), &format!("{at}.writable"), &why)
+                    })?;
+                }
+                list.get_ref()
+                    .iter()
+                    .map(|e| e.trim_end_matches('/').to_string())
+                    .collect()
+            }
+            None => DEFAULT_WRITABLE.iter().map(|s| s.to_string()).collect(),
+        };
+        self.valid(
+            site.web_user.as_ref(),
+            &format!("{at}.web_user"),
+            validate::ssh_user,
+        )?;
+        Ok(site.writable_mode.map(|mode| Writable {
+            paths,
+            mode,
+            user: site
+                .web_user
+                .as_ref()
+                .map_or(DEFAULT_WEB_USER, |u| u.get_ref().as_str())
+                .to_string(),
+        }))
+    }
+
+    /// `cached`, plain relative paths like `shared`'s. A path cannot be both: the default leaves
+    /// out what `shared` names (a config written for the old default keeps its links), a list
+    /// written out that overlaps `shared` is an error.
+    fn cached(
+        &self,
+        at: &str,
+        cached: Option<&Spanned<Vec<String>>>,
+        shared: &[String],
+    ) -> Result<Vec<String>> {
+        let in_shared = |e: &str| {
+            let e = e.trim_end_matches('/');
+            shared.iter().find(|s| {
+                let s = s.trim_end_matches('/');
+                s == e || e.starts_with(&format!("{s}/")) || s.starts_with(&format!("{e}/"))
+            })
+        };
+        let Some(list) = cached else {
+            return Ok(DEFAULT_CACHED
+                .iter()
+                .filter(|e| in_shared(e).is_none())
+                .map(|s| s.to_string())
+                .collect());
+        };
+        for e in list.get_ref() {
+            validate::shared_entry(e).map_err(|why| {
+                let why = format!("entry {e:?} {why}");
+                self.err(list.span(), &format!("{at}.cached"), &why)
+            })?;
+            if let Some(s) = in_shared(e) {
+                let why = format!(
+                    "entry {e:?} is also shared ({s:?}): a path is either shared (one copy for every release) or cached (one per release)"
+                );
+                return Err(self.err(list.span(), &format!("{at}.cached"), &why));
+            }
+        }
+        Ok(list
+            .get_ref()
+            .iter()
+            .map(|e| e.trim_end_matches('/').to_string())
+            .collect())
     }
 }
 
@@ -367,7 +451,7 @@ fn reload_command(set: Option<&str>, php_version: Option<&str>) -> Option<String
     match (set, php_version) {
         (Some(c), _) if c.trim().is_empty() => None,
         (Some(c), _) => Some(c.to_string()),
-        (None, Some(v)) => Some(format!("sudo service php{v}-fpm reload")),
+        (None, Some(v)) => Some(super::php_reload_command(v)),
         (None, None) => None,
     }
 }

@@ -17,7 +17,10 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 pub const DEFAULT_SCRIPT: &str = "git fetch && git pull";
-pub const DEFAULT_SHARED: [&str; 4] = ["storage", ".env", "vendor", "node_modules"];
+/// Data that outlives releases, linked from `shared/` into each.
+pub const DEFAULT_SHARED: [&str; 2] = ["storage/", ".env"];
+/// Dependency folders: each release has its own, started as a copy of the live release's.
+pub const DEFAULT_CACHED: [&str; 2] = ["vendor", "node_modules"];
 pub const DEFAULT_KEEP: u32 = 14;
 pub const DEFAULT_NGINX_SITES_DIR: &str = "/etc/nginx/sites-enabled";
 pub const DEFAULT_NGINX_TEST: &str = "sudo nginx -t";
@@ -35,6 +38,45 @@ pub enum TransportKind {
 pub enum HostKeyPolicy {
     Strict,
     AcceptNew,
+}
+
+/// The reload `php_version = V` implies when `reload_command` is not set.
+pub fn php_reload_command(version: &str) -> String {
+    format!("sudo service php{version}-fpm reload")
+}
+
+/// How `writable` paths are made writable for the web server's user.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum WritableMode {
+    /// `setfacl`: the web user (and the login user) get rwX, also as the default ACL of folders.
+    Acl,
+    /// The web user's group owns the paths, group-writable, folders setgid.
+    Group,
+    /// Everyone may write (`chmod -R a+rwX`).
+    Chmod,
+}
+
+impl WritableMode {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            WritableMode::Acl => "acl",
+            WritableMode::Group => "group",
+            WritableMode::Chmod => "chmod",
+        }
+    }
+}
+
+/// The paths the web server writes (Laravel's `storage` and `bootstrap/cache`).
+pub const DEFAULT_WRITABLE: [&str; 2] = ["storage", "bootstrap/cache"];
+pub const DEFAULT_WEB_USER: &str = "www-data";
+
+/// What `writable_mode` turns on: these paths, made writable for `user`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Writable {
+    pub paths: Vec<String>,
+    pub mode: WritableMode,
+    pub user: String,
 }
 
 /// A validated configuration.
@@ -55,6 +97,8 @@ pub struct ServerConfig {
     /// `None` for SSH servers without an explicit root: the login user's home.
     pub root: Option<String>,
     /// The command run after a switch; `None` = no reload.
+    /// `php_version`, e.g. `8.3`: it implies the default reload and PHP-FPM paths.
+    pub php_version: Option<String>,
     pub reload_command: Option<String>,
     /// The PHP-FPM main config, read by `provision` to warn about reloads that cut requests.
     pub php_fpm_config: Option<String>,
@@ -105,6 +149,11 @@ pub struct SiteConfig {
     pub branch: String,
     pub deployment_script: String,
     pub shared: Vec<String>,
+    /// Dependency folders (`vendor`, `node_modules`): per release, each started as a copy of the
+    /// live release's before the deploy script runs.
+    pub cached: Vec<String>,
+    /// `Some` with `writable_mode`: provision and every deploy make these paths writable.
+    pub writable: Option<Writable>,
     pub keep: u32,
     /// `Some` when `provision` writes an nginx server block for the site.
     pub nginx: Option<NginxSite>,
@@ -195,9 +244,13 @@ impl Config {
         let matches: Vec<SiteRef<'_>> = match spec.split_once('/') {
             Some((server, domain)) => self
                 .sites()
-                .filter(|s| s.server.name == server && s.site.domain == domain)
+                .filter(|s| s.server.name == server && s.site.domain.eq_ignore_ascii_case(domain))
                 .collect(),
-            None => self.sites().filter(|s| s.site.domain == spec).collect(),
+            // DNS names are case-insensitive: `App.Example.Test` is `app.example.test`.
+            None => self
+                .sites()
+                .filter(|s| s.site.domain.eq_ignore_ascii_case(spec))
+                .collect(),
         };
         if matches.is_empty() {
             let known: Vec<String> = self.sites().map(|s| s.key()).collect();

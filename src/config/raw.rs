@@ -7,7 +7,7 @@
 //! field types (`expected u16`, `expected i64`) are part of the error texts: change them only
 //! together with the messages they produce.
 
-use super::{HostKeyPolicy, TransportKind};
+use super::{HostKeyPolicy, TransportKind, WritableMode};
 use crate::error::{Error, Result};
 use serde::Deserialize;
 use std::path::{Path, PathBuf};
@@ -64,6 +64,10 @@ pub(super) struct RawSite {
     pub branch: Option<Spanned<String>>,
     pub deployment_script: Option<String>,
     pub shared: Option<Spanned<Vec<String>>>,
+    pub cached: Option<Spanned<Vec<String>>>,
+    pub writable: Option<Spanned<Vec<String>>>,
+    pub writable_mode: Option<WritableMode>,
+    pub web_user: Option<Spanned<String>>,
     pub keep: Option<Spanned<i64>>,
     pub nginx: Option<bool>,
     /// A port (integer or string) or an address with a port, told apart by the check.

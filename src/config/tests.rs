@@ -15,7 +15,7 @@ domain = "example.com"
 repository = "/srv/repos/app.git"   # git URL, scp-like address or absolute path
 branch = "main"
 deployment_script = "git fetch && git pull"          # the spec's default
-shared = ["storage", ".env", "vendor", "node_modules"] # the spec's default
+shared = ["storage", ".env", "vendor", "node_modules"] # the spec's list: all linked
 keep = 14                                              # the spec's default
 "#;
 
@@ -34,7 +34,14 @@ fn the_issue_example_parses() {
         Some("sudo service php8.3-fpm reload")
     );
     assert_eq!(s.sites[0].keep, 14);
-    assert_eq!(s.sites[0].shared, DEFAULT_SHARED);
+    assert_eq!(
+        s.sites[0].shared,
+        ["storage", ".env", "vendor", "node_modules"]
+    );
+    assert!(
+        s.sites[0].cached.is_empty(),
+        "what a config shares is not cached too"
+    );
     assert_eq!(c.find_site("web1/example.com").unwrap().site.branch, "main");
 }
 
@@ -105,6 +112,49 @@ domain = "x.com"
     assert_eq!(e.exit_code(), 2);
     assert!(c.find_site("b/x.com").is_ok());
     assert!(c.find_site("nope.com").is_err());
+}
+
+#[test]
+fn data_is_shared_and_dependency_folders_are_cached_by_default() {
+    let base = "[[servers]]\nname = \"w\"\ntransport = \"local\"\nroot = \"/srv\"\n[[servers.sites]]\ndomain = \"example.com\"\n";
+    let c = parse(base).unwrap();
+    let s = &c.servers[0].sites[0];
+    assert_eq!(s.shared, ["storage/", ".env"]);
+    assert_eq!(s.cached, ["vendor", "node_modules"]);
+    let c = parse(&format!("{base}shared = [\"storage\", \"node_modules\"]\n")).unwrap();
+    assert_eq!(c.servers[0].sites[0].cached, ["vendor"]);
+    let c = parse(&format!("{base}cached = [\"vendor/\", \"public/build\"]\n")).unwrap();
+    assert_eq!(c.servers[0].sites[0].cached, ["vendor", "public/build"]);
+    let e = parse(&format!("{base}cached = [\"storage/cache\"]\n")).unwrap_err();
+    assert_eq!(
+        e.to_string(),
+        "config /etc/f.toml line 7: servers[0].sites[0].cached entry \"storage/cache\" is also shared (\"storage/\"): a path is either shared (one copy for every release) or cached (one per release)"
+    );
+    let e = parse(&format!("{base}cached = [\"../x\"]\n")).unwrap_err();
+    assert!(
+        e.to_string()
+            .contains("cached entry \"../x\" must be a relative path"),
+        "{e}"
+    );
+}
+
+#[test]
+fn domains_are_looked_up_case_insensitively() {
+    let c = parse(&EXAMPLE.replace("example.com", "app.example.test")).unwrap();
+    assert_eq!(
+        c.find_site("App.Example.Test").unwrap().key(),
+        "web1/app.example.test"
+    );
+    assert_eq!(
+        c.find_site("web1/APP.example.test").unwrap().key(),
+        "web1/app.example.test"
+    );
+    let twice = format!("{EXAMPLE}[[servers.sites]]\ndomain = \"Example.COM\"\n");
+    let e = parse(&twice).unwrap_err();
+    assert!(
+        e.to_string().contains("is configured twice on this server"),
+        "{e}"
+    );
 }
 
 #[test]

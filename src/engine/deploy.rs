@@ -357,7 +357,10 @@ impl Engine {
         {
             format!("the deploy script failed ({}) at `{cmd}`", r.status)
         } else {
-            format!("{step} failed ({})", r.status)
+            match r.report::<DeployReport>().why {
+                Some(why) => format!("{step} failed ({}): {why}", r.status),
+                None => format!("{step} failed ({})", r.status),
+            }
         };
         // The build script's exit trap has already removed the half release and released the lock.
         self.record_failure(job, id, &why, None)

@@ -28,27 +28,40 @@ pub fn seconds(raw: &str) -> Option<u64> {
 }
 
 /// The warning `provision` prints for what the script reported, if any.
-pub fn warning(conf: &str, reported: Option<&str>, unreadable: bool) -> Option<String> {
-    const WHY: &str = "a PHP-FPM reload then stops the requests in flight (nginx answers 502). \
-        Set e.g. `process_control_timeout = 10s` in its [global] section, or, since the nginx \
-        config passes $realpath_root, turn the reload off with reload_command = \"\"";
+pub fn warning(
+    conf: &str,
+    reported: Option<&str>,
+    unreadable: bool,
+    our_nginx: bool,
+) -> Option<String> {
+    // Without flipdeck's nginx config, nothing says the web server passes the resolved release
+    // path, so turning the reload off is no advice to give.
+    let why = if our_nginx {
+        "a PHP-FPM reload then stops the requests in flight (nginx answers 502). \
+         Set e.g. `process_control_timeout = 10s` in its [global] section, or, since the nginx \
+         config flipdeck writes passes $realpath_root, turn the reload off with reload_command = \"\""
+    } else {
+        "a PHP-FPM reload then stops the requests in flight (the web server answers 502). \
+         Set e.g. `process_control_timeout = 10s` in its [global] section"
+    };
+
     if unreadable {
         return Some(format!(
             "warning: cannot read the PHP-FPM config {conf} to check process_control_timeout; \
-             if it is 0 (the default), {WHY}"
+             if it is 0 (the default), {why}"
         ));
     }
     let raw = reported?;
     match (raw, seconds(raw)) {
         ("unset", _) => Some(format!(
-            "warning: process_control_timeout is not set in {conf} (so it is 0): {WHY}"
+            "warning: process_control_timeout is not set in {conf} (so it is 0): {why}"
         )),
         (_, Some(0)) => Some(format!(
-            "warning: process_control_timeout = {raw} in {conf}: {WHY}"
+            "warning: process_control_timeout = {raw} in {conf}: {why}"
         )),
         (_, Some(_)) => None,
         (_, None) => Some(format!(
-            "warning: cannot understand process_control_timeout = {raw} in {conf}; if it is 0, {WHY}"
+            "warning: cannot understand process_control_timeout = {raw} in {conf}; if it is 0, {why}"
         )),
     }
 }
@@ -73,19 +86,27 @@ mod tests {
     #[test]
     fn warnings() {
         assert!(
-            warning("/c", Some("unset"), false)
+            warning("/c", Some("unset"), false, true)
                 .unwrap()
                 .contains("not set in /c")
         );
-        assert!(warning("/c", Some("0s"), false).unwrap().contains("= 0s"));
-        assert_eq!(warning("/c", Some("10s"), false), None);
-        assert!(warning("/c", None, true).unwrap().contains("cannot read"));
         assert!(
-            warning("/c", Some("soon"), false)
+            warning("/c", Some("0s"), false, true)
+                .unwrap()
+                .contains("= 0s")
+        );
+        assert_eq!(warning("/c", Some("10s"), false, true), None);
+        assert!(
+            warning("/c", None, true, true)
+                .unwrap()
+                .contains("cannot read")
+        );
+        assert!(
+            warning("/c", Some("soon"), false, true)
                 .unwrap()
                 .contains("cannot understand")
         );
-        assert_eq!(warning("/c", None, false), None);
+        assert_eq!(warning("/c", None, false, true), None);
     }
 
     /// The script against real files: the main config includes a pool directory, later wins.

@@ -178,6 +178,8 @@ keys! {
     Switched = "switched",
     SwitchedBack = "switched_back",
     HealthFailed = "health_failed",
+    /// Why a step failed, in words (a missing branch, git's own last line).
+    Why = "why",
     Missing = "missing",
     Pruned = "pruned",
     KeptLive = "kept_live",
@@ -194,6 +196,10 @@ keys! {
     NoLock = "nolock",
     FpmTimeout = "fpm_timeout",
     FpmUnreadable = "fpm_unreadable",
+    /// `provision.sh`: the reload php_version implies needs sudo, which the server lacks.
+    SudoMissing = "sudo_missing",
+    /// `provision.sh`: `sudo -n` cannot run that reload (it would ask for a password).
+    SudoRefused = "sudo_refused",
     Nginx = "nginx",
     NginxInvalid = "nginx_invalid",
     NginxReloadFailed = "nginx_reload_failed",
@@ -286,6 +292,8 @@ pub struct DeployReport {
     pub commit: Option<String>,
     pub aborted: bool,
     pub reverted: bool,
+    /// Why the failing step failed, when the script could say.
+    pub why: Option<String>,
     pub switch: SwitchReport,
     pub prune: PruneReport,
 }
@@ -299,6 +307,7 @@ impl Report for DeployReport {
             Key::Commit => self.commit = Some(v.into()),
             Key::Aborted => self.aborted = true,
             Key::Reverted => self.reverted = true,
+            Key::Why => self.why = Some(v.into()),
             _ => {}
         }
         self.switch.take(key, v);
@@ -436,6 +445,8 @@ pub struct ProvisionReport {
     pub live_ok: bool,
     pub fpm_timeout: Option<String>,
     pub fpm_unreadable: bool,
+    pub sudo_missing: bool,
+    pub sudo_refused: bool,
 }
 
 impl Report for ProvisionReport {
@@ -445,6 +456,8 @@ impl Report for ProvisionReport {
             Key::LiveOk => self.live_ok = true,
             Key::FpmTimeout => self.fpm_timeout = Some(v.into()),
             Key::FpmUnreadable => self.fpm_unreadable = true,
+            Key::SudoMissing => self.sudo_missing = true,
+            Key::SudoRefused => self.sudo_refused = true,
             _ => {}
         }
     }

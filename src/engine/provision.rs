@@ -38,7 +38,24 @@ impl Engine {
             .php_fpm_config
             .as_deref()
             .filter(|_| site.server.reload_command.is_some());
-        let script = scripts::provision_layout(&job.prelude(), site.site, fpm_conf);
+        // The reload php_version adds, when reload_command does not replace it: say so, and check
+        // that sudo can run it without a password.
+        let php_reload = site.server.php_version.as_deref().and_then(|v| {
+            let implied = crate::config::php_reload_command(v);
+            (site.server.reload_command.as_deref() == Some(implied.as_str()))
+                .then_some((v, implied))
+        });
+        if let Some((v, cmd)) = &php_reload {
+            job.notice(format!(
+                "php_version = \"{v}\": after each switch flipdeck runs `{cmd}` (reload_command replaces it, \"\" turns it off)"
+            ));
+        }
+        let script = scripts::provision_layout(
+            &job.prelude(),
+            site.site,
+            fpm_conf,
+            php_reload.as_ref().map(|(_, c)| c.as_str()),
+        );
         let r = job.run(&script, None, None).await.map_err(|_| {
             Error::failed(format!("connection lost while provisioning {}", site.key()))
         })?;
@@ -51,9 +68,27 @@ impl Engine {
         let layout = job.layout.clone();
         let rep: ProvisionReport = r.report();
         if let Some(conf) = fpm_conf
-            && let Some(w) = fpm::warning(conf, rep.fpm_timeout.as_deref(), rep.fpm_unreadable)
+            && let Some(w) = fpm::warning(
+                conf,
+                rep.fpm_timeout.as_deref(),
+                rep.fpm_unreadable,
+                site.site.nginx.is_some(),
+            )
         {
             job.notice(w);
+        }
+        if let Some((_, cmd)) = &php_reload {
+            let server = &site.server.name;
+            if rep.sudo_missing {
+                job.notice(format!(
+                    "warning: sudo is not installed on {server}, so `{cmd}` will fail after each switch; install sudo, or set reload_command"
+                ));
+            } else if rep.sudo_refused {
+                let allowed = cmd.trim_start_matches("sudo ");
+                job.notice(format!(
+                    "warning: `sudo -n` cannot run `{allowed}` on {server} (it would ask for a password), so the reload after each switch will fail; allow it for the login user in sudoers (NOPASSWD), or set reload_command"
+                ));
+            }
         }
         let outcome = if let (Some(live), true) = (rep.live, rep.live_ok) {
             job.finish(true, format!("already provisioned; live release {live}"));

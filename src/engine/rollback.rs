@@ -126,17 +126,24 @@ impl Engine {
         };
         let chosen = match to {
             Some(id) => {
-                let d = self
-                    .store
-                    .get(id)?
-                    .filter(|d| d.site_id == row.id)
-                    .ok_or_else(|| {
-                        Error::failed(format!(
-                            "deployment #{id} is not a deployment of {}; see `flipdeck list {}`",
-                            site.key(),
-                            site.key()
-                        ))
-                    })?;
+                let Some(d) = self.store.get(id)?.filter(|d| d.site_id == row.id) else {
+                    // Which ids the site has, so the answer says what would work.
+                    let ids: Vec<i64> = self
+                        .store
+                        .list(row.id, None)?
+                        .iter()
+                        .map(|d| d.id)
+                        .collect();
+                    let has = match (ids.iter().min(), ids.iter().max()) {
+                        (Some(lo), Some(hi)) if lo == hi => format!("it has #{lo}"),
+                        (Some(lo), Some(hi)) => format!("it has #{lo}\u{2013}#{hi}"),
+                        _ => "it has no deployments".to_string(),
+                    };
+                    return Err(Error::failed(format!(
+                        "no deployment #{id} for {} ({has})",
+                        site.key()
+                    )));
+                };
                 if let Some(why) = refusal(&d) {
                     return Err(Error::failed(format!(
                         "cannot roll back {} to #{id}: {why}",

@@ -200,7 +200,7 @@ pub fn deploy(
         .set("trace", prelude.trace)
         .export("GIT_SSH_COMMAND", &git_ssh_command(prelude.layout))
         .export("GIT_SSH_VARIANT", "ssh");
-    let p = shared_params(p, site);
+    let p = writable_params(cached_params(shared_params(p, site), site), site);
     let p = after.params(p, &prelude.layout.domain);
     let p = prune_params(p, finish.prune, prelude.who).flag("fleet_gate", finish.gated);
     prelude.script(p, &[DEPLOY])
@@ -242,6 +242,42 @@ fn shared_params(p: Params, site: &SiteConfig) -> Params {
         })
         .collect();
     p.list("shared", &entries).list("shared_kind", &kinds)
+}
+
+/// The writable paths (the list `writable`, each `writable_at_I` `shared` when it lives under a
+/// shared path, else `release`), `writable_mode` (empty: none) and `web_user`.
+fn writable_params(p: Params, site: &SiteConfig) -> Params {
+    let Some(w) = &site.writable else {
+        return p
+            .list("writable", &[] as &[&str])
+            .set("writable_mode", "")
+            .set("web_user", "");
+    };
+    let at: Vec<&str> = w
+        .paths
+        .iter()
+        .map(|e| {
+            let shared = site.shared.iter().any(|s| {
+                let s = s.trim_end_matches('/');
+                e == s || e.starts_with(&format!("{s}/"))
+            });
+            if shared { "shared" } else { "release" }
+        })
+        .collect();
+    p.list("writable", &w.paths)
+        .list("writable_at", &at)
+        .set("writable_mode", w.mode.as_str())
+        .set("web_user", &w.user)
+}
+
+/// The dependency folders copied from the live release (the list `cached`).
+fn cached_params(p: Params, site: &SiteConfig) -> Params {
+    let entries: Vec<&str> = site
+        .cached
+        .iter()
+        .map(|e| e.trim_end_matches('/'))
+        .collect();
+    p.list("cached", &entries)
 }
 
 /// The releases to prune (the list `prune`) and each one's release-log prefix (`prune_relog`).
@@ -357,11 +393,15 @@ pub fn keygen(prelude: &Prelude<'_>, host: &str, port: u16, comment: &str, pin_f
 
 /// Provisioning's layout step (`provision.sh`): base, shared entries, and a look at what is live;
 /// with `fpm_conf`, PHP-FPM's `process_control_timeout` too (`fpm.sh`).
+/// `php_reload`: the reload `php_version` implies, checked against `sudo -n`.
 pub fn provision_layout(
     prelude: &Prelude<'_>,
     site: &SiteConfig,
     fpm_conf: Option<&str>,
+    php_reload: Option<&str>,
 ) -> String {
-    let p = shared_params(Params::new(), site).set("fpm_conf", fpm_conf.unwrap_or(""));
+    let p = writable_params(shared_params(Params::new(), site), site)
+        .set("fpm_conf", fpm_conf.unwrap_or(""))
+        .set("php_reload", php_reload.unwrap_or(""));
     prelude.script(p, &[FPM, PROVISION])
 }

@@ -8,13 +8,16 @@ use std::time::Duration;
 fn provision_creates_layout_and_initial_deployment(h: Harness) {
     let out = h.ok(&["provision", DOMAIN]);
     assert!(out.contains("initial deployment #1"), "{out}");
-    for d in ["storage", "vendor", "node_modules"] {
-        assert!(h.base().join("shared").join(d).is_dir(), "shared/{d}");
-    }
+    // Data is shared (storage seeded from the repository's skeleton); dependency folders are
+    // the release's own, so none is in shared/.
+    assert!(h.base().join("shared/storage/framework/.gitkeep").is_file());
     assert!(h.base().join("shared/.env").is_file());
+    for d in ["vendor", "node_modules"] {
+        assert!(!h.base().join("shared").join(d).exists(), "shared/{d}");
+    }
     let live = h.live_release().expect("live link");
     let rel = h.base().join(&live);
-    for l in ["storage", ".env", "vendor", "node_modules"] {
+    for l in ["storage", ".env"] {
         let target = std::fs::read_link(rel.join(l)).unwrap();
         assert_eq!(target.to_str().unwrap(), format!("../shared/{l}"));
     }

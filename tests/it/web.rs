@@ -48,7 +48,7 @@ fn body(s: &Sample) -> &str {
 }
 
 /// Fails with the first bad responses and the servers' logs when any request failed.
-fn assert_all_ok(samples: &[Sample], stack: &WebStack) {
+pub(crate) fn assert_all_ok(samples: &[Sample], stack: &WebStack) {
     let bad: Vec<&Sample> = samples
         .iter()
         .filter(|s| s.response.status != 200)

@@ -83,6 +83,19 @@ fn is_root() -> bool {
 impl WebStack {
     /// Starts PHP-FPM and an nginx with no site yet; `None` when the tools are missing (not CI).
     pub fn start() -> Option<WebStack> {
+        WebStack::start_as(None)
+    }
+
+    /// The same, with PHP-FPM's workers running as `fpm_user` (as on a real server: not the
+    /// user that deploys), which needs root.
+    pub fn start_as(fpm_user: Option<&str>) -> Option<WebStack> {
+        if fpm_user.is_some() && !is_root() {
+            super::cannot_run(
+                "root",
+                "PHP-FPM can only run as another user when started by root",
+            );
+            return None;
+        }
         let (nginx_bin, fpm_bin) = tools()?;
         let dir = tempfile::Builder::new()
             .prefix("flipdeck-web-")
@@ -95,10 +108,10 @@ impl WebStack {
         let fpm_socket = d.join("fpm.sock");
         let fpm_conf = d.join("php-fpm.conf");
         // Running as root (CI containers) needs an explicit user and `-R`.
-        let user = if is_root() {
-            "user = root\ngroup = root\n"
-        } else {
-            ""
+        let user = match fpm_user {
+            Some(u) => format!("user = {u}\ngroup = {u}\n"),
+            None if is_root() => "user = root\ngroup = root\n".to_string(),
+            None => String::new(),
         };
         std::fs::write(
             &fpm_conf,
