@@ -25,6 +25,10 @@ pub struct Cli {
     /// still shown as a visible escape
     #[arg(long, global = true)]
     pub script_colors: bool,
+    /// Draw the dashboard with ASCII borders and symbols (the default when the locale is not
+    /// UTF-8)
+    #[arg(long, global = true)]
+    pub ascii: bool,
     #[command(subcommand)]
     pub command: Option<Command>,
 }

@@ -55,7 +55,7 @@ impl Ctx {
         let tagged = site_count(&config, cli.command.as_ref()) > 1;
         let printer = tokio::spawn(printer::print_events(rx, quiet, tagged, cli.script_colors));
         let engine = Arc::new(
-            Engine::new(store, tx, crate::transport::connect::connector_for)
+            Engine::new(store, tx, crate::transport::connect::direct())
                 .with_redactor(config.redactor.clone()),
         );
         Ok(Ctx {
@@ -108,11 +108,17 @@ fn site_count(config: &Config, command: Option<&Command>) -> usize {
 
 async fn run(cli: Cli) -> Result<()> {
     let Some(command) = &cli.command else {
-        return dashboard::run(&config_path(&cli), cli.config.is_some(), &db_path(&cli)).await;
+        return dashboard::run(
+            &config_path(&cli),
+            cli.config.is_some(),
+            &db_path(&cli),
+            cli.ascii,
+        )
+        .await;
     };
     // These two need no config: the demo makes its own, `init` writes one.
     match command {
-        Command::Demo { dir, keep } => return demo::run(dir.clone(), *keep).await,
+        Command::Demo { dir, keep } => return demo::run(dir.clone(), *keep, cli.ascii).await,
         Command::Init => return init::run(&config_path(&cli)),
         _ => {}
     }

@@ -8,11 +8,11 @@ use std::sync::Arc;
 
 /// `explicit`: the config path was given (`--config`, `FLIPDECK_CONFIG`), so a missing file is
 /// an error rather than a first run.
-pub async fn run(config_path: &Path, explicit: bool, db_path: &Path) -> Result<()> {
+pub async fn run(config_path: &Path, explicit: bool, db_path: &Path, ascii: bool) -> Result<()> {
     if !config_path.exists() && !explicit {
-        return super::demo::run(None, false).await;
+        return super::demo::run(None, false, ascii).await;
     }
     let config = Config::load(config_path)?;
     let store = Arc::new(Store::open(db_path)?);
-    crate::ui::run(config, store, None).await
+    crate::ui::run(config, store, crate::ui::Options { header: None, ascii }).await
 }

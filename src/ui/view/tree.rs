@@ -1,9 +1,12 @@
-//! The left pane: servers and their sites, each with its live commit and age, a spinner while a
-//! job runs, and `[locked]`/`[drift]` marks.
+//! The left pane: servers and their sites. A server's line says how its connection stands
+//! (connected, connecting, unreachable with the last error and the next try), for as long as it
+//! stands so. Each site shows a spinner while a job runs, `[locked]`/`[drift]` marks, and its
+//! live commit and age on the right: a narrow tree cuts the domain first, then the commit, never
+//! the age.
 
 use super::{age, pane_block, spinner};
 use crate::commit::short;
-use crate::ui::app::{App, SiteView};
+use crate::ui::app::{App, Link, SiteView};
 use crate::ui::keymap::Pane;
 use crate::ui::theme::Theme;
 use ratatui::Frame;
@@ -13,55 +16,113 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::Paragraph;
 
 pub(super) fn draw(f: &mut Frame<'_>, app: &App, theme: &Theme, area: Rect) {
+    let width = area.width.saturating_sub(2) as usize;
     let mut lines: Vec<Line<'_>> = Vec::new();
     let mut last_server: Option<&str> = None;
-    for (i, s) in app.sites.iter().enumerate() {
+    for i in app.visible_sites() {
+        let s = &app.sites[i];
         if last_server != Some(s.server.as_str()) {
-            lines.push(Line::from(vec![
-                Span::styled("▾ ", theme.dim()),
-                Span::styled(s.server.clone(), Style::new().add_modifier(Modifier::BOLD)),
-                Span::styled(format!(" ({})", s.transport), theme.dim()),
-            ]));
+            lines.extend(server_lines(app, s, theme, width));
             last_server = Some(&s.server);
         }
-        lines.push(site_line(app, s, i == app.selected, theme));
+        lines.push(site_line(app, s, i == app.selected, theme, width));
     }
-    let block = pane_block(" Servers ".into(), app.focus == Pane::Tree, theme);
+    let title = if app.site_filter.is_empty() && !(app.filter_editing && app.filter_pane == Pane::Tree)
+    {
+        " Servers ".to_string()
+    } else {
+        let cursor = if app.filter_editing { "▏" } else { "" };
+        format!(" Servers — /{}{cursor} ", app.site_filter)
+    };
+    let block = pane_block(title, app.focus == Pane::Tree, theme);
     f.render_widget(Paragraph::new(lines).block(block), area);
 }
 
-fn site_line<'a>(app: &App, s: &'a SiteView, selected: bool, theme: &Theme) -> Line<'a> {
+/// The server's name and transport, how its connection stands, and under it, while it cannot
+/// be reached, why and when the next try is.
+fn server_lines<'a>(app: &App, s: &'a SiteView, theme: &Theme, width: usize) -> Vec<Line<'a>> {
+    let mut head = vec![
+        Span::styled("▾ ", theme.dim()),
+        Span::styled(s.server.clone(), Style::new().add_modifier(Modifier::BOLD)),
+        Span::styled(format!(" ({})", s.transport), theme.dim()),
+    ];
+    let link = app.links.get(&s.server);
+    match link {
+        Some(Link::Connected) => head.push(Span::styled(" ● connected", theme.ok())),
+        Some(Link::Connecting) => head.push(Span::styled(" ◌ connecting…", theme.warn())),
+        Some(Link::Unreachable { .. }) => head.push(Span::styled(" ✗ unreachable", theme.error())),
+        None => {}
+    }
+    let mut lines = vec![Line::from(head)];
+    if let Some(Link::Unreachable { error, retry_at }) = link {
+        let when = retry_at.with_timezone(&chrono::Local).format("%H:%M:%S");
+        let text = format!("  {error}");
+        let retry = format!(" · retry {when}");
+        let room = width.saturating_sub(retry.chars().count()).max(8);
+        lines.push(Line::from(vec![
+            Span::styled(cut(&text, room), theme.error()),
+            Span::styled(retry, theme.dim()),
+        ]));
+    }
+    lines
+}
+
+fn site_line<'a>(
+    app: &App,
+    s: &'a SiteView,
+    selected: bool,
+    theme: &Theme,
+    width: usize,
+) -> Line<'a> {
     let marker = if selected { "› " } else { "  " };
-    let mut spans = vec![Span::raw(marker), Span::raw(s.domain.clone())];
-    // Marks first: in a narrow tree the commit and age are what gets cut.
+    let mut marks: Vec<Span<'a>> = Vec::new();
     if let Some(a) = s.running {
-        spans.push(Span::styled(
+        marks.push(Span::styled(
             format!(" {} {}", spinner(app), a.as_str()),
             theme.warn(),
         ));
     }
     if s.lock.is_some() {
-        spans.push(Span::styled(" [locked]", theme.error()));
+        marks.push(Span::styled(" [locked]", theme.error()));
     }
     if s.drift.is_some() {
-        spans.push(Span::styled(" [drift]", theme.warn()));
+        marks.push(Span::styled(" [drift]", theme.warn()));
     }
-    if let Some(a) = s.active() {
-        spans.push(Span::styled(
-            format!(
-                " {} {}",
-                a.commit_sha.as_deref().map(short).unwrap_or("-"),
-                age(a.completed_at.or(a.started_at))
-            ),
-            theme.dim(),
-        ));
-    } else if s.loaded {
-        spans.push(Span::styled(" (nothing live)", theme.dim()));
+    let (commit, when) = match s.active() {
+        Some(a) => (
+            format!(" {}", a.commit_sha.as_deref().map(short).unwrap_or("-")),
+            format!(" {}", age(a.completed_at.or(a.started_at))),
+        ),
+        None if s.loaded => (String::new(), " (nothing live)".to_string()),
+        None => (String::new(), String::new()),
+    };
+    let marks_w: usize = marks.iter().map(|m| m.content.chars().count()).sum();
+    let room = |right: usize| width.saturating_sub(2 + marks_w + right);
+    // The domain gives way first, then the commit; the age stays.
+    let mut right = format!("{commit}{when}");
+    if room(right.chars().count()) < s.domain.len().min(12) {
+        right = when;
     }
+    let domain = cut(&s.domain, room(right.chars().count()).max(4));
+    let used = 2 + domain.chars().count() + marks_w + right.chars().count();
+    let mut spans = vec![Span::raw(marker), Span::raw(domain)];
+    spans.extend(marks);
+    spans.push(Span::raw(" ".repeat(width.saturating_sub(used))));
+    spans.push(Span::styled(right, theme.dim()));
     let line = Line::from(spans);
     if selected {
         line.style(theme.selected())
     } else {
         line
     }
+}
+
+/// `text` in at most `n` characters, with `…` when cut.
+fn cut(text: &str, n: usize) -> String {
+    if text.chars().count() <= n {
+        return text.to_string();
+    }
+    let mut t: String = text.chars().take(n.saturating_sub(1)).collect();
+    t.push('…');
+    t
 }

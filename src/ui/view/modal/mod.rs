@@ -31,7 +31,7 @@ pub(super) fn draw(f: &mut Frame<'_>, app: &App, m: &Modal, theme: &Theme, area:
         mut body,
         confirm,
     } = match m {
-        Modal::Help => help::dialog(theme),
+        Modal::Help => help::dialog(&app.keymap, theme, area),
         Modal::ConfirmDeploy {
             domain,
             server,
@@ -47,12 +47,20 @@ pub(super) fn draw(f: &mut Frame<'_>, app: &App, m: &Modal, theme: &Theme, area:
             ..
         } => confirm_rollback::dialog(domain, server, from, to, theme),
         Modal::PrunePreview { site, plan } => prune_preview::dialog(site, plan.as_ref(), theme),
-        Modal::ConfirmQuit { running } => confirm_quit::dialog(*running),
+        Modal::ConfirmQuit { .. } => confirm_quit::dialog(app.running_jobs()),
+    };
+    // The world changed under the dialog: it says why it cannot be confirmed now.
+    let (confirm, refused) = match app.dialog_refusal() {
+        Some(why) => {
+            body.push(Line::from(Span::styled(format!("Not now: {why}"), theme.error())));
+            (None, true)
+        }
+        None => (confirm, false),
     };
     body.push(Line::from(""));
     match confirm {
         Some(c) => body.push(buttons(app, c, theme)),
-        None if m.is_confirm() => {
+        None if m.is_confirm() || refused => {
             let (key, what) = keymap::hint(Layer::Dialog, Action::Close);
             body.push(
                 Line::from(Span::styled(format!("{key} {what}"), theme.dim()))
