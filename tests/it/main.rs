@@ -3,6 +3,7 @@
 
 mod dashboard;
 mod dashboard_e2e;
+mod dashboard_live;
 mod demo_tape;
 mod fault_matrix;
 mod faults;

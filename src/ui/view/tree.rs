@@ -41,18 +41,24 @@ pub(super) fn draw(f: &mut Frame<'_>, app: &App, theme: &Theme, area: Rect) {
 /// The server's name and transport, how its connection stands, and under it, while it cannot
 /// be reached, why and when the next try is.
 fn server_lines<'a>(app: &App, s: &'a SiteView, theme: &Theme, width: usize) -> Vec<Line<'a>> {
+    let link = app.links.get(&s.server);
+    let state = match link {
+        Some(Link::Connected) => Some(Span::styled(" ● connected", theme.ok())),
+        Some(Link::Connecting) => Some(Span::styled(" ◌ connecting…", theme.warn())),
+        Some(Link::Unreachable { .. }) => Some(Span::styled(" ✗ unreachable", theme.error())),
+        None => None,
+    };
+    let transport = format!(" ({})", s.transport);
+    let state_w = state.as_ref().map_or(0, |st| st.content.chars().count());
     let mut head = vec![
         Span::styled("▾ ", theme.dim()),
         Span::styled(s.server.clone(), Style::new().add_modifier(Modifier::BOLD)),
-        Span::styled(format!(" ({})", s.transport), theme.dim()),
     ];
-    let link = app.links.get(&s.server);
-    match link {
-        Some(Link::Connected) => head.push(Span::styled(" ● connected", theme.ok())),
-        Some(Link::Connecting) => head.push(Span::styled(" ◌ connecting…", theme.warn())),
-        Some(Link::Unreachable { .. }) => head.push(Span::styled(" ✗ unreachable", theme.error())),
-        None => {}
+    // The connection's state before the transport, when both do not fit.
+    if 2 + s.server.chars().count() + transport.len() + state_w <= width {
+        head.push(Span::styled(transport, theme.dim()));
     }
+    head.extend(state);
     let mut lines = vec![Line::from(head)];
     if let Some(Link::Unreachable { error, retry_at }) = link {
         let when = retry_at.with_timezone(&chrono::Local).format("%H:%M:%S");
