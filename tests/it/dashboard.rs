@@ -11,7 +11,7 @@ use flipdeck::ui::theme::Theme;
 use ratatui::Terminal;
 use ratatui::backend::TestBackend;
 
-fn dep(id: i64, status: Status, active: bool, mins_ago: i64, path: bool) -> Deployment {
+pub(crate) fn dep(id: i64, status: Status, active: bool, mins_ago: i64, path: bool) -> Deployment {
     let started = Utc::now() - Duration::minutes(mins_ago);
     Deployment {
         id,
@@ -37,7 +37,7 @@ fn dep(id: i64, status: Status, active: bool, mins_ago: i64, path: bool) -> Depl
     }
 }
 
-fn site(server: &str, domain: &str, deployments: Vec<Deployment>) -> SiteView {
+pub(crate) fn site(server: &str, domain: &str, deployments: Vec<Deployment>) -> SiteView {
     SiteView {
         key: format!("{server}/{domain}"),
         server: server.into(),
@@ -53,7 +53,7 @@ fn site(server: &str, domain: &str, deployments: Vec<Deployment>) -> SiteView {
     }
 }
 
-fn sample_app() -> App {
+pub(crate) fn sample_app() -> App {
     let mut app = App::new(
         vec![
             site(
@@ -81,11 +81,11 @@ fn sample_app() -> App {
     app
 }
 
-fn key(c: KeyCode) -> KeyEvent {
+pub(crate) fn key(c: KeyCode) -> KeyEvent {
     KeyEvent::new(c, KeyModifiers::NONE)
 }
 
-fn render(app: &mut App, w: u16, h: u16) -> String {
+pub(crate) fn render(app: &mut App, w: u16, h: u16) -> String {
     let mut term = Terminal::new(TestBackend::new(w, h)).unwrap();
     let theme = Theme::plain();
     // The event loop tells the App the frame's size before drawing; drawing only reads the App.

@@ -4,6 +4,7 @@
 mod dashboard;
 mod dashboard_e2e;
 mod dashboard_live;
+mod dashboard_world;
 mod demo_tape;
 mod fault_matrix;
 mod faults;

@@ -50,13 +50,22 @@ pub fn holder(lock: &str) -> String {
         });
     }
     if let Some(s) = &o.since {
-        what.push(format!("since {s}"));
+        what.push(format!("since {}", since(s)));
     }
     let who = crate::visible::visible(&o.who, false).into_owned();
     if what.is_empty() {
         who
     } else {
         format!("{who} ({})", what.join(", "))
+    }
+}
+
+/// A lock's start, short: the time of day when it is today (UTC), else the day and the minute.
+fn since(ts: &str) -> String {
+    match DateTime::parse_from_rfc3339(ts) {
+        Ok(t) if t.date_naive() == Utc::now().date_naive() => t.format("%H:%M:%SZ").to_string(),
+        Ok(t) => t.format("%Y-%m-%d %H:%MZ").to_string(),
+        Err(_) => crate::visible::visible(ts, false).into_owned(),
     }
 }
 
@@ -122,8 +131,8 @@ impl App {
     }
 
     /// How long until an age on screen changes (the tree's live ages, the table's rows): every
-    /// second while one is under a minute, at the next whole minute (or hour, day) otherwise.
-    /// `None`: no age is shown.
+    /// second while one is under a minute, at the next whole minute (or hour, day) otherwise;
+    /// and each second while a server's next try counts down. `None`: nothing on screen ticks.
     pub fn next_age_change(&self, now: DateTime<Utc>) -> Option<Duration> {
         let tree = self
             .visible_sites()
@@ -134,7 +143,17 @@ impl App {
             .visible_deployments()
             .into_iter()
             .filter_map(|d| d.started_at);
-        tree.chain(table).map(|t| next_age_change(t, now)).min()
+        // A server's next try counts down each second.
+        let retry = self.links.values().filter_map(|l| match l {
+            Link::Unreachable { retry_at, .. } if *retry_at > now => {
+                Some(Duration::from_millis(((*retry_at - now).num_milliseconds() % 1000 + 1) as u64))
+            }
+            _ => None,
+        });
+        tree.chain(table)
+            .map(|t| next_age_change(t, now))
+            .chain(retry)
+            .min()
     }
 }
 

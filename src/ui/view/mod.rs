@@ -72,3 +72,9 @@ pub fn age(t: Option<chrono::DateTime<Utc>>) -> String {
         _ => format!("{}d", s / 86400),
     }
 }
+
+/// How long until `t`, in whole seconds rounded up: `12s`, `0s` once due.
+pub fn countdown(t: chrono::DateTime<Utc>) -> String {
+    let ms = (t - Utc::now()).num_milliseconds().max(0);
+    format!("{}s", (ms + 999) / 1000)
+}

@@ -46,9 +46,9 @@ pub(super) fn draw(f: &mut Frame<'_>, app: &App, theme: &Theme, area: Rect) {
         let msg = match unreachable {
             _ if !site.loaded => "loading…".to_string(),
             Some((error, retry_at)) if site.deployments.is_empty() => format!(
-                "{} cannot be reached: {error}. The next try is at {}; nothing can be deployed until it answers.",
+                "{} cannot be reached: {error}. The next try is in {}; nothing can be deployed until it answers.",
                 site.server,
-                retry_at.with_timezone(&chrono::Local).format("%H:%M:%S")
+                super::countdown(*retry_at)
             ),
             _ if site.deployments.is_empty() => {
                 let key = app

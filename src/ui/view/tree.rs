@@ -61,14 +61,9 @@ fn server_lines<'a>(app: &App, s: &'a SiteView, theme: &Theme, width: usize) -> 
     head.extend(state);
     let mut lines = vec![Line::from(head)];
     if let Some(Link::Unreachable { error, retry_at }) = link {
-        let when = retry_at.with_timezone(&chrono::Local).format("%H:%M:%S");
-        let text = format!("  {error}");
-        let retry = format!(" · retry {when}");
-        let room = width.saturating_sub(retry.chars().count()).max(8);
-        lines.push(Line::from(vec![
-            Span::styled(cut(&text, room), theme.error()),
-            Span::styled(retry, theme.dim()),
-        ]));
+        // The next try first: the whole error is in the table.
+        let text = format!("  retry in {}: {error}", super::countdown(*retry_at));
+        lines.push(Line::from(Span::styled(cut(&text, width), theme.error())));
     }
     lines
 }
@@ -94,22 +89,26 @@ fn site_line<'a>(
     if s.drift.is_some() {
         marks.push(Span::styled(" [drift]", theme.warn()));
     }
-    let (commit, when) = match s.active() {
-        Some(a) => (
-            format!(" {}", a.commit_sha.as_deref().map(short).unwrap_or("-")),
-            format!(" {}", age(a.completed_at.or(a.started_at))),
-        ),
-        None if s.loaded => (String::new(), " (nothing live)".to_string()),
-        None => (String::new(), String::new()),
+    // What the right side shows, longest first: the domain gives way first, then the commit;
+    // the age stays.
+    let rights: Vec<String> = match s.active() {
+        Some(a) => {
+            let when = format!(" {}", age(a.completed_at.or(a.started_at)));
+            let commit = a.commit_sha.as_deref().map(short).unwrap_or("-");
+            vec![format!(" {commit}{when}"), when]
+        }
+        None if s.loaded => vec![" (nothing live)".into(), " (none)".into()],
+        None => vec![String::new()],
     };
     let marks_w: usize = marks.iter().map(|m| m.content.chars().count()).sum();
-    let room = |right: usize| width.saturating_sub(2 + marks_w + right);
-    // The domain gives way first, then the commit; the age stays.
-    let mut right = format!("{commit}{when}");
-    if room(right.chars().count()) < s.domain.len().min(12) {
-        right = when;
-    }
-    let domain = cut(&s.domain, room(right.chars().count()).max(4));
+    let room = |right: &str| width.saturating_sub(2 + marks_w + right.chars().count());
+    let want = s.domain.chars().count().min(12);
+    let right = rights
+        .iter()
+        .find(|r| room(r) >= want)
+        .unwrap_or(&rights[rights.len() - 1])
+        .clone();
+    let domain = cut(&s.domain, room(&right).max(4));
     let used = 2 + domain.chars().count() + marks_w + right.chars().count();
     let mut spans = vec![Span::raw(marker), Span::raw(domain)];
     spans.extend(marks);

@@ -52,7 +52,10 @@ pub(super) fn draw(f: &mut Frame<'_>, app: &App, m: &Modal, theme: &Theme, area:
     // The world changed under the dialog: it says why it cannot be confirmed now.
     let (confirm, refused) = match app.dialog_refusal() {
         Some(why) => {
-            body.push(Line::from(Span::styled(format!("Not now: {why}"), theme.error())));
+            let room = (area.width as usize).saturating_sub(6).max(20);
+            for l in wrap_words(&format!("Not now: {why}"), room) {
+                body.push(Line::from(Span::styled(l, theme.error())));
+            }
             (None, true)
         }
         None => (confirm, false),
@@ -111,4 +114,21 @@ fn centered(area: Rect, w: u16, h: u16) -> Rect {
         w,
         h,
     )
+}
+
+/// `text` in lines of at most `width` characters, broken between words where it can be.
+fn wrap_words(text: &str, width: usize) -> Vec<String> {
+    let mut lines = vec![String::new()];
+    for word in text.split(' ') {
+        let last = lines.last_mut().expect("one line");
+        if !last.is_empty() && last.chars().count() + 1 + word.chars().count() > width {
+            lines.push(String::new());
+        }
+        let last = lines.last_mut().expect("one line");
+        if !last.is_empty() {
+            last.push(' ');
+        }
+        last.push_str(word);
+    }
+    lines
 }
