@@ -12,6 +12,7 @@ mod fleet;
 mod flows;
 mod layout;
 mod permissions;
+mod pool;
 mod properties;
 mod readme;
 mod redaction;
