@@ -10,8 +10,8 @@ mod web;
 
 use super::raw::{RawConfig, RawServer, RawSite, line_of};
 use super::{
-    COLOR_ELEMENTS, Config, DEFAULT_KEEP, DEFAULT_SCRIPT, DEFAULT_SHARED, KeyBinding,
-    ServerConfig, SiteConfig, SshConfig, ThemeName, TransportKind,
+    COLOR_ELEMENTS, Config, DEFAULT_KEEP, DEFAULT_SCRIPT, DEFAULT_SHARED, KeyBinding, ServerConfig,
+    SiteConfig, SshConfig, ThemeName, TransportKind,
 };
 use crate::error::{Error, Result};
 use crate::redact::Redactor;
@@ -128,7 +128,10 @@ impl<'a> Check<'a> {
         for (element, value) in colors.into_iter().flatten() {
             let key = format!("colors.{element}");
             if !COLOR_ELEMENTS.contains(&element.as_str()) {
-                let why = format!("is not an element; the elements are {}", COLOR_ELEMENTS.join(", "));
+                let why = format!(
+                    "is not an element; the elements are {}",
+                    COLOR_ELEMENTS.join(", ")
+                );
                 return Err(self.err(value.span(), &key, &why));
             }
             if value.get_ref().parse::<ratatui::style::Color>().is_err() {

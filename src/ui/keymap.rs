@@ -522,7 +522,11 @@ impl Keymap {
     }
 
     /// The remapped action of a pane binding's action, if any.
-    fn remapped(&self, b: &Binding, layer: Layer) -> Option<&(Action, Vec<(KeyCode, KeyModifiers)>, String)> {
+    fn remapped(
+        &self,
+        b: &Binding,
+        layer: Layer,
+    ) -> Option<&(Action, Vec<(KeyCode, KeyModifiers)>, String)> {
         if !matches!(layer, Layer::Pane(_)) {
             return None;
         }
@@ -576,7 +580,11 @@ impl Keymap {
 
     /// How a binding's keys are spelled, remapped or not.
     fn spelling<'a>(&'a self, b: &'a Binding) -> &'a str {
-        match self.remapped.iter().find(|(a, ..)| *a == b.action && b.in_panes()) {
+        match self
+            .remapped
+            .iter()
+            .find(|(a, ..)| *a == b.action && b.in_panes())
+        {
             Some((_, _, keys)) => keys,
             None => b.keys,
         }

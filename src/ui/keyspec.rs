@@ -56,7 +56,8 @@ pub fn keymap(config: &Config) -> Result<Keymap> {
         };
         let mut codes = Vec::new();
         for k in &b.keys {
-            codes.extend(parse(k).map_err(|why| err(b.line, format!(": keys.{} {why}", b.action)))?);
+            codes
+                .extend(parse(k).map_err(|why| err(b.line, format!(": keys.{} {why}", b.action)))?);
         }
         map = map
             .remap(action, codes, b.keys.join("/"))
@@ -64,11 +65,20 @@ pub fn keymap(config: &Config) -> Result<Keymap> {
     }
     // After every entry, so that two actions can swap keys.
     if let Some((_, one, other)) = map.clash() {
-        let name = |a: Action| ACTIONS.iter().find(|(_, x)| *x == a).map_or("?", |(n, _)| n);
+        let name = |a: Action| {
+            ACTIONS
+                .iter()
+                .find(|(_, x)| *x == a)
+                .map_or("?", |(n, _)| n)
+        };
         let (mine, theirs) = match config.keys.iter().find(|b| b.action == name(other)) {
             Some(b) => (b, one),
             None => (
-                config.keys.iter().find(|b| b.action == name(one)).expect("one was remapped"),
+                config
+                    .keys
+                    .iter()
+                    .find(|b| b.action == name(one))
+                    .expect("one was remapped"),
                 other,
             ),
         };
@@ -85,7 +95,11 @@ pub fn keymap(config: &Config) -> Result<Keymap> {
 /// A key as written in the config, as the codes a terminal sends for it. A capital letter is
 /// sent with or without Shift, depending on the terminal: both count.
 pub fn parse(spec: &str) -> std::result::Result<Vec<(KeyCode, KeyModifiers)>, String> {
-    let bad = || format!("has a key {spec:?} that is not a key (try \"d\", \"D\", \"ctrl-d\", \"alt-x\", \"F5\", \"enter\", \"space\")");
+    let bad = || {
+        format!(
+            "has a key {spec:?} that is not a key (try \"d\", \"D\", \"ctrl-d\", \"alt-x\", \"F5\", \"enter\", \"space\")"
+        )
+    };
     let mut mods = KeyModifiers::NONE;
     let mut rest = spec;
     loop {
@@ -120,7 +134,10 @@ pub fn parse(spec: &str) -> std::result::Result<Vec<(KeyCode, KeyModifiers)>, St
         "pgdn" | "pagedown" => KeyCode::PageDown,
         "delete" | "del" => KeyCode::Delete,
         "insert" => KeyCode::Insert,
-        f if f.len() > 1 && f.starts_with('f') && f[1..].parse::<u8>().is_ok_and(|n| (1..=12).contains(&n)) => {
+        f if f.len() > 1
+            && f.starts_with('f')
+            && f[1..].parse::<u8>().is_ok_and(|n| (1..=12).contains(&n)) =>
+        {
             KeyCode::F(f[1..].parse().expect("checked"))
         }
         _ => {
@@ -132,7 +149,9 @@ pub fn parse(spec: &str) -> std::result::Result<Vec<(KeyCode, KeyModifiers)>, St
         }
     };
     Ok(match code {
-        KeyCode::Char(c) if c.is_ascii_uppercase() => vec![(code, mods | KeyModifiers::SHIFT), (code, mods)],
+        KeyCode::Char(c) if c.is_ascii_uppercase() => {
+            vec![(code, mods | KeyModifiers::SHIFT), (code, mods)]
+        }
         KeyCode::BackTab => vec![(code, mods), (code, mods | KeyModifiers::SHIFT)],
         _ => vec![(code, mods)],
     })
@@ -144,8 +163,14 @@ mod tests {
 
     #[test]
     fn spellings() {
-        assert_eq!(parse("d").unwrap(), [(KeyCode::Char('d'), KeyModifiers::NONE)]);
-        assert_eq!(parse("ctrl-d").unwrap(), [(KeyCode::Char('d'), KeyModifiers::CONTROL)]);
+        assert_eq!(
+            parse("d").unwrap(),
+            [(KeyCode::Char('d'), KeyModifiers::NONE)]
+        );
+        assert_eq!(
+            parse("ctrl-d").unwrap(),
+            [(KeyCode::Char('d'), KeyModifiers::CONTROL)]
+        );
         assert_eq!(parse("F5").unwrap(), [(KeyCode::F(5), KeyModifiers::NONE)]);
         assert_eq!(parse("D").unwrap().len(), 2);
         assert!(parse("ctrl-").is_err());
@@ -156,8 +181,16 @@ mod tests {
     #[test]
     fn every_pane_action_has_a_name() {
         for b in super::super::keymap::BINDINGS {
-            if b.layers.iter().any(|l| matches!(l, super::super::keymap::Layer::Pane(_))) && b.action != Action::GoTop {
-                assert!(ACTIONS.iter().any(|(_, a)| *a == b.action), "{:?} has no name", b.action);
+            if b.layers
+                .iter()
+                .any(|l| matches!(l, super::super::keymap::Layer::Pane(_)))
+                && b.action != Action::GoTop
+            {
+                assert!(
+                    ACTIONS.iter().any(|(_, a)| *a == b.action),
+                    "{:?} has no name",
+                    b.action
+                );
             }
         }
     }

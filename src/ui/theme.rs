@@ -198,7 +198,9 @@ impl Theme {
 /// `LC_ALL`, `LC_CTYPE`, `LANG` that is set and not empty; none set is the C locale, not UTF-8.
 pub fn locale_is_utf8() -> bool {
     let var = |n: &str| std::env::var(n).ok().filter(|v| !v.is_empty());
-    let locale = var("LC_ALL").or_else(|| var("LC_CTYPE")).or_else(|| var("LANG"));
+    let locale = var("LC_ALL")
+        .or_else(|| var("LC_CTYPE"))
+        .or_else(|| var("LANG"));
     locale.is_some_and(|l| {
         let l = l.to_ascii_lowercase();
         l.contains("utf-8") || l.contains("utf8")

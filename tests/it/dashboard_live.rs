@@ -222,7 +222,9 @@ fn remapped_keys_work_and_the_help_shows_them() {
     t.keys(&["D"]);
     t.wait_for("Deploy example.com on web1", WAIT);
     t.keys(&["Escape"]);
-    t.wait_until("the dialog closed", WAIT, |s| !s.contains("Deploy example.com on"));
+    t.wait_until("the dialog closed", WAIT, |s| {
+        !s.contains("Deploy example.com on")
+    });
     t.keys(&["q"]);
     assert_eq!(exit_code(&h).as_deref(), Some("0"));
 }

@@ -209,11 +209,20 @@ fn an_unreachable_server_says_so_in_the_tree_and_its_table() {
     assert_eq!(app.site().unwrap().server, "web2");
     let s = render(&mut app, 100, 30);
     assert!(s.contains("✗ unreachable"), "{s}");
-    assert!(s.contains("web2 cannot be reached: connection refused"), "{s}");
+    assert!(
+        s.contains("web2 cannot be reached: connection refused"),
+        "{s}"
+    );
     assert!(!s.contains("Press d to deploy"), "{s}");
     app.on_key(ch('d'));
     assert!(app.modal.is_none());
-    assert!(app.toasts.last().unwrap().text.contains("web2 is unreachable"));
+    assert!(
+        app.toasts
+            .last()
+            .unwrap()
+            .text
+            .contains("web2 is unreachable")
+    );
     app.toasts.clear();
     snapshots("server_unreachable", &mut app);
     // The countdown to the next try ticks each second.
@@ -296,7 +305,10 @@ fn the_log_wraps_scrolls_sideways_and_copies_the_selected_line() {
     long_log(&mut app);
     app.on_key(ch('3'));
     let s = render(&mut app, 100, 30);
-    assert!(!s.contains("is not writable Uncaught"), "cut, not wrapped: {s}");
+    assert!(
+        !s.contains("is not writable Uncaught"),
+        "cut, not wrapped: {s}"
+    );
     app.on_key(key(KeyCode::Right));
     app.on_key(key(KeyCode::Right));
     assert_eq!(app.log_left, 16);
@@ -336,7 +348,9 @@ fn toasts_sit_over_the_log_never_over_the_table() {
         "every table row still shows: {s}"
     );
     assert!(
-        rows[areas.log.y as usize..].iter().any(|r| r.contains("failed: script")),
+        rows[areas.log.y as usize..]
+            .iter()
+            .any(|r| r.contains("failed: script")),
         "the toast is over the log: {s}"
     );
     snapshots("failure_toast", &mut app);
@@ -374,7 +388,11 @@ fn wide_screens_give_no_column_all_the_room() {
     assert!(header.contains("Release"), "{header}");
     // Narrow: the tree keeps the age, cutting the domain first.
     let s = render(&mut app, 80, 24);
-    assert!(s.lines().any(|l| l.contains("shop.example.c…") && l.contains(" 9h")), "{s}");
+    assert!(
+        s.lines()
+            .any(|l| l.contains("shop.example.c…") && l.contains(" 9h")),
+        "{s}"
+    );
 }
 
 #[test]
@@ -395,7 +413,9 @@ fn ages_tick_each_second_under_a_minute_then_each_minute() {
     );
     // A fresh deployment on screen: the dashboard wakes within a second.
     let mut app = sample_app();
-    app.sites[0].deployments.insert(0, dep(7, Status::Success, false, 0, true));
+    app.sites[0]
+        .deployments
+        .insert(0, dep(7, Status::Success, false, 0, true));
     assert!(app.next_age_change(now).unwrap() <= std::time::Duration::from_secs(1));
     // Only old ones: at the next whole minute at the latest.
     let app = sample_app();

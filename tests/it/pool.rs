@@ -13,8 +13,8 @@ use flipdeck::transport::connect::{Connectors, direct};
 use flipdeck::transport::pool::{FIRST_BACKOFF, Health, Pool};
 use flipdeck::transport::{Connector, LocalTransport, Transport};
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 use tokio_util::sync::CancellationToken;
 
@@ -47,8 +47,15 @@ async fn one_warm_connection_serves_every_job_and_read_and_a_drop_gets_a_fresh_o
     let c = CountingConnector::new(pooled.clone());
 
     engine.refresh(&site, &c).await.unwrap();
-    let read = engine.watch(site.server, &c, &HashMap::new()).await.unwrap();
-    assert_eq!(c.take().1, 2, "a refresh, then one exec for the whole server");
+    let read = engine
+        .watch(site.server, &c, &HashMap::new())
+        .await
+        .unwrap();
+    assert_eq!(
+        c.take().1,
+        2,
+        "a refresh, then one exec for the whole server"
+    );
     assert_eq!(read.len(), 1);
     assert_eq!(read[0].releases.len(), 2);
     assert!(read[0].relog_size > 0 && read[0].relog.len() == 2);
@@ -61,11 +68,20 @@ async fn one_warm_connection_serves_every_job_and_read_and_a_drop_gets_a_fresh_o
         .await
         .unwrap();
     engine
-        .deploy(&site, &c, DeployOptions::default(), CancellationToken::new())
+        .deploy(
+            &site,
+            &c,
+            DeployOptions::default(),
+            CancellationToken::new(),
+        )
         .await
         .unwrap();
     let grown = engine.watch(site.server, &c, &offsets).await.unwrap();
-    assert_eq!(grown[0].relog.len(), 2, "the rollback's and the deploy's lines");
+    assert_eq!(
+        grown[0].relog.len(),
+        2,
+        "the rollback's and the deploy's lines"
+    );
     assert_eq!(pooled.opened(), 1);
     assert_eq!(logins(&h) - before, 1, "sshd saw one login for all of it");
     assert_eq!(pooled.health(), Some(Health::Connected));
@@ -81,7 +97,12 @@ async fn one_warm_connection_serves_every_job_and_read_and_a_drop_gets_a_fresh_o
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     engine
-        .deploy(&site, &c, DeployOptions::default(), CancellationToken::new())
+        .deploy(
+            &site,
+            &c,
+            DeployOptions::default(),
+            CancellationToken::new(),
+        )
         .await
         .unwrap();
     assert_eq!(pooled.opened(), 2);
@@ -107,9 +128,15 @@ impl Connector for Slow {
 
 fn servers(n: usize) -> Config {
     let text: String = (0..n)
-        .map(|i| format!("[[servers]]\nname = \"s{i}\"\ntransport = \"local\"\nroot = \"/tmp/s{i}\"\n"))
+        .map(|i| {
+            format!("[[servers]]\nname = \"s{i}\"\ntransport = \"local\"\nroot = \"/tmp/s{i}\"\n")
+        })
         .collect();
-    Config::parse(&format!("parallel = 3\n{text}"), std::path::Path::new("/x.toml")).unwrap()
+    Config::parse(
+        &format!("parallel = 3\n{text}"),
+        std::path::Path::new("/x.toml"),
+    )
+    .unwrap()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -171,8 +198,14 @@ async fn a_failure_is_reported_with_its_error_and_the_wait_doubles() {
     }
     assert_eq!(tries.load(Ordering::SeqCst), 3);
     let slack = Duration::from_millis(500);
-    assert!(waits[0] <= FIRST_BACKOFF + slack && waits[0] >= FIRST_BACKOFF, "{waits:?}");
-    assert!(waits[1] > waits[0] * 3 / 2 && waits[2] > waits[1] * 3 / 2, "{waits:?}");
+    assert!(
+        waits[0] <= FIRST_BACKOFF + slack && waits[0] >= FIRST_BACKOFF,
+        "{waits:?}"
+    );
+    assert!(
+        waits[1] > waits[0] * 3 / 2 && waits[2] > waits[1] * 3 / 2,
+        "{waits:?}"
+    );
     let mut seen = Vec::new();
     while let Ok((server, h)) = rx.try_recv() {
         seen.push((server, h));

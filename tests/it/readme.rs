@@ -83,7 +83,17 @@ fn cli_table_matches_help() {
             .lines()
             .filter_map(|l| l.split_whitespace().find(|w| w.starts_with("--")))
             .map(|w| w.trim_end_matches(','))
-            .filter(|f| !["--config", "--db", "--script-colors", "--help", "--version"].contains(f))
+            .filter(|f| {
+                ![
+                    "--config",
+                    "--db",
+                    "--script-colors",
+                    "--ascii",
+                    "--help",
+                    "--version",
+                ]
+                .contains(f)
+            })
             .collect();
         for f in &flags {
             assert!(usage.contains(f), "README `{usage}` lacks {f}");
@@ -104,7 +114,7 @@ fn cli_table_matches_help() {
         .find(|l| l.starts_with("flipdeck [--config"))
         .expect("the usage line")
         .to_string();
-    for g in ["--config", "--db", "--script-colors"] {
+    for g in ["--config", "--db", "--script-colors", "--ascii"] {
         assert!(global.contains(g), "the usage line `{global}` lacks {g}");
     }
     for code in ["0", "1", "2"] {

@@ -14,5 +14,13 @@ pub async fn run(config_path: &Path, explicit: bool, db_path: &Path, ascii: bool
     }
     let config = Config::load(config_path)?;
     let store = Arc::new(Store::open(db_path)?);
-    crate::ui::run(config, store, crate::ui::Options { header: None, ascii }).await
+    crate::ui::run(
+        config,
+        store,
+        crate::ui::Options {
+            header: None,
+            ascii,
+        },
+    )
+    .await
 }

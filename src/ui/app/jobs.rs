@@ -57,7 +57,10 @@ impl App {
                     self.should_quit = true;
                     return vec![];
                 }
-                self.toast("cancelling running jobs cleanly… (q again leaves now)", false);
+                self.toast(
+                    "cancelling running jobs cleanly… (q again leaves now)",
+                    false,
+                );
                 vec![Effect::CancelAll]
             }
             Modal::Help => vec![],

@@ -30,8 +30,10 @@ impl Link {
             Health::Unreachable { error, retry_at } => Link::Unreachable {
                 error,
                 retry_at: Utc::now()
-                    + chrono::Duration::from_std(retry_at.saturating_duration_since(Instant::now()))
-                        .unwrap_or_default(),
+                    + chrono::Duration::from_std(
+                        retry_at.saturating_duration_since(Instant::now()),
+                    )
+                    .unwrap_or_default(),
             },
         }
     }
@@ -145,9 +147,9 @@ impl App {
             .filter_map(|d| d.started_at);
         // A server's next try counts down each second.
         let retry = self.links.values().filter_map(|l| match l {
-            Link::Unreachable { retry_at, .. } if *retry_at > now => {
-                Some(Duration::from_millis(((*retry_at - now).num_milliseconds() % 1000 + 1) as u64))
-            }
+            Link::Unreachable { retry_at, .. } if *retry_at > now => Some(Duration::from_millis(
+                ((*retry_at - now).num_milliseconds() % 1000 + 1) as u64,
+            )),
             _ => None,
         });
         tree.chain(table)

@@ -38,9 +38,15 @@ pub(super) fn draw(f: &mut Frame<'_>, app: &App, theme: &Theme, area: Rect) {
     let mut block = pane_block(title, app.focus == Pane::Table, theme);
     if let Some(holder) = &site.lock {
         let who = crate::ui::app::holder_line(holder);
-        block = block.title_bottom(Line::from(Span::styled(format!(" locked by {who} "), theme.error())));
+        block = block.title_bottom(Line::from(Span::styled(
+            format!(" locked by {who} "),
+            theme.error(),
+        )));
     } else if unreachable.is_some() {
-        block = block.title_bottom(Line::from(Span::styled(" server unreachable ", theme.error())));
+        block = block.title_bottom(Line::from(Span::styled(
+            " server unreachable ",
+            theme.error(),
+        )));
     }
     if visible.is_empty() {
         let msg = match unreachable {
@@ -61,7 +67,11 @@ pub(super) fn draw(f: &mut Frame<'_>, app: &App, theme: &Theme, area: Rect) {
             }
             _ => "No deployment matches the filter (Esc clears it).".to_string(),
         };
-        let style = if unreachable.is_some() { theme.error() } else { ratatui::style::Style::new() };
+        let style = if unreachable.is_some() {
+            theme.error()
+        } else {
+            ratatui::style::Style::new()
+        };
         f.render_widget(
             Paragraph::new(Span::styled(msg, style))
                 .wrap(Wrap { trim: true })
@@ -87,7 +97,10 @@ pub(super) fn draw(f: &mut Frame<'_>, app: &App, theme: &Theme, area: Rect) {
     let fixed = id_w + 10 + 6 + 7 + 4 + 6 + 6 + 7;
     let with_release = inner >= fixed + RELEASE_W + 1 + BRANCH_MIN + 2;
     let room = inner.saturating_sub(fixed + if with_release { RELEASE_W + 1 } else { 0 });
-    let branch_w = longest_branch.clamp(BRANCH_MIN, BRANCH_MAX).min(room).max(1);
+    let branch_w = longest_branch
+        .clamp(BRANCH_MIN, BRANCH_MAX)
+        .min(room)
+        .max(1);
     let rows: Vec<Row<'_>> = visible
         .iter()
         .map(|d| {
@@ -103,7 +116,9 @@ pub(super) fn draw(f: &mut Frame<'_>, app: &App, theme: &Theme, area: Rect) {
                 active,
             ];
             if with_release {
-                cells.push(Cell::from(d.release_name.clone().unwrap_or_else(|| "-".into())));
+                cells.push(Cell::from(
+                    d.release_name.clone().unwrap_or_else(|| "-".into()),
+                ));
             }
             cells.extend([
                 Cell::from(d.branch.clone().unwrap_or_default()),

@@ -27,13 +27,13 @@ pub(super) fn draw(f: &mut Frame<'_>, app: &App, theme: &Theme, area: Rect) {
         }
         lines.push(site_line(app, s, i == app.selected, theme, width));
     }
-    let title = if app.site_filter.is_empty() && !(app.filter_editing && app.filter_pane == Pane::Tree)
-    {
-        " Servers ".to_string()
-    } else {
-        let cursor = if app.filter_editing { "▏" } else { "" };
-        format!(" Servers — /{}{cursor} ", app.site_filter)
-    };
+    let title =
+        if app.site_filter.is_empty() && !(app.filter_editing && app.filter_pane == Pane::Tree) {
+            " Servers ".to_string()
+        } else {
+            let cursor = if app.filter_editing { "▏" } else { "" };
+            format!(" Servers — /{}{cursor} ", app.site_filter)
+        };
     let block = pane_block(title, app.focus == Pane::Tree, theme);
     f.render_widget(Paragraph::new(lines).block(block), area);
 }

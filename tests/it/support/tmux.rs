@@ -45,16 +45,20 @@ impl Tmux {
                 "-y",
                 &height.to_string(),
             ])
-            .arg(cmd)
+            .arg(format!("export LANG=C.UTF-8; unset LC_ALL LC_CTYPE; {cmd}"))
             .status()
             .expect("tmux runs");
         assert!(status.success(), "tmux new-session failed");
         t
     }
 
+    /// tmux in a UTF-8 locale whatever the tests' own (it would show `_` for what it thinks the
+    /// terminal cannot draw); a command that wants another locale sets it itself.
     fn tmux(&self) -> Command {
         let mut c = Command::new("tmux");
-        c.args(["-L", &self.socket]);
+        c.args(["-L", &self.socket])
+            .env("LANG", "C.UTF-8")
+            .env_remove("LC_ALL");
         c
     }
 

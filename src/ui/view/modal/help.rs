@@ -9,7 +9,11 @@ use ratatui::text::{Line, Span};
 
 pub(super) fn dialog(keys: &keymap::Keymap, theme: &Theme, area: Rect) -> Dialog<'static> {
     let rows = keys.help_rows();
-    let key_w = rows.iter().map(|(k, _)| k.chars().count()).max().unwrap_or(4);
+    let key_w = rows
+        .iter()
+        .map(|(k, _)| k.chars().count())
+        .max()
+        .unwrap_or(4);
     // Too many rows for the screen: two columns, each help cut to fit.
     let two = rows.len() + 8 > area.height as usize;
     let cell = |k: &str, h: &str, w: usize| -> Vec<Span<'static>> {
