@@ -492,12 +492,18 @@ pub const BINDINGS: &[Binding] = &[
     },
 ];
 
+/// A key as a terminal sends it.
+pub type Code = (KeyCode, KeyModifiers);
+
+/// An action asked for by other keys than the table's: the action, its keys, how they are spelled.
+type Remap = (Action, Vec<Code>, String);
+
 /// The keymap in use: the table above, with the config's `[keys]` giving pane actions other
 /// keys (see `keyspec`). The default (no remapping) is the table itself.
 #[derive(Debug, Clone, Default)]
 pub struct Keymap {
     /// An action, the keys that now ask for it in the panes, and how they are spelled.
-    remapped: Vec<(Action, Vec<(KeyCode, KeyModifiers)>, String)>,
+    remapped: Vec<Remap>,
 }
 
 static DEFAULT: Keymap = Keymap {
@@ -510,7 +516,7 @@ impl Keymap {
     pub fn remap(
         mut self,
         action: Action,
-        codes: Vec<(KeyCode, KeyModifiers)>,
+        codes: Vec<Code>,
         keys: String,
     ) -> Result<Keymap, String> {
         if !BINDINGS.iter().any(|b| b.action == action && b.in_panes()) {
@@ -522,11 +528,7 @@ impl Keymap {
     }
 
     /// The remapped action of a pane binding's action, if any.
-    fn remapped(
-        &self,
-        b: &Binding,
-        layer: Layer,
-    ) -> Option<&(Action, Vec<(KeyCode, KeyModifiers)>, String)> {
+    fn remapped(&self, b: &Binding, layer: Layer) -> Option<&Remap> {
         if !matches!(layer, Layer::Pane(_)) {
             return None;
         }
