@@ -2,11 +2,10 @@
 //! a lost server says so and comes back, refusals come before dialogs, the quit dialog survives
 //! its jobs ending, ASCII without a UTF-8 locale, remapped keys.
 
-use crate::support::tmux::{self, Tmux};
+use crate::support::tmux::{self, Tmux, WAIT, exit_code};
 use crate::support::{DOMAIN, Harness, TransportKind};
 use std::time::Duration;
 
-const WAIT: Duration = Duration::from_secs(20);
 /// The config's `refresh_s` in these tests.
 const REFRESH_S: u64 = 1;
 /// How soon a change made elsewhere must be on screen: `refresh_s` + 1 s, and as much again for
@@ -19,28 +18,9 @@ fn with_top(h: &Harness, top: &str) {
     std::fs::write(&h.config, format!("{top}\n{text}")).unwrap();
 }
 
-/// Runs the dashboard in a UTF-8 locale (unless `env` says otherwise); its exit code lands in
-/// `exit-code` beside the config.
+/// Runs the dashboard in a UTF-8 locale, then `env`.
 fn dashboard(h: &Harness, env: &str, width: u16, height: u16) -> Tmux {
-    let cmd = format!(
-        "LANG=C.UTF-8 LC_ALL= {env} FLIPDECK_CONFIG='{}' FLIPDECK_DB='{}' '{}'; echo $? > '{}'; sleep 60",
-        h.config.display(),
-        h.db.display(),
-        env!("CARGO_BIN_EXE_flipdeck"),
-        h.dir.path().join("exit-code").display()
-    );
-    Tmux::start(&cmd, width, height)
-}
-
-fn exit_code(h: &Harness) -> Option<String> {
-    let deadline = std::time::Instant::now() + WAIT;
-    while std::time::Instant::now() < deadline {
-        if let Ok(s) = std::fs::read_to_string(h.dir.path().join("exit-code")) {
-            return Some(s.trim().to_string());
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    None
+    tmux::dashboard(h, &format!("LANG=C.UTF-8 {env}"), "", width, height)
 }
 
 /// The table's row of deployment `id`.
@@ -186,15 +166,7 @@ fn lang_c_renders_ascii() {
     t.keys(&["q"]);
     assert_eq!(exit_code(&h).as_deref(), Some("0"));
     // --ascii does the same in a UTF-8 locale.
-    std::fs::remove_file(h.dir.path().join("exit-code")).unwrap();
-    let cmd = format!(
-        "LANG=C.UTF-8 FLIPDECK_CONFIG='{}' FLIPDECK_DB='{}' '{}' --ascii; echo $? > '{}'; sleep 60",
-        h.config.display(),
-        h.db.display(),
-        env!("CARGO_BIN_EXE_flipdeck"),
-        h.dir.path().join("exit-code").display()
-    );
-    let t = Tmux::start(&cmd, 100, 30);
+    let t = tmux::dashboard(&h, "LANG=C.UTF-8", "--ascii", 100, 30);
     let s = t.wait_for("+ success", WAIT);
     assert!(s.lines().all(|l| l.is_ascii()), "{s}");
     t.keys(&["q"]);

@@ -49,6 +49,10 @@ fn unreachable(app: &mut App, server: &str) {
     });
 }
 
+fn last_toast(app: &App) -> &str {
+    app.toasts.last().map_or("", |t| t.text.as_str())
+}
+
 fn ch(c: char) -> KeyEvent {
     key(KeyCode::Char(c))
 }
@@ -71,7 +75,7 @@ fn a_lock_from_elsewhere_shows_and_clears_and_refuses_before_any_dialog() {
     for k in ['d', 'p'] {
         assert!(app.on_key(ch(k)).is_empty());
         assert!(app.modal.is_none(), "{k} opened a dialog");
-        let t = &app.toasts.last().unwrap().text;
+        let t = last_toast(&app);
         assert!(
             t.contains("locked by ops@elsewhere (deploy #7, since 08:30:00Z)"),
             "{t}"
@@ -111,7 +115,7 @@ fn a_site_locking_under_the_deploy_dialog_cannot_be_confirmed() {
         matches!(app.modal, Some(Modal::ConfirmDeploy { .. })),
         "the dialog stays, saying why"
     );
-    assert!(app.toasts.last().unwrap().text.contains("locked by"));
+    assert!(last_toast(&app).contains("locked by"));
     snapshots("deploy_dialog_site_locked", &mut app);
     app.on_key(key(KeyCode::Esc));
     assert!(app.modal.is_none());
@@ -159,7 +163,7 @@ fn a_target_pruned_under_the_rollback_dialog_cannot_be_confirmed() {
         list,
     });
     assert!(app.on_key(ch('y')).is_empty());
-    assert!(app.toasts.last().unwrap().text.contains("not now"));
+    assert!(last_toast(&app).contains("not now"));
 }
 
 #[test]
@@ -216,13 +220,7 @@ fn an_unreachable_server_says_so_in_the_tree_and_its_table() {
     assert!(!s.contains("Press d to deploy"), "{s}");
     app.on_key(ch('d'));
     assert!(app.modal.is_none());
-    assert!(
-        app.toasts
-            .last()
-            .unwrap()
-            .text
-            .contains("web2 is unreachable")
-    );
+    assert!(last_toast(&app).contains("web2 is unreachable"));
     app.toasts.clear();
     snapshots("server_unreachable", &mut app);
     // The countdown to the next try ticks each second.

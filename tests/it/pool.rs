@@ -24,6 +24,14 @@ fn engine(h: &Harness, connectors: Connectors) -> Engine {
     Engine::new(Arc::new(Store::open(&h.db).unwrap()), tx, connectors)
 }
 
+async fn deploy(engine: &Engine, site: &flipdeck::config::SiteRef<'_>, c: &dyn Connector) {
+    let opts = DeployOptions::default();
+    engine
+        .deploy(site, c, opts, CancellationToken::new())
+        .await
+        .unwrap();
+}
+
 /// How many SSH logins sshd accepted so far.
 fn logins(h: &Harness) -> usize {
     let TransportKind::Ssh(s) = &h.transport else {
@@ -67,15 +75,7 @@ async fn one_warm_connection_serves_every_job_and_read_and_a_drop_gets_a_fresh_o
         .rollback(&site, &c, RollbackOptions::default())
         .await
         .unwrap();
-    engine
-        .deploy(
-            &site,
-            &c,
-            DeployOptions::default(),
-            CancellationToken::new(),
-        )
-        .await
-        .unwrap();
+    deploy(&engine, &site, &c).await;
     let grown = engine.watch(site.server, &c, &offsets).await.unwrap();
     assert_eq!(
         grown[0].relog.len(),
@@ -96,15 +96,7 @@ async fn one_warm_connection_serves_every_job_and_read_and_a_drop_gets_a_fresh_o
         assert!(Instant::now() < deadline, "the drop was not noticed");
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
-    engine
-        .deploy(
-            &site,
-            &c,
-            DeployOptions::default(),
-            CancellationToken::new(),
-        )
-        .await
-        .unwrap();
+    deploy(&engine, &site, &c).await;
     assert_eq!(pooled.opened(), 2);
     assert_eq!(logins(&h) - before, 2);
 }

@@ -117,6 +117,37 @@ impl Tmux {
     }
 }
 
+/// How long the dashboard tests wait for a screen or an exit.
+pub const WAIT: Duration = Duration::from_secs(20);
+
+/// Runs the dashboard on the harness's config and history, with `env` (`VAR=value ...`) and
+/// `args` before it; its exit code lands in `exit-code` beside the config (see `exit_code`).
+pub fn dashboard(h: &super::Harness, env: &str, args: &str, width: u16, height: u16) -> Tmux {
+    let cmd = format!(
+        "{env} FLIPDECK_CONFIG='{}' FLIPDECK_DB='{}' '{}' {args}; echo $? > '{}'; sleep 60",
+        h.config.display(),
+        h.db.display(),
+        env!("CARGO_BIN_EXE_flipdeck"),
+        h.dir.path().join("exit-code").display()
+    );
+    Tmux::start(&cmd, width, height)
+}
+
+/// The dashboard's exit code, once it has exited (`None` if it has not within `WAIT`); read
+/// once: a second dashboard of the same harness writes its own.
+pub fn exit_code(h: &super::Harness) -> Option<String> {
+    let file = h.dir.path().join("exit-code");
+    let deadline = Instant::now() + WAIT;
+    while Instant::now() < deadline {
+        if let Ok(s) = std::fs::read_to_string(&file) {
+            let _ = std::fs::remove_file(&file);
+            return Some(s.trim().to_string());
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    None
+}
+
 impl Drop for Tmux {
     fn drop(&mut self) {
         let _ = self.tmux().args(["kill-server"]).output();
