@@ -4,9 +4,10 @@
 //!    real `App` and `Worker`, over a real sshd on loopback) until the live link has switched on
 //!    the server; against the same with a cold connection per job (what the dashboard did
 //!    before), and the bare cost of one exec on a warm connection (the login shell's start). It
-//!    runs twice: logged in as the current user (whose shell may read start-up files on every
-//!    exec: root's `.bashrc` here runs `pyenv init`), then, as root, as a system user
-//!    `flipdeck-bench` whose login shell is `/bin/sh` (created if missing).
+//!    logs in as a system user `flipdeck-bench` whose login shell is `/bin/sh` (created when
+//!    running as root), so that the figures are flipdeck's and not the start-up files' of the
+//!    current user's shell (root's `.bashrc` here runs `pyenv init` on every exec);
+//!    FLIPDECK_BENCH_AS_ME=1 measures as the current user too.
 //! 2. An idle dashboard (the real binary, in a pty made by `script` inside tmux) watching 20
 //!    servers (20 sshd on 127.0.0.2-21) with `refresh_s = 5`: its CPU time and the bytes it writes
 //!    to the terminal while nothing changes. FLIPDECK_BENCH_IDLE_S=N watches N s (default 60).
@@ -68,6 +69,37 @@ fn server_block(s: &sshd::TestSshd, name: &str, known: &Path, root: &Path, repo:
         "{}\n[[servers.sites]]\ndomain = \"{DOMAIN}\"\nrepository = \"{}\"\ndeployment_script = \"true\"\n",
         s.server_block(name, known, root),
         repo.display()
+    )
+}
+
+/// `server_block`, logged in as `user` when given: that user then reads sshd's
+/// authorized_keys and owns the site's root and the repository.
+fn login_block(
+    s: &sshd::TestSshd,
+    name: &str,
+    known: &Path,
+    root: &Path,
+    repo: &Path,
+    user: Option<&str>,
+) -> String {
+    let text = server_block(s, name, known, root, repo);
+    let Some(u) = user else { return text };
+    use std::os::unix::fs::PermissionsExt;
+    let open = std::fs::Permissions::from_mode(0o755);
+    for d in [s.dir(), root.parent().unwrap(), repo.parent().unwrap()] {
+        std::fs::set_permissions(d, open.clone()).unwrap();
+    }
+    for p in [root, repo] {
+        let ok = Command::new("chown")
+            .args(["-R", u])
+            .arg(p)
+            .status()
+            .unwrap();
+        assert!(ok.success());
+    }
+    text.replace(
+        &format!("user = \"{}\"", s.user),
+        &format!("user = \"{u}\""),
     )
 }
 
@@ -152,7 +184,7 @@ impl Dash {
             self.worker.run(f);
         }
         while live(root) == before {
-            if t.elapsed() > Duration::from_secs(30) {
+            if t.elapsed() > Duration::from_secs(120) {
                 // Say why: the job's outcome is in the toasts.
                 while let Ok(l) = self.loaded.try_recv() {
                     self.app.on_loaded(l);
@@ -176,26 +208,7 @@ async fn rollbacks(user: Option<&str>) {
     let root = dir.path().join("srv");
     std::fs::create_dir_all(&root).unwrap();
     let repo = repo(dir.path());
-    let mut text = server_block(&sshd, "bench", &known, &root, &repo);
-    if let Some(u) = user {
-        // The other user reads sshd's authorized_keys and owns the repository and the root.
-        use std::os::unix::fs::PermissionsExt;
-        let open = std::fs::Permissions::from_mode(0o755);
-        std::fs::set_permissions(sshd.dir(), open.clone()).unwrap();
-        std::fs::set_permissions(dir.path(), open).unwrap();
-        for p in [&root, &repo] {
-            let ok = Command::new("chown")
-                .args(["-R", u])
-                .arg(p)
-                .status()
-                .unwrap();
-            assert!(ok.success());
-        }
-        text = text.replace(
-            &format!("user = \"{}\"", sshd.user),
-            &format!("user = \"{u}\""),
-        );
-    }
+    let text = login_block(&sshd, "bench", &known, &root, &repo, user);
     let config = Config::parse(&text, &dir.path().join("config.toml")).unwrap();
     let db = dir.path().join("history.db");
     {
@@ -300,7 +313,7 @@ fn tmux(socket: &str, args: &[&str]) {
         .unwrap();
 }
 
-fn idle() {
+fn idle(user: Option<&str>) {
     let seconds: u64 = std::env::var("FLIPDECK_BENCH_IDLE_S")
         .ok()
         .and_then(|s| s.parse().ok())
@@ -317,7 +330,14 @@ fn idle() {
     for (i, s) in servers.iter().enumerate() {
         let root = dir.path().join(format!("srv{i}"));
         std::fs::create_dir_all(&root).unwrap();
-        text.push_str(&server_block(s, &format!("s{i}"), &known, &root, &repo));
+        text.push_str(&login_block(
+            s,
+            &format!("s{i}"),
+            &known,
+            &root,
+            &repo,
+            user,
+        ));
     }
     let config = dir.path().join("config.toml");
     std::fs::write(&config, text).unwrap();
@@ -430,13 +450,15 @@ fn find_pid(config: &Path) -> String {
 
 fn main() {
     let rt = tokio::runtime::Runtime::new().unwrap();
-    rt.block_on(rollbacks(None));
-    match plain_user() {
-        Some(u) => rt.block_on(rollbacks(Some(u))),
-        None => println!(
-            "(no user with a plain /bin/sh login: run as root to measure without shell start-up files)"
-        ),
+    // As a user whose login shell reads no start-up files, when there can be one; as oneself
+    // too with FLIPDECK_BENCH_AS_ME=1 (or when there cannot).
+    let plain = plain_user();
+    if plain.is_none() || std::env::var("FLIPDECK_BENCH_AS_ME").is_ok_and(|v| v == "1") {
+        rt.block_on(rollbacks(None));
+    }
+    if let Some(u) = plain {
+        rt.block_on(rollbacks(Some(u)));
     }
     drop(rt);
-    idle();
+    idle(plain);
 }
