@@ -294,6 +294,8 @@ fn plain_user() -> Option<&'static str> {
             ])
             .status();
     }
+    // A locked account ("!") may not log in at all, keys or not: no password instead ("*").
+    let _ = Command::new("usermod").args(["-p", "*", USER]).status();
     exists(USER).then_some(USER)
 }
 
