@@ -48,10 +48,22 @@ fn row(screen: &str, id: i64) -> Option<String> {
 
 #[test]
 fn cli_deploys_and_rollbacks_show_up_without_a_key() {
-    if !tmux::available() {
-        return;
+    if tmux::available() {
+        cli_changes_show_up(Harness::local());
     }
-    let Some(h) = Harness::ssh() else { return };
+}
+
+#[test]
+fn cli_deploys_and_rollbacks_over_ssh_show_up_without_a_key() {
+    if tmux::available()
+        && let Some(h) = Harness::ssh()
+    {
+        cli_changes_show_up(h);
+    }
+}
+
+/// A CLI deploy and a CLI rollback from a second shell, with the dashboard open on `h`.
+fn cli_changes_show_up(h: Harness) {
     h.write_config("deployment_script = \"true\"");
     with_top(&h, &format!("refresh_s = {REFRESH_S}"));
     h.ok(&["deploy", DOMAIN]);
