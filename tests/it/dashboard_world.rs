@@ -420,3 +420,14 @@ fn ages_tick_each_second_under_a_minute_then_each_minute() {
     assert!(app.next_age_change(now).unwrap() <= std::time::Duration::from_secs(60));
     let _ = Link::Connected;
 }
+
+#[test]
+fn the_help_fits_both_sizes() {
+    let mut app = sample_app();
+    app.on_key(ch('?'));
+    snapshots("help", &mut app);
+    let s = render(&mut app, 80, 24);
+    for k in ["gg", "1/2/3", "copy", "mouse", "q/Ctrl-C"] {
+        assert!(s.contains(k), "{k} in the help at 80x24: {s}");
+    }
+}
