@@ -403,6 +403,12 @@ fn idle(user: Option<&str>) {
     let hz = 100.0;
     let cpu = (ticks1 - ticks0) as f64 / hz / wall * 100.0;
     let per_minute = (bytes1 - bytes0) as f64 * 60.0 / wall;
+    // SIGTERM: the dashboard restores the terminal and exits, and `script` with it.
+    // SAFETY: plain syscall on the process this bench started.
+    unsafe {
+        libc::kill(pid.parse().unwrap(), libc::SIGTERM);
+    }
+    std::thread::sleep(Duration::from_secs(1));
     tmux(&socket, &["kill-server"]);
     println!("idle dashboard, 20 servers over SSH, refresh_s = 5, 200x50, {wall:.0} s watched:");
     println!("  CPU:                        {cpu:.2}% of a core (target <= 1%)");
