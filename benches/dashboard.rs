@@ -69,7 +69,10 @@ fn main() {
         list: vec![d],
     });
     let mut term = Terminal::new(TestBackend::new(200, 50)).unwrap();
-    let theme = Theme { color: true };
+    let theme = Theme {
+        color: true,
+        ..Theme::plain()
+    };
     let total = 200_000usize;
     let frame = Duration::from_millis(16);
     let mut slowest = Duration::ZERO;

@@ -151,7 +151,7 @@ impl Demo {
         )?;
         let store = Arc::new(Store::open(&self.db_path)?);
         let (tx, _rx) = tokio::sync::mpsc::unbounded_channel();
-        let engine = Engine::new(store, tx, crate::transport::connect::connector_for);
+        let engine = Engine::new(store, tx, crate::transport::connect::direct());
         let deploy = async |site: &str, branch: Option<&str>| -> Result<()> {
             let s: SiteRef<'_> = quick.find_site(site)?;
             let opts = DeployOptions {

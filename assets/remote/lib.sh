@@ -457,6 +457,45 @@ reserve() {
   (set -C; printf '%s\n' "$token" > "$meta/made/$1") 2>/dev/null
 }
 
+# site_paths DOMAIN: the layout's paths of the site DOMAIN under $root.
+site_paths() {
+  base="$root/deployments/$1"
+  live="$root/$1"
+  shared="$base/shared"
+  meta="$base/.flipdeck"
+  lock="$meta/lock"
+}
+
+# inspect_site OFFSET TAIL: a read-only look at the site whose paths are set (site_paths): the
+# live link, the release directories, the lock holder, and the release log (its size, then the
+# lines after byte OFFSET, or its newest TAIL lines when OFFSET is 0 or past its end, as after a
+# rotation).
+inspect_site() {
+  if [ -L "$live" ]; then setv live "$(readlink "$live")"; elif [ -e "$live" ]; then setv live_not_link 1; fi
+  if [ -d "$base" ]; then
+    for d in "$base"/*/; do
+      [ -d "$d" ] || continue
+      d=${d%/}; d=${d##*/}
+      [ "$d" = shared ] && continue
+      # A release replaced by a symlink (into another site, out of the root) is not a release.
+      if [ -L "$base/$d" ]; then
+        setv release_link "$d -> $(readlink "$base/$d")"
+      else
+        setv release "$d"
+      fi
+    done
+  fi
+  if [ -d "$lock" ]; then setv lock "$(head -n 1 "$lock/owner" 2>/dev/null)"; fi
+  [ -f "$meta/releases.log" ] || return 0
+  size=$(wc -c < "$meta/releases.log" | tr -d ' ')
+  setv relog_size "$size"
+  if [ "$1" -gt 0 ] && [ "$1" -le "$size" ]; then
+    tail -c +"$(($1 + 1))" "$meta/releases.log"
+  else
+    tail -n "$2" "$meta/releases.log"
+  fi | while IFS= read -r l; do setv relog "$l"; done
+}
+
 # The layout's paths. Without a configured root it is the login user's home, checked as a
 # configured root is (absolute, no `..`, no control characters) and reported (`root`).
 if [ "$home_root" = 1 ]; then
@@ -471,8 +510,4 @@ if [ "$home_root" = 1 ]; then
   root=${HOME%/}
   setv root "$HOME"
 fi
-base="$root/deployments/$domain"
-live="$root/$domain"
-shared="$base/shared"
-meta="$base/.flipdeck"
-lock="$meta/lock"
+site_paths "$domain"

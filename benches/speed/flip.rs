@@ -80,7 +80,7 @@ keep = 14
         );
         Flip {
             root,
-            engine: Engine::new(store, tx, flipdeck::transport::connect::connector_for),
+            engine: Engine::new(store, tx, flipdeck::transport::connect::direct()),
             config,
             connector,
             steps,

@@ -149,7 +149,10 @@ fn time_dashboard(config: &Path, db: &Path) -> (Duration, usize) {
         }
     }
     let mut term = Terminal::new(TestBackend::new(200, 50)).unwrap();
-    let theme = flipdeck::ui::theme::Theme { color: true };
+    let theme = flipdeck::ui::theme::Theme {
+        color: true,
+        ..flipdeck::ui::theme::Theme::plain()
+    };
     term.draw(|f| flipdeck::ui::view::draw(f, &app, &theme))
         .unwrap();
     (t.elapsed(), rows)

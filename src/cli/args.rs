@@ -30,6 +30,10 @@ pub struct Cli {
     /// Only the servers of this stage (`stage = "NAME"` in the config)
     #[arg(long, global = true, value_name = "NAME", add = ArgValueCandidates::new(complete::stages))]
     pub stage: Option<String>,
+    /// Draw the dashboard with ASCII borders and symbols (the default when the locale is not
+    /// UTF-8)
+    #[arg(long, global = true)]
+    pub ascii: bool,
     #[command(subcommand)]
     pub command: Option<Command>,
 }

@@ -92,7 +92,7 @@ impl Ctx {
             tokio::spawn(printer::print_events(rx, quiet, tagged, colors))
         };
         let engine = Arc::new(
-            Engine::new(store, tx, crate::transport::connect::connector_for)
+            Engine::new(store, tx, crate::transport::connect::direct())
                 .with_redactor(config.redactor.clone()),
         );
         Ok(Ctx {
@@ -159,13 +159,14 @@ async fn run(cli: Cli) -> Result<()> {
             cli.config.is_some(),
             &db_path(&cli),
             cli.stage.as_deref(),
+            cli.ascii,
         )
         .await;
     };
     // These need no config: the demo makes its own, `init` writes one, the rest describe the CLI;
     // `doctor` needs no history.
     match command {
-        Command::Demo { dir, keep } => return demo::run(dir.clone(), *keep).await,
+        Command::Demo { dir, keep } => return demo::run(dir.clone(), *keep, cli.ascii).await,
         Command::Init => return init::run(&config_path(&cli)),
         Command::Completions { shell } => {
             print!("{}", complete::script(*shell)?);

@@ -10,8 +10,9 @@ mod web;
 
 use super::raw::{RawConfig, RawJump, RawServer, RawSite, line_of};
 use super::{
-    Config, DEFAULT_CACHED, DEFAULT_KEEP, DEFAULT_SCRIPT, DEFAULT_SHARED, DEFAULT_WEB_USER,
-    DEFAULT_WRITABLE, Jump, ServerConfig, SiteConfig, SshConfig, TransportKind, Writable,
+    COLOR_ELEMENTS, Config, DEFAULT_CACHED, DEFAULT_KEEP, DEFAULT_SCRIPT, DEFAULT_SHARED,
+    DEFAULT_WEB_USER, DEFAULT_WRITABLE, Jump, KeyBinding, ServerConfig, SiteConfig, SshConfig,
+    ThemeName, TransportKind, Writable,
 };
 use crate::error::{Error, Result};
 use crate::redact::Redactor;
@@ -88,12 +89,92 @@ impl<'a> Check<'a> {
             1..=100,
             "must be a whole number from 1 to 100",
         )?;
+        let refresh_s = self.in_range(
+            raw.refresh_s.as_ref(),
+            "refresh_s",
+            0..=3600,
+            "must be a whole number of seconds from 0 (off) to 3600",
+        )?;
         Ok(Config {
             path: self.path.to_path_buf(),
             servers,
             redactor,
             parallel: parallel.map_or(10, |p| p as usize),
+            refresh: match refresh_s {
+                Some(0) => None,
+                s => Some(Duration::from_secs(s.unwrap_or(5) as u64)),
+            },
+            theme: self.theme(raw.theme.as_ref())?,
+            colors: self.colors(raw.colors.as_ref())?,
+            keys: self.keys(raw.keys.as_ref())?,
         })
+    }
+
+    /// `theme`: one of the built-in themes.
+    fn theme(&self, theme: Option<&Spanned<String>>) -> Result<ThemeName> {
+        Ok(match theme.map(|t| t.get_ref().as_str()) {
+            None | Some("dark") => ThemeName::Dark,
+            Some("light") => ThemeName::Light,
+            Some("mono") => ThemeName::Mono,
+            Some(_) => {
+                let t = theme.expect("set");
+                return Err(self.err(t.span(), "theme", "must be \"dark\", \"light\" or \"mono\""));
+            }
+        })
+    }
+
+    /// `[colors]`: known elements, each a colour name, `#rrggbb` or a 0-255 index.
+    fn colors(
+        &self,
+        colors: Option<&std::collections::BTreeMap<String, Spanned<String>>>,
+    ) -> Result<Vec<(String, String)>> {
+        let mut out = Vec::new();
+        for (element, value) in colors.into_iter().flatten() {
+            let key = format!("colors.{element}");
+            if !COLOR_ELEMENTS.contains(&element.as_str()) {
+                let why = format!(
+                    "is not an element; the elements are {}",
+                    COLOR_ELEMENTS.join(", ")
+                );
+                return Err(self.err(value.span(), &key, &why));
+            }
+            if value.get_ref().parse::<ratatui::style::Color>().is_err() {
+                let why = "must be a colour name (red, lightblue, darkgray, …), \"#rrggbb\" or an index 0-255";
+                return Err(self.err(value.span(), &key, why));
+            }
+            out.push((element.clone(), value.get_ref().clone()));
+        }
+        Ok(out)
+    }
+
+    /// `[keys]`: each action's key, or list of keys. Which actions and keys exist, and clashes,
+    /// the dashboard checks when it starts (the keymap is its own), at these lines.
+    fn keys(
+        &self,
+        keys: Option<&std::collections::BTreeMap<String, Spanned<toml::Value>>>,
+    ) -> Result<Vec<KeyBinding>> {
+        let mut out = Vec::new();
+        for (action, value) in keys.into_iter().flatten() {
+            let list = match value.get_ref() {
+                toml::Value::String(k) => vec![k.clone()],
+                toml::Value::Array(a) if !a.is_empty() => a
+                    .iter()
+                    .map(|v| v.as_str().map(str::to_string))
+                    .collect::<Option<Vec<_>>>()
+                    .unwrap_or_default(),
+                _ => vec![],
+            };
+            if list.is_empty() {
+                let why = "must be a key (\"d\", \"ctrl-d\", \"F5\") or a list of keys";
+                return Err(self.err(value.span(), &format!("keys.{action}"), why));
+            }
+            out.push(KeyBinding {
+                action: action.clone(),
+                keys: list,
+                line: line_of(self.text, value.span().start),
+            });
+        }
+        Ok(out)
     }
 
     /// One `[[servers]]` table; `earlier` are the servers before it, whose names it must not reuse.

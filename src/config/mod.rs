@@ -86,8 +86,40 @@ pub struct Config {
     pub servers: Vec<ServerConfig>,
     /// Secrets hidden from script output (the built-in patterns unless `redact` is set).
     pub redactor: crate::redact::Redactor,
-    /// How many servers a command for a bare domain works on at once (`parallel`, default 10).
+    /// How many servers a command for a bare domain works on at once (`parallel`, default 10);
+    /// also how many connections the dashboard opens at once.
     pub parallel: usize,
+    /// How often the dashboard reads every server (`refresh_s`, default 5 s; `None`: never).
+    pub refresh: Option<std::time::Duration>,
+    /// The dashboard's colours (`theme`), and per-element overrides (`[colors]`).
+    pub theme: ThemeName,
+    pub colors: Vec<(String, String)>,
+    /// The dashboard's remapped keys (`[keys]`), checked against its keymap when it starts.
+    pub keys: Vec<KeyBinding>,
+}
+
+/// The dashboard's built-in colour themes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum ThemeName {
+    #[default]
+    Dark,
+    Light,
+    /// No colour: bold, dim and reverse only (as with `NO_COLOR`).
+    Mono,
+}
+
+/// The screen elements `[colors]` can set.
+pub const COLOR_ELEMENTS: &[&str] = &[
+    "ok", "error", "warn", "step", "notice", "key", "dim", "border", "focus", "active",
+];
+
+/// One `[keys]` entry: an action of the dashboard and the keys that now ask for it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KeyBinding {
+    pub action: String,
+    pub keys: Vec<String>,
+    /// Where it is in the file, for the error if the dashboard refuses it.
+    pub line: usize,
 }
 
 #[derive(Debug, Clone)]

@@ -22,6 +22,14 @@ pub(super) struct RawConfig {
     pub redact: Option<Spanned<Vec<String>>>,
     /// How many servers a command works on at once.
     pub parallel: Option<Spanned<i64>>,
+    /// Seconds between the dashboard's reads of every server; 0 turns them off.
+    pub refresh_s: Option<Spanned<i64>>,
+    /// The dashboard's colours: "dark", "light" or "mono".
+    pub theme: Option<Spanned<String>>,
+    /// Per-element colour overrides of the theme.
+    pub colors: Option<std::collections::BTreeMap<String, Spanned<String>>>,
+    /// The dashboard's keys: action = "KEY" or ["KEY", ...].
+    pub keys: Option<std::collections::BTreeMap<String, Spanned<toml::Value>>>,
 }
 
 #[derive(Debug, Deserialize)]

@@ -215,7 +215,7 @@ fn error_texts_are_pinned() {
         ),
         (
             "bogus = 1\n[[servers]]\nname = \"w\"\ntransport = \"local\"\nroot = \"/srv\"\n[[servers.sites]]\ndomain = \"example.com\"\n",
-            "config /c.toml line 1 (`bogus = 1`): unknown field `bogus`, expected one of `servers`, `redact`, `parallel`",
+            "config /c.toml line 1 (`bogus = 1`): unknown field `bogus`, expected one of `servers`, `redact`, `parallel`, `refresh_s`, `theme`, `colors`, `keys`",
         ),
         (
             "[[servers]]\nname = \"a\"\n",
@@ -292,6 +292,26 @@ fn error_texts_are_pinned() {
         (
             "parallel = 0\n[[servers]]\nname = \"w\"\ntransport = \"local\"\nroot = \"/srv\"\n[[servers.sites]]\ndomain = \"example.com\"\n",
             "config /c.toml line 1: parallel must be a whole number from 1 to 100",
+        ),
+        (
+            "refresh_s = 3601\n",
+            "config /c.toml line 1: refresh_s must be a whole number of seconds from 0 (off) to 3600",
+        ),
+        (
+            "theme = \"solarized\"\n",
+            "config /c.toml line 1: theme must be \"dark\", \"light\" or \"mono\"",
+        ),
+        (
+            "[colors]\nok = \"green\"\nfocus = \"bright pink\"\n",
+            "config /c.toml line 3: colors.focus must be a colour name (red, lightblue, darkgray, …), \"#rrggbb\" or an index 0-255",
+        ),
+        (
+            "[colors]\nbackground = \"red\"\n",
+            "config /c.toml line 2: colors.background is not an element; the elements are ok, error, warn, step, notice, key, dim, border, focus, active",
+        ),
+        (
+            "[keys]\ndeploy = 4\n",
+            "config /c.toml line 2: keys.deploy must be a key (\"d\", \"ctrl-d\", \"F5\") or a list of keys",
         ),
         (
             "[[servers]\n",
@@ -560,4 +580,23 @@ fn jump_names_servers_with_their_own_bastions_or_addresses() {
         }
         other => panic!("{other:?}"),
     }
+}
+
+#[test]
+fn dashboard_keys_have_their_defaults_and_values() {
+    let base = "[[servers]]\nname = \"w\"\ntransport = \"local\"\nroot = \"/srv\"\n";
+    let c = Config::parse(base, Path::new("/c.toml")).unwrap();
+    assert_eq!(c.refresh, Some(std::time::Duration::from_secs(5)));
+    assert_eq!(c.theme, super::ThemeName::Dark);
+    assert!(c.colors.is_empty() && c.keys.is_empty());
+    let text = format!(
+        "refresh_s = 0\ntheme = \"mono\"\n[colors]\nok = \"#00ff00\"\n[keys]\ndeploy = \"D\"\nhelp = [\"?\", \"F1\"]\n{base}"
+    );
+    let c = Config::parse(&text, Path::new("/c.toml")).unwrap();
+    assert_eq!(c.refresh, None, "0 turns the reads off");
+    assert_eq!(c.theme, super::ThemeName::Mono);
+    assert_eq!(c.colors, [("ok".to_string(), "#00ff00".to_string())]);
+    assert_eq!(c.keys[0].action, "deploy");
+    assert_eq!(c.keys[1].keys, ["?", "F1"]);
+    assert_eq!(c.keys[1].line, 7);
 }

@@ -21,6 +21,7 @@ mod refresh;
 mod rollback;
 pub mod scripts;
 mod unlock;
+mod watch;
 
 pub use deploy::{DeployOptions, Deployed};
 pub use events::{Action, Event, EventKind};
@@ -29,6 +30,7 @@ pub use provision::Provisioned;
 pub use prune::{PruneItem, PruneOptions, PrunePlan, Pruned, plan_prune};
 pub use refresh::{Inspection, LiveState};
 pub use rollback::{RollbackOptions, refusal as rollback_refusal};
+pub use watch::SiteState;
 
 use crate::store::Store;
 use crate::transport::Connectors;

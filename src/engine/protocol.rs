@@ -191,6 +191,10 @@ keys! {
     Lock = "lock",
     /// A line of the server's release log.
     Relog = "relog",
+    /// The release log's size in bytes (where the next read of it starts).
+    RelogSize = "relog_size",
+    /// `inspect_server.sh`: the site whose keys follow.
+    Site = "site",
     WentLive = "went_live",
     Removed = "removed",
     NoLock = "nolock",
@@ -357,6 +361,23 @@ impl Report for InspectReport {
             Key::Lock => self.lock = Some(v.into()),
             Key::Relog => self.relog.push(v.into()),
             _ => {}
+        }
+    }
+}
+
+/// `inspect_server.sh`: every site of a server, each one's keys after its `site` key.
+#[derive(Debug, Clone, Default)]
+pub struct ServerReport {
+    pub sites: Vec<(String, InspectReport, u64)>,
+}
+
+impl Report for ServerReport {
+    fn take(&mut self, key: Key, v: &str) {
+        match (key, self.sites.last_mut()) {
+            (Key::Site, _) => self.sites.push((v.into(), InspectReport::default(), 0)),
+            (Key::RelogSize, Some(site)) => site.2 = v.parse().unwrap_or(0),
+            (_, Some(site)) => site.1.take(key, v),
+            (_, None) => {}
         }
     }
 }

@@ -16,6 +16,7 @@ pub const ROLLBACK: &str = include_str!("../../assets/remote/rollback.sh");
 pub const SWITCH: &str = include_str!("../../assets/remote/switch.sh");
 pub const PRUNE: &str = include_str!("../../assets/remote/prune.sh");
 pub const INSPECT: &str = include_str!("../../assets/remote/inspect.sh");
+pub const INSPECT_SERVER: &str = include_str!("../../assets/remote/inspect_server.sh");
 pub const STOP_OWN: &str = include_str!("../../assets/remote/stop_own.sh");
 pub const CLEANUP: &str = include_str!("../../assets/remote/cleanup.sh");
 pub const RECOVER: &str = include_str!("../../assets/remote/recover.sh");
@@ -36,6 +37,7 @@ pub const FILES: &[(&str, &str)] = &[
     ("switch.sh", SWITCH),
     ("prune.sh", PRUNE),
     ("inspect.sh", INSPECT),
+    ("inspect_server.sh", INSPECT_SERVER),
     ("stop_own.sh", STOP_OWN),
     ("cleanup.sh", CLEANUP),
     ("recover.sh", RECOVER),
@@ -339,6 +341,21 @@ pub fn inspect(prelude: &Prelude<'_>) -> String {
     prelude.script(
         Params::new().set("relog_tail", &crate::release_log::TAIL.to_string()),
         &[INSPECT],
+    )
+}
+
+/// Read-only look at every site of a server in one exec (`inspect_server.sh`): for each of
+/// `sites` (domain, the release log's size at the last read), what `inspect` reads, the release
+/// log from that offset on.
+pub fn inspect_server(prelude: &Prelude<'_>, sites: &[(String, u64)]) -> String {
+    let domains: Vec<&str> = sites.iter().map(|(d, _)| d.as_str()).collect();
+    let offsets: Vec<String> = sites.iter().map(|(_, o)| o.to_string()).collect();
+    prelude.script(
+        Params::new()
+            .set("relog_tail", &crate::release_log::TAIL.to_string())
+            .list("domains", &domains)
+            .list("offsets", &offsets),
+        &[INSPECT_SERVER],
     )
 }
 

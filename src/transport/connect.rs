@@ -28,9 +28,15 @@ impl Connector for LocalConnector {
     }
 }
 
-/// How the engine gets a connector for a configured server: `connect::connector_for` in the
-/// binary, something else (a pool of warm connections, a counting wrapper) where that is wanted.
-pub type Connectors = fn(&ServerConfig) -> Result<Arc<dyn Connector>>;
+/// How the engine gets a connector for a configured server: [`direct`] (a new connection per
+/// job, the CLI's) or a [`super::pool::Pool`] (one warm connection per server, the dashboard's),
+/// or a wrapper (a counting one in the benchmarks).
+pub type Connectors = Arc<dyn Fn(&ServerConfig) -> Result<Arc<dyn Connector>> + Send + Sync>;
+
+/// A new connection per job: [`connector_for`] as the engine's `Connectors`.
+pub fn direct() -> Connectors {
+    Arc::new(connector_for)
+}
 
 /// The connector for a configured server.
 pub fn connector_for(server: &ServerConfig) -> Result<Arc<dyn Connector>> {

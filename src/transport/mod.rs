@@ -4,6 +4,7 @@
 
 pub mod connect;
 pub mod local;
+pub mod pool;
 pub mod ssh;
 
 use async_trait::async_trait;
@@ -66,6 +67,12 @@ pub enum TransportError {
 pub trait Transport: Send + Sync {
     /// A short human description, e.g. "local" or "deploy@127.0.0.1:2222".
     fn describe(&self) -> String;
+
+    /// Whether the connection is still up, as far as can be told without a round trip (a pool
+    /// reuses a connection only while this holds). The local shell always is.
+    fn is_alive(&self) -> bool {
+        true
+    }
 
     /// Runs `script` with `sh -c` semantics (POSIX sh), feeding `stdin` if given, and sends every output
     /// line to `out` as soon as it is complete. Returns when the command has exited and all its output

@@ -82,6 +82,25 @@ pub enum Action {
     Help,
     /// Quit (asks first while a job runs); from a dialog or the help too.
     Quit,
+    /// The pane to the left (the tree) / to the right (the table).
+    FocusLeft,
+    FocusRight,
+    FocusTree,
+    FocusTable,
+    FocusLog,
+    /// The first `g` of `gg` (go to the top).
+    GoTop,
+    /// Enter on a site: its deployments get the focus.
+    OpenSite,
+    /// Wrap the log's long lines, or not.
+    ToggleWrap,
+    /// Scroll the log sideways.
+    ScrollLeft,
+    ScrollRight,
+    /// Copy the selected deployment's id, or the selected log line (OSC 52).
+    Copy,
+    /// Capture the mouse, or give it back to the terminal (to select text).
+    ToggleMouse,
     // Dialogs and the help popup.
     /// Press the dialog's confirming button.
     Confirm,
@@ -142,6 +161,70 @@ pub const BINDINGS: &[Binding] = &[
         bar: None,
     },
     Binding {
+        keys: "h/l ←/→",
+        codes: &[(KeyCode::Char('h'), NONE), (KeyCode::Left, NONE)],
+        action: Action::FocusLeft,
+        help: Some("pane to the left / to the right (←/→ scroll the log)"),
+        layers: &[TREE, TABLE],
+        bar: None,
+    },
+    Binding {
+        keys: "h/l ←/→",
+        codes: &[(KeyCode::Char('l'), NONE), (KeyCode::Right, NONE)],
+        action: Action::FocusRight,
+        help: Some("pane to the left / to the right (←/→ scroll the log)"),
+        layers: &[TREE, TABLE],
+        bar: None,
+    },
+    Binding {
+        keys: "h/l ←/→",
+        codes: &[(KeyCode::Char('h'), NONE)],
+        action: Action::FocusLeft,
+        help: None,
+        layers: &[LOG],
+        bar: None,
+    },
+    Binding {
+        keys: "h/l ←/→",
+        codes: &[(KeyCode::Left, NONE)],
+        action: Action::ScrollLeft,
+        help: None,
+        layers: &[LOG],
+        bar: None,
+    },
+    Binding {
+        keys: "h/l ←/→",
+        codes: &[(KeyCode::Right, NONE)],
+        action: Action::ScrollRight,
+        help: None,
+        layers: &[LOG],
+        bar: None,
+    },
+    Binding {
+        keys: "1/2/3",
+        codes: &[(KeyCode::Char('1'), NONE)],
+        action: Action::FocusTree,
+        help: Some("go to the tree / the table / the log"),
+        layers: PANES,
+        bar: None,
+    },
+    Binding {
+        keys: "1/2/3",
+        codes: &[(KeyCode::Char('2'), NONE)],
+        action: Action::FocusTable,
+        help: Some("go to the tree / the table / the log"),
+        layers: PANES,
+        bar: None,
+    },
+    Binding {
+        keys: "1/2/3",
+        codes: &[(KeyCode::Char('3'), NONE)],
+        action: Action::FocusLog,
+        help: Some("go to the tree / the table / the log"),
+        layers: PANES,
+        bar: None,
+    },
+    Binding {
         keys: "Tab",
         codes: &[(KeyCode::Tab, NONE)],
         action: Action::FocusNext,
@@ -160,8 +243,16 @@ pub const BINDINGS: &[Binding] = &[
     Binding {
         keys: "Enter",
         codes: &[(KeyCode::Enter, NONE)],
+        action: Action::OpenSite,
+        help: Some("show the site's deployments (tree)"),
+        layers: &[TREE],
+        bar: None,
+    },
+    Binding {
+        keys: "Enter",
+        codes: &[(KeyCode::Enter, NONE)],
         action: Action::OpenLog,
-        help: Some("open the deployment's log"),
+        help: Some("open the deployment's log (table)"),
         layers: &[TABLE],
         bar: Some("Enter log"),
     },
@@ -234,9 +325,17 @@ pub const BINDINGS: &[Binding] = &[
         bar: None,
     },
     Binding {
-        keys: "Home",
+        keys: "Home/gg",
         codes: &[(KeyCode::Home, NONE)],
         action: Action::Home,
+        help: Some("go to the top"),
+        layers: PANES,
+        bar: None,
+    },
+    Binding {
+        keys: "Home/gg",
+        codes: &[(KeyCode::Char('g'), NONE)],
+        action: Action::GoTop,
         help: Some("go to the top"),
         layers: PANES,
         bar: None,
@@ -245,9 +344,41 @@ pub const BINDINGS: &[Binding] = &[
         keys: "/",
         codes: &[(KeyCode::Char('/'), NONE)],
         action: Action::Filter,
-        help: Some("filter deployments (branch, SHA, status)"),
+        help: Some("filter the focused pane (sites; deployments by branch, SHA, status)"),
         layers: &[TREE, TABLE],
         bar: Some("/ filter"),
+    },
+    Binding {
+        keys: "Esc",
+        codes: &[(KeyCode::Esc, NONE)],
+        action: Action::ClearFilter,
+        help: Some("clear the focused pane's filter"),
+        layers: &[TREE, TABLE],
+        bar: None,
+    },
+    Binding {
+        keys: "w",
+        codes: &[(KeyCode::Char('w'), NONE)],
+        action: Action::ToggleWrap,
+        help: Some("wrap long log lines (off: ←/→ scroll sideways)"),
+        layers: &[LOG],
+        bar: Some("w wrap"),
+    },
+    Binding {
+        keys: "y",
+        codes: &[(KeyCode::Char('y'), NONE)],
+        action: Action::Copy,
+        help: Some("copy the deployment's id / the selected log line (OSC 52)"),
+        layers: &[TABLE, LOG],
+        bar: Some("y copy"),
+    },
+    Binding {
+        keys: "M",
+        codes: &[(KeyCode::Char('M'), SHIFT), (KeyCode::Char('M'), NONE)],
+        action: Action::ToggleMouse,
+        help: Some("mouse capture on/off (off: the terminal selects text)"),
+        layers: PANES,
+        bar: None,
     },
     Binding {
         keys: "?",
@@ -389,64 +520,177 @@ pub const BINDINGS: &[Binding] = &[
     },
 ];
 
-/// The action a key asks for in `layer`, if any.
-pub fn lookup(key: KeyEvent, layer: Layer) -> Option<Action> {
-    let held = key.modifiers & (KeyModifiers::SHIFT | KeyModifiers::CONTROL | KeyModifiers::ALT);
-    let fits = |m: KeyModifiers| {
-        if layer.exact_modifiers() {
-            m == held
-        } else {
-            key.modifiers.contains(m)
+/// A key as a terminal sends it.
+pub type Code = (KeyCode, KeyModifiers);
+
+/// An action asked for by other keys than the table's: the action, its keys, how they are spelled.
+type Remap = (Action, Vec<Code>, String);
+
+/// The keymap in use: the table above, with the config's `[keys]` giving pane actions other
+/// keys (see `keyspec`). The default (no remapping) is the table itself.
+#[derive(Debug, Clone, Default)]
+pub struct Keymap {
+    /// An action, the keys that now ask for it in the panes, and how they are spelled.
+    remapped: Vec<Remap>,
+}
+
+static DEFAULT: Keymap = Keymap {
+    remapped: Vec::new(),
+};
+
+impl Keymap {
+    /// The table with `action` asking for `codes` (spelled `keys`) in every pane it applies in,
+    /// instead of its own keys there. Refuses an action no pane binds.
+    pub fn remap(
+        mut self,
+        action: Action,
+        codes: Vec<Code>,
+        keys: String,
+    ) -> Result<Keymap, String> {
+        if !BINDINGS.iter().any(|b| b.action == action && b.in_panes()) {
+            return Err(format!("{action:?} is not an action of the panes"));
         }
-    };
-    in_layer(layer)
-        .find(|b| b.codes.iter().any(|&(c, m)| c == key.code && fits(m)))
-        .map(|b| b.action)
+        self.remapped.retain(|(a, ..)| *a != action);
+        self.remapped.push((action, codes, keys));
+        Ok(self)
+    }
+
+    /// The remapped action of a pane binding's action, if any.
+    fn remapped(&self, b: &Binding, layer: Layer) -> Option<&Remap> {
+        if !matches!(layer, Layer::Pane(_)) {
+            return None;
+        }
+        self.remapped.iter().find(|(a, ..)| *a == b.action)
+    }
+
+    /// The keys of `layer` as (action, its keys): the table's, or what remaps them.
+    fn codes(&self, layer: Layer) -> impl Iterator<Item = (Action, &[(KeyCode, KeyModifiers)])> {
+        let mut seen: Vec<Action> = Vec::new();
+        in_layer(layer).filter_map(move |b| match self.remapped(b, layer) {
+            Some((a, codes, _)) if !seen.contains(a) => {
+                seen.push(*a);
+                Some((*a, codes.as_slice()))
+            }
+            Some(_) => None,
+            None => Some((b.action, b.codes)),
+        })
+    }
+
+    /// The action a key asks for in `layer`, if any.
+    pub fn lookup(&self, key: KeyEvent, layer: Layer) -> Option<Action> {
+        let held =
+            key.modifiers & (KeyModifiers::SHIFT | KeyModifiers::CONTROL | KeyModifiers::ALT);
+        let fits = |m: KeyModifiers| {
+            if layer.exact_modifiers() {
+                m == held
+            } else {
+                key.modifiers.contains(m)
+            }
+        };
+        self.codes(layer)
+            .find(|(_, codes)| codes.iter().any(|&(c, m)| c == key.code && fits(m)))
+            .map(|(a, _)| a)
+    }
+
+    /// Two actions of one layer asking for the same key, if any: (the key, the two actions).
+    pub fn clash(&self) -> Option<((KeyCode, KeyModifiers), Action, Action)> {
+        for layer in [TREE, TABLE, LOG] {
+            let mut seen: Vec<((KeyCode, KeyModifiers), Action)> = Vec::new();
+            for (a, codes) in self.codes(layer) {
+                for c in codes {
+                    match seen.iter().find(|(k, other)| k == c && *other != a) {
+                        Some((_, other)) => return Some((*c, *other, a)),
+                        None => seen.push((*c, a)),
+                    }
+                }
+            }
+        }
+        None
+    }
+
+    /// How a binding's keys are spelled, remapped or not.
+    fn spelling<'a>(&'a self, b: &'a Binding) -> &'a str {
+        match self
+            .remapped
+            .iter()
+            .find(|(a, ..)| *a == b.action && b.in_panes())
+        {
+            Some((_, _, keys)) => keys,
+            None => b.keys,
+        }
+    }
+
+    /// The help popup's and the README's key table: the panes' keys, each spelling once, with
+    /// what it does.
+    pub fn help_rows(&self) -> Vec<(String, String)> {
+        self.rows(BINDINGS.iter().filter(|b| b.in_panes()))
+    }
+
+    fn rows<'a>(&'a self, bindings: impl Iterator<Item = &'a Binding>) -> Vec<(String, String)> {
+        let mut rows: Vec<(String, String)> = Vec::new();
+        for b in bindings {
+            let Some(help) = b.help else { continue };
+            let keys = self.spelling(b);
+            match rows.iter_mut().find(|(k, _)| k == keys) {
+                Some((_, h)) => {
+                    if !h.contains(help) {
+                        h.push_str(" / ");
+                        h.push_str(help);
+                    }
+                }
+                None => rows.push((keys.to_string(), help.to_string())),
+            }
+        }
+        rows
+    }
+
+    /// The short hints of `layer`, as (key, word): the status bar's for a pane, the filter line's.
+    pub fn bar_hints(&self, layer: Layer) -> Vec<(String, &'static str)> {
+        in_layer(layer)
+            .filter_map(|b| {
+                let (key, word) = split(b.bar?);
+                Some(match self.remapped(b, layer) {
+                    Some((_, _, keys)) => (keys.clone(), word),
+                    None => (key.to_string(), word),
+                })
+            })
+            .collect()
+    }
+}
+
+impl Binding {
+    fn in_panes(&self) -> bool {
+        self.layers.iter().any(|l| matches!(l, Layer::Pane(_)))
+    }
+}
+
+/// The action a key asks for in `layer` with the table's keys, if any.
+pub fn lookup(key: KeyEvent, layer: Layer) -> Option<Action> {
+    DEFAULT.lookup(key, layer)
 }
 
 fn in_layer(layer: Layer) -> impl Iterator<Item = &'static Binding> {
     BINDINGS.iter().filter(move |b| b.layers.contains(&layer))
 }
 
-/// The help popup's and the README's key table: the panes' keys, each spelling once, with what
-/// it does.
-pub fn help_rows() -> Vec<(&'static str, String)> {
-    rows(
-        BINDINGS
-            .iter()
-            .filter(|b| b.layers.iter().any(|l| matches!(l, Layer::Pane(_)))),
-    )
+/// The help popup's and the README's key table with the table's keys.
+pub fn help_rows() -> Vec<(String, String)> {
+    DEFAULT.help_rows()
 }
 
 /// One layer's keys as a sentence, each spelling once: `y confirms, n/Esc cancels, …`.
 pub fn layer_help(layer: Layer) -> String {
-    rows(in_layer(layer))
+    DEFAULT
+        .rows(in_layer(layer))
         .into_iter()
         .map(|(k, h)| format!("{k} {h}"))
         .collect::<Vec<_>>()
         .join(", ")
 }
 
-fn rows<'a>(bindings: impl Iterator<Item = &'a Binding>) -> Vec<(&'static str, String)> {
-    let mut rows: Vec<(&'static str, String)> = Vec::new();
-    for b in bindings {
-        let Some(help) = b.help else { continue };
-        match rows.iter_mut().find(|(k, _)| *k == b.keys) {
-            Some((_, h)) => {
-                if !h.contains(help) {
-                    h.push_str(" / ");
-                    h.push_str(help);
-                }
-            }
-            None => rows.push((b.keys, help.to_string())),
-        }
-    }
-    rows
-}
-
-/// The short hints of `layer`, as (key, word): the status bar's for a pane, the filter line's.
-pub fn bar_hints(layer: Layer) -> Vec<(&'static str, &'static str)> {
-    in_layer(layer).filter_map(|b| b.bar).map(split).collect()
+/// The short hints of `layer` with the table's keys.
+pub fn bar_hints(layer: Layer) -> Vec<(String, &'static str)> {
+    DEFAULT.bar_hints(layer)
 }
 
 /// The short hint of `action` in `layer`, as (key, word): the key a dialog button shows.
@@ -551,7 +795,7 @@ mod tests {
         );
         assert_eq!(rows.iter().filter(|(k, _)| *k == "PgUp/PgDn").count(), 1);
         assert!(
-            !rows.iter().any(|(k, _)| *k == "y"),
+            !rows.iter().any(|(_, h)| h.contains("confirms")),
             "dialog keys have their own line"
         );
         let bar = bar_hints(TABLE);
@@ -564,7 +808,7 @@ mod tests {
         assert_eq!(layer_help(Layer::Help), "Esc or ? closes this help");
         assert_eq!(
             bar_hints(Layer::Filter),
-            [("Enter", "keep"), ("Esc", "clear")]
+            [("Enter".to_string(), "keep"), ("Esc".to_string(), "clear")]
         );
         assert_eq!(hint(Layer::Dialog, Action::Confirm).0, "y");
         assert_eq!(hint(Layer::Dialog, Action::Cancel), ("n", "Cancel"));

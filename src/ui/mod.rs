@@ -4,6 +4,7 @@
 
 pub mod app;
 pub mod keymap;
+pub mod keyspec;
 pub mod layout;
 pub mod logbuf;
 mod terminal;
@@ -15,6 +16,7 @@ use crate::config::Config;
 use crate::engine::Engine;
 use crate::error::{Error, Result};
 use crate::store::Store;
+use crate::transport::pool::Pool;
 use app::{App, SiteView};
 use crossterm::event::{Event as TermEvent, EventStream, KeyEventKind};
 use futures_util::StreamExt;
@@ -64,18 +66,35 @@ pub fn site_views(config: &Config) -> Vec<SiteView> {
         .collect()
 }
 
+/// How the dashboard is opened.
+#[derive(Debug, Clone, Default)]
+pub struct Options {
+    /// A note for the header (the demo's).
+    pub header: Option<String>,
+    /// `--ascii`: ASCII borders and symbols whatever the locale.
+    pub ascii: bool,
+}
+
 /// Runs the dashboard until the user quits.
-pub async fn run(config: Config, store: Arc<Store>, header: Option<String>) -> Result<()> {
+pub async fn run(config: Config, store: Arc<Store>, options: Options) -> Result<()> {
+    let keymap = keyspec::keymap(&config)?;
+    let theme = theme::Theme::from_config(&config, options.ascii);
     let (ev_tx, mut ev_rx) = tokio::sync::mpsc::unbounded_channel();
     let (ld_tx, mut ld_rx) = tokio::sync::mpsc::unbounded_channel();
+    let (health_tx, mut health_rx) = tokio::sync::mpsc::unbounded_channel();
+    let pool = Pool::new(
+        crate::transport::connect::direct(),
+        config.parallel,
+        Some(health_tx),
+    );
     let engine = Arc::new(
-        Engine::new(store, ev_tx, crate::transport::connect::connector_for)
-            .with_redactor(config.redactor.clone()),
+        Engine::new(store, ev_tx, pool.connectors()).with_redactor(config.redactor.clone()),
     );
     let mut app = App::new(site_views(&config), config.path.display().to_string());
-    app.header = header;
-    let worker = worker::Worker::new(Arc::new(config), engine, ld_tx);
-    let theme = theme::Theme::from_env();
+    app.header = options.header;
+    app.keymap = Arc::new(keymap);
+    let refresh = config.refresh;
+    let worker = worker::Worker::new(Arc::new(config), engine, ld_tx, pool);
     let io = |e: std::io::Error| Error::failed(format!("terminal error: {e}"));
 
     let (mut term, _guard) = terminal::setup().map_err(io)?;
@@ -87,6 +106,7 @@ pub async fn run(config: Config, store: Arc<Store>, header: Option<String>) -> R
     for fx in app.start() {
         worker.run(fx);
     }
+    worker.keep_servers(refresh);
     let mut last_draw = Instant::now() - FRAME;
     let mut next_tick = Instant::now() + TICK;
     let mut forced_quit: Option<Instant> = None;
@@ -100,6 +120,9 @@ pub async fn run(config: Config, store: Arc<Store>, header: Option<String>) -> R
         }
         let frame_due = tokio::time::Instant::from_std(last_draw + FRAME);
         let tick_due = tokio::time::Instant::from_std(next_tick);
+        // The next moment an age on screen changes: the only wake-up of an idle dashboard.
+        let ages = app.next_age_change(chrono::Utc::now());
+        let age_due = tokio::time::Instant::now() + ages.unwrap_or(Duration::from_secs(3600));
         let mut effects = Vec::new();
         tokio::select! {
             ev = input.next() => match ev {
@@ -120,10 +143,14 @@ pub async fn run(config: Config, store: Arc<Store>, header: Option<String>) -> R
                 }
             },
             Some(l) = ld_rx.recv() => effects = app.on_loaded(l),
+            Some((server, health)) = health_rx.recv() => {
+                effects = app.on_loaded(app::Loaded::Health { server, health });
+            },
             _ = tokio::time::sleep_until(tick_due), if app.animating() => {
                 app.tick();
                 next_tick = Instant::now() + TICK;
             },
+            _ = tokio::time::sleep_until(age_due), if ages.is_some() => app.dirty = true,
             _ = tokio::time::sleep_until(frame_due), if app.dirty => {},
             _ = sigterm.recv() => { forced_quit.get_or_insert_with(Instant::now); effects = quit_now(&mut app); },
             _ = sighup.recv() => { forced_quit.get_or_insert_with(Instant::now); effects = quit_now(&mut app); },
@@ -132,7 +159,11 @@ pub async fn run(config: Config, store: Arc<Store>, header: Option<String>) -> R
             next_tick = Instant::now() + TICK;
         }
         for fx in effects {
-            worker.run(fx);
+            match fx {
+                app::Effect::Copy(text) => terminal::copy(&text).map_err(io)?,
+                app::Effect::MouseCapture(on) => terminal::mouse(on).map_err(io)?,
+                fx => worker.run(fx),
+            }
         }
     }
     Ok(())

@@ -43,3 +43,24 @@ impl Drop for TerminalGuard {
         restore();
     }
 }
+
+/// Puts `text` on the terminal's clipboard with OSC 52, which terminals (and tmux with
+/// `set-clipboard on`) honour over SSH too. Control characters are left out.
+pub fn copy(text: &str) -> std::io::Result<()> {
+    use base64::Engine as _;
+    use std::io::Write;
+    let clean: String = text.chars().filter(|c| !c.is_control()).collect();
+    let b64 = base64::engine::general_purpose::STANDARD.encode(clean.as_bytes());
+    let mut out = stdout();
+    write!(out, "\x1b]52;c;{b64}\x07")?;
+    out.flush()
+}
+
+/// Captures the mouse (the wheel scrolls the panes), or leaves it to the terminal.
+pub fn mouse(capture: bool) -> std::io::Result<()> {
+    if capture {
+        execute!(stdout(), EnableMouseCapture)
+    } else {
+        execute!(stdout(), DisableMouseCapture)
+    }
+}

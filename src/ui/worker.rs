@@ -3,11 +3,16 @@
 
 use super::app::{Effect, Loaded};
 use crate::config::Config;
-use crate::engine::{self, DeployOptions, Engine, PruneOptions, RollbackOptions};
+use crate::engine::{self, DeployOptions, Engine, PruneOptions, RollbackOptions, SiteState};
+use crate::transport::pool::Pool;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 use tokio::sync::mpsc::UnboundedSender;
 use tokio_util::sync::CancellationToken;
+
+/// How often a server's keeper looks whether its connection is still up (no round trip).
+const CHECK: Duration = Duration::from_secs(1);
 
 /// How many deployments the table loads per site (the newest; the full history stays in the DB).
 pub const TABLE_LIMIT: usize = 500;
@@ -18,15 +23,80 @@ pub struct Worker {
     pub engine: Arc<Engine>,
     tx: UnboundedSender<Loaded>,
     cancels: Arc<Mutex<HashMap<String, CancellationToken>>>,
+    /// One warm connection per server: the engine's connectors, and every job's and refresh's.
+    pool: Arc<Pool>,
 }
 
 impl Worker {
-    pub fn new(config: Arc<Config>, engine: Arc<Engine>, tx: UnboundedSender<Loaded>) -> Worker {
+    /// `engine` must take its connectors from `pool` (`Pool::connectors`), so fleet flows share
+    /// the warm connections too.
+    pub fn new(
+        config: Arc<Config>,
+        engine: Arc<Engine>,
+        tx: UnboundedSender<Loaded>,
+        pool: Arc<Pool>,
+    ) -> Worker {
         Worker {
             config,
             engine,
             tx,
             cancels: Arc::default(),
+            pool,
+        }
+    }
+
+    /// Starts one keeper per server: it opens the server's connection (at most `parallel` are
+    /// being opened at once), opens it again after a drop, waiting longer after each failure
+    /// (the pool's backoff), and every `every` (`refresh_s`; `None`: never) reads all the
+    /// server's sites in one exec.
+    pub fn keep_servers(&self, every: Option<Duration>) {
+        for i in 0..self.config.servers.len() {
+            let w = self.clone();
+            tokio::spawn(async move { w.keep(i, every).await });
+        }
+    }
+
+    async fn keep(&self, server: usize, every: Option<Duration>) {
+        let server = &self.config.servers[server];
+        let Ok(pooled) = self.pool.connector(server) else {
+            return;
+        };
+        let mut offsets: HashMap<String, u64> = HashMap::new();
+        let mut last: HashMap<String, SiteState> = HashMap::new();
+        let mut next_read = Instant::now();
+        loop {
+            if let Some(at) = pooled.retry_at() {
+                tokio::time::sleep_until(at.into()).await;
+            }
+            if !pooled.is_up() {
+                pooled.notice_drop();
+                if crate::transport::Connector::connect(pooled.as_ref())
+                    .await
+                    .is_err()
+                {
+                    continue;
+                }
+                next_read = Instant::now();
+            }
+            if let Some(every) = every
+                && Instant::now() >= next_read
+            {
+                // A failed read shows as the connection's drop, found on the next check.
+                if let Ok(states) = self.engine.watch(server, pooled.as_ref(), &offsets).await {
+                    let sites = states
+                        .into_iter()
+                        .map(|st| {
+                            let changed = last.get(&st.domain).is_some_and(|p| changed(p, &st));
+                            offsets.insert(st.domain.clone(), st.relog_size);
+                            last.insert(st.domain.clone(), st.clone());
+                            (format!("{}/{}", server.name, st.domain), st, changed)
+                        })
+                        .collect();
+                    self.send(Loaded::Watched { sites });
+                }
+                next_read = Instant::now() + every;
+            }
+            tokio::time::sleep(CHECK).await;
         }
     }
 
@@ -206,7 +276,8 @@ impl Worker {
                     result: r.map_err(|e| e.one_line()),
                 });
             }
-            Effect::CancelAll => {}
+            // The event loop's own (the terminal's clipboard and mouse).
+            Effect::CancelAll | Effect::Copy(_) | Effect::MouseCapture(_) => {}
         }
     }
 
@@ -232,7 +303,7 @@ impl Worker {
         Ok((self.engine.prune(&s, c.as_ref(), opts).await?, s.key()))
     }
 
-    /// The configured site and a connector for its server.
+    /// The configured site and its server's warm connection.
     fn resolve(
         &self,
         key: &str,
@@ -241,7 +312,16 @@ impl Worker {
         Arc<dyn crate::transport::Connector>,
     )> {
         let site = self.config.find_site(key)?;
-        let connector = crate::transport::connect::connector_for(site.server)?;
+        let connector = self.pool.connector(site.server)?;
         Ok((site, connector))
     }
+}
+
+/// Whether a site's state on the server moved since the read before: its live link, its lock,
+/// its releases, or new lines in its release log (a deploy, rollback or prune from elsewhere).
+fn changed(before: &SiteState, now: &SiteState) -> bool {
+    before.live != now.live
+        || before.lock != now.lock
+        || before.releases != now.releases
+        || !now.relog.is_empty()
 }

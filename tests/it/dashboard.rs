@@ -11,7 +11,7 @@ use flipdeck::ui::theme::Theme;
 use ratatui::Terminal;
 use ratatui::backend::TestBackend;
 
-fn dep(id: i64, status: Status, active: bool, mins_ago: i64, path: bool) -> Deployment {
+pub(crate) fn dep(id: i64, status: Status, active: bool, mins_ago: i64, path: bool) -> Deployment {
     let started = Utc::now() - Duration::minutes(mins_ago);
     Deployment {
         id,
@@ -37,7 +37,7 @@ fn dep(id: i64, status: Status, active: bool, mins_ago: i64, path: bool) -> Depl
     }
 }
 
-fn site(server: &str, domain: &str, deployments: Vec<Deployment>) -> SiteView {
+pub(crate) fn site(server: &str, domain: &str, deployments: Vec<Deployment>) -> SiteView {
     SiteView {
         key: format!("{server}/{domain}"),
         server: server.into(),
@@ -55,7 +55,7 @@ fn site(server: &str, domain: &str, deployments: Vec<Deployment>) -> SiteView {
     }
 }
 
-fn sample_app() -> App {
+pub(crate) fn sample_app() -> App {
     let mut app = App::new(
         vec![
             site(
@@ -83,13 +83,13 @@ fn sample_app() -> App {
     app
 }
 
-fn key(c: KeyCode) -> KeyEvent {
+pub(crate) fn key(c: KeyCode) -> KeyEvent {
     KeyEvent::new(c, KeyModifiers::NONE)
 }
 
-fn render(app: &mut App, w: u16, h: u16) -> String {
+pub(crate) fn render(app: &mut App, w: u16, h: u16) -> String {
     let mut term = Terminal::new(TestBackend::new(w, h)).unwrap();
-    let theme = Theme { color: false };
+    let theme = Theme::plain();
     // The event loop tells the App the frame's size before drawing; drawing only reads the App.
     app.resize(ratatui::layout::Rect::new(0, 0, w, h));
     term.draw(|f| flipdeck::ui::view::draw(f, app, &theme))
@@ -167,9 +167,9 @@ fn rollback_modal_names_everything_and_cancel_is_focused() {
         }]
     );
     assert!(app.sites[0].running.is_some());
-    // A second job on the same site is refused with a toast.
-    app.on_key(key(KeyCode::Char('d')));
-    assert!(app.on_key(key(KeyCode::Char('y'))).is_empty());
+    // A second job on the same site is refused with a toast, before any dialog.
+    assert!(app.on_key(key(KeyCode::Char('d'))).is_empty());
+    assert!(app.modal.is_none());
     assert!(app.toasts.last().unwrap().text.contains("busy"));
     // The pruned one (no directory) is refused.
     app.on_loaded(Loaded::JobDone {
@@ -261,6 +261,7 @@ fn follow_pauses_on_scroll_up_and_resumes_at_end() {
 #[test]
 fn filter_matches_branch_sha_status() {
     let mut app = sample_app();
+    app.on_key(key(KeyCode::Tab));
     app.on_key(key(KeyCode::Char('/')));
     for c in "feature".chars() {
         app.on_key(key(KeyCode::Char(c)));
@@ -490,8 +491,9 @@ fn deploying_a_fleet_domain_deploys_every_server_together() {
     assert!(matches!(app.modal, Some(Modal::ConfirmDeploy { ref fleet, .. }) if fleet.is_empty()));
 }
 
-/// Types `/` and `text`: the ids of the deployments the filter leaves.
+/// Goes to the table, types `/` and `text`: the ids of the deployments the filter leaves.
 fn filter(app: &mut App, text: &str) -> Vec<i64> {
+    app.on_key(key(KeyCode::Char('2')));
     app.on_key(key(KeyCode::Char('/')));
     for c in text.chars() {
         app.on_key(key(KeyCode::Char(c)));

@@ -1,33 +1,13 @@
 //! The dashboard in a real terminal (tmux): deploy and roll back by keys only, then check the
 //! screen and the filesystem.
 
-use crate::support::tmux::{self, Tmux};
+use crate::support::tmux::{self, Tmux, WAIT, exit_code};
 use crate::support::{DOMAIN, Harness};
 use std::time::Duration;
 
-const WAIT: Duration = Duration::from_secs(20);
-
 /// Runs the dashboard; its exit code lands in `exit-code` beside the config.
 fn dashboard(h: &Harness, width: u16, height: u16) -> Tmux {
-    let cmd = format!(
-        "FLIPDECK_CONFIG='{}' FLIPDECK_DB='{}' '{}'; echo $? > '{}'; sleep 60",
-        h.config.display(),
-        h.db.display(),
-        env!("CARGO_BIN_EXE_flipdeck"),
-        h.dir.path().join("exit-code").display()
-    );
-    Tmux::start(&cmd, width, height)
-}
-
-fn exit_code(h: &Harness) -> Option<String> {
-    let deadline = std::time::Instant::now() + WAIT;
-    while std::time::Instant::now() < deadline {
-        if let Ok(s) = std::fs::read_to_string(h.dir.path().join("exit-code")) {
-            return Some(s.trim().to_string());
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    None
+    tmux::dashboard(h, "", "", width, height)
 }
 
 #[test]

@@ -3,6 +3,8 @@
 
 mod dashboard;
 mod dashboard_e2e;
+mod dashboard_live;
+mod dashboard_world;
 mod demo_recording;
 mod demo_tape;
 mod deploy_script;
@@ -17,6 +19,7 @@ mod limits;
 mod messages;
 mod operators;
 mod permissions;
+mod pool;
 mod properties;
 mod reach;
 mod readme;

@@ -109,7 +109,7 @@ proptest! {
         let chars = "djkrpRfG/?qynh4xé ";
         let mut app = flipdeck::ui::app::App::new(flipdeck::ui::site_views(&sample_config()), "/c".into());
         let mut term = ratatui::Terminal::new(ratatui::backend::TestBackend::new(80, 24)).unwrap();
-        let theme = flipdeck::ui::theme::Theme { color: false };
+        let theme = flipdeck::ui::theme::Theme::plain();
         for k in keys {
             let ev = if k < codes.len() {
                 KeyEvent::new(codes[k], KeyModifiers::NONE)

@@ -89,6 +89,7 @@ fn cli_table_matches_help() {
                     "--db",
                     "--script-colors",
                     "--stage",
+                    "--ascii",
                     "--help",
                     "--version",
                 ]
@@ -114,7 +115,7 @@ fn cli_table_matches_help() {
         .find(|l| l.starts_with("flipdeck [--config"))
         .expect("the usage line")
         .to_string();
-    for g in ["--config", "--db", "--script-colors", "--stage"] {
+    for g in ["--config", "--db", "--script-colors", "--stage", "--ascii"] {
         assert!(global.contains(g), "the usage line `{global}` lacks {g}");
     }
     for code in ["0", "1", "2"] {

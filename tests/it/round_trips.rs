@@ -20,7 +20,7 @@ fn engine(db: &Path) -> Engine {
     Engine::new(
         Arc::new(Store::open(db).unwrap()),
         tx,
-        flipdeck::transport::connect::connector_for,
+        flipdeck::transport::connect::direct(),
     )
 }
 

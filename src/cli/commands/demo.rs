@@ -6,7 +6,7 @@ use crate::store::Store;
 use std::path::PathBuf;
 use std::sync::Arc;
 
-pub async fn run(dir: Option<PathBuf>, keep: bool) -> Result<()> {
+pub async fn run(dir: Option<PathBuf>, keep: bool, ascii: bool) -> Result<()> {
     eprintln!(
         "flipdeck: building the demo sandbox (a sample app, a local server, a few deployments)…"
     );
@@ -14,7 +14,8 @@ pub async fn run(dir: Option<PathBuf>, keep: bool) -> Result<()> {
     let r = async {
         let config = Config::load(&demo.config_path)?;
         let store = Arc::new(Store::open(&demo.db_path)?);
-        crate::ui::run(config, store, Some(demo.header(keep))).await
+        let header = Some(demo.header(keep));
+        crate::ui::run(config, store, crate::ui::Options { header, ascii }).await
     }
     .await;
     if keep {

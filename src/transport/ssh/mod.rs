@@ -263,6 +263,10 @@ impl Transport for SshTransport {
         self.label.clone()
     }
 
+    fn is_alive(&self) -> bool {
+        self.is_connected()
+    }
+
     async fn exec_fed(
         &self,
         script: &str,

@@ -52,7 +52,15 @@ impl App {
             Modal::PrunePreview { .. } => vec![],
             Modal::ConfirmQuit { .. } => {
                 self.quitting = true;
-                self.toast("cancelling running jobs cleanly…", false);
+                // The jobs may have ended while the dialog was open: then there is nothing to wait for.
+                if self.running_jobs() == 0 {
+                    self.should_quit = true;
+                    return vec![];
+                }
+                self.toast(
+                    "cancelling running jobs cleanly… (q again leaves now)",
+                    false,
+                );
                 vec![Effect::CancelAll]
             }
             // A typed confirmation is answered by `on_typing_key`, which confirms what it guards.

@@ -2,7 +2,10 @@
 //! the keyboard, and the action it names changes the state.
 
 use super::{App, Effect, Modal};
-use crate::ui::keymap::{self, Action, Layer, Pane};
+use crate::ui::keymap::{Action, Layer, Pane};
+
+/// How far `←`/`→` scroll the log sideways.
+const SIDEWAYS: usize = 8;
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers, MouseEvent, MouseEventKind};
 use ratatui::layout::Position;
 
@@ -21,11 +24,20 @@ impl App {
 
     pub fn on_key(&mut self, key: KeyEvent) -> Vec<Effect> {
         self.dirty = true;
+        let layer = self.layer();
+        let action = self.keymap.lookup(key, layer);
         if self.quitting {
+            // Jobs are being cancelled; quit again to leave without waiting for them.
+            if action == Some(Action::Quit) {
+                self.should_quit = true;
+            }
             return vec![];
         }
-        let layer = self.layer();
-        let action = keymap::lookup(key, layer);
+        // `g` waits for a second `g`; any other key forgets it.
+        let pending_g = std::mem::take(&mut self.pending_g);
+        if pending_g && action == Some(Action::GoTop) {
+            return self.on_action(Action::Home);
+        }
         match layer {
             Layer::Dialog => match action {
                 Some(a) => self.on_dialog_action(a),
@@ -47,29 +59,51 @@ impl App {
         }
     }
 
-    /// Typing a filter: the keymap's filter keys, and any other character is typed.
+    /// Typing a filter (the tree's or the table's): the keymap's filter keys, and any other
+    /// character is typed.
     fn on_filter_key(&mut self, key: KeyEvent, action: Option<Action>) {
+        let tree = self.filter_pane == Pane::Tree;
+        let text = if tree {
+            &mut self.site_filter
+        } else {
+            &mut self.filter
+        };
         match action {
             Some(Action::KeepFilter) => self.filter_editing = false,
             Some(Action::ClearFilter) => {
-                self.filter.clear();
+                text.clear();
                 self.filter_editing = false;
             }
             Some(Action::DeleteChar) => {
-                self.filter.pop();
+                text.pop();
             }
             _ => {
                 if let KeyCode::Char(c) = key.code
                     && !key.modifiers.contains(KeyModifiers::CONTROL)
                 {
-                    self.filter.push(c)
+                    text.push(c)
                 }
             }
         }
-        if let Some(i) = self.sites.get_mut(self.selected) {
+        if tree {
+            self.select_first_matching_site();
+        } else if let Some(i) = self.sites.get_mut(self.selected) {
             i.table_sel = 0;
         }
         self.log_top = None;
+    }
+
+    /// The tree's filter changed: the selection moves to the first site it lets through, unless
+    /// the selected one passes.
+    fn select_first_matching_site(&mut self) {
+        let f = self.site_filter.to_lowercase();
+        let passes = |i: usize| self.sites[i].key.to_lowercase().contains(&f);
+        if self.sites.is_empty() || passes(self.selected) {
+            return;
+        }
+        if let Some(i) = (0..self.sites.len()).find(|&i| passes(i)) {
+            self.selected = i;
+        }
     }
 
     /// An action in the panes.
@@ -80,6 +114,42 @@ impl App {
             Action::Help => self.open_help(),
             Action::FocusNext => self.focus = self.focus.next(),
             Action::FocusPrev => self.focus = self.focus.prev(),
+            Action::FocusLeft => self.focus = Pane::Tree,
+            Action::FocusRight if self.focus == Pane::Tree => self.focus = Pane::Table,
+            Action::FocusRight => {}
+            Action::FocusTree => self.focus = Pane::Tree,
+            Action::FocusTable => self.focus = Pane::Table,
+            Action::FocusLog => {
+                self.focus = Pane::Log;
+                return self.ensure_log();
+            }
+            Action::OpenSite => self.focus = Pane::Table,
+            Action::GoTop => self.pending_g = true,
+            Action::ToggleWrap => {
+                self.wrap = !self.wrap;
+                self.log_left = 0;
+            }
+            Action::ScrollLeft => self.log_left = self.log_left.saturating_sub(SIDEWAYS),
+            Action::ScrollRight if !self.wrap => self.log_left += SIDEWAYS,
+            Action::ScrollRight => {}
+            Action::Copy => return self.copy(),
+            Action::ToggleMouse => {
+                self.mouse = !self.mouse;
+                let word = if self.mouse {
+                    "mouse captured: the wheel scrolls (M gives it back)"
+                } else {
+                    "mouse released: select text with it (M captures it again)"
+                };
+                self.toast(word, false);
+                return vec![Effect::MouseCapture(self.mouse)];
+            }
+            Action::ClearFilter => {
+                match self.focus {
+                    Pane::Tree => self.site_filter.clear(),
+                    _ => self.filter.clear(),
+                }
+                self.log_top = None;
+            }
             Action::Up => return self.move_by(-1),
             Action::Down => return self.move_by(1),
             Action::PageUp => return self.move_by(-(self.page() as isize)),
@@ -89,7 +159,12 @@ impl App {
             Action::ToggleFollow => self.toggle_follow(),
             Action::Filter => {
                 self.filter_editing = true;
-                self.focus = Pane::Table;
+                self.filter_pane = if self.focus == Pane::Tree {
+                    Pane::Tree
+                } else {
+                    Pane::Table
+                };
+                self.focus = self.filter_pane;
             }
             Action::OpenLog => {
                 self.focus = Pane::Log;
@@ -107,10 +182,32 @@ impl App {
             | Action::SwitchButton
             | Action::PressButton
             | Action::KeepFilter
-            | Action::ClearFilter
             | Action::DeleteChar => {}
         }
         vec![]
+    }
+
+    /// `y`: the selected deployment's id in the table, the selected log line in the log (the
+    /// top line while paused, the newest while following), onto the terminal's clipboard.
+    fn copy(&mut self) -> Vec<Effect> {
+        let text = match self.focus {
+            Pane::Log => self.current_log().and_then(|b| {
+                let at = self.log_top.unwrap_or(b.len().saturating_sub(1));
+                b.window(at, 1).next().map(|(_, l)| l.clone())
+            }),
+            _ => self.selected_deployment().map(|d| d.id.to_string()),
+        };
+        match text {
+            Some(t) => {
+                let shown: String = t.chars().take(40).collect();
+                self.toast(format!("copied: {shown}"), false);
+                vec![Effect::Copy(t)]
+            }
+            None => {
+                self.toast("nothing selected to copy", true);
+                vec![]
+            }
+        }
     }
 
     /// The wheel scrolls the pane under the pointer, without moving the focus.

@@ -7,7 +7,8 @@ use crate::ui::logbuf::{LineKind, LogBuf};
 
 impl App {
     pub fn on_loaded(&mut self, loaded: Loaded) -> Vec<Effect> {
-        self.dirty = true;
+        // A periodic read changes the screen only when the server did.
+        self.dirty |= !matches!(loaded, Loaded::Watched { .. } | Loaded::Health { .. });
         match loaded {
             Loaded::Deployments { site, mut list } => {
                 // A list read before the latest event must not move a row back in its lifecycle.
@@ -108,6 +109,8 @@ impl App {
                 }
                 return vec![Effect::LoadDeployments(site)];
             }
+            Loaded::Health { server, health } => return self.on_health(server, health),
+            Loaded::Watched { sites } => return self.on_watched(sites),
             Loaded::JobDone { site, ok, message } => {
                 if let Some(s) = self.site_mut(&site) {
                     s.running = None;

@@ -10,9 +10,12 @@
 mod events;
 mod jobs;
 mod keys;
+mod live;
 mod loaded;
 mod modal;
 mod navigation;
+
+pub use live::{Link, holder as holder_line, next_age_change};
 
 use super::keymap::Pane;
 use super::layout;
@@ -48,6 +51,10 @@ pub enum Effect {
     },
     /// Cancel every running job (quitting).
     CancelAll,
+    /// Put this text on the clipboard of the terminal (OSC 52, so it works over SSH).
+    Copy(String),
+    /// Capture the mouse (the wheel scrolls) or leave it to the terminal (text can be selected).
+    MouseCapture(bool),
 }
 
 /// Results of background work.
@@ -74,6 +81,16 @@ pub enum Loaded {
         site: String,
         ok: bool,
         message: String,
+    },
+    /// A server's connection changed.
+    Health {
+        server: String,
+        health: crate::transport::pool::Health,
+    },
+    /// A periodic read of a server: each of its sites (`SERVER/DOMAIN`), what the server showed,
+    /// and whether that differs from the read before.
+    Watched {
+        sites: Vec<(String, engine::SiteState, bool)>,
     },
 }
 
@@ -180,8 +197,24 @@ pub struct App {
     pub log_top: Option<usize>,
     /// How many lines the log pane shows (told by `resize`): a page when scrolling it.
     pub log_height: usize,
+    /// The table's filter (deployments).
     pub filter: String,
+    /// The tree's filter (sites, by `SERVER/DOMAIN`).
+    pub site_filter: String,
+    /// Typing a filter after `/`: the tree's or the table's (the pane that had the focus).
     pub filter_editing: bool,
+    pub filter_pane: Pane,
+    /// `g` was pressed: a second `g` goes to the top.
+    pub pending_g: bool,
+    /// The log wraps long lines (`w`); otherwise it scrolls sideways from `log_left`.
+    pub wrap: bool,
+    pub log_left: usize,
+    /// Whether the mouse is captured (`M` gives it back to the terminal for selecting text).
+    pub mouse: bool,
+    /// Each server's connection, as last reported.
+    pub links: HashMap<String, Link>,
+    /// The keys (the table, remapped by the config's `[keys]`).
+    pub keymap: std::sync::Arc<super::keymap::Keymap>,
     pub toasts: Vec<Toast>,
     pub spinner: usize,
     /// Where the panes are on the screen (told by `resize`), for the mouse.
@@ -212,7 +245,15 @@ impl App {
             log_top: None,
             log_height: 10,
             filter: String::new(),
+            site_filter: String::new(),
             filter_editing: false,
+            filter_pane: Pane::Table,
+            pending_g: false,
+            wrap: false,
+            log_left: 0,
+            mouse: true,
+            links: HashMap::new(),
+            keymap: Default::default(),
             toasts: Vec::new(),
             spinner: 0,
             areas: Areas::default(),
@@ -246,6 +287,33 @@ impl App {
 
     fn site_mut(&mut self, key: &str) -> Option<&mut SiteView> {
         self.sites.iter_mut().find(|s| s.key == key)
+    }
+
+    /// The indices of the sites the tree shows: those that pass its filter (and always the
+    /// selected one, so the table never shows a site the tree hides).
+    pub fn visible_sites(&self) -> Vec<usize> {
+        let f = self.site_filter.to_lowercase();
+        (0..self.sites.len())
+            .filter(|&i| {
+                f.is_empty() || i == self.selected || self.sites[i].key.to_lowercase().contains(&f)
+            })
+            .collect()
+    }
+
+    /// Why a job cannot start on `site` now, in one line: a job of ours runs there, someone
+    /// holds its lock, or its server cannot be reached.
+    pub fn refusal(&self, site: &str) -> Option<String> {
+        let s = self.sites.iter().find(|s| s.key == site)?;
+        if let Some(a) = s.running {
+            return Some(format!("{site} is busy: a {} is running", a.as_str()));
+        }
+        if let Some(holder) = &s.lock {
+            return Some(format!("{site} is locked by {}", live::holder(holder)));
+        }
+        if let Some(Link::Unreachable { error, .. }) = self.links.get(&s.server) {
+            return Some(format!("{} is unreachable: {error}", s.server));
+        }
+        None
     }
 
     pub fn running_jobs(&self) -> usize {

@@ -29,6 +29,10 @@ impl App {
     /// servers.
     pub(super) fn ask_deploy(&mut self) {
         let Some(s) = self.site() else { return };
+        if let Some(why) = self.deploy_refusal(&s.key.clone()) {
+            return self.toast(format!("cannot deploy: {why}"), true);
+        }
+        let Some(s) = self.site() else { return };
         let servers: Vec<String> = self
             .sites
             .iter()
@@ -54,6 +58,10 @@ impl App {
     /// Asks before rolling back to the selected deployment, or says why it cannot.
     pub(super) fn ask_rollback(&mut self) -> Vec<Effect> {
         let Some(s) = self.site() else { return vec![] };
+        if let Some(why) = self.refusal(&s.key) {
+            self.toast(format!("cannot roll back: {why}"), true);
+            return vec![];
+        }
         let Some(d) = self.selected_deployment() else {
             self.toast("no deployment selected", true);
             return vec![];
@@ -89,6 +97,10 @@ impl App {
     /// Opens the prune preview and asks for its dry run.
     pub(super) fn ask_prune(&mut self) -> Vec<Effect> {
         let Some(s) = self.site() else { return vec![] };
+        if let Some(why) = self.refusal(&s.key) {
+            self.toast(format!("cannot prune: {why}"), true);
+            return vec![];
+        }
         let key = s.key.clone();
         self.modal = Some(Modal::PrunePreview {
             site: key.clone(),
@@ -96,6 +108,40 @@ impl App {
         });
         self.confirm_focused = false;
         vec![Effect::PrunePreview(key)]
+    }
+
+    /// Why a deploy of `site` cannot start: for a fleet domain, why any of its servers cannot.
+    fn deploy_refusal(&self, site: &str) -> Option<String> {
+        let domain = &self.sites.iter().find(|s| s.key == site)?.domain;
+        self.refusal(site).or_else(|| {
+            self.sites
+                .iter()
+                .filter(|o| &o.domain == domain)
+                .find_map(|o| self.refusal(&o.key))
+        })
+    }
+
+    /// Why the open dialog cannot be confirmed now that the world changed under it (the site
+    /// locked, a job started there, the server dropped, the target release went away).
+    pub fn dialog_refusal(&self) -> Option<String> {
+        self.refusal_for(self.modal.as_ref()?)
+    }
+
+    fn refusal_for(&self, modal: &Modal) -> Option<String> {
+        match modal {
+            Modal::ConfirmDeploy { site, .. } => self.deploy_refusal(site),
+            Modal::ConfirmRollback { site, to_id, .. } => self.refusal(site).or_else(|| {
+                let s = self.sites.iter().find(|s| &s.key == site)?;
+                match s.deployments.iter().find(|d| d.id == *to_id) {
+                    Some(d) => engine::rollback_refusal(d),
+                    None => Some(format!("deployment #{to_id} is no longer listed")),
+                }
+            }),
+            Modal::PrunePreview { site, .. } => self.refusal(site),
+            // Typing the domain stands for the dialog it leads to.
+            Modal::TypeDomain { then, .. } => self.refusal_for(then),
+            Modal::ConfirmQuit { .. } | Modal::Help => None,
+        }
     }
 
     /// Quits at once when nothing runs; asks first when jobs do.
@@ -129,6 +175,11 @@ impl App {
             Action::PressButton => self.confirm_focused,
             _ => return vec![],
         };
+        if confirm && let Some(why) = self.dialog_refusal() {
+            // The dialog stays, saying why; Esc closes it.
+            self.toast(format!("not now: {why}"), true);
+            return vec![];
+        }
         self.modal = None;
         self.confirm_focused = false;
         if !confirm {

@@ -17,11 +17,13 @@ impl App {
     pub(super) fn move_by(&mut self, delta: isize) -> Vec<Effect> {
         match self.focus {
             Pane::Tree => {
-                if self.sites.is_empty() {
+                // Through the sites the tree shows (its filter).
+                let shown = self.visible_sites();
+                if shown.is_empty() {
                     return vec![];
                 }
-                let n = self.sites.len() as isize;
-                let next = (self.selected as isize + delta).clamp(0, n - 1) as usize;
+                let at = shown.iter().position(|&i| i == self.selected).unwrap_or(0) as isize;
+                let next = shown[(at + delta).clamp(0, shown.len() as isize - 1) as usize];
                 if next != self.selected {
                     self.selected = next;
                     self.log_top = None;

@@ -2,6 +2,7 @@
 //! state: what it needs to know about the screen (where the panes are, how tall the log is) the
 //! event loop tells the App before each frame (`App::resize`), from the same layout.
 
+mod ascii;
 mod empty_state;
 mod header;
 mod log;
@@ -26,16 +27,21 @@ pub fn draw(f: &mut Frame<'_>, app: &App, theme: &Theme) {
     header::draw(f, app, theme, screen.header);
     if app.sites.is_empty() {
         empty_state::draw(f, app, theme, screen.body);
+        toasts::draw(f, app, theme, screen.body);
     } else {
         let panes = layout::panes(screen.body);
         tree::draw(f, app, theme, panes.tree);
         table::draw(f, app, theme, panes.table);
         log::draw(f, app, theme, panes.log);
+        // Over the log, never over the table's newest rows.
+        toasts::draw(f, app, theme, panes.log);
     }
     status_bar::draw(f, app, theme, screen.status_bar);
-    toasts::draw(f, app, theme, screen.body);
     if let Some(m) = &app.modal {
         modal::draw(f, app, m, theme, area);
+    }
+    if theme.ascii {
+        ascii::fold(f.buffer_mut());
     }
 }
 
@@ -65,4 +71,10 @@ pub fn age(t: Option<chrono::DateTime<Utc>>) -> String {
         3600..86400 => format!("{}h", s / 3600),
         _ => format!("{}d", s / 86400),
     }
+}
+
+/// How long until `t`, in whole seconds rounded up: `12s`, `0s` once due.
+pub fn countdown(t: chrono::DateTime<Utc>) -> String {
+    let ms = (t - Utc::now()).num_milliseconds().max(0);
+    format!("{}s", (ms + 999) / 1000)
 }

@@ -2,7 +2,7 @@
 //! keymap.
 
 use crate::ui::app::App;
-use crate::ui::keymap::{self, Layer};
+use crate::ui::keymap::{self, Layer, Pane};
 use crate::ui::theme::Theme;
 use ratatui::Frame;
 use ratatui::layout::Rect;
@@ -16,10 +16,15 @@ pub(super) fn draw(f: &mut Frame<'_>, app: &App, theme: &Theme, area: Rect) {
             .into_iter()
             .map(|(k, h)| format!("{k} {h}"))
             .collect();
-        spans.push(Span::styled(" filter: ", theme.key()));
-        spans.push(Span::raw(format!("{}▏  {}", app.filter, hints.join(" · "))));
+        let (what, text) = if app.filter_pane == Pane::Tree {
+            (" filter sites: ", &app.site_filter)
+        } else {
+            (" filter deployments: ", &app.filter)
+        };
+        spans.push(Span::styled(what, theme.key()));
+        spans.push(Span::raw(format!("{text}▏  {}", hints.join(" · "))));
     } else {
-        for (k, h) in keymap::bar_hints(Layer::Pane(app.focus)) {
+        for (k, h) in app.keymap.bar_hints(Layer::Pane(app.focus)) {
             spans.push(Span::styled(format!(" {k}"), theme.key()));
             spans.push(Span::raw(format!(" {h} ")));
         }

@@ -1,4 +1,5 @@
-//! Toasts stack in the top-right corner, over the table rather than the log's newest lines.
+//! Toasts stack in the top-right corner of the area they are given (the log pane): never over
+//! the table's newest rows. What does not fit is left out until older ones fade.
 
 use crate::ui::app::App;
 use crate::ui::theme::Theme;

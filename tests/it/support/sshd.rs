@@ -206,6 +206,33 @@ impl TestSshd {
 }
 
 impl TestSshd {
+    /// Stops the server: its connections and the listener (nothing answers on its port).
+    pub fn stop(&mut self) {
+        self.signal_connections(libc::SIGKILL);
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+
+    /// Starts it again on the same address and port, with the same keys.
+    pub fn restart(&mut self) {
+        let log = std::fs::File::create(self.dir.path().join("sshd.log")).unwrap();
+        self.child = Command::new(SSHD)
+            .arg("-D")
+            .arg("-e")
+            .arg("-f")
+            .arg(self.dir.path().join("sshd_config"))
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(log)
+            .spawn()
+            .expect("spawn sshd");
+        assert!(
+            wait_listening(self.dir.path(), &mut self.child),
+            "sshd did not start again; its log:\n{}",
+            read_log(self.dir.path())
+        );
+    }
+
     /// Drops every connection the way a network failure does: only sshd's own per-connection
     /// processes are SIGKILLed, so the commands they ran live on, orphaned, on the server.
     pub fn drop_connections(&self) -> usize {

@@ -45,16 +45,20 @@ impl Tmux {
                 "-y",
                 &height.to_string(),
             ])
-            .arg(cmd)
+            .arg(format!("export LANG=C.UTF-8; unset LC_ALL LC_CTYPE; {cmd}"))
             .status()
             .expect("tmux runs");
         assert!(status.success(), "tmux new-session failed");
         t
     }
 
+    /// tmux in a UTF-8 locale whatever the tests' own (it would show `_` for what it thinks the
+    /// terminal cannot draw); a command that wants another locale sets it itself.
     fn tmux(&self) -> Command {
         let mut c = Command::new("tmux");
-        c.args(["-L", &self.socket]);
+        c.args(["-L", &self.socket])
+            .env("LANG", "C.UTF-8")
+            .env_remove("LC_ALL");
         c
     }
 
@@ -93,6 +97,55 @@ impl Tmux {
             std::thread::sleep(Duration::from_millis(50));
         }
     }
+}
+
+impl Tmux {
+    /// Waits until the screen satisfies `ok`, panicking with the screen after `timeout`.
+    pub fn wait_until(&self, what: &str, timeout: Duration, ok: impl Fn(&str) -> bool) -> String {
+        let deadline = Instant::now() + timeout;
+        loop {
+            let s = self.screen();
+            if ok(&s) {
+                return s;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "timed out waiting for {what}; screen:\n{s}"
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+}
+
+/// How long the dashboard tests wait for a screen or an exit.
+pub const WAIT: Duration = Duration::from_secs(20);
+
+/// Runs the dashboard on the harness's config and history, with `env` (`VAR=value ...`) and
+/// `args` before it; its exit code lands in `exit-code` beside the config (see `exit_code`).
+pub fn dashboard(h: &super::Harness, env: &str, args: &str, width: u16, height: u16) -> Tmux {
+    let cmd = format!(
+        "{env} FLIPDECK_CONFIG='{}' FLIPDECK_DB='{}' '{}' {args}; echo $? > '{}'; sleep 60",
+        h.config.display(),
+        h.db.display(),
+        env!("CARGO_BIN_EXE_flipdeck"),
+        h.dir.path().join("exit-code").display()
+    );
+    Tmux::start(&cmd, width, height)
+}
+
+/// The dashboard's exit code, once it has exited (`None` if it has not within `WAIT`); read
+/// once: a second dashboard of the same harness writes its own.
+pub fn exit_code(h: &super::Harness) -> Option<String> {
+    let file = h.dir.path().join("exit-code");
+    let deadline = Instant::now() + WAIT;
+    while Instant::now() < deadline {
+        if let Ok(s) = std::fs::read_to_string(&file) {
+            let _ = std::fs::remove_file(&file);
+            return Some(s.trim().to_string());
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    None
 }
 
 impl Drop for Tmux {

@@ -4,6 +4,13 @@ use super::Dialog;
 use ratatui::text::Line;
 
 pub(super) fn dialog(running: usize) -> Dialog<'static> {
+    if running == 0 {
+        return Dialog {
+            title: " Quit? ",
+            body: vec![Line::from("No job is running any more: nothing to cancel.")],
+            confirm: Some("Quit"),
+        };
+    }
     Dialog {
         title: " Quit? ",
         body: vec![

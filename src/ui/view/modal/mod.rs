@@ -31,12 +31,25 @@ pub(super) fn draw(f: &mut Frame<'_>, app: &App, m: &Modal, theme: &Theme, area:
         title,
         mut body,
         confirm,
-    } = dialog(m, theme);
+    } = dialog(app, m, theme, area);
+    // The world changed under the dialog: it says why it cannot be confirmed now.
+    let (confirm, refused) = match app.dialog_refusal() {
+        Some(why) => {
+            let room = (area.width as usize).saturating_sub(6).max(20);
+            for l in wrap_words(&format!("Not now: {why}"), room) {
+                body.push(Line::from(Span::styled(l, theme.error())));
+            }
+            (None, true)
+        }
+        None => (confirm, false),
+    };
     body.push(Line::from(""));
     match confirm {
         Some(c) => body.push(buttons(app, c, theme)),
-        None if matches!(m, Modal::TypeDomain { .. }) => body.push(type_domain::hints(theme)),
-        None if m.is_confirm() => {
+        None if matches!(m, Modal::TypeDomain { .. }) && !refused => {
+            body.push(type_domain::hints(theme))
+        }
+        None if m.is_confirm() || refused => {
             let (key, what) = keymap::hint(Layer::Dialog, Action::Close);
             body.push(
                 Line::from(Span::styled(format!("{key} {what}"), theme.dim()))
@@ -62,9 +75,9 @@ pub(super) fn draw(f: &mut Frame<'_>, app: &App, m: &Modal, theme: &Theme, area:
 }
 
 /// What dialog `m` shows.
-fn dialog<'a>(m: &'a Modal, theme: &Theme) -> Dialog<'a> {
+fn dialog<'a>(app: &'a App, m: &'a Modal, theme: &Theme, area: Rect) -> Dialog<'a> {
     match m {
-        Modal::Help => help::dialog(theme),
+        Modal::Help => help::dialog(&app.keymap, theme, area),
         Modal::ConfirmDeploy {
             domain,
             server,
@@ -80,9 +93,9 @@ fn dialog<'a>(m: &'a Modal, theme: &Theme) -> Dialog<'a> {
             ..
         } => confirm_rollback::dialog(domain, server, from, to, theme),
         Modal::PrunePreview { site, plan } => prune_preview::dialog(site, plan.as_ref(), theme),
-        Modal::ConfirmQuit { running } => confirm_quit::dialog(*running),
+        Modal::ConfirmQuit { .. } => confirm_quit::dialog(app.running_jobs()),
         Modal::TypeDomain { typed, then } => {
-            type_domain::dialog(dialog(then, theme), typed, then, theme)
+            type_domain::dialog(dialog(app, then, theme, area), typed, then, theme)
         }
     }
 }
@@ -113,4 +126,21 @@ fn centered(area: Rect, w: u16, h: u16) -> Rect {
         w,
         h,
     )
+}
+
+/// `text` in lines of at most `width` characters, broken between words where it can be.
+fn wrap_words(text: &str, width: usize) -> Vec<String> {
+    let mut lines = vec![String::new()];
+    for word in text.split(' ') {
+        let last = lines.last_mut().expect("one line");
+        if !last.is_empty() && last.chars().count() + 1 + word.chars().count() > width {
+            lines.push(String::new());
+        }
+        let last = lines.last_mut().expect("one line");
+        if !last.is_empty() {
+            last.push(' ');
+        }
+        last.push_str(word);
+    }
+    lines
 }
