@@ -6,7 +6,7 @@
 # Parameters: need_git (a site has a repository), need_http (a site has a URL health check),
 # the lists sudo_cmd (configured commands that use sudo), fpm_socket, repo and repo_branch, and
 # nginx_dir (empty without an nginx site).
-: "${need_git?}" "${need_http?}" "${nginx_dir?}" "${sudo_cmd_n?}" "${fpm_socket_n?}" "${repo_n?}"
+: "${need_git?}" "${need_http?}" "${nginx_dir?}" "${acl_user_n?}" "${sudo_cmd_n?}" "${fpm_socket_n?}" "${repo_n?}"
 # From lib.sh.
 : "${root?}"
 
@@ -94,6 +94,20 @@ if [ -z "$nginx_dir" ]; then check nginx_dir skip "no site has nginx = true"
 elif [ -d "$nginx_dir" ] && [ -w "$nginx_dir" ]; then check nginx_dir ok "$nginx_dir is writable"
 elif [ -d "$nginx_dir" ]; then check nginx_dir fail "$nginx_dir is not writable by $(id -un)"
 else check nginx_dir fail "$nginx_dir does not exist"; fi
+
+# setfacl, and the web users it grants to, for sites with writable_mode = "acl".
+if [ "$acl_user_n" -eq 0 ]; then check acl skip "no site has writable_mode = \"acl\""
+elif ! command -v setfacl >/dev/null 2>&1; then check acl fail "setfacl is not installed"
+else
+  i=1 missing=
+  while [ "$i" -le "$acl_user_n" ]; do
+    u=$(item acl_user "$i")
+    id "$u" >/dev/null 2>&1 || { missing=$u; break; }
+    i=$((i + 1))
+  done
+  if [ -n "$missing" ]; then check acl fail "no user $missing on this server"
+  else check acl ok "setfacl is installed; the web user exists"; fi
+fi
 
 # Free space and inodes where releases go, against the newest release there (by mtime).
 last=

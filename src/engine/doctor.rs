@@ -84,6 +84,10 @@ pub const CHECKS: &[(&str, &str)] = &[
         "`nginx_sites_dir` is writable, when a site has `nginx = true`",
     ),
     (
+        "acl",
+        "`setfacl` is installed and the web user exists, when a site has `writable_mode = \"acl\"`",
+    ),
+    (
         "disk",
         "free space and inodes under `root` against the size of the newest release",
     ),
@@ -143,6 +147,14 @@ fn fix(check: &str, server: &ServerConfig, detail: &str) -> String {
             "let the login user write it (`sudo setfacl -m u:{user}:rwx DIR`), or set \
              `nginx_sites_dir`"
         ),
+        "acl" if detail.contains("no user") => {
+            "create the web user (PHP-FPM's), or set `web_user` \
+             to the user PHP-FPM runs as"
+                .into()
+        }
+        "acl" => "install acl on the server (`sudo apt-get install acl`), or use \
+             `writable_mode = \"group\"`"
+            .into(),
         "disk" => format!(
             "free space under {root}: lower `keep` and run `flipdeck prune`, or grow the filesystem"
         ),
@@ -242,10 +254,22 @@ fn params(server: &ServerConfig, marker: &str) -> Params {
         .flag("need_git", !repos.is_empty())
         .flag("need_http", need_http)
         .set("nginx_dir", nginx_dir)
+        .list("acl_user", &acl_users(server))
         .list("sudo_cmd", &sudo_commands(server))
         .list("fpm_socket", &sockets)
         .list("repo", &repos)
         .list("repo_branch", &branches)
+}
+
+/// The web users of the sites with `writable_mode = "acl"` (each once).
+fn acl_users(server: &ServerConfig) -> Vec<String> {
+    let mut users: Vec<String> = Vec::new();
+    for w in server.sites.iter().filter_map(|s| s.writable.as_ref()) {
+        if w.mode == crate::config::WritableMode::Acl && !users.contains(&w.user) {
+            users.push(w.user.clone());
+        }
+    }
+    users
 }
 
 /// What the exec printed, each line with when it arrived.

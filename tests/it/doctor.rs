@@ -200,3 +200,28 @@ fn an_unreachable_server_is_a_failed_connect_with_its_fix() {
     let out = h.run(&["doctor", "nope"]);
     assert_eq!(out.status.code(), Some(2));
 }
+
+#[test]
+fn acl_is_checked_when_a_site_has_writable_mode_acl() {
+    let Some(h) = server() else { return };
+    let dir = sshd_dir(&h).to_path_buf();
+    let (_, text) = doctor(&h);
+    assert!(row(&text, "acl").0.contains("skip"), "{text}");
+    h.write_config("writable_mode = \"acl\"\nweb_user = \"root\"");
+    let (_, text) = doctor(&h);
+    assert!(row(&text, "acl").0.contains(" ok "), "{text}");
+    h.write_config("writable_mode = \"acl\"\nweb_user = \"no-such-web-user\"");
+    let (code, text) = doctor(&h);
+    assert_eq!(code, 1, "{text}");
+    assert_fails(&text, "acl", "no user no-such-web-user", "web_user");
+    h.write_config("writable_mode = \"acl\"\nweb_user = \"root\"");
+    std::fs::write(dir.join("path"), path_without(&dir, "setfacl")).unwrap();
+    let (code, text) = doctor(&h);
+    assert_eq!(code, 1, "{text}");
+    assert_fails(
+        &text,
+        "acl",
+        "setfacl is not installed",
+        "apt-get install acl",
+    );
+}

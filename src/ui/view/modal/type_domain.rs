@@ -22,12 +22,21 @@ pub(super) fn dialog<'a>(
         Span::styled(then.domain().unwrap_or(""), theme.key()),
         Span::raw(" to confirm:"),
     ]));
-    body.push(Line::from(vec![
+    let want = then.domain().unwrap_or("");
+    let mut line = vec![
         Span::raw("> "),
         // What is typed is shown as visible text: it came from the keyboard, but still.
         Span::raw(crate::visible::visible(typed, false).into_owned()),
         Span::styled("█", theme.dim()),
-    ]));
+    ];
+    // Said in the dialog, where the eyes are (a toast would sit under it).
+    if !typed.is_empty() && !want.starts_with(typed) {
+        line.push(Span::styled(
+            format!("  not {want}: Enter does nothing"),
+            theme.error(),
+        ));
+    }
+    body.push(Line::from(line));
     Dialog {
         title: inner.title,
         body,
