@@ -55,3 +55,36 @@ fn own_patterns_replace_the_built_in_ones() {
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("redact"));
 }
+
+/// JSON, bearer tokens and MySQL's `-pSECRET`, over real sshd: hidden in the stream, the history,
+/// `flipdeck log` and deployment.log (the trace of the script's commands included).
+#[test]
+fn json_bearer_and_mysql_passwords_are_hidden_over_ssh() {
+    let Some(h) = Harness::ssh() else { return };
+    h.write_config(
+        r#"deployment_script = '''
+echo '{"user": "app", "password": "jsonsecret1"}'
+echo 'Authorization: Bearer beareraaaa1234567890'
+echo mysqldump -u root -pmysqlsecret9 app
+'''"#,
+    );
+    let out = h.ok(&["deploy", DOMAIN]);
+    let all = everything_seen(&h, &out);
+    for secret in ["jsonsecret1", "beareraaaa1234567890", "mysqlsecret9"] {
+        assert!(!all.contains(secret), "{secret} shown:\n{all}");
+    }
+    assert!(all.contains(r#""password": [redacted]"#), "{all}");
+    assert!(
+        all.contains("Bearer [redacted]") && all.contains("-p[redacted]"),
+        "{all}"
+    );
+    // The history's files, its write-ahead log included.
+    let mut db = Vec::new();
+    for suffix in ["", "-wal"] {
+        db.extend(std::fs::read(format!("{}{suffix}", h.db.display())).unwrap_or_default());
+    }
+    let db = String::from_utf8_lossy(&db);
+    for secret in ["jsonsecret1", "beareraaaa1234567890", "mysqlsecret9"] {
+        assert!(!db.contains(secret), "{secret} in the history database");
+    }
+}
