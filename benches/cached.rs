@@ -4,33 +4,16 @@
 //! live site). The same repository, the local transport, the real binary, one run.
 //! Run: `cargo bench --bench cached` (FLIPDECK_BENCH_ITERATIONS=N, default 5).
 
+#[path = "common/util.rs"]
+mod util;
+use util::{git, iterations, median};
+
 use std::path::Path;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
 const DOMAIN: &str = "example.com";
 const FILES: usize = 20_000;
-
-fn git(dir: &Path, args: &[&str]) {
-    let st = Command::new("git")
-        .args([
-            "-c",
-            "user.name=bench",
-            "-c",
-            "user.email=bench@example.test",
-        ])
-        .args(["-c", "init.defaultBranch=main"])
-        .args(args)
-        .current_dir(dir)
-        .output()
-        .unwrap();
-    assert!(st.status.success(), "git {args:?}");
-}
-
-fn median(mut v: Vec<Duration>) -> Duration {
-    v.sort();
-    v[v.len() / 2]
-}
 
 /// Warm deploys of a site whose install step makes `vendor` (20,000 files in 200 packages) once,
 /// then finds it there.
@@ -69,10 +52,7 @@ fn deploys(dir: &Path, repo: &Path, name: &str, dependencies: &str, n: usize) ->
 }
 
 fn main() {
-    let n: usize = std::env::var("FLIPDECK_BENCH_ITERATIONS")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(5);
+    let n = iterations(5);
     let dir = tempfile::tempdir().unwrap();
     let repo = dir.path().join("repo");
     std::fs::create_dir_all(repo.join("public")).unwrap();

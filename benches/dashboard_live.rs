@@ -15,6 +15,10 @@
 //! `cargo bench --bench dashboard_live --profile dev` measures the debug build (no release
 //! build needed; its CPU figures are an upper bound of the release build's).
 
+#[path = "common/util.rs"]
+mod util;
+use util::{git, median};
+
 #[path = "../tests/it/support/sshd.rs"]
 mod sshd;
 
@@ -34,25 +38,6 @@ use tokio_util::sync::CancellationToken;
 
 const DOMAIN: &str = "bench.test";
 const ROLLBACKS: usize = 15;
-
-fn git(dir: &Path, args: &[&str]) {
-    let ok = Command::new("git")
-        .args([
-            "-c",
-            "user.name=b",
-            "-c",
-            "user.email=b@b",
-            "-c",
-            "commit.gpgsign=false",
-        ])
-        .args(args)
-        .current_dir(dir)
-        .output()
-        .unwrap()
-        .status
-        .success();
-    assert!(ok, "git {args:?}");
-}
 
 fn repo(dir: &Path) -> PathBuf {
     let repo = dir.join("repo");
@@ -101,11 +86,6 @@ fn login_block(
         &format!("user = \"{}\"", s.user),
         &format!("user = \"{u}\""),
     )
-}
-
-fn median(mut v: Vec<Duration>) -> Duration {
-    v.sort();
-    v[v.len() / 2]
 }
 
 fn ms(d: Duration) -> String {

@@ -2,42 +2,20 @@
 //! 127.0.0.11, the same repository, the real binary. Target: the fleet takes at most 1.5× one.
 //! Run: `cargo bench --bench fleet` (FLIPDECK_BENCH_ITERATIONS=N, default 5).
 
+#[path = "common/util.rs"]
+mod util;
+use util::{git, iterations, median};
+
 #[path = "../tests/it/support/sshd.rs"]
 mod sshd;
 
-use std::path::Path;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
 const DOMAIN: &str = "example.com";
 
-fn git(dir: &Path, args: &[&str]) {
-    let st = Command::new("git")
-        .args([
-            "-c",
-            "user.name=bench",
-            "-c",
-            "user.email=bench@example.test",
-            "-c",
-            "init.defaultBranch=main",
-        ])
-        .args(args)
-        .current_dir(dir)
-        .output()
-        .unwrap();
-    assert!(st.status.success(), "git {args:?}");
-}
-
-fn median(mut v: Vec<Duration>) -> Duration {
-    v.sort();
-    v[v.len() / 2]
-}
-
 fn main() {
-    let n: usize = std::env::var("FLIPDECK_BENCH_ITERATIONS")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(5);
+    let n = iterations(5);
     let dir = tempfile::tempdir().unwrap();
     let repo = dir.path().join("repo");
     std::fs::create_dir_all(repo.join("public")).unwrap();
