@@ -4,9 +4,12 @@
 //! live site). The same repository, the local transport, the real binary, one run.
 //! Run: `cargo bench --bench cached` (FLIPDECK_BENCH_ITERATIONS=N, default 5).
 
+#[path = "../tests/it/support/git.rs"]
+mod git;
 #[path = "common/util.rs"]
 mod util;
-use util::{git, iterations, median};
+use git::git;
+use util::{iterations, median};
 
 use std::path::Path;
 use std::process::Command;

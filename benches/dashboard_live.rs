@@ -15,9 +15,12 @@
 //! `cargo bench --bench dashboard_live --profile dev` measures the debug build (no release
 //! build needed; its CPU figures are an upper bound of the release build's).
 
+#[path = "../tests/it/support/git.rs"]
+mod git;
 #[path = "common/util.rs"]
 mod util;
-use util::{git, median};
+use git::git;
+use util::median;
 
 #[path = "../tests/it/support/sshd.rs"]
 mod sshd;

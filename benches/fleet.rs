@@ -2,9 +2,12 @@
 //! 127.0.0.11, the same repository, the real binary. Target: the fleet takes at most 1.5× one.
 //! Run: `cargo bench --bench fleet` (FLIPDECK_BENCH_ITERATIONS=N, default 5).
 
+#[path = "../tests/it/support/git.rs"]
+mod git;
 #[path = "common/util.rs"]
 mod util;
-use util::{git, iterations, median};
+use git::git;
+use util::{iterations, median};
 
 #[path = "../tests/it/support/sshd.rs"]
 mod sshd;

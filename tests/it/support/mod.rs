@@ -7,10 +7,13 @@ use std::process::{Command, Output};
 
 pub mod counting;
 pub mod faults;
+pub mod git;
 pub mod pause;
 pub mod sshd;
 pub mod tmux;
 pub mod web;
+
+pub use self::git::git;
 
 pub const DOMAIN: &str = "example.com";
 
@@ -43,32 +46,6 @@ pub fn release_of(d: &Value) -> String {
         .as_str()
         .expect("a deployment with a directory");
     path.rsplit('/').next().unwrap().to_string()
-}
-
-pub fn git(dir: &Path, args: &[&str]) -> String {
-    let out = Command::new("git")
-        .args([
-            "-c",
-            "user.name=flipdeck-test",
-            "-c",
-            "user.email=test@flipdeck.invalid",
-        ])
-        .args([
-            "-c",
-            "init.defaultBranch=main",
-            "-c",
-            "commit.gpgsign=false",
-        ])
-        .args(args)
-        .current_dir(dir)
-        .output()
-        .expect("git runs");
-    assert!(
-        out.status.success(),
-        "git {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).trim().to_string()
 }
 
 impl Harness {
