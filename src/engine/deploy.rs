@@ -250,7 +250,7 @@ impl Engine {
             site.key(),
             commit
                 .as_deref()
-                .map(|c| format!(" at {}", short(c)))
+                .map(|c| format!(" at {}", crate::commit::short(c)))
                 .unwrap_or_default()
         );
         job.flush();
@@ -528,9 +528,4 @@ fn check(site: &SiteRef<'_>, opts: &DeployOptions) -> Result<String> {
         )));
     }
     Ok(branch)
-}
-
-/// The first 7 characters of a commit.
-pub fn short(sha: &str) -> &str {
-    &sha[..sha.len().min(7)]
 }

@@ -11,13 +11,10 @@ pub struct Identity {
 
 impl Identity {
     pub fn current() -> Identity {
-        let user = std::env::var("USER")
-            .ok()
-            .filter(|u| !u.is_empty())
-            .unwrap_or_else(|| {
-                // SAFETY: getuid never fails.
-                format!("uid{}", unsafe { libc::getuid() })
-            });
+        let user = crate::paths::local_user().unwrap_or_else(|| {
+            // SAFETY: getuid never fails.
+            format!("uid{}", unsafe { libc::getuid() })
+        });
         let host = hostname::get()
             .map(|h| h.to_string_lossy().into_owned())
             .unwrap_or_else(|_| "unknown-host".into());
