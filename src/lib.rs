@@ -10,6 +10,7 @@ pub mod demo;
 pub mod deployment_log;
 pub mod engine;
 pub mod error;
+pub mod notify;
 pub mod paths;
 pub mod permissions;
 pub mod redact;

@@ -108,6 +108,14 @@ impl Ctx {
         crate::transport::connect::connector_for(site.server)
     }
 
+    /// Sends the `[[notify]]` webhooks about what ended, waiting at most their `timeout_s`; one
+    /// that did not arrive is a warning line (and a record in the history), never an error.
+    async fn notify(&self, outcomes: Vec<crate::notify::Outcome>) {
+        for w in crate::notify::send_all(&self.config, &self.engine.store, &outcomes).await {
+            self.engine.notice(&w.site, w.message);
+        }
+    }
+
     /// Drops the engine (closing the event channel) and waits for everything to be printed.
     async fn done<T>(self, r: Result<T>) -> Result<T> {
         let Ctx {

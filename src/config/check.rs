@@ -6,6 +6,7 @@
 //! several mistakes reports: servers and their sites in file order, each key in the order below,
 //! then the top-level keys. Keep that order when adding a check.
 
+mod notify;
 mod web;
 
 use super::raw::{RawConfig, RawJump, RawServer, RawSite, line_of};
@@ -97,7 +98,6 @@ impl<'a> Check<'a> {
         )?;
         Ok(Config {
             path: self.path.to_path_buf(),
-            servers,
             redactor,
             parallel: parallel.map_or(10, |p| p as usize),
             refresh: match refresh_s {
@@ -107,6 +107,8 @@ impl<'a> Check<'a> {
             theme: self.theme(raw.theme.as_ref())?,
             colors: self.colors(raw.colors.as_ref())?,
             keys: self.keys(raw.keys.as_ref())?,
+            notify: self.notify(raw.notify.as_deref().unwrap_or_default(), &servers)?,
+            servers,
         })
     }
 

@@ -6,7 +6,10 @@
 //! filled in, every value validated), and this module holds the typed model and its lookups.
 
 mod check;
+mod notify;
 mod raw;
+
+pub use notify::{Notify, NotifyEvent, NotifyFormat};
 
 pub use check::jump_address;
 
@@ -96,6 +99,8 @@ pub struct Config {
     pub colors: Vec<(String, String)>,
     /// The dashboard's remapped keys (`[keys]`), checked against its keymap when it starts.
     pub keys: Vec<KeyBinding>,
+    /// The `[[notify]]` webhooks, in file order.
+    pub notify: Vec<Notify>,
 }
 
 /// The dashboard's built-in colour themes.

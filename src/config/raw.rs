@@ -30,6 +30,8 @@ pub(super) struct RawConfig {
     pub colors: Option<std::collections::BTreeMap<String, Spanned<String>>>,
     /// The dashboard's keys: action = "KEY" or ["KEY", ...].
     pub keys: Option<std::collections::BTreeMap<String, Spanned<toml::Value>>>,
+    /// `[[notify]]`: webhooks told of deploys, rollbacks and failures.
+    pub notify: Option<Vec<Spanned<RawNotify>>>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -104,6 +106,19 @@ pub(super) struct RawHealthCheck {
     pub timeout_s: Option<i64>,
     pub retries: Option<i64>,
     pub interval_s: Option<i64>,
+}
+
+/// One `[[notify]]` table: a webhook, its payload format and the events it wants.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawNotify {
+    pub url: Spanned<String>,
+    pub format: Option<Spanned<String>>,
+    pub on: Option<Spanned<Vec<String>>>,
+    pub timeout_s: Option<Spanned<i64>>,
+    pub headers: Option<Spanned<std::collections::BTreeMap<String, String>>>,
+    pub sites: Option<Spanned<Vec<String>>>,
+    pub stage: Option<Spanned<String>>,
 }
 
 /// Deserializes `text`. A syntax error, a wrong type, an unknown key or a missing field becomes a

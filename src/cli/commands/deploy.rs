@@ -6,6 +6,7 @@ use crate::cli::each_site::{fleet_err, report_each};
 use crate::cli::printer::say;
 use crate::engine::DeployOptions;
 use crate::error::Result;
+use crate::notify::{Act, Outcome};
 use tokio_util::sync::CancellationToken;
 
 pub async fn run(ctx: &Ctx, site: &str, branch: Option<String>, yes: bool) -> Result<()> {
@@ -17,17 +18,38 @@ pub async fn run(ctx: &Ctx, site: &str, branch: Option<String>, yes: bool) -> Re
         branch,
         initial: false,
     };
+    let started = chrono::Utc::now();
+    let store = &ctx.engine.store;
     let r = if sites.len() == 1 {
         let site = sites.remove(0);
-        ctx.engine
+        let r = ctx
+            .engine
             .deploy(&site, ctx.connector(&site)?.as_ref(), opts, cancel)
-            .await
-            .map(|_| ())
+            .await;
+        ctx.notify(
+            Outcome::deploy(store, &site, started, &r)
+                .into_iter()
+                .collect(),
+        )
+        .await;
+        r.map(|_| ())
     } else {
         let results = ctx
             .engine
             .deploy_fleet(&sites, ctx.config.parallel, opts, cancel)
-            .await?;
+            .await;
+        ctx.notify(match &results {
+            Ok(each) => each
+                .iter()
+                .filter_map(|(key, r)| {
+                    let site = ctx.config.find_site(key).ok()?;
+                    Outcome::deploy(store, &site, started, r)
+                })
+                .collect(),
+            Err(e) => Outcome::failed_everywhere(Act::Deploy, store, &sites, started, e),
+        })
+        .await;
+        let results = results?;
         let servers = results.len();
         report_each(
             results,

@@ -92,6 +92,8 @@ pub enum Loaded {
     Watched {
         sites: Vec<(String, engine::SiteState, bool)>,
     },
+    /// A `[[notify]]` webhook did not get a job's outcome.
+    Notified(crate::notify::Warning),
 }
 
 #[derive(Debug, Clone)]
