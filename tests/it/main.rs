@@ -17,6 +17,7 @@ mod hostile_trees;
 mod layout;
 mod limits;
 mod messages;
+mod notify;
 mod operators;
 mod permissions;
 mod pool;
