@@ -59,11 +59,16 @@ fn once(
     body: &[u8],
     left: Duration,
 ) -> Result<(), (String, bool)> {
+    // The environment's proxy (ALL_PROXY, HTTPS_PROXY, HTTP_PROXY, less NO_PROXY) is used, but
+    // never for this machine's own addresses.
+    let proxy = ureq::Proxy::try_from_env().filter(|_| !loopback(url));
     let agent: ureq::Agent = ureq::Agent::config_builder()
+        .proxy(proxy)
         .timeout_global(Some(left))
         .http_status_as_error(false)
         // A webhook that moved answers 3xx: reported, not followed (a POST would become a GET).
         .max_redirects(0)
+        .max_redirects_will_error(false)
         .user_agent(concat!("flipdeck/", env!("CARGO_PKG_VERSION")))
         .build()
         .into();
@@ -87,4 +92,20 @@ fn once(
         Err(e @ (ureq::Error::BadUri(_) | ureq::Error::Http(_))) => Err((e.to_string(), false)),
         Err(e) => Err((e.to_string(), true)),
     }
+}
+
+/// Whether `url` names this machine (`localhost`, `127.0.0.0/8`, `[::1]`).
+fn loopback(url: &str) -> bool {
+    let Ok(uri) = url.parse::<ureq::http::Uri>() else {
+        return false;
+    };
+    let host = uri
+        .host()
+        .unwrap_or("")
+        .trim_start_matches('[')
+        .trim_end_matches(']');
+    host.eq_ignore_ascii_case("localhost")
+        || host
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback())
 }

@@ -488,3 +488,26 @@ fn failing_or_hanging_servers_neither_delay_nor_change_the_exit() {
     assert_eq!(warnings.len(), 1, "{out}");
     assert_eq!(warnings[0]["site"], format!("web1/{DOMAIN}"));
 }
+
+/// A redirect or a 4xx is an answer no retry can change: one attempt, one warning.
+#[test]
+fn redirects_and_client_errors_are_not_retried() {
+    let h = Harness::local();
+    for code in [301, 404] {
+        let hook = Hook::start(vec![Answer::Status(code)]);
+        configure(
+            &h,
+            "deployment_script = \"true\"",
+            "",
+            &block(&hook.url("/h"), "discord", "timeout_s = 5"),
+        );
+        let out = h.run(&["deploy", DOMAIN]);
+        let all = both_streams(&out);
+        assert_eq!(out.status.code(), Some(0), "{all}");
+        assert_eq!(hook.got().len(), 1, "{code}: {all}");
+        assert!(
+            all.contains(&format!("failed after 1 attempt: HTTP {code}")),
+            "{all}"
+        );
+    }
+}
