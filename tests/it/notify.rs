@@ -511,3 +511,72 @@ fn redirects_and_client_errors_are_not_retried() {
         );
     }
 }
+
+/// The dashboard's worker shows a job's end at once and sends the notification in the
+/// background: a webhook that never answers is a toast once its timeout is up.
+#[test]
+fn the_dashboard_notifies_in_the_background() {
+    use flipdeck::ui::app::{App, Effect, Loaded};
+    let h = Harness::local();
+    let hook = Hook::start(vec![Answer::Hang]);
+    configure(
+        &h,
+        "deployment_script = \"true\"",
+        "",
+        &block(&hook.url("/hook/SECRETPATH"), "json", "timeout_s = 2"),
+    );
+    h.ok(&["provision", DOMAIN]);
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    rt.block_on(async {
+        let config = flipdeck::config::Config::load(&h.config).unwrap();
+        let store = std::sync::Arc::new(flipdeck::store::Store::open(&h.db).unwrap());
+        let (ev_tx, _ev_rx) = tokio::sync::mpsc::unbounded_channel();
+        let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+        let pool =
+            flipdeck::transport::pool::Pool::new(flipdeck::transport::connect::direct(), 1, None);
+        let engine = std::sync::Arc::new(flipdeck::engine::Engine::new(
+            store,
+            ev_tx,
+            pool.connectors(),
+        ));
+        let worker =
+            flipdeck::ui::worker::Worker::new(std::sync::Arc::new(config), engine, tx, pool);
+        let key = format!("web1/{DOMAIN}");
+        worker.run(Effect::Deploy(key.clone()));
+        let done = tokio::time::timeout(Duration::from_secs(60), rx.recv())
+            .await
+            .expect("the worker reports")
+            .expect("open");
+        let t = Instant::now();
+        assert!(
+            matches!(&done, Loaded::JobDone { ok: true, .. }),
+            "{done:?}"
+        );
+        let notified = tokio::time::timeout(Duration::from_secs(60), rx.recv())
+            .await
+            .expect("the worker reports")
+            .expect("open");
+        let waited = t.elapsed();
+        let Loaded::Notified(w) = &notified else {
+            panic!("{notified:?}")
+        };
+        println!("the toast came {waited:?} after the job's end");
+        assert!(
+            waited >= Duration::from_millis(1500) && waited <= Duration::from_secs(8),
+            "{waited:?}"
+        );
+        assert_eq!(w.site, key);
+        assert!(
+            w.message
+                .contains("notification to notify[0] (http://127.0.0.1:")
+                && !w.message.contains("SECRETPATH"),
+            "{}",
+            w.message
+        );
+        let mut app = App::new(vec![], "/c".into());
+        app.on_loaded(notified);
+        let toast = &app.toasts.last().unwrap().text;
+        assert!(toast.contains("no answer within"), "{toast}");
+    });
+    assert_eq!(hook.got().len(), 1);
+}
