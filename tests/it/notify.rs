@@ -580,3 +580,44 @@ fn the_dashboard_notifies_in_the_background() {
     });
     assert_eq!(hook.got().len(), 1);
 }
+
+/// The README's example payloads have exactly the fields flipdeck sends, per format.
+#[test]
+fn the_readme_shows_every_payload_field() {
+    let readme =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md")).unwrap();
+    let section = &readme[readme
+        .find("## Notifications")
+        .expect("a Notifications section")..];
+    let examples: Vec<Value> = section
+        .split("```json\n")
+        .skip(1)
+        .take(3)
+        .map(|b| serde_json::from_str(&b[..b.find("```").unwrap()]).expect("README JSON"))
+        .collect();
+    let h = Harness::local();
+    let hooks: Vec<Hook> = (0..3)
+        .map(|_| Hook::start(vec![Answer::Status(200)]))
+        .collect();
+    let blocks: String = ["json", "slack", "discord"]
+        .iter()
+        .zip(&hooks)
+        .map(|(f, hk)| block(&hk.url("/"), f, ""))
+        .collect();
+    configure(&h, "deployment_script = \"false\"", "", &blocks);
+    h.expect(&["deploy", DOMAIN], 1);
+    fn keys(v: &Value) -> Vec<String> {
+        let mut k: Vec<String> = v.as_object().unwrap().keys().cloned().collect();
+        k.sort();
+        k
+    }
+    for (hk, example) in hooks.iter().zip(&examples) {
+        let sent = &hk.got()[0].body;
+        assert_eq!(keys(sent), keys(example));
+        for inner in ["attachments", "embeds"] {
+            if let Some(a) = sent.get(inner) {
+                assert_eq!(keys(&a[0]), keys(&example[inner][0]), "{inner}");
+            }
+        }
+    }
+}
