@@ -373,7 +373,10 @@ impl<'a> Check<'a> {
         )?;
         let nginx = match site.nginx {
             Some(true) => Some(self.nginx_site(at, &site, php_version)?),
-            _ => None,
+            _ => {
+                self.no_nginx_keys(at, &site)?;
+                None
+            }
         };
         let health_check = match &site.health_check {
             Some(h) => Some(self.health_check(at, h)?),

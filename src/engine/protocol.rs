@@ -207,6 +207,9 @@ keys! {
     Nginx = "nginx",
     NginxInvalid = "nginx_invalid",
     NginxReloadFailed = "nginx_reload_failed",
+    /// `nginx.sh`, for a TLS server block: how http2 was turned on (`directive`, `listen` or
+    /// `off`) and the nginx version it went by.
+    NginxHttp2 = "nginx_http2",
     /// One check of `doctor.sh`: `NAME STATUS DETAIL`.
     Check = "check",
     /// The server's clock, `SECONDS[.NANOS]` since the epoch (UTC).
@@ -491,6 +494,8 @@ pub struct NginxReport {
     pub nginx: Option<String>,
     pub invalid: bool,
     pub reload_failed: bool,
+    /// `MODE VERSION`, with TLS.
+    pub http2: Option<String>,
 }
 
 impl Report for NginxReport {
@@ -499,6 +504,7 @@ impl Report for NginxReport {
             Key::Nginx => self.nginx = Some(v.into()),
             Key::NginxInvalid => self.invalid = true,
             Key::NginxReloadFailed => self.reload_failed = true,
+            Key::NginxHttp2 => self.http2 = Some(v.into()),
             _ => {}
         }
     }
