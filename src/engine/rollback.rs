@@ -184,6 +184,7 @@ impl Engine {
             scripts::AfterSwitch {
                 reload: site.server.reload_command.as_deref(),
                 health: site.site.health_check.as_ref(),
+                hooks: Some(&site.site.hooks),
             },
             (
                 &crate::release_log::prefix(
