@@ -208,7 +208,7 @@ reload_or_back "$reload_cmd"
 # failure is a failed reload's: back to what was live before.
 if ! run_hook after_switch "$rel_name" "$prev_release"; then
   failed
-  echo "after_switch failed; switching back" >&2
+  echo "after_switch failed (exit ${hk_rc:-1}); switching back" >&2
   go_back || exit 1
   exit 1
 fi

@@ -190,10 +190,7 @@ run_hook() {
     hk_rc=$?
     rm -f "$hk_file"
   fi
-  if [ $hk_rc -ne 0 ]; then
-    echo "$hk_name hook failed (exit $hk_rc)" >&2
-    setv hook_failed "$hk_name $hk_rc"
-  fi
+  [ $hk_rc -eq 0 ] || setv hook_failed "$hk_name $hk_rc"
   return $hk_rc
 }
 

@@ -294,7 +294,7 @@ impl Engine {
         r: RunResult,
     ) -> Error {
         let rep: DeployReport = r.report();
-        let commit = rep.commit;
+        let commit = rep.commit.clone();
         let back_to = rep
             .switch
             .prev
@@ -333,6 +333,7 @@ impl Engine {
             }
             (false, None) => format!("switch failed ({})", r.status),
         };
+        self.hook_warnings(job, &rep);
         if rep.switch.switched && !rep.switch.switched_back {
             if self.undo(job, Some(release)).await {
                 return self.record_kept(job, id, &why, commit.as_deref());
@@ -341,6 +342,22 @@ impl Engine {
             self.cleanup_after_failure(job, Some(release)).await;
         }
         self.record_failure(job, id, &why, commit.as_deref())
+    }
+
+    /// The hooks that ran after the failure (after_rollback on the switch back, on_failure) and
+    /// failed: a warning each; the deploy's own failure stands.
+    fn hook_warnings(&self, job: &mut Job<'_>, rep: &DeployReport) {
+        for h in &rep.switch.hooks_failed {
+            let when = match h.hook.as_str() {
+                "after_rollback" => "after switching back",
+                "on_failure" => "after the failure",
+                _ => continue,
+            };
+            job.notice(format!(
+                "warning: the {} hook failed (exit code {}) {when}; the deploy's outcome is unchanged",
+                h.hook, h.code
+            ));
+        }
     }
 
     fn build_failed(&self, job: &mut Job<'_>, id: i64, site: &SiteRef<'_>, r: RunResult) -> Error {
@@ -386,6 +403,7 @@ impl Engine {
             }
         };
         // The build script's exit trap has already removed the half release and released the lock.
+        self.hook_warnings(job, &rep);
         self.record_failure(job, id, &why, None)
     }
 
