@@ -193,6 +193,23 @@ pub struct SiteConfig {
     pub health_check: Option<HealthCheck>,
     /// `protected = true`: a deploy or rollback asks for the domain first.
     pub protected: bool,
+    /// The site's hooks: POSIX sh scripts run on the server at fixed moments of a deploy or a
+    /// rollback (see `assets/remote/deploy.sh`).
+    pub hooks: Hooks,
+    /// `require_env = true`: keys the new release's `.env.example` has and the shared `.env`
+    /// lacks fail the build, instead of a warning.
+    pub require_env: bool,
+}
+
+/// A site's hooks; `None`: not set (nothing runs).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Hooks {
+    /// After a deploy's switch and reload, before the health check; a failure switches back.
+    pub after_switch: Option<String>,
+    /// After a rollback's switch, and after a deploy's switch back; a failure is a warning.
+    pub after_rollback: Option<String>,
+    /// After a failed deploy has been cleaned up; a failure is a warning.
+    pub on_failure: Option<String>,
 }
 
 /// A site together with the server it lives on.

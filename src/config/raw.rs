@@ -94,6 +94,10 @@ pub(super) struct RawSite {
     pub ssl_listen: Option<Spanned<toml::Value>>,
     pub health_check: Option<Spanned<RawHealthCheck>>,
     pub protected: Option<bool>,
+    pub after_switch: Option<Spanned<String>>,
+    pub after_rollback: Option<Spanned<String>>,
+    pub on_failure: Option<Spanned<String>>,
+    pub require_env: Option<bool>,
 }
 
 /// `jump = "bastion"` or `jump = ["outer", "inner"]`.

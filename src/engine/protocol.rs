@@ -221,6 +221,28 @@ keys! {
     Pinned = "pinned",
     /// A key the git host presented: `SHA256:… TYPE`.
     GitHostKey = "git_host_key",
+    /// A site's hook that failed: `NAME CODE` (see `HookFailure`).
+    HookFailed = "hook_failed",
+    /// The step that failed, when other steps (switching back, hooks) ran after it.
+    FailedStep = "failed_step",
+}
+
+/// A hook that failed (`hook_failed NAME CODE`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HookFailure {
+    /// `after_switch`, `after_rollback` or `on_failure`.
+    pub hook: String,
+    pub code: i32,
+}
+
+impl HookFailure {
+    fn parse(v: &str) -> HookFailure {
+        let (hook, code) = v.split_once(' ').unwrap_or((v, ""));
+        HookFailure {
+            hook: hook.to_string(),
+            code: code.trim().parse().unwrap_or(1),
+        }
+    }
 }
 
 /// The values a script reported, in order.
@@ -255,6 +277,17 @@ pub struct SwitchReport {
     pub switched: bool,
     pub switched_back: bool,
     pub health_failed: Option<String>,
+    /// The site's hooks that failed, in order.
+    pub hooks_failed: Vec<HookFailure>,
+    /// The step that failed, when more steps ran after it (see `lib.sh`'s `failed`).
+    pub failed_step: Option<String>,
+}
+
+impl SwitchReport {
+    /// How hook `name` failed, if it did.
+    pub fn hook_failed(&self, name: &str) -> Option<&HookFailure> {
+        self.hooks_failed.iter().find(|h| h.hook == name)
+    }
 }
 
 impl Report for SwitchReport {
@@ -264,6 +297,8 @@ impl Report for SwitchReport {
             Key::Switched => self.switched = true,
             Key::SwitchedBack => self.switched_back = true,
             Key::HealthFailed => self.health_failed = Some(v.into()),
+            Key::HookFailed => self.hooks_failed.push(HookFailure::parse(v)),
+            Key::FailedStep => self.failed_step = Some(v.into()),
             _ => {}
         }
     }

@@ -1,0 +1,267 @@
+//! The site's hooks (`after_switch`, `after_rollback`, `on_failure`): each runs on the server in
+//! the deploy's (or rollback's) own exec at its moment, as its own traced `sh -e` script, in the
+//! live release, with the FLIPDECK_* variables. Over both transports.
+
+use crate::support::{DOMAIN, Harness, both};
+use std::path::PathBuf;
+
+/// Where the hooks of a test write what they saw (outside the releases, so it outlives them).
+fn record(h: &Harness) -> PathBuf {
+    h.dir.path().join("hooks.log")
+}
+
+fn lines(h: &Harness) -> Vec<String> {
+    std::fs::read_to_string(record(h))
+        .unwrap_or_default()
+        .lines()
+        .map(str::to_string)
+        .collect()
+}
+
+/// A hook line that appends `NAME live=… pwd=… rel=… prev=…` to the record: the live link at
+/// the hook's moment, its working directory and its variables.
+fn recorder(h: &Harness, name: &str) -> String {
+    format!(
+        "{name} = '''\necho \"$FLIPDECK_HOOK live=$(readlink {live}) pwd=$(pwd -P) rel=$FLIPDECK_RELEASE prev=$FLIPDECK_PREVIOUS_RELEASE path=$FLIPDECK_RELEASE_PATH back=${{FLIPDECK_SWITCHED_BACK:-}}\" >> {rec}\n'''",
+        live = h.live().display(),
+        rec = record(h).display(),
+    )
+}
+
+fn after_switch_sees_the_new_release(h: Harness) {
+    h.write_config(&format!(
+        "deployment_script = \"true\"\n{}",
+        recorder(&h, "after_switch")
+    ));
+    let out = h.ok(&["deploy", DOMAIN]);
+    assert!(out.contains("==> after_switch"), "{out}");
+    let first = h.live_release().unwrap();
+    h.ok(&["deploy", DOMAIN]);
+    let second = h.live_release().unwrap();
+    let base = h.base();
+    let l = lines(&h);
+    assert_eq!(
+        l,
+        vec![
+            format!(
+                "after_switch live=deployments/{DOMAIN}/{first} pwd={} rel={first} prev= path={} back=",
+                base.join(&first).display(),
+                base.join(&first).display()
+            ),
+            format!(
+                "after_switch live=deployments/{DOMAIN}/{second} pwd={} rel={second} prev={first} path={} back=",
+                base.join(&second).display(),
+                base.join(&second).display()
+            ),
+        ]
+    );
+    // Its commands are traced into the deployment's log, under its own step.
+    let id = h.list()[0]["id"].to_string();
+    let log = h.ok(&["log", &id]);
+    assert!(log.contains("==> after_switch\n+ "), "{log}");
+}
+
+/// A failing after_switch is a failed reload's: back to the release live before, reload again,
+/// recorded failed with the hook's command; the half release is gone.
+fn a_failing_after_switch_switches_back(h: Harness) {
+    h.write_config("deployment_script = \"true\"");
+    h.ok(&["deploy", DOMAIN]);
+    let live = h.live_release().unwrap();
+    let reloads = h.dir.path().join("reloads");
+    h.write_config(&format!(
+        "deployment_script = \"true\"\nafter_switch = '''\necho restarting\nreadlink {live_link} > {seen}\nexit 3\n'''\nserver:reload_command = \"echo reload >> {r}\"",
+        live_link = h.live().display(),
+        seen = h.dir.path().join("seen").display(),
+        r = reloads.display(),
+    ));
+    let out = h.expect(&["deploy", DOMAIN], 1);
+    assert!(
+        out.contains("the after_switch hook failed (exit code 3) at `exit 3`; switched back to"),
+        "{out}"
+    );
+    assert!(out.contains("!!! after_switch failed"), "{out}");
+    // The hook ran while the new release was live; now the old one is again.
+    let seen = std::fs::read_to_string(h.dir.path().join("seen")).unwrap();
+    assert!(!seen.trim().ends_with(&live), "{seen}");
+    assert_eq!(h.live_release().unwrap(), live);
+    assert_eq!(h.releases(), vec![live.clone()]);
+    // Reloaded for the new release, and again for the old one.
+    assert_eq!(
+        std::fs::read_to_string(&reloads).unwrap(),
+        "reload\nreload\n"
+    );
+    let d = &h.list()[0];
+    assert_eq!(d["status"], "failed");
+    assert_eq!(crate::support::release_of(&h.active().unwrap()), live);
+    assert!(!h.lock_dir().exists());
+}
+
+/// after_rollback sees the release rolled to, live; after a deploy's switch back too. Its failure
+/// is a warning: the rollback is kept and flipdeck exits 0.
+fn after_rollback_sees_the_rolled_to_release(h: Harness) {
+    h.write_config("deployment_script = \"true\"");
+    h.ok(&["deploy", DOMAIN]);
+    let first = h.live_release().unwrap();
+    h.ok(&["deploy", DOMAIN]);
+    let second = h.live_release().unwrap();
+    let second_id = h.list()[0]["id"].to_string();
+    h.write_config(&format!(
+        "deployment_script = \"true\"\n{}",
+        recorder(&h, "after_rollback")
+    ));
+    let out = h.ok(&["rollback", DOMAIN]);
+    assert!(out.contains("==> after_rollback"), "{out}");
+    let p1 = h.base().join(&first);
+    assert_eq!(
+        lines(&h),
+        vec![format!(
+            "after_rollback live=deployments/{DOMAIN}/{first} pwd={} rel={first} prev={second} path={} back=",
+            p1.display(),
+            p1.display()
+        )]
+    );
+    assert_eq!(h.live_release().unwrap(), first);
+    // A deploy whose after_switch fails switches back, and after_rollback runs for the release
+    // live again (FLIPDECK_SWITCHED_BACK=1), then on_failure, once each.
+    std::fs::remove_file(record(&h)).unwrap();
+    h.write_config(&format!(
+        "deployment_script = \"true\"\n{}\n{}\nafter_switch = 'exit 4'",
+        recorder(&h, "after_rollback"),
+        recorder(&h, "on_failure")
+    ));
+    let out = h.expect(&["deploy", DOMAIN], 1);
+    assert!(
+        out.contains("the after_switch hook failed (exit code 4) at `exit 4`"),
+        "{out}"
+    );
+    let l = lines(&h);
+    assert_eq!(l.len(), 2, "{l:?}");
+    let live_part = format!("live=deployments/{DOMAIN}/{first} pwd={}", p1.display());
+    assert!(
+        l[0].starts_with(&format!("after_rollback {live_part} rel={first} prev="))
+            && l[0].ends_with(" back=1"),
+        "{l:?}"
+    );
+    assert!(
+        l[1].starts_with(&format!("on_failure {live_part} rel=")),
+        "{l:?}"
+    );
+    assert!(l[1].contains(&format!(" prev={first} ")), "{l:?}");
+    // A failing after_rollback: reported, the rollback kept, exit 0.
+    h.write_config(
+        "deployment_script = \"true\"\nafter_rollback = '''\necho about to fail\nfalse\n'''",
+    );
+    let out = h.ok(&["rollback", DOMAIN, "--to", &second_id]);
+    assert!(
+        out.contains(
+            "warning: the after_rollback hook failed (exit code 1) at `false` (the rollback is kept)"
+        ),
+        "{out}"
+    );
+    assert_eq!(h.live_release().unwrap(), second);
+}
+
+/// on_failure runs once per failed deploy, after the clean-up, in the live release (the one
+/// before), and never changes the deploy's outcome, even when it fails itself.
+fn on_failure_runs_once_per_failed_deploy(h: Harness) {
+    h.write_config("deployment_script = \"true\"");
+    h.ok(&["deploy", DOMAIN]);
+    let live = h.live_release().unwrap();
+    let count = h.dir.path().join("failures");
+    let hook = format!(
+        "on_failure = '''\necho \"$FLIPDECK_FAILED_STEP $FLIPDECK_EXIT_CODE $(pwd -P) $(test -e \"$FLIPDECK_RELEASE_PATH\" && echo kept || echo gone) $FLIPDECK_RELEASE\" >> {}\n'''",
+        count.display()
+    );
+    // A build failure.
+    h.write_config(&format!("deployment_script = \"false\"\n{hook}"));
+    let out = h.expect(&["deploy", DOMAIN], 1);
+    assert!(out.contains("==> on_failure"), "{out}");
+    // A failed health check (after the switch).
+    h.write_config(&format!(
+        "deployment_script = \"true\"\nhealth_check = {{ command = \"false\", retries = 1 }}\n{hook}"
+    ));
+    h.expect(&["deploy", DOMAIN], 1);
+    // A success runs no on_failure.
+    h.write_config(&format!("deployment_script = \"true\"\n{hook}"));
+    h.ok(&["deploy", DOMAIN]);
+    let now_live = h.live_release().unwrap();
+    let text = std::fs::read_to_string(&count).unwrap();
+    let l: Vec<&str> = text.lines().collect();
+    assert_eq!(l.len(), 2, "{text}");
+    let at = format!("1 {} gone ", h.base().join(&live).display());
+    assert!(l[0].starts_with(&format!("script {at}")), "{text}");
+    assert!(l[1].starts_with(&format!("health {at}")), "{text}");
+    let (r0, r1) = (l[0].rsplit(' ').next(), l[1].rsplit(' ').next());
+    assert!(r0 != r1 && r0 != Some(live.as_str()), "{text}");
+    // An on_failure that fails: a warning; the exit code and the error are the deploy's own.
+    h.write_config(
+        "deployment_script = '''\necho building\nfalse\n'''\non_failure = '''\necho notifying\nexit 9\n'''",
+    );
+    let out = h.run(&["deploy", DOMAIN]);
+    assert_eq!(out.status.code(), Some(1));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stdout.contains("warning: the on_failure hook failed (exit code 9) after the failure"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("+ exit 9"),
+        "its commands are in the log: {stdout}"
+    );
+    assert!(stdout.contains("!!! script failed"), "{stdout}");
+    assert!(
+        stderr.contains("the deploy script failed (exit code 1) at `false`"),
+        "{stderr}"
+    );
+    assert_eq!(h.live_release().unwrap(), now_live);
+    assert!(!h.lock_dir().exists());
+}
+
+/// A hook is the user's own shell, run as written: quotes, command substitutions, heredocs and
+/// backslashes reach sh untouched, and nothing it does reaches flipdeck's own script (its marker
+/// key, its variables).
+fn hostile_hook_text_runs_as_written(h: Harness) {
+    let out_file = h.dir.path().join("hostile");
+    let pwn = h.dir.path().join("pwned");
+    let hook = r#"after_switch = '''
+o=OUT
+printf '%s\n' "it's \"quoted\" $(echo sub) `echo tick` \\back" > "$o"
+cat >> "$o" <<'EOF'
+'; touch PWN; ' $(touch PWN) $HOME
+EOF
+cat >> "$o" <<EOF
+expanded $FLIPDECK_HOOK
+EOF
+echo "marker=${M:-} token=${token:-} rel=${rel_name:-} step=${cur_step:-}" >> "$o"
+rel_name=/ M=x built=0 live=/tmp
+echo '::flipdeck-fake:: set switched_back 1'
+'''"#
+        .replace("OUT", &out_file.display().to_string())
+        .replace("PWN", &pwn.display().to_string());
+    h.write_config(&format!("deployment_script = \"true\"\n{hook}"));
+    h.ok(&["deploy", DOMAIN]);
+    let got = std::fs::read_to_string(&out_file).unwrap();
+    let lines: Vec<&str> = got.lines().collect();
+    assert_eq!(lines[0], "it's \"quoted\" sub tick \\back", "{got}");
+    assert_eq!(
+        lines[1],
+        format!("'; touch {p}; ' $(touch {p}) $HOME", p = pwn.display())
+    );
+    assert_eq!(lines[2], "expanded after_switch");
+    assert_eq!(lines[3], "marker= token= rel= step=");
+    assert!(!pwn.exists());
+    // What it set changed nothing of the deploy's: live, recorded, unlocked.
+    let rel = h.live_release().unwrap();
+    assert_eq!(h.list()[0]["status"], "success");
+    assert_eq!(crate::support::release_of(&h.list()[0]), rel);
+    assert!(!h.lock_dir().exists());
+}
+
+both!(
+    after_switch_sees_the_new_release,
+    a_failing_after_switch_switches_back,
+    after_rollback_sees_the_rolled_to_release,
+    on_failure_runs_once_per_failed_deploy,
+    hostile_hook_text_runs_as_written,
+);
