@@ -319,3 +319,107 @@ fn an_own_template_and_directives_reach_nginx_and_nginx_t_still_guards_them() {
     );
     assert_eq!(std::fs::read_to_string(&conf_path).unwrap(), conf);
 }
+
+/// The release's service: PHP's built-in server answering with the release's name (its
+/// `public/` resolved, so the name is the release directory's).
+const SERVICE_INDEX: &str = "<?php echo basename(dirname(__DIR__)), \"\\n\";\n";
+
+/// The site's restart script, run by after_switch and after_rollback in the live release: the
+/// two-slot pattern the README describes. It starts the live release's service on the slot that
+/// is free, waits until it answers, and only then stops the other slot's; nginx's upstream lists
+/// both ports, so a request always finds one that accepts it. Outside flipdeck's job
+/// (`env -u FLIPDECK_JOB`, its own session), as a service manager would run it.
+fn restart_script(ports: [u16; 2]) -> String {
+    format!(
+        r#"#!/bin/sh
+set -eu
+run="$FLIPDECK_SHARED_PATH/run"
+mkdir -p "$run"
+alive() {{ [ -f "$run/$1.pid" ] && kill -0 "$(cat "$run/$1.pid")" 2>/dev/null; }}
+if alive a; then new=b old=a port={b}; else new=a old=b port={a}; fi
+PHP_CLI_SERVER_WORKERS=4 env -u FLIPDECK_JOB setsid php -S "127.0.0.1:$port" -t "$PWD/public" \
+  >"$run/$new.log" 2>&1 </dev/null &
+echo $! > "$run/$new.pid"
+i=0
+until curl -fsS -o /dev/null "http://127.0.0.1:$port/"; do
+  i=$((i + 1))
+  if [ $i -ge 100 ]; then kill -TERM -"$(cat "$run/$new.pid")"; echo "the new service never answered" >&2; exit 1; fi
+  sleep 0.1
+done
+if alive $old; then kill -TERM -"$(cat "$run/$old.pid")"; fi
+rm -f "$run/$old.pid"
+echo "service of $FLIPDECK_RELEASE on port $port"
+"#,
+        a = ports[0],
+        b = ports[1]
+    )
+}
+
+/// Stops the services the restart script left running (each is its own process group).
+struct Services(std::path::PathBuf);
+
+impl Drop for Services {
+    fn drop(&mut self) {
+        for slot in ["a", "b"] {
+            if let Ok(pid) = std::fs::read_to_string(self.0.join(format!("{slot}.pid"))) {
+                if let Ok(pid) = pid.trim().parse::<i32>() {
+                    // SAFETY: a plain syscall on the test's own process group.
+                    unsafe { libc::kill(-pid, libc::SIGKILL) };
+                }
+            }
+        }
+    }
+}
+
+#[test]
+fn a_proxy_site_restarts_its_service_under_load_with_no_failed_request() {
+    let Some(stack) = WebStack::start() else {
+        return;
+    };
+    let (port, slots) = (free_port(), [free_port(), free_port()]);
+    let h = Harness::local();
+    h.commit("public/index.php", SERVICE_INDEX);
+    h.commit("bin/restart", &restart_script(slots));
+    let _services = Services(h.base().join("shared/run"));
+    h.write_config(&format!(
+        "{}kind = \"proxy\"\nupstream = [\"127.0.0.1:{}\", \"127.0.0.1:{}\"]\n\
+         after_switch = \"sh bin/restart\"\nafter_rollback = \"sh bin/restart\"",
+        stack.nginx_config(port),
+        slots[0],
+        slots[1]
+    ));
+    let out = h.ok(&["provision", DOMAIN]);
+    assert!(out.contains("written, tested, reloaded"), "{out}");
+    let conf = std::fs::read_to_string(stack.sites_dir.join(format!("{DOMAIN}.conf"))).unwrap();
+    assert!(
+        conf.contains(&format!(
+            "upstream flipdeck.{DOMAIN} {{\n    server 127.0.0.1:{} max_fails=0;\n    server 127.0.0.1:{} max_fails=0;\n}}",
+            slots[0], slots[1]
+        )),
+        "{conf}"
+    );
+    // Provisioning's first release runs no hook; the first deploy starts the service.
+    let out = h.ok(&["deploy", DOMAIN]);
+    let live = h.live_release().unwrap();
+    assert!(
+        out.contains(&format!("service of {live} on port {}", slots[0])),
+        "{out}"
+    );
+    stack.wait_for(|| get(port, "/", DOMAIN).status == 200);
+    assert_eq!(get(port, "/", DOMAIN).body.trim(), live);
+
+    let began = Instant::now();
+    let (requests, switches) = switch_under_load(&h, &stack, port, 6);
+    println!(
+        "proxy site: {requests} requests in {:.1} s by {CLIENTS} clients, 0 failed, {switches} \
+         switches, each restarting the service on the other port",
+        began.elapsed().as_secs_f64()
+    );
+    // One service runs, the live release's.
+    let run = h.base().join("shared/run");
+    let pids: Vec<_> = ["a", "b"]
+        .iter()
+        .filter(|s| run.join(format!("{s}.pid")).exists())
+        .collect();
+    assert_eq!(pids.len(), 1, "{pids:?}");
+}
