@@ -361,11 +361,11 @@ struct Services(std::path::PathBuf);
 impl Drop for Services {
     fn drop(&mut self) {
         for slot in ["a", "b"] {
-            if let Ok(pid) = std::fs::read_to_string(self.0.join(format!("{slot}.pid"))) {
-                if let Ok(pid) = pid.trim().parse::<i32>() {
-                    // SAFETY: a plain syscall on the test's own process group.
-                    unsafe { libc::kill(-pid, libc::SIGKILL) };
-                }
+            if let Ok(pid) = std::fs::read_to_string(self.0.join(format!("{slot}.pid")))
+                && let Ok(pid) = pid.trim().parse::<i32>()
+            {
+                // SAFETY: a plain syscall on the test's own process group.
+                unsafe { libc::kill(-pid, libc::SIGKILL) };
             }
         }
     }
