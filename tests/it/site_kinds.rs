@@ -423,3 +423,54 @@ fn a_proxy_site_restarts_its_service_under_load_with_no_failed_request() {
         .collect();
     assert_eq!(pids.len(), 1, "{pids:?}");
 }
+
+/// What the two slots are for: the same service restarted in place on one port (stop, then
+/// start, as a plain `systemctl restart` does) leaves a moment when nothing listens, and nginx
+/// answers 502 to the requests that arrive then.
+#[test]
+fn a_proxy_service_restarted_in_place_on_one_port_drops_requests() {
+    let Some(stack) = WebStack::start() else {
+        return;
+    };
+    let (port, slot) = (free_port(), free_port());
+    let h = Harness::local();
+    h.commit("public/index.php", SERVICE_INDEX);
+    h.commit(
+        "bin/restart",
+        &format!(
+            r#"#!/bin/sh
+set -eu
+run="$FLIPDECK_SHARED_PATH/run"
+mkdir -p "$run"
+if [ -f "$run/a.pid" ]; then kill -TERM -"$(cat "$run/a.pid")" || true; fi
+PHP_CLI_SERVER_WORKERS=4 env -u FLIPDECK_JOB setsid php -S 127.0.0.1:{slot} -t "$PWD/public" \
+  >"$run/a.log" 2>&1 </dev/null &
+echo $! > "$run/a.pid"
+until curl -fsS -o /dev/null http://127.0.0.1:{slot}/; do sleep 0.1; done
+"#
+        ),
+    );
+    let _services = Services(h.base().join("shared/run"));
+    h.write_config(&format!(
+        "{}kind = \"proxy\"\nupstream = \"127.0.0.1:{slot}\"\nafter_switch = \"sh bin/restart\"",
+        stack.nginx_config(port),
+    ));
+    h.ok(&["provision", DOMAIN]);
+    h.ok(&["deploy", DOMAIN]);
+    stack.wait_for(|| get(port, "/", DOMAIN).status == 200);
+    let load = Load::start(port, "/", CLIENTS, Duration::from_secs(60));
+    load.wait_past(Duration::from_millis(200), CHECKED);
+    for _ in 0..4 {
+        h.ok(&["deploy", DOMAIN]);
+        load.wait_past(Duration::from_millis(200), CHECKED);
+    }
+    let samples = load.finish();
+    let failed = samples.iter().filter(|s| s.response.status != 200).count();
+    let bad_gateway = samples.iter().filter(|s| s.response.status == 502).count();
+    println!(
+        "proxy site restarted in place: {failed} of {} requests failed over 4 restarts ({bad_gateway} of them 502)",
+        samples.len()
+    );
+    assert!(failed > 0, "a restart on one port went unnoticed");
+    assert_eq!(failed, bad_gateway, "nginx answered each of them with 502");
+}
