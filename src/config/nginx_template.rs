@@ -128,9 +128,12 @@ pub fn directive(s: &str) -> Result<(), String> {
     }
     let (mut depth, mut last) = (0i32, ' ');
     let (mut quote, mut comment, mut escaped) = (None::<char>, false, false);
+    // As nginx reads it: a quote or a `#` starts a string or a comment only at a token's start.
+    let mut token_start = true;
     for c in s.chars() {
         if comment {
             comment = c != '\n';
+            token_start = true;
             continue;
         }
         if let Some(q) = quote {
@@ -145,8 +148,8 @@ pub fn directive(s: &str) -> Result<(), String> {
             continue;
         }
         match c {
-            '#' => comment = true,
-            '"' | '\'' => quote = Some(c),
+            '#' if token_start => comment = true,
+            '"' | '\'' if token_start => quote = Some(c),
             '{' => depth += 1,
             '}' => {
                 depth -= 1;
@@ -159,6 +162,7 @@ pub fn directive(s: &str) -> Result<(), String> {
         if !c.is_whitespace() && !comment {
             last = c;
         }
+        token_start = c.is_whitespace() || matches!(c, ';' | '{' | '}');
     }
     if quote.is_some() {
         return Err("has an unclosed quote".into());
@@ -204,6 +208,7 @@ mod tests {
             "add_header X-A \"}\";",
             "gzip on; # a comment with { in it",
             "location ~ \"^/a{2}\" { return 204; }",
+            "return 200 it's#not-a-comment;",
         ] {
             assert_eq!(directive(ok), Ok(()), "{ok}");
         }
