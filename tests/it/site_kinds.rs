@@ -3,7 +3,7 @@
 //! directives reach nginx (and `nginx -t` still guards them).
 
 use crate::support::web::{Load, Sample, WebStack, free_port, get};
-use crate::support::{DOMAIN, Harness, cannot_run};
+use crate::support::{DOMAIN, Harness, both, cannot_run};
 use crate::web::assert_all_ok;
 use std::path::Path;
 use std::process::Command;
@@ -159,8 +159,8 @@ fn nginx_version() -> Option<(u32, u32, u32)> {
     Some((n.next()?, n.next().unwrap_or(0), n.next().unwrap_or(0)))
 }
 
-#[test]
-fn tls_serves_https_with_http2_and_plain_http_redirects_to_it() {
+/// Over both transports: the http2 choice reads `nginx -v` in the login's own environment.
+fn tls_serves_https_with_http2_and_plain_http_redirects_to_it(h: Harness) {
     let Some(stack) = WebStack::start() else {
         return;
     };
@@ -168,7 +168,6 @@ fn tls_serves_https_with_http2_and_plain_http_redirects_to_it() {
         return;
     };
     let (http, https) = (free_port(), free_port());
-    let h = Harness::local();
     h.write_config(&format!(
         "{}kind = \"static\"\nweb_root = \"dist\"\ndeployment_script = '''{STATIC_BUILD}'''\n\
          ssl_certificate = \"{cert}\"\nssl_certificate_key = \"{key}\"\nssl_listen = \"127.0.0.1:{https}\"",
@@ -237,6 +236,8 @@ fn tls_serves_https_with_http2_and_plain_http_redirects_to_it() {
     let out = h.ok(&["provision", DOMAIN]);
     assert!(out.contains("is up to date"), "{out}");
 }
+
+both!(tls_serves_https_with_http2_and_plain_http_redirects_to_it);
 
 #[test]
 fn an_own_template_and_directives_reach_nginx_and_nginx_t_still_guards_them() {
