@@ -80,6 +80,17 @@ impl Check<'_> {
         let listen = self.listen(&format!("{at}.listen"), site.listen.as_ref())?;
         let kind_name = site.kind.as_ref().map_or("php", |k| k.get_ref().as_str());
         let kind_key = format!("{at}.kind");
+        if let Some(k) = site
+            .kind
+            .as_ref()
+            .filter(|_| !matches!(kind_name, "php" | "static" | "proxy"))
+        {
+            return Err(self.err(
+                k.span(),
+                &kind_key,
+                "must be \"php\" (PHP-FPM), \"static\" (files) or \"proxy\" (a service)",
+            ));
+        }
         let socket_key = format!("{at}.php_fpm_socket");
         let not_for = |key: &str, span: std::ops::Range<usize>, why: &str| {
             self.err(span, &format!("{at}.{key}"), why)
@@ -155,13 +166,7 @@ impl Check<'_> {
                 }
                 SiteKind::Proxy { upstream }
             }
-            _ => {
-                return Err(self.err(
-                    site.kind.as_ref().expect("set").span(),
-                    &kind_key,
-                    "must be \"php\" (PHP-FPM), \"static\" (files) or \"proxy\" (a service)",
-                ));
-            }
+            _ => unreachable!("checked above"),
         };
         let web_root = match &site.web_root {
             Some(w) if kind_name == "proxy" && site.nginx_template.is_none() => {

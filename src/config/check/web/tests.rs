@@ -107,6 +107,10 @@ fn kind_errors_name_the_key_and_the_fix() {
             "line 8: servers[0].sites[0].kind must be \"php\" (PHP-FPM), \"static\" (files) or \"proxy\" (a service)",
         ),
         (
+            "nginx = true\nupstream = \"127.0.0.1:1\"\nkind = \"Proxy\"",
+            "line 9: servers[0].sites[0].kind must be \"php\"",
+        ),
+        (
             "nginx = true\nkind = \"proxy\"",
             "line 8: servers[0].sites[0].kind = \"proxy\" needs upstream = \"127.0.0.1:3000\"",
         ),
