@@ -207,6 +207,15 @@ impl Engine {
             .await
             .map_err(|_| Error::failed(format!("connection lost while writing {conf}")))?;
         let rep: NginxReport = r.report();
+        if matches!(nginx_site.kind, SiteKind::Proxy { .. })
+            && site.site.hooks.after_switch.is_none()
+        {
+            job.notice(
+                "warning: kind = \"proxy\" without after_switch: after each deploy the service \
+                 keeps running the release it was started from; restart it in after_switch (and \
+                 after_rollback), see the README's Kinds of site",
+            );
+        }
         if let Some(w) = rep.http2.as_deref().and_then(http2_off) {
             job.notice(w);
         }

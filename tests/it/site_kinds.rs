@@ -452,11 +452,24 @@ until curl -fsS -o /dev/null http://127.0.0.1:{slot}/; do sleep 0.1; done
         ),
     );
     let _services = Services(h.base().join("shared/run"));
-    h.write_config(&format!(
-        "{}kind = \"proxy\"\nupstream = \"127.0.0.1:{slot}\"\nafter_switch = \"sh bin/restart\"",
-        stack.nginx_config(port),
-    ));
-    h.ok(&["provision", DOMAIN]);
+    let config = |hook: &str| {
+        h.write_config(&format!(
+            "{}kind = \"proxy\"\nupstream = \"127.0.0.1:{slot}\"\n{hook}",
+            stack.nginx_config(port),
+        ))
+    };
+    // Without a restart, nothing would ever run the new release: provision says so.
+    config("");
+    let out = h.ok(&["provision", DOMAIN]);
+    assert!(
+        out.contains("warning: kind = \"proxy\" without after_switch"),
+        "{out}"
+    );
+    config("after_switch = \"sh bin/restart\"");
+    assert!(
+        !h.ok(&["provision", DOMAIN])
+            .contains("without after_switch")
+    );
     h.ok(&["deploy", DOMAIN]);
     stack.wait_for(|| get(port, "/", DOMAIN).status == 200);
     let load = Load::start(port, "/", CLIENTS, Duration::from_secs(60));
