@@ -356,6 +356,12 @@ echo "service of $FLIPDECK_RELEASE on port $port"
     )
 }
 
+/// The request headers the service received, one `name=value` a line.
+const HEADERS: &str = "<?php foreach (['host', 'x-forwarded-proto', 'x-forwarded-for', 'x-real-ip', \
+                       'x-forwarded-port', 'connection', 'upgrade'] as $h) {\n    \
+                       $v = $_SERVER['HTTP_' . strtoupper(str_replace('-', '_', $h))] ?? '';\n    \
+                       echo $h, '=', $v, \"\\n\";\n}\n";
+
 /// Stops the services the restart script left running (each is its own process group).
 struct Services(std::path::PathBuf);
 
@@ -381,6 +387,7 @@ fn a_proxy_site_restarts_its_service_under_load_with_no_failed_request() {
     let h = Harness::local();
     h.commit("public/index.php", SERVICE_INDEX);
     h.commit("bin/restart", &restart_script(slots));
+    h.commit("public/headers.php", HEADERS);
     let _services = Services(h.base().join("shared/run"));
     h.write_config(&format!(
         "{}kind = \"proxy\"\nupstream = [\"127.0.0.1:{}\", \"127.0.0.1:{}\"]\n\
@@ -416,6 +423,33 @@ fn a_proxy_site_restarts_its_service_under_load_with_no_failed_request() {
          switches, each restarting the service on the other port",
         began.elapsed().as_secs_f64()
     );
+    // What the service is told: the client's host and address, the scheme, and a WebSocket
+    // handshake's Upgrade with `Connection: upgrade` (`close` for any other request).
+    let seen = |extra: &[&str]| {
+        let host = format!("Host: {DOMAIN}");
+        let url = format!("http://127.0.0.1:{port}/headers.php");
+        let mut args = vec!["-H", host.as_str()];
+        args.extend_from_slice(extra);
+        args.push(&url);
+        curl(&args)
+    };
+    let plain = seen(&[]);
+    for want in [
+        &format!("host={DOMAIN}"),
+        "x-forwarded-proto=http",
+        "x-forwarded-for=127.0.0.1",
+        "x-real-ip=127.0.0.1",
+        &format!("x-forwarded-port={port}"),
+        "connection=close",
+        "upgrade=",
+    ] {
+        assert!(plain.lines().any(|l| l == want), "{want}\n{plain}");
+    }
+    let ws = seen(&["-H", "Upgrade: websocket", "-H", "Connection: Upgrade"]);
+    for want in ["upgrade=websocket", "connection=upgrade"] {
+        assert!(ws.lines().any(|l| l == want), "{want}\n{ws}");
+    }
+
     // One service runs, the live release's.
     let run = h.base().join("shared/run");
     let pids: Vec<_> = ["a", "b"]
