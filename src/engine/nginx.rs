@@ -281,7 +281,7 @@ mod tests {
         Layout::new(Some("/home/deploy"), "example.com")
     }
 
-    /// The lines of `conf` with their indentation, for exact comparisons of a block.
+    /// Asserts that `conf` holds `block` exactly, indentation included.
     fn has_block(conf: &str, block: &str) {
         assert!(conf.contains(block), "missing\n{block}\nin\n{conf}");
     }
