@@ -258,10 +258,79 @@ echo '::flipdeck-fake:: set switched_back 1'
     assert!(!h.lock_dir().exists());
 }
 
+/// Keys the new release's `.env.example` has and the shared `.env` lacks: a warning naming them
+/// (never a value), in the log and as a typed JSON event; with `require_env = true`, a failed
+/// build before the switch.
+fn missing_env_keys_warn_or_fail(h: Harness) {
+    h.commit(
+        ".env.example",
+        "APP_KEY=\nexport DB_HOST=localhost\n# COMMENTED=1\nSECRET_TOKEN=example-value\n  SPACED = 1\nAPP_KEY=again\n",
+    );
+    h.write_config("deployment_script = \"true\"");
+    h.ok(&["deploy", DOMAIN]);
+    let env = h.base().join("shared/.env");
+    std::fs::write(&env, "APP_KEY=supersecretvalue\n").unwrap();
+    let out = h.run(&["deploy", DOMAIN, "--json"]);
+    assert!(out.status.success());
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let events: Vec<serde_json::Value> = stdout
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let e = events
+        .iter()
+        .find(|v| v["event"] == "env_missing")
+        .unwrap_or_else(|| panic!("{stdout}"));
+    assert_eq!(
+        e["keys"],
+        serde_json::json!(["DB_HOST", "SECRET_TOKEN", "SPACED"])
+    );
+    assert_eq!(e["required"], false);
+    assert!(
+        stdout.contains("warning: the shared .env lacks keys that the new release's .env.example has: DB_HOST, SECRET_TOKEN, SPACED"),
+        "{stdout}"
+    );
+    let log = h.ok(&["log", &h.list()[0]["id"].to_string()]);
+    assert!(log.contains("DB_HOST, SECRET_TOKEN, SPACED"), "{log}");
+    for text in [&*stdout, &log] {
+        assert!(!text.contains("supersecretvalue") && !text.contains("example-value"));
+    }
+    let live = h.live_release().unwrap();
+    // require_env: a build failure, before the switch; nothing left behind.
+    h.write_config("deployment_script = \"true\"\nrequire_env = true");
+    let out = h.run(&["deploy", DOMAIN, "--json"]);
+    assert_eq!(out.status.code(), Some(1));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let e: serde_json::Value = stdout
+        .lines()
+        .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap())
+        .find(|v| v["event"] == "env_missing")
+        .unwrap_or_else(|| panic!("{stdout}"));
+    assert_eq!(e["required"], true);
+    assert!(
+        !stdout.contains("warning: the shared .env"),
+        "said once: {stdout}"
+    );
+    let result = stdout.lines().last().unwrap();
+    assert!(
+        result.contains("env failed (exit code 1): .env lacks keys that .env.example has: DB_HOST SECRET_TOKEN SPACED (require_env = true)"),
+        "{result}"
+    );
+    assert_eq!(h.live_release().unwrap(), live);
+    assert_eq!(h.releases().len(), 2, "the half release is gone");
+    assert!(!h.lock_dir().exists());
+    // Every key there: no warning.
+    std::fs::write(&env, "APP_KEY=x\nDB_HOST=db\nSECRET_TOKEN=t\nSPACED=s\n").unwrap();
+    let out = h.ok(&["deploy", DOMAIN]);
+    assert!(out.contains(".env has every key of .env.example"), "{out}");
+    assert!(!out.contains("warning"), "{out}");
+}
+
 both!(
     after_switch_sees_the_new_release,
     a_failing_after_switch_switches_back,
     after_rollback_sees_the_rolled_to_release,
     on_failure_runs_once_per_failed_deploy,
     hostile_hook_text_runs_as_written,
+    missing_env_keys_warn_or_fail,
 );
