@@ -159,6 +159,7 @@ if [ "$run_script" = 1 ]; then
   (
     cd "$rel" || exit 1
     export FLIPDECK_RELEASE="$rel_name" FLIPDECK_RELEASE_PATH="$rel" FLIPDECK_DOMAIN="$domain" FLIPDECK_SHARED_PATH="$shared"
+    export FLIPDECK_PREVIOUS_RELEASE="$prev_release"
     export PS4="$trace"
     exec sh -ex "$script_file" </dev/null
   )
