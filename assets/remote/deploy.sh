@@ -10,10 +10,12 @@
 # relog_before_name NAME relog_after_name), source (git or placeholder) with repo and branch,
 # run_script (1: run the deploy script, `deploy_script`, its commands traced behind `trace`), the
 # list `shared` with shared_kind_I (file or dir), the list `cached` (see copy_cached), the writable paths (see make_writable), reload_cmd (may be empty), hc_kind (empty: no
-# health check; see health_check in lib.sh), the list `prune` (see prune_releases), and
-# fleet_gate (1: one server of a fleet, which waits at the gate, see below).
+# health check; see health_check in lib.sh), the list `prune` (see prune_releases),
+# fleet_gate (1: one server of a fleet, which waits at the gate, see below), the hooks
+# hook_after_switch, hook_after_rollback and hook_on_failure (each may be empty; see run_hook)
+# and require_env (1: keys .env lacks fail the build; see env_check).
 : "${rel_name?}" "${release_link?}" "${relog_before_name?}" "${relog_after_name?}" "${source?}" "${repo?}" "${branch?}" "${run_script?}"
-: "${shared_n?}" "${cached_n?}" "${deploy_script?}" "${trace?}" "${reload_cmd?}" "${hc_kind?}" "${fleet_gate?}"
+: "${shared_n?}" "${cached_n?}" "${deploy_script?}" "${trace?}" "${reload_cmd?}" "${hc_kind?}" "${fleet_gate?}" "${require_env?}"
 # From lib.sh.
 : "${M?}" "${base?}" "${shared?}" "${meta?}" "${live?}" "${domain?}" "${root?}" "${token?}"
 
@@ -157,6 +159,7 @@ if [ "$run_script" = 1 ]; then
   (
     cd "$rel" || exit 1
     export FLIPDECK_RELEASE="$rel_name" FLIPDECK_RELEASE_PATH="$rel" FLIPDECK_DOMAIN="$domain" FLIPDECK_SHARED_PATH="$shared"
+    export FLIPDECK_PREVIOUS_RELEASE="$prev_release"
     export PS4="$trace"
     exec sh -ex "$script_file" </dev/null
   )
@@ -166,6 +169,7 @@ if [ "$run_script" = 1 ]; then
 fi
 
 make_writable "$rel"
+env_check
 
 if [ "$source" = git ]; then
   step commit

@@ -197,6 +197,41 @@ run_hook() {
 # The release NAME a live-link target LINK names (its last part), empty for none.
 release_of() { printf '%s' "${1##*/}"; }
 
+# env_check: the step `env`, when the release has a `.env.example`: the keys it names (`KEY=`
+# lines, `export KEY=` too) that the release's `.env` (the shared one, linked in) lacks, by name
+# only: no value is ever printed. Reported as `env_missing KEYS`, a warning; with require_env,
+# as `env_required KEYS` and a failed build (before the switch, so the half release goes).
+env_check() {
+  : "${rel?}" "${require_env?}"
+  [ -f "$rel/.env.example" ] || return 0
+  step env
+  ec_env="$rel/.env"
+  [ -f "$ec_env" ] || ec_env=/dev/null
+  # shellcheck disable=SC2016 # awk's own $0
+  ec_missing=$(awk '
+    { l = $0; sub(/^[ \t]*export[ \t]+/, "", l) }
+    match(l, /^[ \t]*[A-Za-z_][A-Za-z0-9_]*[ \t]*=/) {
+      k = substr(l, RSTART, RLENGTH - 1); gsub(/[ \t]/, "", k)
+      if (FILENAME == ARGV[1]) have[k] = 1
+      else if (!(k in have) && !(k in told)) { told[k] = 1; printf "%s%s", (n++ ? " " : ""), k }
+    }
+    END { if (n) print "" }' "$ec_env" "$rel/.env.example") || {
+    # Unreadable: not checked (a failure only when the keys are required).
+    echo "cannot compare .env with .env.example: not checked" >&2
+    [ "$require_env" = 1 ] && { setv why "cannot read .env or .env.example (require_env = true)"; exit 1; }
+    return 0
+  }
+  if [ -z "$ec_missing" ]; then
+    echo ".env has every key of .env.example"
+  elif [ "$require_env" = 1 ]; then
+    setv env_required "$ec_missing"
+    setv why ".env lacks keys that .env.example has: $ec_missing (require_env = true)"
+    exit 1
+  else
+    setv env_missing "$ec_missing"
+  fi
+}
+
 # The health check, run on the server right after the switch (no round trip while a bad release
 # is live). Parameters: hc_kind (url or command), hc_timeout, hc_tries, hc_pause, and hc_url,
 # hc_expect, hc_host (the Host header, empty for none) or hc_cmd. Up to hc_tries attempts; returns

@@ -369,6 +369,9 @@ impl<'e> Job<'e> {
                     if key == Key::Reserved {
                         self.reserved = Some(value.to_string());
                     }
+                    if matches!(key, Key::EnvMissing | Key::EnvRequired) {
+                        self.env_missing(value, key == Key::EnvRequired);
+                    }
                     if key == Key::FailedStep {
                         // The step that failed ends here, as failed; what follows is clean-up.
                         if step.as_ref().is_some_and(|(s, _)| s == value) {
@@ -423,6 +426,20 @@ impl<'e> Job<'e> {
             stream: l.stream,
             line: l.line,
         });
+    }
+
+    /// The release's `.env` lacks keys of its `.env.example` (`env_check` in `lib.sh`): the typed
+    /// event, and, when it is only a warning, the warning (a failure says it in its error).
+    fn env_missing(&mut self, value: &str, required: bool) {
+        let keys = super::protocol::env_keys(value);
+        if !required {
+            self.notice(format!(
+                "warning: the shared .env lacks keys that the new release's .env.example has: {} \
+                 (add them to the shared .env; `require_env = true` makes this fail the deploy)",
+                keys.join(", ")
+            ));
+        }
+        self.emit(EventKind::EnvMissing { keys, required });
     }
 
     fn end_step(&self, step: &mut Option<(String, Instant)>, ok: bool) {

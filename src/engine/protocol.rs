@@ -225,6 +225,10 @@ keys! {
     HookFailed = "hook_failed",
     /// The step that failed, when other steps (switching back, hooks) ran after it.
     FailedStep = "failed_step",
+    /// Keys the new release's `.env.example` has and its `.env` lacks, space-separated: a
+    /// warning (`env_missing`), or a failed build under `require_env` (`env_required`).
+    EnvMissing = "env_missing",
+    EnvRequired = "env_required",
 }
 
 /// A hook that failed (`hook_failed NAME CODE`).
@@ -336,8 +340,17 @@ pub struct DeployReport {
     pub reverted: bool,
     /// Why the failing step failed, when the script could say.
     pub why: Option<String>,
+    /// Keys `.env.example` has and `.env` lacks (see `Key::EnvMissing`).
+    pub env_missing: Vec<String>,
+    /// They failed the build (`require_env`).
+    pub env_required: bool,
     pub switch: SwitchReport,
     pub prune: PruneReport,
+}
+
+/// The key names of an `env_missing` / `env_required` value.
+pub fn env_keys(v: &str) -> Vec<String> {
+    v.split_whitespace().map(str::to_string).collect()
 }
 
 impl Report for DeployReport {
@@ -350,6 +363,11 @@ impl Report for DeployReport {
             Key::Aborted => self.aborted = true,
             Key::Reverted => self.reverted = true,
             Key::Why => self.why = Some(v.into()),
+            Key::EnvMissing => self.env_missing = env_keys(v),
+            Key::EnvRequired => {
+                self.env_missing = env_keys(v);
+                self.env_required = true;
+            }
             _ => {}
         }
         self.switch.take(key, v);

@@ -205,6 +205,7 @@ pub fn deploy(
         .set("branch", branch)
         .flag("run_script", run_script)
         .set("deploy_script", &site.deployment_script)
+        .flag("require_env", site.require_env)
         .set("trace", prelude.trace)
         .export("GIT_SSH_COMMAND", &git_ssh_command(prelude.layout))
         .export("GIT_SSH_VARIANT", "ssh");

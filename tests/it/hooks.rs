@@ -258,10 +258,229 @@ echo '::flipdeck-fake:: set switched_back 1'
     assert!(!h.lock_dir().exists());
 }
 
+/// Keys the new release's `.env.example` has and the shared `.env` lacks: a warning naming them
+/// (never a value), in the log and as a typed JSON event; with `require_env = true`, a failed
+/// build before the switch.
+fn missing_env_keys_warn_or_fail(h: Harness) {
+    h.commit(
+        ".env.example",
+        "APP_KEY=\nexport DB_HOST=localhost\n# COMMENTED=1\nSECRET_TOKEN=example-value\n  SPACED = 1\nAPP_KEY=again\n",
+    );
+    h.write_config("deployment_script = \"true\"");
+    h.ok(&["deploy", DOMAIN]);
+    let env = h.base().join("shared/.env");
+    std::fs::write(&env, "APP_KEY=supersecretvalue\n").unwrap();
+    let out = h.run(&["deploy", DOMAIN, "--json"]);
+    assert!(out.status.success());
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let events: Vec<serde_json::Value> = stdout
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let e = events
+        .iter()
+        .find(|v| v["event"] == "env_missing")
+        .unwrap_or_else(|| panic!("{stdout}"));
+    assert_eq!(
+        e["keys"],
+        serde_json::json!(["DB_HOST", "SECRET_TOKEN", "SPACED"])
+    );
+    assert_eq!(e["required"], false);
+    assert!(
+        stdout.contains("warning: the shared .env lacks keys that the new release's .env.example has: DB_HOST, SECRET_TOKEN, SPACED"),
+        "{stdout}"
+    );
+    let log = h.ok(&["log", &h.list()[0]["id"].to_string()]);
+    assert!(log.contains("DB_HOST, SECRET_TOKEN, SPACED"), "{log}");
+    for text in [&*stdout, &log] {
+        assert!(!text.contains("supersecretvalue") && !text.contains("example-value"));
+    }
+    let live = h.live_release().unwrap();
+    // require_env: a build failure, before the switch; nothing left behind.
+    h.write_config("deployment_script = \"true\"\nrequire_env = true");
+    let out = h.run(&["deploy", DOMAIN, "--json"]);
+    assert_eq!(out.status.code(), Some(1));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let e: serde_json::Value = stdout
+        .lines()
+        .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap())
+        .find(|v| v["event"] == "env_missing")
+        .unwrap_or_else(|| panic!("{stdout}"));
+    assert_eq!(e["required"], true);
+    assert!(
+        !stdout.contains("warning: the shared .env"),
+        "said once: {stdout}"
+    );
+    let result = stdout.lines().last().unwrap();
+    assert!(
+        result.contains("env failed (exit code 1): .env lacks keys that .env.example has: DB_HOST SECRET_TOKEN SPACED (require_env = true)"),
+        "{result}"
+    );
+    assert_eq!(h.live_release().unwrap(), live);
+    assert_eq!(h.releases().len(), 2, "the half release is gone");
+    assert!(!h.lock_dir().exists());
+    // Every key there: no warning.
+    std::fs::write(&env, "APP_KEY=x\nDB_HOST=db\nSECRET_TOKEN=t\nSPACED=s\n").unwrap();
+    let out = h.ok(&["deploy", DOMAIN]);
+    assert!(out.contains(".env has every key of .env.example"), "{out}");
+    assert!(!out.contains("warning"), "{out}");
+}
+
+/// A failing after_switch switches back while real nginx and PHP-FPM serve the site under load:
+/// not one request fails, and the new release answers only during the deploy.
+#[test]
+fn a_failing_after_switch_switches_back_under_load_losing_no_request() {
+    use crate::support::web::{Load, WebStack, free_port, get};
+    use std::time::{Duration, Instant};
+    let Some(stack) = WebStack::start() else {
+        return;
+    };
+    let port = free_port();
+    let h = Harness::local();
+    h.commit(
+        "public/index.php",
+        "<?php echo basename(dirname(__DIR__)), \"\\n\";\n",
+    );
+    let config = |hook: &str| {
+        h.write_config(&format!(
+            "{}server:reload_command = \"\"\ndeployment_script = \"true\"\n{hook}",
+            stack.config(port)
+        ))
+    };
+    config("");
+    let out = h.ok(&["provision", DOMAIN]);
+    assert!(out.contains("written, tested, reloaded"), "{out}");
+    stack.wait_for(|| get(port, "/", DOMAIN).status == 200);
+    h.ok(&["deploy", DOMAIN]);
+    let good = h.live_release().unwrap();
+    stack.wait_for(|| get(port, "/", DOMAIN).body.trim() == good);
+
+    let load = Load::start(port, "/", 4, Duration::from_secs(60));
+    std::thread::sleep(Duration::from_millis(300));
+    // The hook waits until the new release serves, then fails.
+    config(&format!(
+        "after_switch = '''\nfor i in 1 2 3 4 5 6 7 8 9 10; do\n  {{ curl -fsS -H 'Host: {DOMAIN}' http://127.0.0.1:{port}/ || wget -qO- --header='Host: {DOMAIN}' http://127.0.0.1:{port}/; }} | grep -qx \"$FLIPDECK_RELEASE\" && break\n  sleep 0.1\ndone\necho new release served\nexit 1\n'''"
+    ));
+    let start = Instant::now();
+    let out = h.run(&["deploy", DOMAIN]);
+    let end = Instant::now();
+    load.wait_past(Duration::from_millis(200), 20);
+    let samples = load.finish();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains("the after_switch hook failed (exit code 1) at `exit 1`; switched back to"),
+        "{stderr}"
+    );
+    crate::web::assert_all_ok(&samples, &stack);
+    let other: Vec<&str> = samples
+        .iter()
+        .filter(|s| s.response.body.trim() != good)
+        .map(|s| s.response.body.trim())
+        .collect();
+    assert!(
+        samples
+            .iter()
+            .filter(|s| s.response.body.trim() != good)
+            .all(|s| s.end > start && s.start < end),
+        "another release served outside the deploy: {other:?}"
+    );
+    assert!(samples.iter().filter(|s| s.start > end).count() >= 20);
+    println!(
+        "after_switch failing under load: {} requests, 0 failed, {} served by the new release before the switch back",
+        samples.len(),
+        other.len()
+    );
+    assert_eq!(h.live_release().unwrap(), good);
+    assert_eq!(get(port, "/", DOMAIN).body.trim(), good);
+    assert_eq!(h.list()[0]["status"], "failed");
+}
+
+/// A fleet: every server runs after_switch after the coordinated switch; when it fails on one,
+/// every server switches back (after_rollback each), and on_failure runs once on each.
+#[test]
+fn a_failing_after_switch_on_one_server_reverts_the_fleet() {
+    use crate::support::sshd::TestSshd;
+    let h = Harness::local();
+    let mut servers = Vec::new();
+    for (i, addr) in ["127.0.0.2", "127.0.0.3"].iter().enumerate() {
+        let Some(sshd) = TestSshd::start_on(addr) else {
+            return;
+        };
+        let root = h.dir.path().join(format!("srv{}", i + 1));
+        std::fs::create_dir_all(&root).unwrap();
+        servers.push((format!("web{}", i + 1), sshd, root));
+    }
+    let site = |hooks: &str| {
+        let config = crate::support::servers_config(&h, &servers, 2, |_| {
+            format!(
+                "\n[[servers.sites]]\ndomain = \"{DOMAIN}\"\nrepository = \"{}\"\ndeployment_script = \"true\"\n{hooks}\n\n",
+                h.repo.display()
+            )
+        });
+        std::fs::write(&h.config, config).unwrap();
+    };
+    site("");
+    h.ok(&["provision", DOMAIN]);
+    h.ok(&["deploy", DOMAIN]);
+    let live = |root: &std::path::Path| std::fs::read_link(root.join(DOMAIN)).unwrap();
+    let before: Vec<_> = servers.iter().map(|(_, _, r)| live(r)).collect();
+    // Each server's hooks write into its own shared/; web2's after_switch fails.
+    let rec = |name: &str| {
+        format!(
+            "{name} = '''\necho \"{name} $(readlink \"$FLIPDECK_SHARED_PATH/../../../{DOMAIN}\")\" >> \"$FLIPDECK_SHARED_PATH/hooks\"\n'''\n"
+        )
+    };
+    std::fs::write(
+        servers[1]
+            .2
+            .join("deployments")
+            .join(DOMAIN)
+            .join("shared/fail"),
+        "",
+    )
+    .unwrap();
+    site(&format!(
+        "after_switch = '''\necho \"after_switch $(readlink \"$FLIPDECK_SHARED_PATH/../../../{DOMAIN}\")\" >> \"$FLIPDECK_SHARED_PATH/hooks\"\ntest ! -e \"$FLIPDECK_SHARED_PATH/fail\"\n'''\n{}{}",
+        rec("after_rollback"),
+        rec("on_failure")
+    ));
+    let out = h.run(&["deploy", DOMAIN]);
+    assert_eq!(out.status.code(), Some(1));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        stdout.contains("another server of the fleet failed to switch"),
+        "{stdout}"
+    );
+    for (i, (name, _, root)) in servers.iter().enumerate() {
+        assert_eq!(live(root), before[i], "{name} is back on its release");
+        let hooks =
+            std::fs::read_to_string(root.join("deployments").join(DOMAIN).join("shared/hooks"))
+                .unwrap();
+        let l: Vec<&str> = hooks.lines().collect();
+        assert_eq!(l.len(), 3, "{name}: {hooks}");
+        assert!(
+            l[0].starts_with("after_switch ") && !l[0].ends_with(before[i].to_str().unwrap()),
+            "{name}: {hooks}"
+        );
+        assert_eq!(
+            l[1],
+            format!("after_rollback {}", before[i].display()),
+            "{name}: {hooks}"
+        );
+        assert_eq!(
+            l[2],
+            format!("on_failure {}", before[i].display()),
+            "{name}: {hooks}"
+        );
+    }
+}
+
 both!(
     after_switch_sees_the_new_release,
     a_failing_after_switch_switches_back,
     after_rollback_sees_the_rolled_to_release,
     on_failure_runs_once_per_failed_deploy,
     hostile_hook_text_runs_as_written,
+    missing_env_keys_warn_or_fail,
 );
