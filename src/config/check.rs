@@ -12,8 +12,8 @@ mod web;
 use super::raw::{RawConfig, RawJump, RawServer, RawSite, line_of};
 use super::{
     COLOR_ELEMENTS, Config, DEFAULT_CACHED, DEFAULT_KEEP, DEFAULT_SCRIPT, DEFAULT_SHARED,
-    DEFAULT_WEB_USER, DEFAULT_WRITABLE, Jump, KeyBinding, ServerConfig, SiteConfig, SshConfig,
-    ThemeName, TransportKind, Writable,
+    DEFAULT_WEB_USER, DEFAULT_WRITABLE, Hooks, Jump, KeyBinding, ServerConfig, SiteConfig,
+    SshConfig, ThemeName, TransportKind, Writable,
 };
 use crate::error::{Error, Result};
 use crate::redact::Redactor;
@@ -375,7 +375,10 @@ impl<'a> Check<'a> {
         )?;
         let nginx = match site.nginx {
             Some(true) => Some(self.nginx_site(at, &site, php_version)?),
-            _ => None,
+            _ => {
+                self.no_nginx_keys(at, &site)?;
+                None
+            }
         };
         let health_check = match &site.health_check {
             Some(h) => Some(self.health_check(at, h)?),
@@ -397,7 +400,25 @@ impl<'a> Check<'a> {
             nginx,
             health_check,
             protected: site.protected.unwrap_or(false),
+            hooks: Hooks {
+                after_switch: self.hook(at, "after_switch", site.after_switch)?,
+                after_rollback: self.hook(at, "after_rollback", site.after_rollback)?,
+                on_failure: self.hook(at, "on_failure", site.on_failure)?,
+            },
+            require_env: site.require_env.unwrap_or(false),
         })
+    }
+
+    /// A hook: the user's own shell, run as written; only a NUL byte (which no shell file can
+    /// hold) is refused. An empty or blank hook is no hook.
+    fn hook(&self, at: &str, name: &str, text: Option<Spanned<String>>) -> Result<Option<String>> {
+        let Some(text) = text else { return Ok(None) };
+        if text.get_ref().contains('\0') {
+            let why = "contains a NUL byte, which a shell script cannot hold";
+            return Err(self.err(text.span(), &format!("{at}.{name}"), why));
+        }
+        let text = text.into_inner();
+        Ok((!text.trim().is_empty()).then_some(text))
     }
 
     /// `shared`, every entry a plain relative path; the error is at the list, naming the entry.

@@ -83,8 +83,23 @@ pub(super) struct RawSite {
     /// A port (integer or string) or an address with a port, told apart by the check.
     pub listen: Option<Spanned<toml::Value>>,
     pub php_fpm_socket: Option<Spanned<String>>,
+    /// The kind of site and its server block's keys: `"php"`, `"static"` or `"proxy"`.
+    pub kind: Option<Spanned<String>>,
+    pub web_root: Option<Spanned<String>>,
+    /// A proxy site's service: one address or a list of them.
+    pub upstream: Option<Spanned<RawStrings>>,
+    /// A local file, read when the config is loaded.
+    pub nginx_template: Option<Spanned<String>>,
+    pub nginx_directives: Option<Spanned<RawStrings>>,
+    pub ssl_certificate: Option<Spanned<String>>,
+    pub ssl_certificate_key: Option<Spanned<String>>,
+    pub ssl_listen: Option<Spanned<toml::Value>>,
     pub health_check: Option<Spanned<RawHealthCheck>>,
     pub protected: Option<bool>,
+    pub after_switch: Option<Spanned<String>>,
+    pub after_rollback: Option<Spanned<String>>,
+    pub on_failure: Option<Spanned<String>>,
+    pub require_env: Option<bool>,
 }
 
 /// `jump = "bastion"` or `jump = ["outer", "inner"]`.
@@ -93,6 +108,23 @@ pub(super) struct RawSite {
 pub(super) enum RawJump {
     One(String),
     Chain(Vec<String>),
+}
+
+/// A key that takes one string or a list of them (`upstream`, `nginx_directives`).
+#[derive(Debug, Deserialize)]
+#[serde(untagged, expecting = "a string or a list of strings")]
+pub(super) enum RawStrings {
+    One(String),
+    Many(Vec<String>),
+}
+
+impl RawStrings {
+    pub(super) fn to_vec(&self) -> Vec<String> {
+        match self {
+            RawStrings::One(s) => vec![s.clone()],
+            RawStrings::Many(v) => v.clone(),
+        }
+    }
 }
 
 /// `health_check = { ... }`. Its errors point at the whole inline table, so its keys carry no

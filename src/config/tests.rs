@@ -279,7 +279,7 @@ fn error_texts_are_pinned() {
         ),
         (
             "[[servers]]\nname = \"w\"\ntransport = \"local\"\nroot = \"/srv\"\n[[servers.sites]]\ndomain = \"example.com\"\nnginx = true\n",
-            "config /c.toml line 6: servers[0].sites[0].php_fpm_socket is required for nginx = true when the server has no php_version (e.g. \"/run/php/php8.3-fpm.sock\")",
+            "config /c.toml line 6: servers[0].sites[0].php_fpm_socket is required for nginx = true when the server has no php_version (e.g. \"/run/php/php8.3-fpm.sock\"); a site without PHP is kind = \"static\" or \"proxy\"",
         ),
         (
             "[[servers]]\nname = \"w\"\ntransport = \"local\"\nroot = \"/srv\"\nnginx_test_command = \" \"\n",
@@ -398,7 +398,13 @@ mod web {
             s.sites[0].nginx,
             Some(NginxSite {
                 listen: Listen::Port(80),
-                php_fpm_socket: "/run/php/php8.3-fpm.sock".into(),
+                kind: crate::config::SiteKind::Php {
+                    php_fpm_socket: "/run/php/php8.3-fpm.sock".into()
+                },
+                web_root: "public".into(),
+                template: None,
+                directives: Vec::new(),
+                tls: None,
             })
         );
         assert_eq!(
@@ -428,7 +434,7 @@ mod web {
         let n = s.sites[0].nginx.as_ref().unwrap();
         assert_eq!(n.listen, Listen::Addr("127.0.0.1:8080".parse().unwrap()));
         assert_eq!(n.listen.to_string(), "127.0.0.1:8080");
-        assert_eq!(n.php_fpm_socket, "/run/php-fpm/www.sock");
+        assert_eq!(n.php_fpm_socket(), Some("/run/php-fpm/www.sock"));
         let sock = "php_fpm_socket = \"/s\"";
         for (l, want) in [
             ("8080", Listen::Port(8080)),

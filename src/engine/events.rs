@@ -63,6 +63,12 @@ pub enum EventKind {
         ok: bool,
         summary: String,
     },
+    /// Keys the new release's `.env.example` has and the shared `.env` lacks (names only);
+    /// `required`: they fail the deploy (`require_env = true`), else a warning.
+    EnvMissing {
+        keys: Vec<String>,
+        required: bool,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq)]

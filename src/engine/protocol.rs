@@ -207,6 +207,9 @@ keys! {
     Nginx = "nginx",
     NginxInvalid = "nginx_invalid",
     NginxReloadFailed = "nginx_reload_failed",
+    /// `nginx.sh`, for a TLS server block: how http2 was turned on (`directive`, `listen` or
+    /// `off`) and the nginx version it went by.
+    NginxHttp2 = "nginx_http2",
     /// One check of `doctor.sh`: `NAME STATUS DETAIL`.
     Check = "check",
     /// The server's clock, `SECONDS[.NANOS]` since the epoch (UTC).
@@ -218,6 +221,32 @@ keys! {
     Pinned = "pinned",
     /// A key the git host presented: `SHA256:… TYPE`.
     GitHostKey = "git_host_key",
+    /// A site's hook that failed: `NAME CODE` (see `HookFailure`).
+    HookFailed = "hook_failed",
+    /// The step that failed, when other steps (switching back, hooks) ran after it.
+    FailedStep = "failed_step",
+    /// Keys the new release's `.env.example` has and its `.env` lacks, space-separated: a
+    /// warning (`env_missing`), or a failed build under `require_env` (`env_required`).
+    EnvMissing = "env_missing",
+    EnvRequired = "env_required",
+}
+
+/// A hook that failed (`hook_failed NAME CODE`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HookFailure {
+    /// `after_switch`, `after_rollback` or `on_failure`.
+    pub hook: String,
+    pub code: i32,
+}
+
+impl HookFailure {
+    fn parse(v: &str) -> HookFailure {
+        let (hook, code) = v.split_once(' ').unwrap_or((v, ""));
+        HookFailure {
+            hook: hook.to_string(),
+            code: code.trim().parse().unwrap_or(1),
+        }
+    }
 }
 
 /// The values a script reported, in order.
@@ -252,6 +281,17 @@ pub struct SwitchReport {
     pub switched: bool,
     pub switched_back: bool,
     pub health_failed: Option<String>,
+    /// The site's hooks that failed, in order.
+    pub hooks_failed: Vec<HookFailure>,
+    /// The step that failed, when more steps ran after it (see `lib.sh`'s `failed`).
+    pub failed_step: Option<String>,
+}
+
+impl SwitchReport {
+    /// How hook `name` failed, if it did.
+    pub fn hook_failed(&self, name: &str) -> Option<&HookFailure> {
+        self.hooks_failed.iter().find(|h| h.hook == name)
+    }
 }
 
 impl Report for SwitchReport {
@@ -261,6 +301,8 @@ impl Report for SwitchReport {
             Key::Switched => self.switched = true,
             Key::SwitchedBack => self.switched_back = true,
             Key::HealthFailed => self.health_failed = Some(v.into()),
+            Key::HookFailed => self.hooks_failed.push(HookFailure::parse(v)),
+            Key::FailedStep => self.failed_step = Some(v.into()),
             _ => {}
         }
     }
@@ -298,8 +340,17 @@ pub struct DeployReport {
     pub reverted: bool,
     /// Why the failing step failed, when the script could say.
     pub why: Option<String>,
+    /// Keys `.env.example` has and `.env` lacks (see `Key::EnvMissing`).
+    pub env_missing: Vec<String>,
+    /// They failed the build (`require_env`).
+    pub env_required: bool,
     pub switch: SwitchReport,
     pub prune: PruneReport,
+}
+
+/// The key names of an `env_missing` / `env_required` value.
+pub fn env_keys(v: &str) -> Vec<String> {
+    v.split_whitespace().map(str::to_string).collect()
 }
 
 impl Report for DeployReport {
@@ -312,6 +363,11 @@ impl Report for DeployReport {
             Key::Aborted => self.aborted = true,
             Key::Reverted => self.reverted = true,
             Key::Why => self.why = Some(v.into()),
+            Key::EnvMissing => self.env_missing = env_keys(v),
+            Key::EnvRequired => {
+                self.env_missing = env_keys(v);
+                self.env_required = true;
+            }
             _ => {}
         }
         self.switch.take(key, v);
@@ -491,6 +547,8 @@ pub struct NginxReport {
     pub nginx: Option<String>,
     pub invalid: bool,
     pub reload_failed: bool,
+    /// `MODE VERSION`, with TLS.
+    pub http2: Option<String>,
 }
 
 impl Report for NginxReport {
@@ -499,6 +557,7 @@ impl Report for NginxReport {
             Key::Nginx => self.nginx = Some(v.into()),
             Key::NginxInvalid => self.invalid = true,
             Key::NginxReloadFailed => self.reload_failed = true,
+            Key::NginxHttp2 => self.http2 = Some(v.into()),
             _ => {}
         }
     }

@@ -186,6 +186,7 @@ impl Engine {
             scripts::AfterSwitch {
                 reload: site.server.reload_command.as_deref(),
                 health: site.site.health_check.as_ref(),
+                hooks: Some(&site.site.hooks),
             },
             (
                 &crate::release_log::prefix(
@@ -232,6 +233,17 @@ impl Engine {
             );
             // A rollback is usually the way out of trouble: its health check is reported, never
             // undone automatically.
+            if let Some(h) = rep.switch.hook_failed("after_rollback") {
+                let at = job
+                    .last_command
+                    .as_deref()
+                    .map(|c| format!(" at `{c}`"))
+                    .unwrap_or_default();
+                summary.push_str(&format!(
+                    "; warning: the after_rollback hook failed (exit code {}){at} (the rollback is kept)",
+                    h.code
+                ));
+            }
             let warning = rep
                 .switch
                 .health_failed

@@ -7,7 +7,7 @@
 
 use super::layout::Layout;
 use super::protocol::{DEPLOY_KEY, GIT_KNOWN_HOSTS, JOB_ENV, LockOwner, Params};
-use crate::config::{HealthCheck, SiteConfig};
+use crate::config::{HealthCheck, Hooks, SiteConfig};
 use crate::shell::quote;
 
 pub const LIB: &str = include_str!("../../assets/remote/lib.sh");
@@ -135,21 +135,27 @@ pub enum Source<'a> {
     Placeholder,
 }
 
-/// What runs right after the switch: the reload, then the health check (either failing switches
-/// back).
+/// What runs right after the switch: the reload, the site's hooks, then the health check (a
+/// failure of the reload, of after_switch or of the check switches a deploy back).
 #[derive(Clone, Copy, Default)]
 pub struct AfterSwitch<'a> {
     pub reload: Option<&'a str>,
     pub health: Option<&'a HealthCheck>,
+    /// None: no hook runs (provisioning's initial deployment).
+    pub hooks: Option<&'a Hooks>,
 }
 
 impl AfterSwitch<'_> {
     fn params(&self, p: Params, domain: &str) -> Params {
-        super::health::params(
-            p.set("reload_cmd", self.reload.unwrap_or("")),
-            self.health,
-            domain,
-        )
+        let hook = |h: fn(&Hooks) -> &Option<String>| {
+            self.hooks.and_then(|x| h(x).as_deref()).unwrap_or("")
+        };
+        let p = p
+            .set("reload_cmd", self.reload.unwrap_or(""))
+            .set("hook_after_switch", hook(|h| &h.after_switch))
+            .set("hook_after_rollback", hook(|h| &h.after_rollback))
+            .set("hook_on_failure", hook(|h| &h.on_failure));
+        super::health::params(p, self.health, domain)
     }
 }
 
@@ -199,6 +205,7 @@ pub fn deploy(
         .set("branch", branch)
         .flag("run_script", run_script)
         .set("deploy_script", &site.deployment_script)
+        .flag("require_env", site.require_env)
         .set("trace", prelude.trace)
         .export("GIT_SSH_COMMAND", &git_ssh_command(prelude.layout))
         .export("GIT_SSH_VARIANT", "ssh");
@@ -314,6 +321,7 @@ pub fn rollback(
     let p = Params::new()
         .set("rel_name", release)
         .set("release_link", link)
+        .set("trace", prelude.trace)
         .set("relog_prefix", relog.0)
         .set("relog_commit", relog.1);
     let p = after.params(p, &prelude.layout.domain);
