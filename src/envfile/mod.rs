@@ -20,7 +20,10 @@ pub enum Line {
     /// `# …`: kept as written (`text` is the whole line).
     Comment(String),
     /// `[export ]KEY=VALUE`: `value` as the parser reads it (quotes removed, escapes resolved).
-    Assign { key: String, value: String },
+    Assign {
+        key: String,
+        value: String,
+    },
     /// What the parser would refuse (a missing quote, a bad name): shown by number only.
     Invalid,
 }
@@ -38,7 +41,7 @@ impl EnvFile {
         let mut rest = text;
         while !rest.is_empty() {
             let first = physical(rest);
-            let (line, raw_len) = match parse_entry(&first[..]) {
+            let (line, raw_len) = match parse_entry(first) {
                 Entry::Done(l) => (l, first.len()),
                 Entry::OpenQuote => {
                     // A double-quoted value may go on over the next lines until its closing quote.

@@ -11,7 +11,11 @@ fn reads_what_laravel_reads() {
     assert_eq!(f.get("B"), Some("q \" $H \\ n"));
     assert_eq!(f.get("C"), Some(""));
     assert_eq!(f.get("D"), Some("two\nlines"));
-    assert_eq!(f.get("E"), None, "an unquoted value with a space is refused");
+    assert_eq!(
+        f.get("E"),
+        None,
+        "an unquoted value with a space is refused"
+    );
     assert_eq!(f.invalid_lines(), vec![10, 11]);
 }
 
@@ -46,7 +50,10 @@ fn every_value_round_trips_through_set() {
 #[test]
 fn set_and_unset_touch_only_their_keys() {
     let text = "# keep me\nA=1\nB='two'\nA=dup\n\nC=3";
-    let out = set(text, &[("A".into(), "new".into()), ("Z".into(), "z z".into())]);
+    let out = set(
+        text,
+        &[("A".into(), "new".into()), ("Z".into(), "z z".into())],
+    );
     assert_eq!(out, "# keep me\nA=new\nB='two'\n\nC=3\nZ='z z'\n");
     let (out, found) = unset(&out, &["B".into(), "NOPE".into()]);
     assert_eq!(out, "# keep me\nA=new\n\nC=3\nZ='z z'\n");
@@ -86,13 +93,21 @@ fn diff_and_show_never_carry_a_value() {
     }
     assert_eq!(
         redacted(old),
-        vec!["A=[redacted]", "B=[redacted]", "#DB_PASSWORD=[redacted]", "C= (empty)"]
+        vec![
+            "A=[redacted]",
+            "B=[redacted]",
+            "#DB_PASSWORD=[redacted]",
+            "C= (empty)"
+        ]
     );
     assert!(diff("A=1\n", "A=1\n").is_empty());
     let layout = diff("A=1\n", "# note\nA='1'\n");
     assert!(layout.other_text && layout.changes.is_empty());
     assert_eq!(
         redacted("X=\"open\nY=1\n"),
-        vec!["[line 1 does not parse as KEY=VALUE; not shown]", "Y=[redacted]"]
+        vec![
+            "[line 1 does not parse as KEY=VALUE; not shown]",
+            "Y=[redacted]"
+        ]
     );
 }
