@@ -36,7 +36,7 @@ impl Diff {
             })
             .collect();
         if self.other_text {
-            out.push("  (comments, order, quoting or blank lines changed too)".into());
+            out.push("(comments, order, quoting or blank lines changed)".into());
         }
         out
     }

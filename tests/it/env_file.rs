@@ -459,3 +459,64 @@ fn a_file_changed_meanwhile_is_not_overwritten() {
     );
     assert_eq!(std::fs::read_to_string(&env).unwrap(), "BY_HAND=1\n");
 }
+
+/// The dashboard shows the selected site's .env status (keys only), and `e` steps aside for the
+/// editor and comes back; the secret is never on its screen.
+#[test]
+fn the_dashboard_shows_missing_keys_and_e_edits() {
+    if !crate::support::tmux::available() {
+        return;
+    }
+    let Some(h) = Harness::ssh() else { return };
+    std::fs::write(h.repo.join(".env.example"), "DB_PASSWORD=\nNEW_KEY=\n").unwrap();
+    crate::support::git(&h.repo, &["add", "-A"]);
+    crate::support::git(&h.repo, &["commit", "-qm", "example"]);
+    h.write_config("deployment_script = \"true\"");
+    let text = std::fs::read_to_string(&h.config).unwrap();
+    std::fs::write(&h.config, format!("refresh_s = 1\n{text}")).unwrap();
+    h.ok(&["provision", DOMAIN]);
+    h.ok(&["env", "set", DOMAIN, &format!("DB_PASSWORD={SECRET}")]);
+    let editor = h.dir.path().join("editor.sh");
+    std::fs::write(
+        &editor,
+        "#!/bin/sh\necho NEW_KEY=from-the-dashboard >> \"$1\"\n",
+    )
+    .unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&editor, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let t = crate::support::tmux::dashboard(
+        &h,
+        &format!("LANG=C.UTF-8 EDITOR='{}'", editor.display()),
+        "",
+        120,
+        30,
+    );
+    let wait = crate::support::tmux::WAIT;
+    let screen = t.wait_for(".env lacks NEW_KEY", wait);
+    assert!(!screen.contains(MARK), "{screen}");
+    t.keys(&["e"]);
+    let screen = t.wait_for("[y/N]", wait);
+    assert!(
+        screen.contains("+ NEW_KEY (added)") && !screen.contains(MARK),
+        "{screen}"
+    );
+    t.keys(&["y", "Enter"]);
+    let screen = t.wait_for("press Enter to return", wait);
+    assert!(
+        screen.contains("OK  web1/example.com: wrote .env"),
+        "{screen}"
+    );
+    t.keys(&["Enter"]);
+    let screen = t.wait_for(".env has every .env.example key", wait);
+    assert!(
+        screen.contains("web1/example.com — deployments") && !screen.contains(MARK),
+        "{screen}"
+    );
+    let env = std::fs::read_to_string(h.base().join("shared/.env")).unwrap();
+    let parsed = EnvFile::parse(&env);
+    assert_eq!(parsed.get("NEW_KEY"), Some("from-the-dashboard"));
+    assert_eq!(parsed.get("DB_PASSWORD"), Some(SECRET));
+    // The keyboard is the dashboard's again.
+    t.keys(&["?"]);
+    t.wait_for("edit the site's shared .env", wait);
+}

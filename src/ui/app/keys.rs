@@ -175,6 +175,11 @@ impl App {
             Action::Rollback => return self.ask_rollback(),
             Action::Prune => return self.ask_prune(),
             Action::Refresh => return self.refresh(),
+            Action::EditEnv => {
+                if let Some(s) = self.site() {
+                    return vec![Effect::EditEnv(s.key.clone())];
+                }
+            }
             // The dialogs' and the filter's actions are not bound in the panes.
             Action::Confirm
             | Action::Cancel
