@@ -388,8 +388,38 @@ fn a_write_holds_the_deploy_lock() {
     h.write_config("deployment_script = \"true\"");
     h.ok(&["provision", DOMAIN]);
     let pause = h.pause_at("cmp", "*-s *");
-    let mut child = h.spawn(&["env", "set", DOMAIN, "HELD=1"]);
+    let mut child = h.spawn(&["env", "set", DOMAIN, "HELD=1", &format!("PS={MARK}ps")]);
     pause.wait_reached(&mut child);
+    // Mid-write: the value is in no process's arguments or environment on the server (nor
+    // flipdeck's own here), and the new file being made is private.
+    for proc in std::fs::read_dir("/proc").unwrap().flatten() {
+        if proc
+            .file_name()
+            .to_str()
+            .is_some_and(|n| n.parse::<u32>().is_ok())
+            && proc.file_name().to_str() != Some(&child.id().to_string())
+        {
+            for part in ["cmdline", "environ"] {
+                let bytes = std::fs::read(proc.path().join(part)).unwrap_or_default();
+                assert!(
+                    !String::from_utf8_lossy(&bytes).contains(MARK),
+                    "{}/{part} shows the value",
+                    proc.path().display()
+                );
+            }
+        }
+    }
+    let staged: Vec<_> = std::fs::read_dir(h.base().join("shared"))
+        .unwrap()
+        .flatten()
+        .filter(|e| {
+            e.file_name()
+                .to_string_lossy()
+                .starts_with(".env.flipdeck-")
+        })
+        .collect();
+    assert_eq!(staged.len(), 1, "the new file is made beside the old one");
+    assert_eq!(mode(&staged[0].path()), 0o600);
     let out = h.run(&["deploy", DOMAIN]);
     assert_eq!(out.status.code(), Some(1), "{out:?}");
     let text = format!(
