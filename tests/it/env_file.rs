@@ -550,3 +550,88 @@ fn the_dashboard_shows_missing_keys_and_e_edits() {
     t.keys(&["?"]);
     t.wait_for("edit the site's shared .env", wait);
 }
+
+/// The private copy is gone however the edit ends: the editor failing, flipdeck told to stop
+/// (SIGTERM) while the editor runs; and Ctrl-C (SIGINT) is the editor's, not flipdeck's.
+#[test]
+fn the_private_copy_goes_on_every_way_out() {
+    let Some(h) = Harness::ssh() else { return };
+    h.write_config("deployment_script = \"true\"");
+    h.ok(&["provision", DOMAIN]);
+    h.ok(&["env", "set", DOMAIN, "A=1"]);
+    let env = h.base().join("shared/.env");
+    let before = std::fs::read(&env).unwrap();
+    let probe = h.dir.path().join("copy-dir");
+    let editor = |body: &str| {
+        let p = h.dir.path().join("editor.sh");
+        std::fs::write(
+            &p,
+            format!(
+                "#!/bin/sh\ndirname \"$1\" > '{}.tmp' && mv '{0}.tmp' '{0}'\necho A=2 > \"$1\"\n{body}\n",
+                probe.display()
+            ),
+        )
+        .unwrap();
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o755)).unwrap();
+        p
+    };
+    let wait_probe = || {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+        loop {
+            if let Ok(d) = std::fs::read_to_string(&probe) {
+                let _ = std::fs::remove_file(&probe);
+                return PathBuf::from(d.trim());
+            }
+            assert!(std::time::Instant::now() < deadline, "the editor never ran");
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+    };
+    // The editor fails.
+    let ed = editor("exit 3");
+    let out = h
+        .cmd(&["env", "edit", DOMAIN, "--yes"])
+        .env("EDITOR", &ed)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1), "{out:?}");
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("nothing was written"),
+        "{out:?}"
+    );
+    assert!(
+        !wait_probe().exists(),
+        "the copy is removed after a failed editor"
+    );
+    assert_eq!(std::fs::read(&env).unwrap(), before);
+    // SIGTERM while the editor runs.
+    let ed = editor("sleep 2");
+    let child = h
+        .cmd(&["env", "edit", DOMAIN, "--yes"])
+        .env("EDITOR", &ed)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let dir = wait_probe();
+    assert!(dir.exists());
+    unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(1), "{out:?}");
+    assert!(!dir.exists(), "the copy is removed on SIGTERM");
+    assert_eq!(std::fs::read(&env).unwrap(), before);
+    // SIGINT to flipdeck while the editor runs: the edit goes on and is written.
+    let child = h
+        .cmd(&["env", "edit", DOMAIN, "--yes"])
+        .env("EDITOR", &ed)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let dir = wait_probe();
+    unsafe { libc::kill(child.id() as i32, libc::SIGINT) };
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success(), "{out:?}");
+    assert!(!dir.exists());
+    assert_eq!(std::fs::read_to_string(&env).unwrap(), "A=2\n");
+}
