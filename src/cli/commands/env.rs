@@ -260,7 +260,8 @@ async fn change(
             say!("{}: {n}", site.key());
         }
         let d = envfile::diff(old, &new);
-        if d.is_empty() && r.file != EnvFile::Missing {
+        // Nothing to write; nor an empty file where there was none (unset on a missing .env).
+        if d.is_empty() && (r.file != EnvFile::Missing || new.is_empty()) {
             say!("OK  {}: nothing to change", site.key());
             continue;
         }
@@ -316,7 +317,7 @@ async fn edit(ctx: &Ctx, spec: &str, yes: bool, from: Option<&str>) -> Result<()
             &String::from_utf8_lossy(r.file.bytes()),
             &String::from_utf8_lossy(&new),
         );
-        if r.file.bytes() == new.as_slice() && r.file != EnvFile::Missing {
+        if r.file.bytes() == new.as_slice() && (r.file != EnvFile::Missing || new.is_empty()) {
             continue;
         }
         print_diff(&site.key(), &d);
