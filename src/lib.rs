@@ -9,6 +9,7 @@ pub mod config;
 pub mod demo;
 pub mod deployment_log;
 pub mod engine;
+pub mod envfile;
 pub mod error;
 pub mod notify;
 pub mod paths;

@@ -23,6 +23,8 @@ command -v curl >/dev/null || command -v wget >/dev/null || need+=(curl)
 command -v openssl >/dev/null || need+=(openssl)
 command -v curl >/dev/null || need+=(curl)
 command -v pgrep >/dev/null || need+=(procps)
+# The env commands' server side compares files with cmp.
+command -v cmp >/dev/null || need+=(diffutils)
 command -v runuser >/dev/null || need+=(util-linux)
 command -v chattr >/dev/null || need+=(e2fsprogs)
 # The completion scripts are loaded in bash and zsh; the man page is rendered with man.

@@ -15,6 +15,8 @@ pub enum Action {
     Inspect,
     Unlock,
     Keygen,
+    /// `flipdeck env`: reading or replacing the shared .env.
+    Env,
 }
 
 impl Action {
@@ -27,6 +29,7 @@ impl Action {
             Action::Inspect => "inspect",
             Action::Unlock => "unlock",
             Action::Keygen => "keygen",
+            Action::Env => "env",
         }
     }
 }

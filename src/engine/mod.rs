@@ -3,6 +3,7 @@
 
 mod deploy;
 pub mod doctor;
+pub mod env;
 pub mod events;
 mod fleet;
 mod fpm;

@@ -229,6 +229,32 @@ keys! {
     /// warning (`env_missing`), or a failed build under `require_env` (`env_required`).
     EnvMissing = "env_missing",
     EnvRequired = "env_required",
+    /// `env_read.sh`: the shared .env as `SIZE HEX` (a report value, never output).
+    EnvData = "env_data",
+    /// `env_read.sh`: the saved version asked for, as `SIZE HEX`.
+    EnvOld = "env_old",
+    /// `env_read.sh`: the site has no shared .env.
+    EnvAbsent = "env_absent",
+    EnvNotFile = "env_not_file",
+    /// What the shared .env links to, when it is a symlink.
+    EnvLink = "env_link",
+    EnvUnreadable = "env_unreadable",
+    EnvTooBig = "env_too_big",
+    EnvNoSite = "env_no_site",
+    EnvNoVersion = "env_no_version",
+    /// A saved version's record: `N<TAB>TIME<TAB>WHO<TAB>KEYS CHANGED`.
+    EnvSaved = "env_saved",
+    /// `env_write.sh`: the file changed on the server since it was read; nothing written.
+    EnvChanged = "env_changed",
+    /// `env_write.sh`: the number the replaced file was saved as.
+    EnvSavedAs = "env_saved_as",
+    EnvWritten = "env_written",
+    /// `env_status.sh` (the dashboard's read): the site has no shared .env.
+    EnvNone = "env_none",
+    /// The live release has a `.env.example` (the keys below are checked against it).
+    EnvExample = "env_example",
+    /// A key the live release's `.env.example` has and the shared .env lacks.
+    EnvLacks = "env_lacks",
 }
 
 /// A hook that failed (`hook_failed NAME CODE`).
@@ -424,15 +450,22 @@ impl Report for InspectReport {
 /// `inspect_server.sh`: every site of a server, each one's keys after its `site` key.
 #[derive(Debug, Clone, Default)]
 pub struct ServerReport {
-    pub sites: Vec<(String, InspectReport, u64)>,
+    /// Each site: domain, what `inspect_site` read, the release log's size, the .env's status.
+    pub sites: Vec<(String, InspectReport, u64, EnvStatus)>,
 }
 
 impl Report for ServerReport {
     fn take(&mut self, key: Key, v: &str) {
         match (key, self.sites.last_mut()) {
-            (Key::Site, _) => self.sites.push((v.into(), InspectReport::default(), 0)),
+            (Key::Site, _) => {
+                self.sites
+                    .push((v.into(), InspectReport::default(), 0, EnvStatus::default()))
+            }
             (Key::RelogSize, Some(site)) => site.2 = v.parse().unwrap_or(0),
-            (_, Some(site)) => site.1.take(key, v),
+            (_, Some(site)) => {
+                site.1.take(key, v);
+                site.3.take(key, v);
+            }
             (_, None) => {}
         }
     }
@@ -510,6 +543,71 @@ impl Report for KeygenReport {
                 let (fp, kind) = v.split_once(' ').unwrap_or((v, ""));
                 self.git_host_keys.push((fp.into(), kind.into()));
             }
+            _ => {}
+        }
+    }
+}
+
+/// `env_read.sh` and `env_write.sh`: hex-encoded file contents and what the server said of them.
+#[derive(Debug, Clone, Default)]
+pub struct EnvReport {
+    pub data: Option<String>,
+    pub old: Option<String>,
+    pub missing: bool,
+    pub not_file: bool,
+    pub link: Option<String>,
+    pub unreadable: Option<String>,
+    pub too_big: Option<String>,
+    pub no_site: bool,
+    pub no_version: bool,
+    pub saved: Vec<String>,
+    pub holder: Option<String>,
+    pub changed: bool,
+    pub saved_as: Option<u32>,
+    pub written: bool,
+}
+
+impl Report for EnvReport {
+    fn take(&mut self, key: Key, v: &str) {
+        match key {
+            Key::EnvData => self.data = Some(v.into()),
+            Key::EnvOld => self.old = Some(v.into()),
+            Key::EnvAbsent => self.missing = true,
+            Key::EnvNotFile => self.not_file = true,
+            Key::EnvLink => self.link = Some(v.into()),
+            Key::EnvUnreadable => self.unreadable = Some(v.into()),
+            Key::EnvTooBig => self.too_big = Some(v.into()),
+            Key::EnvNoSite => self.no_site = true,
+            Key::EnvNoVersion => self.no_version = true,
+            Key::EnvSaved => self.saved.push(v.into()),
+            Key::Holder => self.holder = Some(v.into()),
+            Key::EnvChanged => self.changed = true,
+            Key::EnvSavedAs => self.saved_as = v.parse().ok(),
+            Key::EnvWritten => self.written = true,
+            _ => {}
+        }
+    }
+}
+
+/// The dashboard's look at a site's .env (`env_status.sh`): key names only.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct EnvStatus {
+    /// No shared .env at all.
+    pub none: bool,
+    pub unreadable: bool,
+    /// The live release has a `.env.example`.
+    pub example: bool,
+    /// Its keys that the shared .env lacks.
+    pub lacks: Vec<String>,
+}
+
+impl Report for EnvStatus {
+    fn take(&mut self, key: Key, v: &str) {
+        match key {
+            Key::EnvNone => self.none = true,
+            Key::EnvUnreadable => self.unreadable = true,
+            Key::EnvExample => self.example = true,
+            Key::EnvLacks => self.lacks.push(v.into()),
             _ => {}
         }
     }

@@ -295,7 +295,7 @@ impl Worker {
                 });
             }
             // The event loop's own (the terminal's clipboard and mouse).
-            Effect::CancelAll | Effect::Copy(_) | Effect::MouseCapture(_) => {}
+            Effect::CancelAll | Effect::Copy(_) | Effect::MouseCapture(_) | Effect::EditEnv(_) => {}
         }
     }
 

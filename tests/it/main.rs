@@ -9,6 +9,7 @@ mod demo_recording;
 mod demo_tape;
 mod deploy_script;
 mod doctor;
+mod env_file;
 mod fault_matrix;
 mod faults;
 mod fleet;
