@@ -192,6 +192,8 @@ pub struct SiteConfig {
     pub health_check: Option<HealthCheck>,
     /// `protected = true`: a deploy or rollback asks for the domain first.
     pub protected: bool,
+    /// The site's named commands (`flipdeck run SITE NAME`), by name.
+    pub commands: Vec<(String, String)>,
 }
 
 /// A site together with the server it lives on.
@@ -317,6 +319,14 @@ impl Config {
 }
 
 impl SiteConfig {
+    /// The shell code of the site command `name`.
+    pub fn command(&self, name: &str) -> Option<&str> {
+        self.commands
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, c)| c.as_str())
+    }
+
     /// Whether a shared entry is a file (`.env`, `config/app.php`) rather than a directory:
     /// a trailing `/` forces a directory; otherwise a dot in the last component means a file.
     pub fn shared_is_file(entry: &str) -> bool {

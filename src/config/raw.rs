@@ -83,6 +83,8 @@ pub(super) struct RawSite {
     pub php_fpm_socket: Option<Spanned<String>>,
     pub health_check: Option<Spanned<RawHealthCheck>>,
     pub protected: Option<bool>,
+    /// `[servers.sites.commands]`: `NAME = "shell command"`.
+    pub commands: Option<Spanned<std::collections::BTreeMap<String, String>>>,
 }
 
 /// `jump = "bastion"` or `jump = ["outer", "inner"]`.

@@ -15,6 +15,8 @@ pub enum Action {
     Inspect,
     Unlock,
     Keygen,
+    /// A site command (`flipdeck run SITE NAME`).
+    Command,
 }
 
 impl Action {
@@ -27,6 +29,7 @@ impl Action {
             Action::Inspect => "inspect",
             Action::Unlock => "unlock",
             Action::Keygen => "keygen",
+            Action::Command => "command",
         }
     }
 }

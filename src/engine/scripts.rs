@@ -28,6 +28,7 @@ pub const NGINX: &str = include_str!("../../assets/remote/nginx.sh");
 pub const READ_LOG: &str = include_str!("../../assets/remote/read_log.sh");
 pub const DOCTOR: &str = include_str!("../../assets/remote/doctor.sh");
 pub const KEYGEN: &str = include_str!("../../assets/remote/keygen.sh");
+pub const COMMAND: &str = include_str!("../../assets/remote/command.sh");
 
 /// Every file of `assets/remote`, by name (for the tests that read them).
 pub const FILES: &[(&str, &str)] = &[
@@ -49,6 +50,7 @@ pub const FILES: &[(&str, &str)] = &[
     ("read_log.sh", READ_LOG),
     ("doctor.sh", DOCTOR),
     ("keygen.sh", KEYGEN),
+    ("command.sh", COMMAND),
 ];
 
 /// What every script is told first.
@@ -421,4 +423,13 @@ pub fn provision_layout(
         .set("fpm_conf", fpm_conf.unwrap_or(""))
         .set("php_reload", php_reload.unwrap_or(""));
     prelude.script(p, &[FPM, PROVISION])
+}
+
+/// A site command in the live release (`command.sh`), traced like the deploy script.
+pub fn command(prelude: &Prelude<'_>, name: &str, text: &str) -> String {
+    let p = Params::new()
+        .set("cmd_name", name)
+        .set("cmd_text", text)
+        .set("trace", prelude.trace);
+    prelude.script(p, &[COMMAND])
 }

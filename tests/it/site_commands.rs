@@ -1,0 +1,373 @@
+//! Site commands (`flipdeck run SITE NAME`, `[servers.sites.commands]`) and `flipdeck ssh SITE`,
+//! over the real binary: on the local transport and a real sshd, on two servers at once, and in
+//! the dashboard's picker (tmux).
+
+use crate::support::sshd::TestSshd;
+use crate::support::tmux::{self, Tmux, WAIT};
+use crate::support::{DOMAIN, Harness, TransportKind, both};
+use serde_json::Value;
+
+/// The site's commands, after a plain deploy script: `where` says where it runs, `fail` fails
+/// half-way, `hostile` is shell that quoting must leave alone.
+const COMMANDS: &str = r#"deployment_script = "true"
+[servers.sites.commands]
+where = 'echo "in $FLIPDECK_RELEASE at $(pwd -P) for $FLIPDECK_DOMAIN"; echo to-stderr >&2'
+fail = """
+echo before
+false
+echo never
+"""
+hostile = '''printf '%s|' "a'b" '$HOME' "$(echo sub)" ';' '`x`'; echo'''
+"#;
+
+fn runs(h: &Harness, site: &str) -> Vec<Value> {
+    let out = h.ok(&["list", site, "--commands", "--json"]);
+    serde_json::from_str::<Value>(&out)
+        .unwrap()
+        .as_array()
+        .unwrap()
+        .clone()
+}
+
+both!(
+    a_command_runs_in_the_live_release_and_is_recorded,
+    a_failing_command_is_recorded_failed_and_leaves_the_site_alone,
+    an_unknown_command_names_the_commands_there_are,
+    command_runs_never_become_the_active_or_rollback_target,
+);
+
+fn a_command_runs_in_the_live_release_and_is_recorded(h: Harness) {
+    h.write_config(COMMANDS);
+    h.ok(&["provision", DOMAIN]);
+    h.ok(&["deploy", DOMAIN]);
+    let live = h.live_release().unwrap();
+    let real = std::fs::canonicalize(h.base().join(&live)).unwrap();
+    let out = h.ok(&["run", DOMAIN, "where"]);
+    assert!(
+        out.contains(&format!("  | in {live} at {} for {DOMAIN}", real.display())),
+        "{out}"
+    );
+    assert!(out.contains("  ! to-stderr"), "{out}");
+    assert!(
+        out.contains("+ echo to-stderr"),
+        "traced like the deploy script: {out}"
+    );
+    assert!(
+        out.contains(&format!("OK  where ran in release {live}")),
+        "{out}"
+    );
+    // The hostile text runs exactly as written.
+    let out = h.ok(&["run", DOMAIN, "hostile"]);
+    assert!(out.contains("  | a'b|$HOME|sub|;|`x`|"), "{out}");
+    let r = runs(&h, DOMAIN);
+    assert_eq!(r.len(), 2, "{r:?}");
+    assert_eq!(r[1]["name"], "where");
+    assert_eq!(r[1]["kind"], "command");
+    assert_eq!(r[1]["status"], "success");
+    assert_eq!(r[1]["exit_code"], 0);
+    assert_eq!(r[1]["release_name"], live.as_str());
+    // Its output is kept, like a deployment's.
+    let id = format!("c{}", r[1]["id"]);
+    let log = h.ok(&["log", &id]);
+    assert!(
+        log.contains(&format!("in {live} at")) && log.contains("to-stderr"),
+        "{log}"
+    );
+    // `list` points at them, never as a deployment row.
+    let list = h.ok(&["list", DOMAIN]);
+    assert!(
+        list.contains("(2 command runs: `flipdeck list web1/example.com --commands`)"),
+        "{list}"
+    );
+    let table = h.ok(&["list", DOMAIN, "--commands"]);
+    assert!(
+        table.contains("COMMAND") && table.contains("where") && table.contains(&live),
+        "{table}"
+    );
+    // With --json: JSON events, the job's action is `command`, the last line the result.
+    let out = h.ok(&["run", DOMAIN, "where", "--json"]);
+    let events: Vec<Value> = out
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(events[0]["event"], "job_started");
+    assert_eq!(events[0]["action"], "command");
+    assert!(
+        events
+            .iter()
+            .any(|e| e["event"] == "log" && e["line"] == "to-stderr" && e["stream"] == "stderr")
+    );
+    let last = events.last().unwrap();
+    assert_eq!(
+        (
+            last["event"].as_str(),
+            last["command"].as_str(),
+            last["ok"].as_bool()
+        ),
+        (Some("result"), Some("run"), Some(true))
+    );
+    // Without NAME: the commands.
+    let names = h.ok(&["run", DOMAIN]);
+    assert!(
+        names.contains("where") && names.contains("fail") && names.contains("echo before …"),
+        "{names}"
+    );
+}
+
+fn a_failing_command_is_recorded_failed_and_leaves_the_site_alone(h: Harness) {
+    h.write_config(COMMANDS);
+    h.ok(&["provision", DOMAIN]);
+    h.ok(&["deploy", DOMAIN]);
+    let (live, releases, deployments) = (h.live_release(), h.releases(), h.list());
+    let out = h.run(&["run", DOMAIN, "fail"]);
+    let (stdout, stderr) = (
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr),
+    );
+    assert_eq!(out.status.code(), Some(1), "{stdout}{stderr}");
+    assert!(
+        stdout.contains("  | before") && !stdout.contains("never"),
+        "{stdout}"
+    );
+    assert!(
+        stderr.contains("fail failed (exit code 1) at `false`"),
+        "{stderr}"
+    );
+    assert_eq!(
+        (h.live_release(), h.releases(), h.list()),
+        (live, releases, deployments)
+    );
+    let r = runs(&h, DOMAIN);
+    assert_eq!(
+        (r[0]["status"].as_str(), r[0]["exit_code"].as_i64()),
+        (Some("failed"), Some(1)),
+        "{r:?}"
+    );
+    assert!(r[0]["error"].as_str().unwrap().contains("at `false`"));
+    assert!(
+        h.ok(&["log", &format!("c{}", r[0]["id"])])
+            .contains("before")
+    );
+    // No live release yet: said, and recorded.
+    let fresh = Harness::new(match &h.transport {
+        TransportKind::Local => TransportKind::Local,
+        TransportKind::Ssh(_) => TransportKind::Ssh(TestSshd::start().unwrap()),
+    });
+    fresh.write_config(COMMANDS);
+    let out = fresh.run(&["run", DOMAIN, "where"]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        stderr.contains("the site has no live release yet")
+            && stderr.contains("where could not start"),
+        "{stderr}"
+    );
+}
+
+fn an_unknown_command_names_the_commands_there_are(h: Harness) {
+    h.write_config(COMMANDS);
+    let out = h.run(&["run", DOMAIN, "migrate"]);
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains(
+            "web1/example.com has no command \"migrate\"; its commands: fail, hostile, where"
+        ),
+        "{stderr}"
+    );
+    h.write_config("");
+    let stderr = String::from_utf8_lossy(&h.run(&["run", DOMAIN, "x"]).stderr).into_owned();
+    assert!(
+        stderr.contains("has no commands; add them under [servers.sites.commands]"),
+        "{stderr}"
+    );
+    assert!(runs(&h, DOMAIN).is_empty(), "nothing ran, nothing recorded");
+}
+
+fn command_runs_never_become_the_active_or_rollback_target(h: Harness) {
+    h.write_config(COMMANDS);
+    h.ok(&["provision", DOMAIN]);
+    h.ok(&["deploy", DOMAIN]);
+    let before = h.live_release().unwrap();
+    h.commit("public/index.php", "<?php echo 'v2';\n");
+    h.ok(&["deploy", DOMAIN]);
+    let newest = h.live_release().unwrap();
+    h.ok(&["run", DOMAIN, "where"]);
+    let _ = h.run(&["run", DOMAIN, "fail"]);
+    let list = h.list();
+    assert_eq!(list.len(), 3, "command runs are no deployments: {list:?}");
+    assert_eq!(
+        h.active().unwrap()["deployment_path"]
+            .as_str()
+            .unwrap()
+            .rsplit('/')
+            .next(),
+        Some(newest.as_str())
+    );
+    // The default rollback target is the deployment before, whatever ran since.
+    h.ok(&["rollback", DOMAIN]);
+    assert_eq!(h.live_release().unwrap(), before);
+    let out = h.ok(&["run", DOMAIN, "where"]);
+    assert!(
+        out.contains(&format!("in {before} at")),
+        "runs in the live release: {out}"
+    );
+    assert_eq!(runs(&h, DOMAIN)[0]["release_name"], before.as_str());
+}
+
+/// Two sshd servers carrying the same domain: a command runs on both, each server's output and
+/// outcome reported, and both runs recorded, each in its server's history.
+#[test]
+fn a_command_runs_on_every_server_of_the_site() {
+    let h = Harness::local();
+    let mut servers = Vec::new();
+    for (i, addr) in ["127.0.0.2", "127.0.0.3"].iter().enumerate() {
+        let Some(sshd) = TestSshd::start_on(addr) else {
+            return;
+        };
+        let root = h.dir.path().join(format!("srv{}", i + 1));
+        std::fs::create_dir_all(&root).unwrap();
+        servers.push((format!("web{}", i + 1), sshd, root));
+    }
+    let config = crate::support::servers_config(&h, &servers, 2, |name| {
+        format!(
+            "\n[[servers.sites]]\ndomain = \"{DOMAIN}\"\nrepository = \"{}\"\n{}\n\
+             who = 'echo \"I am {name} in $FLIPDECK_RELEASE\"; [ {name} = web1 ] || exit 4'\n\n",
+            h.repo.display(),
+            COMMANDS
+        )
+    });
+    std::fs::write(&h.config, config).unwrap();
+    h.ok(&["provision", DOMAIN]);
+    let out = h.ok(&["run", DOMAIN, "where"]);
+    for (name, _, root) in &servers {
+        let live = std::fs::read_link(root.join(DOMAIN)).unwrap();
+        let rel = live.file_name().unwrap().to_string_lossy().into_owned();
+        assert!(
+            out.contains(&format!("[{name}/{DOMAIN}]   | in {rel} at")),
+            "{out}"
+        );
+        assert!(
+            out.contains(&format!("OK  {name}/{DOMAIN}: ran in release {rel}")),
+            "{out}"
+        );
+        let r = runs(&h, &format!("{name}/{DOMAIN}"));
+        assert_eq!(
+            (r.len(), r[0]["status"].as_str()),
+            (1, Some("success")),
+            "{name}: {r:?}"
+        );
+    }
+    assert!(out.contains("where ran on 2 servers"), "{out}");
+    // One server failing: both run, each outcome said, the failure named, exit 1.
+    let out = h.run(&["run", DOMAIN, "who"]);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stdout}{stderr}");
+    assert!(
+        stdout.contains("I am web1") && stdout.contains("I am web2"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("OK  web1/example.com: ran in release"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("ERR web2/example.com: who failed (exit code 4)"),
+        "{stdout}"
+    );
+    assert!(
+        stderr.contains("who failed on web2/example.com"),
+        "{stderr}"
+    );
+    let r = runs(&h, &format!("web2/{DOMAIN}"));
+    assert_eq!(
+        (r[0]["status"].as_str(), r[0]["exit_code"].as_i64()),
+        (Some("failed"), Some(4))
+    );
+    // --server narrows it to one.
+    let out = h.ok(&["run", DOMAIN, "where", "--server", "web2"]);
+    assert!(
+        out.contains("OK  where ran in release") && !out.contains("web1"),
+        "{out}"
+    );
+    assert_eq!(runs(&h, &format!("web1/{DOMAIN}")).len(), 2);
+    assert_eq!(runs(&h, &format!("web2/{DOMAIN}")).len(), 3);
+}
+
+/// A protected site asks first; without a terminal and `--yes` nothing runs (exit 2).
+#[test]
+fn a_protected_site_asks_before_a_command() {
+    let h = Harness::local();
+    h.write_config(&format!("protected = true\n{COMMANDS}"));
+    h.ok(&["provision", DOMAIN]);
+    let out = h.run(&["run", DOMAIN, "where"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("Pass --yes to run where on it"));
+    assert!(runs(&h, DOMAIN).is_empty());
+    h.ok(&["run", DOMAIN, "where", "--yes"]);
+    assert_eq!(runs(&h, DOMAIN).len(), 1);
+}
+
+/// `flipdeck ssh` over real sshd, in a real terminal: a shell in the live release, the terminal's
+/// size passed on, and flipdeck's exit code the shell's.
+#[test]
+fn ssh_opens_a_shell_in_the_live_release() {
+    if !tmux::available() {
+        return;
+    }
+    let Some(h) = Harness::ssh() else { return };
+    h.write_config(COMMANDS);
+    h.ok(&["provision", DOMAIN]);
+    let live = h.live_release().unwrap();
+    let real = std::fs::canonicalize(h.base().join(&live)).unwrap();
+    let cmd = format!(
+        "FLIPDECK_CONFIG='{}' FLIPDECK_DB='{}' '{}' ssh {DOMAIN}; echo \"exit=$?\"; \
+         echo modes:$(stty -a | tr ' ;' '\\n\\n' | grep -x -e icanon -e -icanon -e echo -e -echo); sleep 60",
+        h.config.display(),
+        h.db.display(),
+        env!("CARGO_BIN_EXE_flipdeck"),
+    );
+    let t = Tmux::start(&cmd, 100, 30);
+    t.keys(&["printf '%s\\n' \"at:$(pwd)\" \"real:$(readlink -f .)\" \"size:$(stty size)\" \"rel:$FLIPDECK_RELEASE\"", "Enter"]);
+    for want in [
+        format!("\nat:{}\n", real.display()),
+        format!("\nreal:{}\n", real.display()),
+        "\nsize:30 100\n".to_string(),
+        format!("\nrel:{live}\n"),
+    ] {
+        t.wait_for(&want, WAIT);
+    }
+    t.keys(&["exit 3", "Enter"]);
+    t.wait_for("exit=3", WAIT);
+    // The terminal is back in cooked mode, as it was.
+    t.wait_for("modes:icanon echo\n", WAIT);
+}
+
+/// `flipdeck ssh` on the local transport: `$SHELL` in the live release.
+#[test]
+fn ssh_on_the_local_transport_starts_the_shell_in_the_release() {
+    let h = Harness::local();
+    h.write_config(COMMANDS);
+    h.ok(&["provision", DOMAIN]);
+    let live = h.live_release().unwrap();
+    let real = std::fs::canonicalize(h.base().join(&live)).unwrap();
+    let out = h
+        .cmd(&["ssh", DOMAIN])
+        .env("SHELL", "/bin/sh")
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .and_then(|mut c| {
+            use std::io::Write;
+            c.stdin
+                .take()
+                .unwrap()
+                .write_all(b"pwd -P; echo \"$FLIPDECK_RELEASE\"; exit 5\n")?;
+            c.wait_with_output()
+        })
+        .unwrap();
+    assert_eq!(out.status.code(), Some(5));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(stdout, format!("{}\n{live}\n", real.display()));
+}
