@@ -24,6 +24,7 @@ pub const ACTIONS: &[(&str, Action)] = &[
     ("rollback", Action::Rollback),
     ("prune", Action::Prune),
     ("refresh", Action::Refresh),
+    ("commands", Action::Commands),
     ("follow", Action::ToggleFollow),
     ("end", Action::End),
     ("top", Action::Home),

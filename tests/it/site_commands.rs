@@ -371,3 +371,69 @@ fn ssh_on_the_local_transport_starts_the_shell_in_the_release() {
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert_eq!(stdout, format!("{}\n{live}\n", real.display()));
 }
+
+/// The dashboard's picker over real sshd: `x` lists the site's commands, Enter runs the chosen
+/// one, its output streams into the log pane, its outcome is a toast, and the deployments table
+/// and its Active badge are as before.
+#[test]
+fn the_dashboard_picker_runs_a_command_into_the_log_pane() {
+    if !tmux::available() {
+        return;
+    }
+    let Some(h) = Harness::ssh() else { return };
+    h.write_config(COMMANDS);
+    h.ok(&["provision", DOMAIN]);
+    let live = h.live_release().unwrap();
+    let t = tmux::dashboard(&h, "LANG=C.UTF-8", "", 120, 30);
+    t.wait_for("● connected", WAIT);
+    t.wait_for("#1 ", WAIT);
+    t.keys(&["x"]);
+    let s = t.wait_for(" Commands ", WAIT);
+    assert!(
+        s.contains("> fail") && s.contains("hostile") && s.contains("where"),
+        "{s}"
+    );
+    assert!(s.contains("Enter run") && s.contains("Esc close"), "{s}");
+    // Down twice: `where`, then Enter runs it.
+    t.keys(&["j"]);
+    t.keys(&["j"]);
+    t.wait_for("> where", WAIT);
+    t.keys(&["Enter"]);
+    let s = t.wait_for(&format!("in {live} at"), WAIT);
+    assert!(
+        s.contains("command where"),
+        "the log pane names the command: {s}"
+    );
+    let s = t.wait_for("where ran on web1/example.com", WAIT);
+    assert!(s.contains("to-stderr"), "{s}");
+    // The table still lists the one deployment, Active; no row for the run.
+    assert!(
+        s.contains("#1 ") && s.contains("Active") && !s.contains("#2 "),
+        "{s}"
+    );
+    // A failing one: its outcome says so, its output is there.
+    t.keys(&["x"]);
+    t.wait_for("> fail", WAIT);
+    t.keys(&["Enter"]);
+    let s = t.wait_for("fail failed", WAIT);
+    assert!(s.contains("before") && !s.contains("never"), "{s}");
+    let r = runs(&h, DOMAIN);
+    assert_eq!(r.len(), 2, "{r:?}");
+    assert_eq!(
+        (r[0]["name"].as_str(), r[0]["status"].as_str()),
+        (Some("fail"), Some("failed"))
+    );
+    assert_eq!(
+        (r[1]["name"].as_str(), r[1]["status"].as_str()),
+        (Some("where"), Some("success"))
+    );
+    assert_eq!(h.list().len(), 1);
+    // Esc closes the picker without running anything.
+    t.keys(&["x"]);
+    t.wait_for(" Commands ", WAIT);
+    t.keys(&["Escape"]);
+    t.wait_until("the picker closed", WAIT, |s| !s.contains(" Commands "));
+    assert_eq!(runs(&h, DOMAIN).len(), 2);
+    t.keys(&["q"]);
+    assert_eq!(tmux::exit_code(&h).as_deref(), Some("0"));
+}
