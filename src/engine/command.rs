@@ -63,6 +63,40 @@ pub fn unknown_command(site: &SiteRef<'_>, name: &str) -> Error {
 }
 
 impl Engine {
+    /// Runs of the site still `running` whose flipdeck, a process of this machine, is gone (it
+    /// was killed): recorded failed, saying so. What they started on the server is left alone:
+    /// a command (a migration) may be better finished than cut off.
+    pub fn settle_interrupted_runs(&self, site_id: i64) -> Result<()> {
+        for (id, job) in self.store.running_command_runs(site_id)? {
+            let Some(job) = job.as_deref().and_then(super::identity::JobRef::parse) else {
+                continue;
+            };
+            if job.host != self.identity.host
+                || job.pid == self.identity.pid as i32
+                || super::lock::pid_alive(job.pid)
+            {
+                continue;
+            }
+            let why = format!(
+                "interrupted: the flipdeck that ran it (pid {}) is gone; what it started on the \
+                 server may have run on",
+                job.pid
+            );
+            self.store.finish_command_run(
+                id,
+                &RunEnd {
+                    ok: false,
+                    release: None,
+                    exit_code: None,
+                    error: Some(&why),
+                    output: "",
+                    completed: Utc::now(),
+                },
+            )?;
+        }
+        Ok(())
+    }
+
     /// Runs the site command `name` in the live release of `site`. The run is recorded before
     /// anything happens (an unreachable server is a failed run too), and finished with the
     /// release, the exit code and the output. Cancelling stops the command on the server.
@@ -80,6 +114,7 @@ impl Engine {
         let row = self
             .store
             .ensure_site(&site.server.name, &site.site.domain)?;
+        self.settle_interrupted_runs(row.id)?;
         let started = Utc::now();
         let who = self.identity.to_string();
         let target = match connector.connect().await {

@@ -189,6 +189,16 @@ impl Store {
         Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
     }
 
+    /// The site's runs still `running`, with the job that runs them ("host pid token").
+    pub fn running_command_runs(&self, site_id: i64) -> Result<Vec<(i64, Option<String>)>> {
+        let conn = self.conn();
+        let mut stmt = conn.prepare_cached(
+            "SELECT id, job FROM command_runs WHERE server_site_id = ?1 AND status = 'running'",
+        )?;
+        let rows = stmt.query_map([site_id], |r| Ok((r.get(0)?, r.get(1)?)))?;
+        Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
+    }
+
     /// How many command runs the site has.
     pub fn command_run_count(&self, site_id: i64) -> Result<usize> {
         let n: i64 = self.conn().query_row(

@@ -34,6 +34,7 @@ both!(
     a_failing_command_is_recorded_failed_and_leaves_the_site_alone,
     an_unknown_command_names_the_commands_there_are,
     command_runs_never_become_the_active_or_rollback_target,
+    a_command_runs_beside_a_deploy_and_says_the_lock_is_held,
 );
 
 fn a_command_runs_in_the_live_release_and_is_recorded(h: Harness) {
@@ -436,4 +437,188 @@ fn the_dashboard_picker_runs_a_command_into_the_log_pane() {
     assert_eq!(runs(&h, DOMAIN).len(), 2);
     t.keys(&["q"]);
     assert_eq!(tmux::exit_code(&h).as_deref(), Some("0"));
+}
+
+fn a_command_runs_beside_a_deploy_and_says_the_lock_is_held(h: Harness) {
+    let (live, mut deploy) = h.deploy_held_in_script();
+    // The deploy's config replaced the commands: put them back, with its slow script.
+    h.write_config(&format!(
+        "{}\n{}",
+        "deployment_script = \"\"\"\necho started\nsleep 30\n\"\"\"",
+        &COMMANDS[COMMANDS.find("[servers").unwrap()..]
+    ));
+    let out = h.ok(&["run", DOMAIN, "where"]);
+    assert!(
+        out.contains(&format!("  | in {live} at")),
+        "the live release, not the one building: {out}"
+    );
+    assert!(
+        out.contains("flipdeck: the site's lock is held (") && out.contains("action=deploy"),
+        "{out}"
+    );
+    assert!(h.lock_dir().exists(), "the deploy's lock is untouched");
+    let _ = deploy.kill();
+    let _ = deploy.wait();
+    h.wait_quiet();
+}
+
+/// A run whose flipdeck was killed is recorded failed ("interrupted") by the next look at the
+/// site's runs, never left `running` for ever.
+#[test]
+fn a_killed_run_is_recorded_interrupted() {
+    let h = Harness::local();
+    h.write_config(&format!("{COMMANDS}slow = 'echo started; sleep 3'\n"));
+    h.ok(&["provision", DOMAIN]);
+    let mut child = h.spawn(&["run", DOMAIN, "slow"]);
+    let deadline = std::time::Instant::now() + WAIT;
+    while runs(&h, DOMAIN).first().map(|r| r["status"].clone()) != Some("running".into()) {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the run never started"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    // A run of a live flipdeck is left alone.
+    assert_eq!(runs(&h, DOMAIN)[0]["status"], "running");
+    let _ = child.kill(); // SIGKILL
+    let _ = child.wait();
+    let r = runs(&h, DOMAIN);
+    assert_eq!(r[0]["status"], "failed", "{r:?}");
+    assert!(
+        r[0]["error"]
+            .as_str()
+            .unwrap()
+            .starts_with("interrupted: the flipdeck that ran it"),
+        "{r:?}"
+    );
+    h.wait_quiet();
+}
+
+/// The picker through the dashboard's state machine: a protected site asks for its domain, a
+/// domain on two servers runs on both, a busy server refuses, and moving the selection leaves
+/// the command's output for the deployment's log.
+#[test]
+fn the_picker_asks_for_a_protected_domain_and_runs_on_every_server() {
+    use crate::dashboard::{dep, key, render, site};
+    use crossterm::event::KeyCode;
+    use flipdeck::engine::{Action, Event, EventKind};
+    use flipdeck::store::Status;
+    use flipdeck::ui::app::{App, Effect, Modal};
+    let mut web1 = site(
+        "web1",
+        DOMAIN,
+        vec![
+            dep(2, Status::Success, true, 5, true),
+            dep(1, Status::Success, false, 50, true),
+        ],
+    );
+    web1.protected = true;
+    let web2 = site("web2", DOMAIN, vec![]);
+    let bare = site("web2", "bare.example.com", vec![]);
+    let mut app = App::new(vec![web1, web2, bare], "/c.toml".into());
+    let cmds = vec![(
+        "status".to_string(),
+        "php artisan migrate:status".to_string(),
+    )];
+    app.commands.insert(format!("web1/{DOMAIN}"), cmds.clone());
+    app.commands.insert(format!("web2/{DOMAIN}"), cmds);
+    app.commands.insert("web2/bare.example.com".into(), vec![]);
+
+    // No commands: a toast, no picker.
+    app.selected = 2;
+    app.on_key(key(KeyCode::Char('x')));
+    assert!(app.modal.is_none());
+    assert!(app.toasts.last().unwrap().text.contains("has no commands"));
+    app.selected = 0;
+    app.on_key(key(KeyCode::Char('x')));
+    assert!(matches!(app.modal, Some(Modal::Commands { .. })));
+    let screen = render(&mut app, 100, 30);
+    assert!(
+        screen.contains("Run in the live release of 2 servers") && screen.contains("> status"),
+        "{screen}"
+    );
+    // Protected: Enter asks for the domain; only the domain typed exactly runs it.
+    assert!(app.on_key(key(KeyCode::Enter)).is_empty());
+    assert!(matches!(app.modal, Some(Modal::TypeDomain { .. })));
+    for c in DOMAIN.chars() {
+        app.on_key(key(KeyCode::Char(c)));
+    }
+    let fx = app.on_key(key(KeyCode::Enter));
+    assert_eq!(
+        fx,
+        [Effect::RunCommand {
+            sites: vec![format!("web1/{DOMAIN}"), format!("web2/{DOMAIN}")],
+            name: "status".into()
+        }]
+    );
+    assert!(
+        app.sites[..2]
+            .iter()
+            .all(|s| s.running == Some(Action::Command))
+    );
+    // Its output goes to the command's log, shown in the log pane, not to a deployment's.
+    let ev = |kind| Event {
+        job: 7,
+        site: format!("web1/{DOMAIN}"),
+        kind,
+    };
+    app.on_engine(ev(EventKind::JobStarted {
+        action: Action::Command,
+        target: "local".into(),
+    }));
+    app.on_engine(ev(EventKind::Log {
+        stream: flipdeck::transport::Stream::Stdout,
+        line: "Migration table ok".into(),
+    }));
+    app.toasts.clear();
+    let screen = render(&mut app, 100, 30);
+    assert!(
+        screen.contains("command status") && screen.contains("Migration table ok"),
+        "{screen}"
+    );
+    // Busy: a second run is refused before a picker opens.
+    app.on_key(key(KeyCode::Char('x')));
+    assert!(app.modal.is_none());
+    assert!(
+        app.toasts
+            .last()
+            .unwrap()
+            .text
+            .contains("cannot run a command: web1/example.com is busy: a command is running"),
+        "{:?}",
+        app.toasts
+    );
+    app.toasts.clear();
+    // Moving in the table shows the deployment's log again.
+    app.on_key(key(KeyCode::Tab));
+    app.on_key(key(KeyCode::Char('j')));
+    assert!(app.shown_command().is_none());
+    assert!(!render(&mut app, 100, 30).contains("Migration table ok"));
+}
+
+/// A lock held elsewhere (a deploy from another machine) does not stop the picker: commands take
+/// no lock.
+#[test]
+fn the_picker_opens_on_a_site_locked_elsewhere() {
+    use crate::dashboard::{key, site};
+    use crossterm::event::KeyCode;
+    use flipdeck::ui::app::{App, Effect, Modal};
+    let mut s = site("web1", DOMAIN, vec![]);
+    s.lock = Some("ops@laptop pid=1 action=deploy since=2026-01-01T00:00:00Z".into());
+    let mut app = App::new(vec![s], "/c.toml".into());
+    app.commands
+        .insert(format!("web1/{DOMAIN}"), vec![("a".into(), "true".into())]);
+    app.on_key(key(KeyCode::Char('d')));
+    assert!(app.modal.is_none(), "a deploy is refused");
+    app.on_key(key(KeyCode::Char('x')));
+    assert!(matches!(app.modal, Some(Modal::Commands { .. })));
+    assert_eq!(app.dialog_refusal(), None);
+    let fx = app.on_key(key(KeyCode::Enter));
+    assert_eq!(
+        fx,
+        [Effect::RunCommand {
+            sites: vec![format!("web1/{DOMAIN}")],
+            name: "a".into()
+        }]
+    );
 }

@@ -22,6 +22,9 @@ pub fn run(
     let limit = (!all).then(|| limit.map_or(LIST_DEFAULT, |l| l as usize));
     let row = store.find_site(&site.server.name, &site.site.domain)?;
     if commands {
+        if let Some(row) = &row {
+            ctx.engine.settle_interrupted_runs(row.id)?;
+        }
         return command_runs(ctx, row.map(|r| r.id), json, limit);
     }
     let (list, total) = match &row {

@@ -22,12 +22,16 @@ impl App {
             );
         }
         // Every server of the domain that has the command runs it (as `flipdeck run DOMAIN`).
-        let sites = self
+        let sites: Vec<String> = self
             .sites
             .iter()
             .filter(|o| o.domain == domain)
             .map(|o| o.key.clone())
             .collect();
+        // Refusals come first, as for d, r and p: a busy or unreachable server opens nothing.
+        if let Some(why) = sites.iter().find_map(|s| self.command_refusal(s)) {
+            return self.toast(format!("cannot run a command: {why}"), true);
+        }
         self.modal = Some(Modal::Commands {
             site: key,
             domain,
@@ -82,7 +86,23 @@ impl App {
 
     fn refusal_for_picker(&self, modal: &Modal) -> Option<String> {
         match modal {
-            Modal::Commands { sites, .. } => sites.iter().find_map(|s| self.refusal(s)),
+            Modal::Commands { sites, .. } => sites.iter().find_map(|s| self.command_refusal(s)),
+            _ => None,
+        }
+    }
+
+    /// Why a command cannot start on `site` now: a job of ours runs there, or its server cannot
+    /// be reached. A lock held elsewhere is no reason: commands take no lock (they run in the
+    /// live release, as `flipdeck run` does).
+    pub(super) fn command_refusal(&self, site: &str) -> Option<String> {
+        let s = self.sites.iter().find(|s| s.key == site)?;
+        if let Some(a) = s.running {
+            return Some(format!("{site} is busy: a {} is running", a.as_str()));
+        }
+        match self.links.get(&s.server) {
+            Some(super::Link::Unreachable { error, .. }) => {
+                Some(format!("{} is unreachable: {error}", s.server))
+            }
             _ => None,
         }
     }
