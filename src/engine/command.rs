@@ -117,12 +117,14 @@ impl Engine {
         self.settle_interrupted_runs(row.id)?;
         let started = Utc::now();
         let who = self.identity.to_string();
+        // The history keeps the command's text as its output is kept: redacted.
+        let stored = self.redactor.apply(text).into_owned();
         let target = match connector.connect().await {
             Ok(t) => t,
             Err(e) => {
                 let run_id = self
                     .store
-                    .create_command_run(&row, name, text, &who, "", started)?;
+                    .create_command_run(&row, name, &stored, &who, "", started)?;
                 let why = e.to_string();
                 self.store.finish_command_run(
                     run_id,
@@ -142,7 +144,7 @@ impl Engine {
         let mut job = Job::new(self, site.key(), target, layout, Action::Command);
         let run_id =
             self.store
-                .create_command_run(&row, name, text, &who, &job.reference(), started)?;
+                .create_command_run(&row, name, &stored, &who, &job.reference(), started)?;
         let script = scripts::command(&job.prelude(), name, text);
         let ran = job.run(&script, None, Some(&cancel)).await;
         let (status, report) = match ran {

@@ -17,6 +17,7 @@ echo before
 false
 echo never
 """
+secret = 'echo "password=hunter2"'
 hostile = '''printf '%s|' "a'b" '$HOME' "$(echo sub)" ';' '`x`'; echo'''
 "#;
 
@@ -60,8 +61,26 @@ fn a_command_runs_in_the_live_release_and_is_recorded(h: Harness) {
     // The hostile text runs exactly as written.
     let out = h.ok(&["run", DOMAIN, "hostile"]);
     assert!(out.contains("  | a'b|$HOME|sub|;|`x`|"), "{out}");
+    // Redacted as a deploy's output is: on screen and in the history.
+    let out = h.ok(&["run", DOMAIN, "secret"]);
+    assert!(
+        out.contains("password=[redacted]") && !out.contains("hunter2"),
+        "{out}"
+    );
+    for suffix in ["", "-wal"] {
+        let db = std::fs::read(format!("{}{suffix}", h.db.display())).unwrap_or_default();
+        assert!(
+            !db.windows(7).any(|w| w == b"hunter2"),
+            "the secret is not in history.db{suffix}"
+        );
+    }
     let r = runs(&h, DOMAIN);
-    assert_eq!(r.len(), 2, "{r:?}");
+    assert_eq!(r.len(), 3, "{r:?}");
+    assert!(
+        h.ok(&["log", &format!("c{}", r[0]["id"])])
+            .contains("password=[redacted]")
+    );
+    let r = &r[1..];
     assert_eq!(r[1]["name"], "where");
     assert_eq!(r[1]["kind"], "command");
     assert_eq!(r[1]["status"], "success");
@@ -77,7 +96,7 @@ fn a_command_runs_in_the_live_release_and_is_recorded(h: Harness) {
     // `list` points at them, never as a deployment row.
     let list = h.ok(&["list", DOMAIN]);
     assert!(
-        list.contains("(2 command runs: `flipdeck list web1/example.com --commands`)"),
+        list.contains("(3 command runs: `flipdeck list web1/example.com --commands`)"),
         "{list}"
     );
     let table = h.ok(&["list", DOMAIN, "--commands"]);
@@ -172,7 +191,7 @@ fn an_unknown_command_names_the_commands_there_are(h: Harness) {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(
         stderr.contains(
-            "web1/example.com has no command \"migrate\"; its commands: fail, hostile, where"
+            "web1/example.com has no command \"migrate\"; its commands: fail, hostile, secret, where"
         ),
         "{stderr}"
     );
@@ -286,6 +305,14 @@ fn a_command_runs_on_every_server_of_the_site() {
         (r[0]["status"].as_str(), r[0]["exit_code"].as_i64()),
         (Some("failed"), Some(4))
     );
+    // `ssh` needs one server.
+    let out = h.run(&["ssh", DOMAIN]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        String::from_utf8_lossy(&out.stderr)
+            .contains("example.com is on several servers; pick one with --server: web1, web2"),
+        "{out:?}"
+    );
     // --server narrows it to one.
     let out = h.ok(&["run", DOMAIN, "where", "--server", "web2"]);
     assert!(
@@ -339,6 +366,10 @@ fn ssh_opens_a_shell_in_the_live_release() {
     ] {
         t.wait_for(&want, WAIT);
     }
+    // A resize reaches the remote pty.
+    t.resize(90, 25);
+    t.keys(&["clear; echo \"now:$(stty size)\"", "Enter"]);
+    t.wait_for("now:25 90\n", WAIT);
     t.keys(&["exit 3", "Enter"]);
     t.wait_for("exit=3", WAIT);
     // The terminal is back in cooked mode, as it was.
