@@ -426,9 +426,10 @@ fn the_dashboard_picker_runs_a_command_into_the_log_pane() {
         "{s}"
     );
     assert!(s.contains("Enter run") && s.contains("Esc close"), "{s}");
-    // Down twice: `where`, then Enter runs it.
-    t.keys(&["j"]);
-    t.keys(&["j"]);
+    // Down three times: `where`, then Enter runs it.
+    for _ in 0..3 {
+        t.keys(&["j"]);
+    }
     t.wait_for("> where", WAIT);
     t.keys(&["Enter"]);
     let s = t.wait_for(&format!("in {live} at"), WAIT);
