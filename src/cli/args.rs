@@ -113,6 +113,7 @@ pub enum Command {
         #[arg(add = ArgValueCandidates::new(complete::sites))]
         site: String,
         /// The command's name, from the site's [servers.sites.commands]
+        #[arg(add = ArgValueCandidates::new(complete::commands))]
         name: Option<String>,
         /// Only on this server
         #[arg(long, value_name = "SERVER", add = ArgValueCandidates::new(complete::servers))]

@@ -654,3 +654,19 @@ fn the_picker_opens_on_a_site_locked_elsewhere() {
         }]
     );
 }
+
+/// Shell completion offers the commands of the site on the line.
+#[test]
+fn bash_completes_the_sites_commands() {
+    let h = Harness::local();
+    h.write_config(COMMANDS);
+    let names: Vec<String> = crate::toolbox::bash_complete(&h, "flipdeck run example.com ")
+        .into_iter()
+        .filter(|w| !w.starts_with('-'))
+        .collect();
+    assert_eq!(names, ["fail", "hostile", "secret", "where"]);
+    assert_eq!(
+        crate::toolbox::bash_complete(&h, "flipdeck run example.com wh"),
+        ["where"]
+    );
+}
