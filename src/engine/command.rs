@@ -157,7 +157,8 @@ impl Engine {
         };
         if let Some(holder) = &report.holder {
             job.notice(format!(
-                "the site's lock is held ({holder}); the command ran in the live release anyway"
+                "the site's lock was held ({holder}) when the command started; it ran in the \
+                 live release anyway"
             ));
         }
         let release = report.release.clone();

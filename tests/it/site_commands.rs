@@ -485,7 +485,7 @@ fn a_command_runs_beside_a_deploy_and_says_the_lock_is_held(h: Harness) {
         "the live release, not the one building: {out}"
     );
     assert!(
-        out.contains("flipdeck: the site's lock is held (") && out.contains("action=deploy"),
+        out.contains("flipdeck: the site's lock was held (") && out.contains("action=deploy"),
         "{out}"
     );
     assert!(h.lock_dir().exists(), "the deploy's lock is untouched");
