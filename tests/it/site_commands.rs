@@ -36,6 +36,7 @@ both!(
     an_unknown_command_names_the_commands_there_are,
     command_runs_never_become_the_active_or_rollback_target,
     a_command_runs_beside_a_deploy_and_says_the_lock_is_held,
+    ctrl_c_stops_the_command_on_the_server_and_records_it,
 );
 
 fn a_command_runs_in_the_live_release_and_is_recorded(h: Harness) {
@@ -252,9 +253,10 @@ fn a_command_runs_on_every_server_of_the_site() {
     let config = crate::support::servers_config(&h, &servers, 2, |name| {
         format!(
             "\n[[servers.sites]]\ndomain = \"{DOMAIN}\"\nrepository = \"{}\"\n{}\n\
-             who = 'echo \"I am {name} in $FLIPDECK_RELEASE\"; [ {name} = web1 ] || exit 4'\n\n",
+             who = 'echo \"I am {name} in $FLIPDECK_RELEASE\"; [ {name} = web1 ] || exit 4'\n{}\n",
             h.repo.display(),
-            COMMANDS
+            COMMANDS,
+            if name == "web1" { "solo = 'true'" } else { "" }
         )
     });
     std::fs::write(&h.config, config).unwrap();
@@ -305,6 +307,15 @@ fn a_command_runs_on_every_server_of_the_site() {
         (r[0]["status"].as_str(), r[0]["exit_code"].as_i64()),
         (Some("failed"), Some(4))
     );
+    // A command one server's site lacks runs nowhere (and on the server that has it, by name).
+    let out = h.run(&["run", DOMAIN, "solo"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("web2/example.com has no command \"solo\""),
+        "{out:?}"
+    );
+    assert_eq!(runs(&h, &format!("web1/{DOMAIN}")).len(), 2, "nothing ran");
+    h.ok(&["run", &format!("web1/{DOMAIN}"), "solo"]);
     // `ssh` needs one server.
     let out = h.run(&["ssh", DOMAIN]);
     assert_eq!(out.status.code(), Some(2));
@@ -319,7 +330,7 @@ fn a_command_runs_on_every_server_of_the_site() {
         out.contains("OK  where ran in release") && !out.contains("web1"),
         "{out}"
     );
-    assert_eq!(runs(&h, &format!("web1/{DOMAIN}")).len(), 2);
+    assert_eq!(runs(&h, &format!("web1/{DOMAIN}")).len(), 3);
     assert_eq!(runs(&h, &format!("web2/{DOMAIN}")).len(), 3);
 }
 
@@ -669,4 +680,73 @@ fn bash_completes_the_sites_commands() {
         crate::toolbox::bash_complete(&h, "flipdeck run example.com wh"),
         ["where"]
     );
+}
+
+fn ctrl_c_stops_the_command_on_the_server_and_records_it(h: Harness) {
+    let marker = h.dir.path().join("after-sleep");
+    h.write_config(&format!(
+        "{COMMANDS}slow = 'echo started; sleep 5; touch {}'\n",
+        marker.display()
+    ));
+    h.ok(&["provision", DOMAIN]);
+    let child = h.spawn(&["run", DOMAIN, "slow"]);
+    let deadline = std::time::Instant::now() + WAIT;
+    while runs(&h, DOMAIN).first().map(|r| r["status"].clone()) != Some("running".into()) {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the run never started"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    std::thread::sleep(std::time::Duration::from_millis(500));
+    // SAFETY: a plain signal to our own child.
+    unsafe { libc::kill(child.id() as i32, libc::SIGINT) };
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(1), "{out:?}");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("slow: cancelled"), "{stderr}");
+    let r = runs(&h, DOMAIN);
+    assert_eq!(
+        (
+            r[0]["status"].as_str(),
+            r[0]["error"]
+                .as_str()
+                .map(|e| e.starts_with("slow: cancelled"))
+        ),
+        (Some("failed"), Some(true)),
+        "{r:?}"
+    );
+    // The command was stopped on the server: what it would have done after its sleep never happens.
+    h.wait_quiet();
+    std::thread::sleep(std::time::Duration::from_secs(5));
+    assert!(!marker.exists(), "the command ran on after Ctrl-C");
+}
+
+/// A domain on two servers whose sites have different commands: the picker refuses to run one
+/// that a server lacks, as `flipdeck run DOMAIN NAME` does.
+#[test]
+fn the_picker_refuses_a_command_some_server_lacks() {
+    use crate::dashboard::{key, site};
+    use crossterm::event::KeyCode;
+    use flipdeck::ui::app::App;
+    let mut app = App::new(
+        vec![site("web1", DOMAIN, vec![]), site("web2", DOMAIN, vec![])],
+        "/c.toml".into(),
+    );
+    app.commands.insert(
+        format!("web1/{DOMAIN}"),
+        vec![("only-here".into(), "true".into())],
+    );
+    app.commands.insert(
+        format!("web2/{DOMAIN}"),
+        vec![("other".into(), "true".into())],
+    );
+    app.on_key(key(KeyCode::Char('x')));
+    assert!(app.on_key(key(KeyCode::Enter)).is_empty());
+    let toast = &app.toasts.last().unwrap().text;
+    assert!(
+        toast.contains("cannot run only-here: web2/example.com has no such command"),
+        "{toast}"
+    );
+    assert!(app.sites.iter().all(|s| s.running.is_none()));
 }

@@ -123,15 +123,23 @@ impl App {
         let Some((name, _)) = names.get(selected).cloned() else {
             return vec![];
         };
-        // Only the servers whose site has the command (a fleet may differ).
-        let sites: Vec<String> = sites
-            .into_iter()
-            .filter(|k| {
-                self.commands
-                    .get(k)
-                    .is_some_and(|c| c.iter().any(|(n, _)| *n == name))
-            })
-            .collect();
+        // Every server of the site runs it, or none: as `flipdeck run DOMAIN NAME`, a command
+        // that some server's site lacks is refused rather than run on the others only.
+        if let Some(lacking) = sites.iter().find(|k| {
+            !self
+                .commands
+                .get(*k)
+                .is_some_and(|c| c.iter().any(|(n, _)| *n == name))
+        }) {
+            self.toast(
+                format!(
+                    "cannot run {name}: {lacking} has no such command; run it on one server \
+                     with `flipdeck run {site} {name}`"
+                ),
+                true,
+            );
+            return vec![];
+        }
         if let Some(busy) = sites
             .iter()
             .find(|k| self.site_mut(k).is_some_and(|s| s.running.is_some()))
