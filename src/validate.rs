@@ -47,6 +47,20 @@ pub fn server_name(s: &str) -> Result<(), String> {
     }
 }
 
+/// The name of a site command (`flipdeck run SITE NAME`): a lower-case word, since it is typed
+/// on command lines and is a TOML key.
+pub fn command_name(s: &str) -> Result<(), String> {
+    let ok = s.len() <= 64
+        && s.starts_with(|c: char| c.is_ascii_lowercase() || c.is_ascii_digit())
+        && s.bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || matches!(b, b'_' | b'-'));
+    if ok {
+        Ok(())
+    } else {
+        Err("must be 1 to 64 lower-case letters, digits, '_' or '-', starting with a letter or a digit".into())
+    }
+}
+
 /// A server's `stage` (`production`, `staging`): the same words as a server name, since it is
 /// typed after `--stage` and shown in the dashboard's tree.
 pub fn stage(s: &str) -> Result<(), String> {

@@ -92,6 +92,9 @@ pub enum Command {
         /// Show every deployment
         #[arg(long, conflicts_with = "limit")]
         all: bool,
+        /// Show the site's command runs (`flipdeck run`) instead of its deployments
+        #[arg(long)]
+        commands: bool,
     },
     /// Every site: server, domain, active deployment, commit, deployed at (read from the servers)
     Status {
@@ -99,10 +102,36 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
-    /// The stored output of a deployment
+    /// The stored output of a deployment, or of a command run (cID)
     Log {
         #[arg(value_name = "ID")]
-        id: i64,
+        id: String,
+    },
+    /// Run one of the site's named commands in its live release, on every server of the site
+    /// (without NAME: list them)
+    Run {
+        #[arg(add = ArgValueCandidates::new(complete::sites))]
+        site: String,
+        /// The command's name, from the site's [servers.sites.commands]
+        #[arg(add = ArgValueCandidates::new(complete::commands))]
+        name: Option<String>,
+        /// Only on this server
+        #[arg(long, value_name = "SERVER", add = ArgValueCandidates::new(complete::servers))]
+        server: Option<String>,
+        /// Print the job as JSON events, one object per line (human output goes to stderr)
+        #[arg(long)]
+        json: bool,
+        /// Do not ask before running on a protected site (required without a terminal)
+        #[arg(long)]
+        yes: bool,
+    },
+    /// Open an interactive shell in the site's live release
+    Ssh {
+        #[arg(add = ArgValueCandidates::new(complete::sites))]
+        site: String,
+        /// The server, when the site is on several
+        #[arg(long, value_name = "SERVER", add = ArgValueCandidates::new(complete::servers))]
+        server: Option<String>,
     },
     /// Open the dashboard on a sandbox with sample sites (what `flipdeck` does without a config)
     Demo {

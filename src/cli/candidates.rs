@@ -80,3 +80,32 @@ pub fn stages() -> Vec<CompletionCandidate> {
     }
     stages.into_iter().map(CompletionCandidate::new).collect()
 }
+
+/// `run SITE NAME`: the commands of the SITE on the line (every site's when it names none),
+/// each with its shell code's first line as help.
+pub fn commands() -> Vec<CompletionCandidate> {
+    let Some(config) = config_for_completion() else {
+        return vec![];
+    };
+    let args: Vec<String> = std::env::args().collect();
+    let site = args
+        .iter()
+        .position(|a| a == "run")
+        .and_then(|i| args[i + 1..].iter().find(|a| !a.starts_with('-')));
+    let sites = match site.map(|s| config.find_sites(s)) {
+        Some(Ok(sites)) => sites,
+        _ => config.sites().collect(),
+    };
+    let mut seen: Vec<&str> = Vec::new();
+    let mut out = Vec::new();
+    for s in &sites {
+        for (name, code) in &s.site.commands {
+            if !seen.contains(&name.as_str()) {
+                seen.push(name);
+                let first = code.lines().next().unwrap_or("").to_string();
+                out.push(CompletionCandidate::new(name).help(Some(first.into())));
+            }
+        }
+    }
+    out
+}

@@ -69,6 +69,11 @@ fn json_command(command: &Command) -> Option<&'static str> {
                 | EnvCommand::Unset { json: true, .. }
                 | EnvCommand::Restore { json: true, .. },
         } => Some("env"),
+        Command::Run {
+            json: true,
+            name: Some(_),
+            ..
+        } => Some("run"),
         _ => None,
     }
 }
@@ -158,6 +163,11 @@ fn site_count(config: &Config, command: Option<&Command>) -> usize {
         Some(Command::Provision { site, .. })
         | Some(Command::Deploy { site, .. })
         | Some(Command::Rollback { site, .. }) => Some(site),
+        Some(Command::Run { site, server, .. }) => {
+            return config.find_sites(site).map_or(1, |v| {
+                run::on_server(v, server.as_deref()).map_or(1, |v| v.len())
+            });
+        }
         Some(Command::Prune(a)) if a.target.site.is_some() => a.target.site.as_ref(),
         Some(Command::Env { command }) => Some(command.site()),
         Some(Command::Prune(a)) if a.target.site_id.is_none() => return config.sites().count(),
@@ -195,6 +205,10 @@ async fn run(cli: Cli) -> Result<()> {
         Command::Doctor { server, json } => {
             return doctor::run(&load_config(&cli)?, server.as_deref(), *json).await;
         }
+        // An interactive shell: no history, no events.
+        Command::Ssh { site, server } => {
+            return ssh::run(&load_config(&cli)?, site, server.as_deref()).await;
+        }
         _ => {}
     }
     // Commands that print a result, not a job's progress: only notices and failures of events.
@@ -228,9 +242,17 @@ async fn dispatch(ctx: &Ctx, command: &Command) -> Result<()> {
             json,
             limit,
             all,
-        } => list::run(ctx, site, *json, *limit, *all),
+            commands,
+        } => list::run(ctx, site, *json, *limit, *all, *commands),
         Command::Status { json } => status::run(ctx, *json).await,
-        Command::Log { id } => log::run(ctx, *id).await,
+        Command::Log { id } => log::run(ctx, id).await,
+        Command::Run {
+            site,
+            name,
+            server,
+            yes,
+            ..
+        } => run::run(ctx, site, name.as_deref(), server.as_deref(), *yes).await,
         Command::Trust { server, yes } => trust::run(&ctx.config, server, *yes).await,
         Command::Unlock { site, force, .. } => unlock::run(ctx, site, *force).await,
         Command::Keygen {
@@ -243,6 +265,7 @@ async fn dispatch(ctx: &Ctx, command: &Command) -> Result<()> {
         | Command::Init
         | Command::Completions { .. }
         | Command::Man { .. }
+        | Command::Ssh { .. }
         | Command::Doctor { .. } => unreachable!("handled before the history is opened"),
     }
 }

@@ -3,7 +3,7 @@
 use crate::config::SiteRef;
 use crate::engine::{Inspection, LiveState};
 use crate::error::Result;
-use crate::store::{Deployment, Store, ts};
+use crate::store::{CommandRun, Deployment, Store, ts};
 use serde::Serialize;
 use std::fmt::Write;
 
@@ -62,6 +62,55 @@ pub fn deployments(list: &[Deployment]) -> String {
     }
     if list.is_empty() {
         out.push_str("(no deployments yet)\n");
+    }
+    out
+}
+
+/// The site's command runs (`list --commands`): what ran, where, and how it ended.
+pub fn command_runs(list: &[CommandRun]) -> String {
+    let row = |id: &str,
+               status: &str,
+               name: &str,
+               release: &str,
+               exit: &str,
+               started: &str,
+               took: &str,
+               error: &str| {
+        format!(
+            "{id:>6}  {status:<8}  {name:<20}  {release:<18}  {exit:>4}  {started:<19}  {took:>9}  {error}"
+        )
+    };
+    let mut out = row(
+        "ID",
+        "STATUS",
+        "COMMAND",
+        "RELEASE",
+        "EXIT",
+        "STARTED (UTC)",
+        "DURATION",
+        "ERROR",
+    );
+    out.push('\n');
+    for r in list {
+        let line = row(
+            &format!("c{}", r.id),
+            r.status.as_str(),
+            &r.name,
+            r.release_name.as_deref().unwrap_or("-"),
+            &r.exit_code.map_or_else(|| "-".into(), |c| c.to_string()),
+            &when(r.started_at),
+            &r.duration_ms
+                .map_or_else(|| "-".into(), |ms| format!("{:.1}s", ms as f64 / 1000.0)),
+            r.error
+                .as_deref()
+                .and_then(|e| e.lines().next())
+                .unwrap_or(""),
+        );
+        out.push_str(line.trim_end());
+        out.push('\n');
+    }
+    if list.is_empty() {
+        out.push_str("(no command runs yet)\n");
     }
     out
 }

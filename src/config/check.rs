@@ -384,6 +384,7 @@ impl<'a> Check<'a> {
             Some(h) => Some(self.health_check(at, h)?),
             None => None,
         };
+        let commands = self.commands(at, site.commands.as_ref())?;
         Ok(SiteConfig {
             domain: site.domain.into_inner(),
             repository: site.repository.map(Spanned::into_inner),
@@ -406,6 +407,7 @@ impl<'a> Check<'a> {
                 on_failure: self.hook(at, "on_failure", site.on_failure)?,
             },
             require_env: site.require_env.unwrap_or(false),
+            commands,
         })
     }
 
@@ -419,6 +421,32 @@ impl<'a> Check<'a> {
         }
         let text = text.into_inner();
         Ok((!text.trim().is_empty()).then_some(text))
+    }
+
+    /// `[servers.sites.commands]`: each name a word fit for a command line and a key, each
+    /// command some shell code (run as written, like the deploy script).
+    fn commands(
+        &self,
+        at: &str,
+        commands: Option<&Spanned<std::collections::BTreeMap<String, String>>>,
+    ) -> Result<Vec<(String, String)>> {
+        let Some(table) = commands else {
+            return Ok(Vec::new());
+        };
+        let key = format!("{at}.commands");
+        for (name, command) in table.get_ref() {
+            validate::command_name(name)
+                .map_err(|why| self.err(table.span(), &key, &format!("name {name:?} {why}")))?;
+            if command.trim().is_empty() {
+                let why = format!("{name:?} is empty: give it a shell command");
+                return Err(self.err(table.span(), &key, &why));
+            }
+        }
+        Ok(table
+            .get_ref()
+            .iter()
+            .map(|(n, c)| (n.clone(), c.clone()))
+            .collect())
     }
 
     /// `shared`, every entry a plain relative path; the error is at the list, naming the entry.

@@ -204,6 +204,8 @@ pub struct SiteConfig {
     /// `require_env = true`: keys the new release's `.env.example` has and the shared `.env`
     /// lacks fail the build, instead of a warning.
     pub require_env: bool,
+    /// The site's named commands (`flipdeck run SITE NAME`), by name.
+    pub commands: Vec<(String, String)>,
 }
 
 /// A site's hooks; `None`: not set (nothing runs).
@@ -340,6 +342,14 @@ impl Config {
 }
 
 impl SiteConfig {
+    /// The shell code of the site command `name`.
+    pub fn command(&self, name: &str) -> Option<&str> {
+        self.commands
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, c)| c.as_str())
+    }
+
     /// Whether a shared entry is a file (`.env`, `config/app.php`) rather than a directory:
     /// a trailing `/` forces a directory; otherwise a dot in the last component means a file.
     pub fn shared_is_file(entry: &str) -> bool {

@@ -100,6 +100,8 @@ pub(super) struct RawSite {
     pub after_rollback: Option<Spanned<String>>,
     pub on_failure: Option<Spanned<String>>,
     pub require_env: Option<bool>,
+    /// `[servers.sites.commands]`: `NAME = "shell command"`.
+    pub commands: Option<Spanned<std::collections::BTreeMap<String, String>>>,
 }
 
 /// `jump = "bastion"` or `jump = ["outer", "inner"]`.

@@ -691,3 +691,69 @@ mod notify {
         }
     }
 }
+
+/// `[servers.sites.commands]`.
+mod commands {
+    use crate::config::Config;
+    use std::path::Path;
+
+    const BASE: &str = "[[servers]]\nname = \"w\"\ntransport = \"local\"\nroot = \"/srv\"\n\
+                        [[servers.sites]]\ndomain = \"example.com\"\n";
+
+    #[test]
+    fn named_commands_are_read_by_name() {
+        let t = format!(
+            "{BASE}[servers.sites.commands]\nmigrate-status = \"php artisan migrate:status\"\n\
+             cache_clear = \"php artisan cache:clear; echo 'done'\"\n"
+        );
+        let c = Config::parse(&t, Path::new("/c.toml")).unwrap();
+        let site = &c.servers[0].sites[0];
+        assert_eq!(
+            site.commands,
+            [
+                (
+                    "cache_clear".to_string(),
+                    "php artisan cache:clear; echo 'done'".to_string()
+                ),
+                (
+                    "migrate-status".to_string(),
+                    "php artisan migrate:status".to_string()
+                ),
+            ]
+        );
+        assert_eq!(
+            site.command("migrate-status"),
+            Some("php artisan migrate:status")
+        );
+        assert_eq!(site.command("nope"), None);
+        let bare = Config::parse(BASE, Path::new("/c.toml")).unwrap();
+        assert!(bare.servers[0].sites[0].commands.is_empty());
+    }
+
+    #[test]
+    fn bad_names_and_empty_commands_are_errors_at_the_table() {
+        for (entry, why) in [
+            ("\"Migrate\" = \"x\"", "name \"Migrate\" must be"),
+            ("\"-x\" = \"x\"", "name \"-x\" must be"),
+            ("\"a b\" = \"x\"", "name \"a b\" must be"),
+            ("\"a;b\" = \"x\"", "name \"a;b\" must be"),
+            ("ok = \"  \"", "\"ok\" is empty"),
+        ] {
+            let t = format!("{BASE}[servers.sites.commands]\n{entry}\n");
+            let e = Config::parse(&t, Path::new("/c.toml"))
+                .unwrap_err()
+                .to_string();
+            assert!(
+                e.contains("line 7")
+                    && e.contains("servers[0].sites[0].commands")
+                    && e.contains(why),
+                "{entry}: {e}"
+            );
+        }
+        let t = format!("{BASE}[servers.sites.commands]\nn = 3\n");
+        let e = Config::parse(&t, Path::new("/c.toml"))
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("line 8") && e.contains("string"), "{e}");
+    }
+}

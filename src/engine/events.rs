@@ -17,6 +17,8 @@ pub enum Action {
     Keygen,
     /// `flipdeck env`: reading or replacing the shared .env.
     Env,
+    /// A site command (`flipdeck run SITE NAME`).
+    Command,
 }
 
 impl Action {
@@ -30,6 +32,7 @@ impl Action {
             Action::Unlock => "unlock",
             Action::Keygen => "keygen",
             Action::Env => "env",
+            Action::Command => "command",
         }
     }
 }

@@ -1,6 +1,7 @@
 //! The deployment engine: runs the spec's flows on a target and reports events on a channel.
 //! It knows nothing of terminals; the CLI, the dashboard and tests consume its events.
 
+mod command;
 mod deploy;
 pub mod doctor;
 pub mod env;
@@ -24,6 +25,7 @@ pub mod scripts;
 mod unlock;
 mod watch;
 
+pub use command::{CommandOutcome, unknown_command};
 pub use deploy::{DeployOptions, Deployed};
 pub use events::{Action, Event, EventKind};
 pub use identity::Identity;

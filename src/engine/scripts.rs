@@ -31,6 +31,7 @@ pub const KEYGEN: &str = include_str!("../../assets/remote/keygen.sh");
 pub const ENV_READ: &str = include_str!("../../assets/remote/env_read.sh");
 pub const ENV_WRITE: &str = include_str!("../../assets/remote/env_write.sh");
 pub const ENV_STATUS: &str = include_str!("../../assets/remote/env_status.sh");
+pub const COMMAND: &str = include_str!("../../assets/remote/command.sh");
 
 /// Every file of `assets/remote`, by name (for the tests that read them).
 pub const FILES: &[(&str, &str)] = &[
@@ -55,6 +56,7 @@ pub const FILES: &[(&str, &str)] = &[
     ("env_read.sh", ENV_READ),
     ("env_write.sh", ENV_WRITE),
     ("env_status.sh", ENV_STATUS),
+    ("command.sh", COMMAND),
 ];
 
 /// What every script is told first.
@@ -475,4 +477,13 @@ pub fn provision_layout(
         .set("fpm_conf", fpm_conf.unwrap_or(""))
         .set("php_reload", php_reload.unwrap_or(""));
     prelude.script(p, &[FPM, PROVISION])
+}
+
+/// A site command in the live release (`command.sh`), traced like the deploy script.
+pub fn command(prelude: &Prelude<'_>, name: &str, text: &str) -> String {
+    let p = Params::new()
+        .set("cmd_name", name)
+        .set("cmd_text", text)
+        .set("trace", prelude.trace);
+    prelude.script(p, &[COMMAND])
 }

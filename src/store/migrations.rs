@@ -88,6 +88,28 @@ const MIGRATIONS: &[&str] = &[
         created_at     TEXT NOT NULL
     );
     CREATE INDEX notifications_by_deployment ON notifications (deployment_id, id);
+    // 7: the runs of site commands (`flipdeck run SITE NAME`), in a table of their own: a command
+    // run is no deployment, so no query of server_deployments (the active one, rollback's and
+    // prune's choices, recovery) can ever pick one. `release_name` is the release it ran in; the
+    // output is kept with the run, like a deployment's.
+    r#"
+    CREATE TABLE command_runs (
+        id             INTEGER PRIMARY KEY,
+        server_site_id INTEGER NOT NULL REFERENCES server_sites(id),
+        name           TEXT NOT NULL,
+        command        TEXT NOT NULL,
+        status         TEXT NOT NULL CHECK (status IN ('running', 'success', 'failed')),
+        release_name   TEXT,
+        exit_code      INTEGER,
+        error          TEXT,
+        output         TEXT NOT NULL DEFAULT '',
+        operator       TEXT,
+        job            TEXT,
+        started_at     TEXT NOT NULL,
+        completed_at   TEXT,
+        duration_ms    INTEGER
+    );
+    CREATE INDEX command_runs_newest ON command_runs (server_site_id, started_at DESC, id DESC);
     "#,
 ];
 

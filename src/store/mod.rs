@@ -2,6 +2,7 @@
 //! only sets `deployment_path` to null. `model` holds the rows' types, `sites` the site rows,
 //! `record` every write a deployment makes, `query` the reads.
 
+mod commands;
 mod migrations;
 mod model;
 mod notifications;
@@ -9,6 +10,7 @@ mod query;
 mod record;
 mod sites;
 
+pub use commands::{CommandRun, CommandRunJson, RunEnd, RunStatus};
 pub use model::{Deployment, DeploymentJson, SiteRow, Status, ts};
 pub use notifications::Notification;
 

@@ -52,6 +52,23 @@ pub struct OutputLine {
     pub line: String,
 }
 
+/// The pseudo-terminal an interactive session asks for: the local terminal's type and size.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Pty {
+    pub term: String,
+    pub cols: u16,
+    pub rows: u16,
+}
+
+/// What an interactive session is sent while it runs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ShellInput {
+    /// Keystrokes (raw bytes).
+    Data(Vec<u8>),
+    /// The local terminal's new size.
+    Resize { cols: u16, rows: u16 },
+}
+
 /// A failure of the transport itself (as opposed to the command failing).
 #[derive(Debug, thiserror::Error)]
 pub enum TransportError {
@@ -100,6 +117,24 @@ pub trait Transport: Send + Sync {
         stdin: UnboundedReceiver<Vec<u8>>,
         out: UnboundedSender<OutputLine>,
     ) -> Result<ExitStatus, TransportError>;
+
+    /// Runs `script` (POSIX sh) on a pseudo-terminal, as an interactive session: `input` is fed
+    /// to it as it comes (keys, resizes), everything it writes goes to `output` as raw bytes.
+    /// Returns the script's exit status. Only a remote target has one: the local transport's
+    /// shell is started by the caller on its own terminal.
+    async fn interactive(
+        &self,
+        script: &str,
+        pty: Pty,
+        input: UnboundedReceiver<ShellInput>,
+        output: UnboundedSender<Vec<u8>>,
+    ) -> Result<ExitStatus, TransportError> {
+        let _ = (script, pty, input, output);
+        Err(TransportError::Failed(format!(
+            "{} has no terminal sessions",
+            self.describe()
+        )))
+    }
 
     /// The login user's home directory on the target (the default `root`).
     async fn home_dir(&self) -> Result<String, TransportError> {

@@ -43,6 +43,8 @@ pub enum Layer {
     /// Typing a protected site's domain to confirm its deploy or rollback. A character no
     /// binding takes is typed.
     Typing,
+    /// The site commands' picker (`x`).
+    Picker,
 }
 
 impl From<Pane> for Layer {
@@ -103,6 +105,8 @@ pub enum Action {
     ToggleMouse,
     /// Edit the selected site's shared .env (`flipdeck env edit`, the dashboard suspended).
     EditEnv,
+    /// Open the picker of the site's commands.
+    Commands,
     // Dialogs and the help popup.
     /// Press the dialog's confirming button.
     Confirm,
@@ -291,6 +295,14 @@ pub const BINDINGS: &[Binding] = &[
         bar: None,
     },
     Binding {
+        keys: "x",
+        codes: &[(KeyCode::Char('x'), NONE)],
+        action: Action::Commands,
+        help: Some("run one of the site's commands (a picker)"),
+        layers: &[TREE, TABLE],
+        bar: None,
+    },
+    Binding {
         keys: "R",
         codes: &[(KeyCode::Char('R'), SHIFT), (KeyCode::Char('R'), NONE)],
         action: Action::Refresh,
@@ -461,7 +473,7 @@ pub const BINDINGS: &[Binding] = &[
         codes: &[(KeyCode::Char('c'), CTRL)],
         action: Action::Quit,
         help: None,
-        layers: &[Layer::Dialog, Layer::Help, Layer::Typing],
+        layers: &[Layer::Dialog, Layer::Help, Layer::Typing, Layer::Picker],
         bar: None,
     },
     // ---- the help popup ----
@@ -502,6 +514,39 @@ pub const BINDINGS: &[Binding] = &[
         help: Some("deletes the last character"),
         layers: &[Layer::Filter],
         bar: None,
+    },
+    // ---- the site commands' picker ----
+    Binding {
+        keys: "↑/↓ j/k",
+        codes: &[(KeyCode::Up, NONE), (KeyCode::Char('k'), NONE)],
+        action: Action::Up,
+        help: Some("choose"),
+        layers: &[Layer::Picker],
+        bar: None,
+    },
+    Binding {
+        keys: "↑/↓ j/k",
+        codes: &[(KeyCode::Down, NONE), (KeyCode::Char('j'), NONE)],
+        action: Action::Down,
+        help: Some("choose"),
+        layers: &[Layer::Picker],
+        bar: None,
+    },
+    Binding {
+        keys: "Enter",
+        codes: &[(KeyCode::Enter, NONE)],
+        action: Action::Confirm,
+        help: Some("runs it on every server of the site"),
+        layers: &[Layer::Picker],
+        bar: Some("Enter run"),
+    },
+    Binding {
+        keys: "Esc",
+        codes: &[(KeyCode::Esc, NONE), (KeyCode::Char('q'), NONE)],
+        action: Action::Close,
+        help: Some("closes"),
+        layers: &[Layer::Picker],
+        bar: Some("Esc close"),
     },
     // ---- typing a protected site's domain (any other character is typed) ----
     Binding {

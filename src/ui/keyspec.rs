@@ -25,6 +25,7 @@ pub const ACTIONS: &[(&str, Action)] = &[
     ("prune", Action::Prune),
     ("refresh", Action::Refresh),
     ("edit_env", Action::EditEnv),
+    ("commands", Action::Commands),
     ("follow", Action::ToggleFollow),
     ("end", Action::End),
     ("top", Action::Home),

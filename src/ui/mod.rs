@@ -94,6 +94,10 @@ pub async fn run(config: Config, store: Arc<Store>, options: Options) -> Result<
         Engine::new(store, ev_tx, pool.connectors()).with_redactor(config.redactor.clone()),
     );
     let mut app = App::new(site_views(&config), config.path.display().to_string());
+    app.commands = config
+        .sites()
+        .map(|s| (s.key(), s.site.commands.clone()))
+        .collect();
     app.header = options.header;
     app.keymap = Arc::new(keymap);
     let refresh = config.refresh;

@@ -294,6 +294,45 @@ impl Worker {
                     result: r.map_err(|e| e.one_line()),
                 });
             }
+            Effect::RunCommand { sites, name } => {
+                let token = CancellationToken::new();
+                let refs: Vec<crate::config::SiteRef<'_>> = match sites
+                    .iter()
+                    .map(|k| self.config.find_site(k))
+                    .collect::<crate::error::Result<_>>()
+                {
+                    Ok(r) => r,
+                    Err(e) => {
+                        for k in sites {
+                            self.done(k, Err(crate::error::Error::failed(e.one_line())));
+                        }
+                        return;
+                    }
+                };
+                for k in &sites {
+                    self.cancels
+                        .lock()
+                        .unwrap_or_else(|p| p.into_inner())
+                        .insert(k.clone(), token.clone());
+                }
+                let results = self
+                    .engine
+                    .run_command_each(&refs, self.config.parallel, &name, token)
+                    .await;
+                for (key, r) in results {
+                    self.cancels
+                        .lock()
+                        .unwrap_or_else(|p| p.into_inner())
+                        .remove(&key);
+                    let r = r.map(|o| {
+                        format!(
+                            "{name} ran on {key} in release {} (run c{})",
+                            o.release, o.run_id
+                        )
+                    });
+                    self.done(key, r);
+                }
+            }
             // The event loop's own (the terminal's clipboard and mouse).
             Effect::CancelAll | Effect::Copy(_) | Effect::MouseCapture(_) | Effect::EditEnv(_) => {}
         }

@@ -32,6 +32,7 @@ mod release_log;
 mod repo_cache;
 mod round_trips;
 mod shared_links;
+mod site_commands;
 mod site_kinds;
 mod ssh_cli;
 mod ssh_target;

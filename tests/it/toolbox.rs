@@ -60,7 +60,7 @@ fn shell_words(line: &str) -> (Vec<&str>, String) {
 }
 
 /// What bash completes for `line` (the cursor at its end), through the real completion script.
-fn bash_complete(h: &Harness, line: &str) -> Vec<String> {
+pub(crate) fn bash_complete(h: &Harness, line: &str) -> Vec<String> {
     let script = h.dir.path().join("flipdeck.bash");
     let out = Command::new(env!("CARGO_BIN_EXE_flipdeck"))
         .args(["completions", "bash"])

@@ -14,6 +14,8 @@ pub mod log;
 pub mod provision;
 pub mod prune;
 pub mod rollback;
+pub mod run;
+pub mod ssh;
 pub mod status;
 pub mod trust;
 pub mod unlock;

@@ -12,6 +12,7 @@ mod error;
 mod exec;
 mod handler;
 mod known_hosts;
+mod shell;
 
 pub use config::{ResolvedHost, resolve_alias};
 pub use error::SshError;
@@ -283,6 +284,26 @@ impl Transport for SshTransport {
                 self.label
             ))),
             Ending::Lost => Err(self.lost_error()),
+        }
+    }
+
+    async fn interactive(
+        &self,
+        script: &str,
+        pty: super::Pty,
+        input: UnboundedReceiver<super::ShellInput>,
+        output: UnboundedSender<Vec<u8>>,
+    ) -> Result<ExitStatus, TransportError> {
+        match shell::run(&self.session, script, pty, input, output)
+            .await
+            .map_err(|e| self.channel_error(e))?
+        {
+            shell::Ended::Exited(status) => Ok(status),
+            shell::Ended::Refused => Err(TransportError::Failed(format!(
+                "{} refused the terminal session",
+                self.label
+            ))),
+            shell::Ended::Lost => Err(self.lost_error()),
         }
     }
 }

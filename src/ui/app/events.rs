@@ -9,6 +9,9 @@ use crate::ui::logbuf::{LineKind, LogBuf};
 impl App {
     pub fn on_engine(&mut self, ev: Event) -> Vec<Effect> {
         let mut fx = vec![];
+        if self.on_command_event(&ev) {
+            return fx;
+        }
         let line = match ev.kind {
             EventKind::Status {
                 deployment_id,

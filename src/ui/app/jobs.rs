@@ -50,6 +50,7 @@ impl App {
                 self.start_job(&site, engine::Action::Prune, Effect::Prune(site.clone()))
             }
             Modal::PrunePreview { .. } => vec![],
+            Modal::Commands { .. } => self.run_picked(modal),
             Modal::ConfirmQuit { .. } => {
                 self.quitting = true;
                 // The jobs may have ended while the dialog was open: then there is nothing to wait for.

@@ -15,6 +15,7 @@ impl App {
     pub fn layer(&self) -> Layer {
         match &self.modal {
             Some(Modal::TypeDomain { .. }) => Layer::Typing,
+            Some(Modal::Commands { .. }) => Layer::Picker,
             Some(m) if m.is_confirm() => Layer::Dialog,
             Some(_) => Layer::Help,
             None if self.filter_editing => Layer::Filter,
@@ -48,6 +49,10 @@ impl App {
                 None => vec![],
             },
             Layer::Typing => self.on_typing_key(key, action),
+            Layer::Picker => match action {
+                Some(a) => self.on_picker_action(a),
+                None => vec![],
+            },
             Layer::Filter => {
                 self.on_filter_key(key, action);
                 vec![]
@@ -167,6 +172,7 @@ impl App {
                 self.focus = self.filter_pane;
             }
             Action::OpenLog => {
+                self.command_shown = None;
                 self.focus = Pane::Log;
                 self.log_top = None;
                 return self.ensure_log();
@@ -184,6 +190,7 @@ impl App {
                 Some(s) => return vec![Effect::EditEnv(s.key.clone())],
                 None => {}
             },
+            Action::Commands => self.open_commands(),
             // The dialogs' and the filter's actions are not bound in the panes.
             Action::Confirm
             | Action::Cancel

@@ -7,6 +7,7 @@
 //! or a refresh starts), `events` (what running jobs report) and `loaded` (results of background
 //! work).
 
+mod commands;
 mod events;
 mod jobs;
 mod keys;
@@ -57,6 +58,11 @@ pub enum Effect {
     MouseCapture(bool),
     /// Step aside for `flipdeck env edit SITE` on the terminal, then come back.
     EditEnv(String),
+    /// Run the site command `name` on these sites (`SERVER/DOMAIN`: every server of a domain).
+    RunCommand {
+        sites: Vec<String>,
+        name: String,
+    },
 }
 
 /// Results of background work.
@@ -154,6 +160,16 @@ pub enum Modal {
     ConfirmQuit {
         running: usize,
     },
+    /// The picker of a site's commands (`x`): Enter runs the selected one on `sites`.
+    Commands {
+        site: String,
+        domain: String,
+        /// Every server's site with this domain (`SERVER/DOMAIN`).
+        sites: Vec<String>,
+        /// The commands (name, shell code).
+        names: Vec<(String, String)>,
+        selected: usize,
+    },
     /// A protected site's deploy or rollback dialog (`then`), confirmed only by typing its
     /// domain.
     TypeDomain {
@@ -172,9 +188,9 @@ impl Modal {
     /// The domain a deploy or rollback dialog is about.
     pub fn domain(&self) -> Option<&str> {
         match self {
-            Modal::ConfirmDeploy { domain, .. } | Modal::ConfirmRollback { domain, .. } => {
-                Some(domain)
-            }
+            Modal::ConfirmDeploy { domain, .. }
+            | Modal::ConfirmRollback { domain, .. }
+            | Modal::Commands { domain, .. } => Some(domain),
             Modal::TypeDomain { then, .. } => then.domain(),
             _ => None,
         }
@@ -234,6 +250,14 @@ pub struct App {
     pub log_cap: usize,
     /// A deploy just started on this site: select its new row when the table reloads.
     select_newest: Option<String>,
+    /// Each site's commands (name, shell code), from the config (`SERVER/DOMAIN`).
+    pub commands: HashMap<String, Vec<(String, String)>>,
+    /// Each site's newest command run started here: its name and its output.
+    pub command_logs: HashMap<String, (String, LogBuf)>,
+    /// Which job runs a command on which site.
+    job_command: HashMap<u64, String>,
+    /// The site whose command output the log pane shows (until the selection moves).
+    pub command_shown: Option<String>,
 }
 
 const TOAST_TTL: Duration = Duration::from_secs(5);
@@ -271,6 +295,10 @@ impl App {
             dirty: true,
             log_cap: DEFAULT_CAP,
             select_newest: None,
+            commands: HashMap::new(),
+            command_logs: HashMap::new(),
+            job_command: HashMap::new(),
+            command_shown: None,
         }
     }
 
@@ -403,6 +431,9 @@ impl App {
     }
 
     pub fn current_log(&self) -> Option<&LogBuf> {
+        if let Some(buf) = self.shown_command().map(|(_, b)| b) {
+            return Some(buf);
+        }
         self.selected_deployment()
             .and_then(|d| self.logs.get(&d.id))
     }

@@ -138,6 +138,7 @@ impl App {
                 }
             }),
             Modal::PrunePreview { site, .. } => self.refusal(site),
+            Modal::Commands { sites, .. } => sites.iter().find_map(|s| self.command_refusal(s)),
             // Typing the domain stands for the dialog it leads to.
             Modal::TypeDomain { then, .. } => self.refusal_for(then),
             Modal::ConfirmQuit { .. } | Modal::Help => None,

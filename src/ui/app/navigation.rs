@@ -26,6 +26,7 @@ impl App {
                 let next = shown[(at + delta).clamp(0, shown.len() as isize - 1) as usize];
                 if next != self.selected {
                     self.selected = next;
+                    self.command_shown = None;
                     self.log_top = None;
                     return self.ensure_log();
                 }
@@ -39,6 +40,7 @@ impl App {
                 let next = (s.table_sel as isize + delta).clamp(0, n as isize - 1) as usize;
                 if next != s.table_sel {
                     s.table_sel = next;
+                    self.command_shown = None;
                     self.log_top = None;
                     return self.ensure_log();
                 }

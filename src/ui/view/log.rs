@@ -17,10 +17,13 @@ use ratatui::widgets::{Paragraph, Wrap};
 pub(super) fn draw(f: &mut Frame<'_>, app: &App, theme: &Theme, area: Rect) {
     let inner_h = layout::log_lines(area);
     let d = app.selected_deployment();
-    let title = match (d, app.log_top) {
-        (None, _) => " Log ".to_string(),
-        (Some(d), None) => format!(" Log #{} · following (f) ", d.id),
-        (Some(d), Some(_)) => format!(" Log #{} · paused (End resumes) ", d.id),
+    let command = app.shown_command().map(|(name, _)| name);
+    let title = match (command, d, app.log_top) {
+        (Some(name), _, None) => format!(" Log · command {name} · following (f) "),
+        (Some(name), _, Some(_)) => format!(" Log · command {name} · paused (End resumes) "),
+        (None, None, _) => " Log ".to_string(),
+        (None, Some(d), None) => format!(" Log #{} · following (f) ", d.id),
+        (None, Some(d), Some(_)) => format!(" Log #{} · paused (End resumes) ", d.id),
     };
     let title = if app.wrap {
         format!("{title}· wrap ")

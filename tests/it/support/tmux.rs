@@ -73,6 +73,23 @@ impl Tmux {
         assert!(status.success());
     }
 
+    /// Resizes the session's window (its programs get SIGWINCH).
+    pub fn resize(&self, width: u16, height: u16) {
+        let status = self
+            .tmux()
+            .args([
+                "resize-window",
+                "-t",
+                &self.session,
+                "-x",
+                &width.to_string(),
+            ])
+            .args(["-y", &height.to_string()])
+            .status()
+            .unwrap();
+        assert!(status.success());
+    }
+
     pub fn screen(&self) -> String {
         let out = self
             .tmux()

@@ -2,6 +2,7 @@
 //! label of its confirming button (if it has one); the box, the buttons and their keys (from the
 //! keymap) are drawn here.
 
+mod commands;
 mod confirm_deploy;
 mod confirm_quit;
 mod confirm_rollback;
@@ -49,6 +50,7 @@ pub(super) fn draw(f: &mut Frame<'_>, app: &App, m: &Modal, theme: &Theme, area:
         None if matches!(m, Modal::TypeDomain { .. }) && !refused => {
             body.push(type_domain::hints(theme))
         }
+        None if matches!(m, Modal::Commands { .. }) => body.push(commands::hints(theme)),
         None if m.is_confirm() || refused => {
             let (key, what) = keymap::hint(Layer::Dialog, Action::Close);
             body.push(
@@ -94,6 +96,13 @@ fn dialog<'a>(app: &'a App, m: &'a Modal, theme: &Theme, area: Rect) -> Dialog<'
         } => confirm_rollback::dialog(domain, server, from, to, theme),
         Modal::PrunePreview { site, plan } => prune_preview::dialog(site, plan.as_ref(), theme),
         Modal::ConfirmQuit { .. } => confirm_quit::dialog(app.running_jobs()),
+        Modal::Commands {
+            site,
+            sites,
+            names,
+            selected,
+            ..
+        } => commands::dialog(site, sites, names, *selected, theme, area),
         Modal::TypeDomain { typed, then } => {
             type_domain::dialog(dialog(app, then, theme, area), typed, then, theme)
         }
