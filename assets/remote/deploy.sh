@@ -53,7 +53,7 @@ on_exit() {
   # Once cleaned up, and still under the lock: the on_failure hook, once. Its failure is
   # reported; the exit code stays the deploy's.
   if [ "$failing" = 1 ]; then
-    run_hook on_failure "$rel_name" "$prev_release" FLIPDECK_FAILED_STEP="${failed_step:-}" FLIPDECK_EXIT_CODE="$rc"
+    on_failure_once "$rel_name" "$prev_release" FLIPDECK_FAILED_STEP="${failed_step:-}" FLIPDECK_EXIT_CODE="$rc"
   fi
   [ "$release_lock" = 1 ] && unlock
   exit $rc

@@ -194,6 +194,17 @@ run_hook() {
   return $hk_rc
 }
 
+# on_failure_once RELEASE PREVIOUS [VAR=VALUE...]: the on_failure hook (see run_hook), at most once per
+# job, and only while the lock is ours: a mark in the lock (gone with it) says it has run, so the
+# deploy's exit trap and flipdeck's clean-up after an interruption never both run it. Where the
+# mark cannot be made (a read-only file system), it runs anyway.
+on_failure_once() {
+  [ -n "${hook_on_failure:-}" ] || return 0
+  grep -qF "token=$token" "$lock/owner" 2>/dev/null || return 0
+  mkdir "$lock/on_failure" 2>/dev/null || [ ! -d "$lock/on_failure" ] || return 0
+  run_hook on_failure "$@"
+}
+
 # The release NAME a live-link target LINK names (its last part), empty for none.
 release_of() { printf '%s' "${1##*/}"; }
 

@@ -77,6 +77,8 @@ pub struct Job<'e> {
     pub last_command: Option<String>,
     /// The release name the server reserved for this deploy, once it has said.
     pub reserved: Option<String>,
+    /// A deploy's `on_failure` hook, for the clean-up after an interruption (`cleanup.sh`).
+    pub on_failure: Option<String>,
     pub token: String,
     pub owner: LockOwner,
     /// `user@machine`, for the server's release log.
@@ -119,6 +121,7 @@ impl<'e> Job<'e> {
             trace: format!("::flipdeck-trace-{}:: ", nonce()),
             last_command: None,
             reserved: None,
+            on_failure: None,
             token,
             owner,
             who: engine.identity.to_string(),

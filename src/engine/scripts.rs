@@ -335,10 +335,33 @@ pub fn stop_own(prelude: &Prelude<'_>, unlock: bool) -> String {
     prelude.script(Params::new().flag("and_unlock", unlock), &[STOP_OWN])
 }
 
-/// Removes a half-built release and our lock after an interrupted build (`cleanup.sh`).
-pub fn cleanup(prelude: &Prelude<'_>, release: Option<&str>) -> String {
+/// The `on_failure` hook a clean-up runs (unless the deploy's own script did): its text, the
+/// failed deploy's release and the step that failed.
+pub struct OnFailure<'a> {
+    pub hook: &'a str,
+    pub release: &'a str,
+    pub step: &'a str,
+}
+
+/// Removes a half-built release and our lock after an interrupted build (`cleanup.sh`), running
+/// `on_failure` in between.
+pub fn cleanup(
+    prelude: &Prelude<'_>,
+    release: Option<&str>,
+    on_failure: Option<OnFailure<'_>>,
+) -> String {
+    let f = on_failure.unwrap_or(OnFailure {
+        hook: "",
+        release: "",
+        step: "",
+    });
     prelude.script(
-        Params::new().set("rel_name", release.unwrap_or("")),
+        Params::new()
+            .set("rel_name", release.unwrap_or(""))
+            .set("hook_on_failure", f.hook)
+            .set("failed_rel", f.release)
+            .set("failed_step", f.step)
+            .set("trace", prelude.trace),
         &[CLEANUP],
     )
 }
