@@ -89,7 +89,7 @@ impl Engine {
         };
         let mut job = Job::new(self, site.key(), target, layout, action);
         if !opts.initial {
-            job.on_failure = site.site.hooks.on_failure.clone();
+            job.hooks = site.site.hooks.clone();
         }
         let script_text = if opts.initial {
             ""
@@ -471,10 +471,25 @@ impl Engine {
             let prev = self.previous_link(job, rel);
             match prev {
                 Some(p) => {
-                    let sw = scripts::switch(&job.prelude(), &p);
-                    if !matches!(job.run(&sw, None, None).await, Ok(r) if r.status.success()) {
-                        job.notice("the new release is live and switching back failed; it is kept");
-                        remove = None;
+                    let hook = job.hooks.after_rollback.clone();
+                    let back = hook.as_deref().map(|h| (h, rel));
+                    let sw = scripts::switch(&job.prelude(), &p, back);
+                    match job.run(&sw, None, None).await {
+                        Ok(r) if r.status.success() => {
+                            let rep: super::protocol::SwitchReport = r.report();
+                            if let Some(h) = rep.hook_failed("after_rollback") {
+                                job.notice(format!(
+                                    "warning: the after_rollback hook failed (exit code {}) after switching back; the deploy's outcome is unchanged",
+                                    h.code
+                                ));
+                            }
+                        }
+                        _ => {
+                            job.notice(
+                                "the new release is live and switching back failed; it is kept",
+                            );
+                            remove = None;
+                        }
                     }
                 }
                 None => {
@@ -514,7 +529,7 @@ impl Engine {
         release: Option<&str>,
         failed: Option<(&str, &str)>,
     ) {
-        let hook = job.on_failure.clone();
+        let hook = job.hooks.on_failure.clone();
         let on_failure = match (hook.as_deref(), failed) {
             (Some(hook), Some((release, step))) => Some(scripts::OnFailure {
                 hook,

@@ -298,9 +298,19 @@ fn prune_params(p: Params, names: &[String], who: &str) -> Params {
     p.list("prune", names).list("prune_relog", &relogs)
 }
 
-/// Points the live symlink at `link`, with the way back made first (`switch.sh`).
-pub fn switch(prelude: &Prelude<'_>, link: &str) -> String {
-    prelude.script(Params::new().set("link", link), &[SWITCH])
+/// Points the live symlink at `link`, with the way back made first (`switch.sh`). `back`: a
+/// deploy's switch back after an interruption, which runs the site's `after_rollback` (its text)
+/// for the release live again; the second item is the release switched away from.
+pub fn switch(prelude: &Prelude<'_>, link: &str, back: Option<(&str, &str)>) -> String {
+    let (hook, from) = back.unwrap_or(("", ""));
+    prelude.script(
+        Params::new()
+            .set("link", link)
+            .set("hook_after_rollback", hook)
+            .set("from_rel", from)
+            .set("trace", prelude.trace),
+        &[SWITCH],
+    )
 }
 
 /// The prune command (`prune.sh`): lock, delete, unlock.

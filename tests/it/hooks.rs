@@ -327,7 +327,8 @@ fn missing_env_keys_warn_or_fail(h: Harness) {
 }
 
 /// A deploy ended by a signal (during its build, and after its switch) runs on_failure once too:
-/// the deploy's exit trap or flipdeck's clean-up, never both.
+/// the deploy's exit trap or flipdeck's clean-up, never both; flipdeck's own switch back runs
+/// after_rollback.
 fn on_failure_runs_once_when_a_deploy_is_cancelled(h: Harness) {
     use std::time::{Duration, Instant};
     h.write_config("deployment_script = \"true\"");
@@ -335,8 +336,8 @@ fn on_failure_runs_once_when_a_deploy_is_cancelled(h: Harness) {
     let live = h.live_release().unwrap();
     let count = h.dir.path().join("failures");
     let hook = format!(
-        "on_failure = '''\necho \"$FLIPDECK_FAILED_STEP $FLIPDECK_PREVIOUS_RELEASE\" >> {}\n'''",
-        count.display()
+        "on_failure = '''\necho \"$FLIPDECK_FAILED_STEP $FLIPDECK_PREVIOUS_RELEASE\" >> {c}\n'''\nafter_rollback = '''\necho \"after_rollback $FLIPDECK_RELEASE $FLIPDECK_SWITCHED_BACK\" >> {c}\n'''",
+        c = count.display()
     );
     let cancel = |config: &str, started: &dyn Fn() -> bool| {
         h.write_config(&format!("{config}\n{hook}"));
@@ -367,10 +368,11 @@ fn on_failure_runs_once_when_a_deploy_is_cancelled(h: Harness) {
         "deployment_script = \"true\"\nserver:reload_command = \"sleep 300\"",
         &|| h.live_release().as_deref() != Some(live.as_str()),
     );
+    // After the switch, flipdeck's switch back runs after_rollback for the release live again.
     let text = std::fs::read_to_string(&count).unwrap();
     assert_eq!(
         text,
-        format!("script {live}\nreload {live}\n"),
+        format!("script {live}\nafter_rollback {live} 1\nreload {live}\n"),
         "once per cancelled deploy"
     );
     assert_eq!(h.releases(), vec![live]);
