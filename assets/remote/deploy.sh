@@ -199,6 +199,7 @@ if [ "$fleet_gate" = 1 ]; then
   IFS= read -r go <&3 || go=abort
   if [ "$go" != go ]; then
     echo "another server of the fleet failed to build: this one does not switch" >&2
+    failed fleet
     setv aborted 1
     built=0
     exit 3
@@ -230,6 +231,7 @@ if [ "$fleet_gate" = 1 ]; then
   IFS= read -r verdict <&3 || verdict=revert
   if [ "$verdict" != commit ]; then
     echo "another server of the fleet failed to switch: switching back" >&2
+    failed fleet
     go_back || { echo "switching back failed: the new release stays live" >&2; release_lock=1; exit 5; }
     setv reverted 1
     built=0

@@ -15,11 +15,11 @@
 step() { cur_step=$1; printf '%s step %s\n' "$M" "$1"; }
 setv() { printf '%s set %s %s\n' "$M" "$1" "$2"; }
 
-# failed: reports the step running now as the one that failed (`failed_step`), once: what runs
-# after it (switching back, hooks) is not what failed.
+# failed [STEP]: reports STEP (default: the step running now) as the one that failed
+# (`failed_step`), once: what runs after it (switching back, hooks) is not what failed.
 failed() {
   [ -z "${failed_step:-}" ] || return 0
-  failed_step=${cur_step:-start}
+  failed_step=${1:-${cur_step:-start}}
   setv failed_step "$failed_step"
 }
 
