@@ -53,7 +53,7 @@ on_exit() {
   # Once cleaned up, and still under the lock: the on_failure hook, once. Its failure is
   # reported; the exit code stays the deploy's.
   if [ "$failing" = 1 ]; then
-    run_hook on_failure "$rel_name" "$prev_release" FLIPDECK_FAILED_STEP="${failed_step:-}" FLIPDECK_EXIT_CODE="$rc"
+    on_failure_once "$rel_name" "$prev_release" FLIPDECK_FAILED_STEP="${failed_step:-}" FLIPDECK_EXIT_CODE="$rc"
   fi
   [ "$release_lock" = 1 ] && unlock
   exit $rc
@@ -199,6 +199,7 @@ if [ "$fleet_gate" = 1 ]; then
   IFS= read -r go <&3 || go=abort
   if [ "$go" != go ]; then
     echo "another server of the fleet failed to build: this one does not switch" >&2
+    failed fleet
     setv aborted 1
     built=0
     exit 3
@@ -230,6 +231,7 @@ if [ "$fleet_gate" = 1 ]; then
   IFS= read -r verdict <&3 || verdict=revert
   if [ "$verdict" != commit ]; then
     echo "another server of the fleet failed to switch: switching back" >&2
+    failed fleet
     go_back || { echo "switching back failed: the new release stays live" >&2; release_lock=1; exit 5; }
     setv reverted 1
     built=0

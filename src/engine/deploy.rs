@@ -88,6 +88,9 @@ impl Engine {
             Action::Deploy
         };
         let mut job = Job::new(self, site.key(), target, layout, action);
+        if !opts.initial {
+            job.hooks = site.site.hooks.clone();
+        }
         let script_text = if opts.initial {
             ""
         } else {
@@ -335,11 +338,12 @@ impl Engine {
         };
         self.hook_warnings(job, &rep);
         if rep.switch.switched && !rep.switch.switched_back {
-            if self.undo(job, Some(release)).await {
+            if self.undo(job, Some(release), "switch").await {
                 return self.record_kept(job, id, &why, commit.as_deref());
             }
         } else {
-            self.cleanup_after_failure(job, Some(release)).await;
+            self.cleanup_after_failure(job, Some(release), Some((release, "switch")))
+                .await;
         }
         self.record_failure(job, id, &why, commit.as_deref())
     }
@@ -444,15 +448,19 @@ impl Engine {
         {
             job.notice("could not stop what the interrupted deploy left running on the server");
         }
-        if self.undo(job, release).await {
+        if self
+            .undo(job, release, step.as_deref().unwrap_or("start"))
+            .await
+        {
             return self.record_kept(job, id, &why, None);
         }
         self.record_failure(job, id, &why, None)
     }
 
     /// After an interruption: if the new release went live, switch back to the one before; then
-    /// remove the release (unless it has to stay live) and our lock. True when it stays live.
-    async fn undo(&self, job: &mut Job<'_>, release: Option<&str>) -> bool {
+    /// remove the release (unless it has to stay live) and our lock, running `on_failure` (told
+    /// the step that failed) if the script did not. True when it stays live.
+    async fn undo(&self, job: &mut Job<'_>, release: Option<&str>, step: &str) -> bool {
         let mut remove = release;
         if let (Some(rel), Ok(live)) = (release, self.read_live(job).await)
             && live
@@ -463,10 +471,25 @@ impl Engine {
             let prev = self.previous_link(job, rel);
             match prev {
                 Some(p) => {
-                    let sw = scripts::switch(&job.prelude(), &p);
-                    if !matches!(job.run(&sw, None, None).await, Ok(r) if r.status.success()) {
-                        job.notice("the new release is live and switching back failed; it is kept");
-                        remove = None;
+                    let hook = job.hooks.after_rollback.clone();
+                    let back = hook.as_deref().map(|h| (h, rel));
+                    let sw = scripts::switch(&job.prelude(), &p, back);
+                    match job.run(&sw, None, None).await {
+                        Ok(r) if r.status.success() => {
+                            let rep: super::protocol::SwitchReport = r.report();
+                            if let Some(h) = rep.hook_failed("after_rollback") {
+                                job.notice(format!(
+                                    "warning: the after_rollback hook failed (exit code {}) after switching back; the deploy's outcome is unchanged",
+                                    h.code
+                                ));
+                            }
+                        }
+                        _ => {
+                            job.notice(
+                                "the new release is live and switching back failed; it is kept",
+                            );
+                            remove = None;
+                        }
                     }
                 }
                 None => {
@@ -475,7 +498,8 @@ impl Engine {
                 }
             }
         }
-        self.cleanup_after_failure(job, remove).await;
+        self.cleanup_after_failure(job, remove, release.map(|r| (r, step)))
+            .await;
         release.is_some() && remove.is_none()
     }
 
@@ -497,8 +521,24 @@ impl Engine {
         }
     }
 
-    pub(super) async fn cleanup_after_failure(&self, job: &mut Job<'_>, release: Option<&str>) {
-        let s = scripts::cleanup(&job.prelude(), release);
+    /// Removes `release` (unless live) and our lock; `failed` (the failed release, the step)
+    /// runs the site's `on_failure` first, unless the deploy's script already did.
+    pub(super) async fn cleanup_after_failure(
+        &self,
+        job: &mut Job<'_>,
+        release: Option<&str>,
+        failed: Option<(&str, &str)>,
+    ) {
+        let hook = job.hooks.on_failure.clone();
+        let on_failure = match (hook.as_deref(), failed) {
+            (Some(hook), Some((release, step))) => Some(scripts::OnFailure {
+                hook,
+                release,
+                step,
+            }),
+            _ => None,
+        };
+        let s = scripts::cleanup(&job.prelude(), release, on_failure);
         if !matches!(job.run(&s, None, None).await, Ok(r) if r.status.success()) {
             job.notice("cleanup after the failure did not complete; check with `flipdeck status`");
         }

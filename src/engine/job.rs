@@ -77,6 +77,9 @@ pub struct Job<'e> {
     pub last_command: Option<String>,
     /// The release name the server reserved for this deploy, once it has said.
     pub reserved: Option<String>,
+    /// A deploy's hooks, for what the engine runs after an interruption: `after_rollback` when
+    /// it switches back (`switch.sh`), `on_failure` in the clean-up (`cleanup.sh`).
+    pub hooks: crate::config::Hooks,
     pub token: String,
     pub owner: LockOwner,
     /// `user@machine`, for the server's release log.
@@ -119,6 +122,7 @@ impl<'e> Job<'e> {
             trace: format!("::flipdeck-trace-{}:: ", nonce()),
             last_command: None,
             reserved: None,
+            hooks: Default::default(),
             token,
             owner,
             who: engine.identity.to_string(),

@@ -306,9 +306,19 @@ fn prune_params(p: Params, names: &[String], who: &str) -> Params {
     p.list("prune", names).list("prune_relog", &relogs)
 }
 
-/// Points the live symlink at `link`, with the way back made first (`switch.sh`).
-pub fn switch(prelude: &Prelude<'_>, link: &str) -> String {
-    prelude.script(Params::new().set("link", link), &[SWITCH])
+/// Points the live symlink at `link`, with the way back made first (`switch.sh`). `back`: a
+/// deploy's switch back after an interruption, which runs the site's `after_rollback` (its text)
+/// for the release live again; the second item is the release switched away from.
+pub fn switch(prelude: &Prelude<'_>, link: &str, back: Option<(&str, &str)>) -> String {
+    let (hook, from) = back.unwrap_or(("", ""));
+    prelude.script(
+        Params::new()
+            .set("link", link)
+            .set("hook_after_rollback", hook)
+            .set("from_rel", from)
+            .set("trace", prelude.trace),
+        &[SWITCH],
+    )
 }
 
 /// The prune command (`prune.sh`): lock, delete, unlock.
@@ -343,10 +353,33 @@ pub fn stop_own(prelude: &Prelude<'_>, unlock: bool) -> String {
     prelude.script(Params::new().flag("and_unlock", unlock), &[STOP_OWN])
 }
 
-/// Removes a half-built release and our lock after an interrupted build (`cleanup.sh`).
-pub fn cleanup(prelude: &Prelude<'_>, release: Option<&str>) -> String {
+/// The `on_failure` hook a clean-up runs (unless the deploy's own script did): its text, the
+/// failed deploy's release and the step that failed.
+pub struct OnFailure<'a> {
+    pub hook: &'a str,
+    pub release: &'a str,
+    pub step: &'a str,
+}
+
+/// Removes a half-built release and our lock after an interrupted build (`cleanup.sh`), running
+/// `on_failure` in between.
+pub fn cleanup(
+    prelude: &Prelude<'_>,
+    release: Option<&str>,
+    on_failure: Option<OnFailure<'_>>,
+) -> String {
+    let f = on_failure.unwrap_or(OnFailure {
+        hook: "",
+        release: "",
+        step: "",
+    });
     prelude.script(
-        Params::new().set("rel_name", release.unwrap_or("")),
+        Params::new()
+            .set("rel_name", release.unwrap_or(""))
+            .set("hook_on_failure", f.hook)
+            .set("failed_rel", f.release)
+            .set("failed_step", f.step)
+            .set("trace", prelude.trace),
         &[CLEANUP],
     )
 }
