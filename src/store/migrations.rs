@@ -71,6 +71,14 @@ const MIGRATIONS: &[&str] = &[
     r#"
     ALTER TABLE server_deployments ADD COLUMN job TEXT;
     "#,
+    // 6: the deployments still pending or updating (a crash's leftovers, the running ones): every
+    // refresh and `status` looks for them, so with a long history they are found through this
+    // partial index (a handful of rows), never by reading the site's every deployment.
+    r#"
+    CREATE INDEX server_deployments_unfinished
+        ON server_deployments (server_site_id)
+        WHERE status IN ('pending', 'updating');
+    "#,
 ];
 
 pub fn run(conn: &mut Connection) -> Result<(), String> {

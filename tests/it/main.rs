@@ -13,6 +13,7 @@ mod fault_matrix;
 mod faults;
 mod fleet;
 mod flows;
+mod history_scale;
 mod hostile_trees;
 mod layout;
 mod limits;
