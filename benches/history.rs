@@ -123,6 +123,29 @@ fn main() {
                 }
             }
         }
+        // Where the history's time goes in one more deploy of each: the statements, slowest first.
+        for (f, name) in sites {
+            let log = f.engine.store.trace();
+            f.deploy().await;
+            let mut runs = std::mem::take(&mut *log.lock().unwrap());
+            let total: Duration = runs.iter().map(|t| t.took).sum();
+            runs.sort_by(|a, b| b.took.cmp(&a.took));
+            println!(
+                "one deploy, {name}: {} statements, {:.2} ms in SQLite; slowest:",
+                runs.len(),
+                ms(total)
+            );
+            for t in runs.iter().take(4) {
+                let sql: String = t.sql.split_whitespace().collect::<Vec<_>>().join(" ");
+                println!(
+                    "  {:6.2} ms {:5} rows {:7} steps  {:.90}",
+                    ms(t.took),
+                    t.rows,
+                    t.vm_steps,
+                    sql
+                );
+            }
+        }
         for (what, series) in [("warm deploy", &deploys), ("status", &statuses)] {
             println!("{what}:");
             for (k, s) in series.iter().enumerate() {

@@ -25,6 +25,8 @@ pub struct Traced {
     pub vm_steps: i64,
     /// Steps of full table scans.
     pub fullscan_steps: i64,
+    /// How long it ran, as SQLite measured it.
+    pub took: std::time::Duration,
 }
 
 pub struct Store {
@@ -100,7 +102,7 @@ impl Store {
                 rows = 0;
             }
             TraceEvent::Row(_) => rows += 1,
-            TraceEvent::Profile(st, _) => {
+            TraceEvent::Profile(st, took) => {
                 let sql = st.sql().into_owned();
                 let Some(at) = open.iter().rposition(|o| o.0 == sql) else {
                     return;
@@ -112,6 +114,7 @@ impl Store {
                     fullscan_steps: i64::from(st.get_status(FullscanStep)) - scan,
                     rows,
                     sql,
+                    took,
                 });
             }
             _ => {}
