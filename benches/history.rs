@@ -129,7 +129,7 @@ fn main() {
             f.deploy().await;
             let mut runs = std::mem::take(&mut *log.lock().unwrap());
             let total: Duration = runs.iter().map(|t| t.took).sum();
-            runs.sort_by(|a, b| b.took.cmp(&a.took));
+            runs.sort_by_key(|t| std::cmp::Reverse(t.took));
             println!(
                 "one deploy, {name}: {} statements, {:.2} ms in SQLite; slowest:",
                 runs.len(),
