@@ -5,8 +5,8 @@ use super::Engine;
 use super::events::{Action, EventKind};
 use super::job::{Gate, Job, Reply, RunError, RunResult};
 use super::layout::Layout;
+use super::layout_check::LayoutCheck;
 use super::protocol::{BAD_HOME, DeployReport, InspectReport, LOCK_HELD, ProvisionReport};
-use super::provision::{LayoutCheck, Provisioned};
 use super::scripts::{self, Source};
 use crate::config::SiteRef;
 use crate::error::{Error, Result};
@@ -32,6 +32,13 @@ pub struct FleetMember {
     pub release: String,
     pub fleet_id: String,
     pub gate: Gate,
+}
+
+/// How a deploy with provisioning's layout step ended: deployed, or stopped at the layout because
+/// a release (named here) is live already.
+pub(super) enum Initial {
+    Deployed(Deployed),
+    Live(String),
 }
 
 /// What a successful deploy produced.
@@ -76,10 +83,8 @@ impl Engine {
             .await?
             .0
         {
-            Provisioned::Initial(d) => Ok(d),
-            Provisioned::Already { .. } => {
-                unreachable!("only provisioning stops at a live release")
-            }
+            Initial::Deployed(d) => Ok(d),
+            Initial::Live(_) => unreachable!("only provisioning stops at a live release"),
         }
     }
 
@@ -96,7 +101,7 @@ impl Engine {
         cancel: CancellationToken,
         fleet: Option<FleetMember>,
         provision: Option<LayoutCheck>,
-    ) -> Result<(Provisioned, Layout)> {
+    ) -> Result<(Initial, Layout)> {
         let branch = check(site, &opts)?;
         let source = match &site.site.repository {
             Some(repo) => Source::Git {
@@ -329,7 +334,7 @@ impl Engine {
             commit,
             pruned,
         };
-        Ok((Provisioned::Initial(deployed), layout))
+        Ok((Initial::Deployed(deployed), layout))
     }
 
     /// Provisioning's script ended in its layout step: a release is live already, or the layout
@@ -341,7 +346,7 @@ impl Engine {
         site: &SiteRef<'_>,
         check: &LayoutCheck,
         ran: &Result<RunResult, RunError>,
-    ) -> Option<Result<Provisioned>> {
+    ) -> Option<Result<Initial>> {
         let in_layout = |step: &Option<String>| step.as_deref() == Some("layout");
         let stopped = match ran {
             Ok(r) if in_layout(&r.last_step) => Ok(r),
@@ -361,7 +366,7 @@ impl Engine {
                 }
                 let live = rep.live.unwrap_or_default();
                 job.finish(true, format!("already provisioned; live release {live}"));
-                Ok(Provisioned::Already { live })
+                Ok(Initial::Live(live))
             }
             Ok(r) => {
                 let msg = format!("provisioning {} failed ({})", site.key(), r.status);

@@ -3,9 +3,8 @@
 //! `nginx = true`) the nginx server block.
 
 use super::Engine;
-use super::deploy::{DeployOptions, Deployed};
-use super::fpm;
-use super::protocol::ProvisionReport;
+use super::deploy::{DeployOptions, Deployed, Initial};
+use super::layout_check::LayoutCheck;
 use crate::config::SiteRef;
 use crate::error::Result;
 use crate::transport::Connector;
@@ -14,77 +13,6 @@ use tokio_util::sync::CancellationToken;
 pub enum Provisioned {
     Already { live: String },
     Initial(Deployed),
-}
-
-/// What provisioning checks besides the layout, and what it says about it. Owned: the job says
-/// the warnings as the layout step ends (see `Job::before_step`).
-#[derive(Clone)]
-pub(super) struct LayoutCheck {
-    /// PHP-FPM's main config, read only when there is a reload (only a reload can cut requests).
-    pub fpm_conf: Option<String>,
-    /// The reload php_version adds, when reload_command does not replace it: `(version, command)`.
-    pub php_reload: Option<(String, String)>,
-    server: String,
-    nginx: bool,
-}
-
-impl LayoutCheck {
-    fn new(site: &SiteRef<'_>) -> LayoutCheck {
-        let fpm_conf = site
-            .server
-            .php_fpm_config
-            .clone()
-            .filter(|_| site.server.reload_command.is_some());
-        let php_reload = site.server.php_version.as_deref().and_then(|v| {
-            let implied = crate::config::php_reload_command(v);
-            (site.server.reload_command.as_deref() == Some(implied.as_str()))
-                .then(|| (v.to_string(), implied))
-        });
-        LayoutCheck {
-            fpm_conf,
-            php_reload,
-            server: site.server.name.clone(),
-            nginx: site.site.nginx.is_some(),
-        }
-    }
-
-    /// Said before the script runs: the reload php_version adds.
-    pub fn before(&self) -> Option<String> {
-        let (v, cmd) = self.php_reload.as_ref()?;
-        Some(format!(
-            "php_version = \"{v}\": after each switch flipdeck runs `{cmd}` (reload_command replaces it, \"\" turns it off)"
-        ))
-    }
-
-    /// What the layout step's report calls for: a reload that would cut requests, a sudo that
-    /// cannot run the reload.
-    pub fn warnings(&self, rep: &ProvisionReport) -> Vec<String> {
-        let mut out = Vec::new();
-        if let Some(conf) = &self.fpm_conf
-            && let Some(w) = fpm::warning(
-                conf,
-                rep.fpm_timeout.as_deref(),
-                rep.fpm_unreadable,
-                self.nginx,
-            )
-        {
-            out.push(w);
-        }
-        if let Some((_, cmd)) = &self.php_reload {
-            let server = &self.server;
-            if rep.sudo_missing {
-                out.push(format!(
-                    "warning: sudo is not installed on {server}, so `{cmd}` will fail after each switch; install sudo, or set reload_command"
-                ));
-            } else if rep.sudo_refused {
-                let allowed = cmd.trim_start_matches("sudo ");
-                out.push(format!(
-                    "warning: `sudo -n` cannot run `{allowed}` on {server} (it would ask for a password), so the reload after each switch will fail; allow it for the login user in sudoers (NOPASSWD), or set reload_command"
-                ));
-            }
-        }
-        out
-    }
 }
 
 impl Engine {
@@ -101,7 +29,7 @@ impl Engine {
             branch: None,
             initial: true,
         };
-        let (outcome, layout) = self
+        let (initial, layout) = self
             .deploy_with(
                 site,
                 connector,
@@ -116,6 +44,9 @@ impl Engine {
         if let Some(nginx) = &site.site.nginx {
             self.install_nginx(site, target, layout, nginx).await?;
         }
-        Ok(outcome)
+        Ok(match initial {
+            Initial::Deployed(d) => Provisioned::Initial(d),
+            Initial::Live(live) => Provisioned::Already { live },
+        })
     }
 }
