@@ -285,6 +285,11 @@ fn verdicts(rows: &[Row], h: &history::Results) {
         "  {} prune of 50 releases: {c} connection(s), {e} exec(s) (target: one round trip)",
         if (c, e) == (1, 1) { "met   " } else { "MISSED" }
     );
+    for (big, small) in [(BIG_DEPLOY, SMALL_DEPLOY), (BIG_ROLLBACK, SMALL_ROLLBACK)] {
+        let ratio = |r: &Row| r.flip.map(|d| d.as_secs_f64());
+        let v = ratio(find(rows, big)).zip(ratio(find(rows, small)));
+        check(&format!("{big} vs before"), v.map(|(b, s)| b / s), 1.05);
+    }
     check(
         "list with 100,000 deployments (ms)",
         Some(h.list.as_secs_f64() * 1e3),
@@ -304,6 +309,8 @@ const WARM_SAME: &str = "warm deploy, repository unchanged";
 const WARM_AHEAD: &str = "warm deploy, one commit ahead";
 const ROLLBACK: &str = "rollback";
 const PRUNE: &str = "prune of 50 releases";
+const SMALL_DEPLOY: &str = "warm deploy, the same site before its history grows";
+const SMALL_ROLLBACK: &str = "rollback, the same site before its history grows";
 const BIG_DEPLOY: &str = "warm deploy, 100,000 deployments in the history";
 const BIG_ROLLBACK: &str = "rollback, 100,000 deployments in the history";
 
@@ -418,6 +425,21 @@ async fn deploys(
         prune.floor.push(ssh.time(&fl.prune_script(&names)));
     }
 
+    // The same loop on the same site before its history grows: the reference the 100,000 row is
+    // held to (both prune a release per deploy, which the warm rows above do not).
+    let (mut small_deploy, mut small_rollback) = (Series::default(), Series::default());
+    for _ in 0..n {
+        small_deploy.add(f.deploy().await);
+        let (r, script) = fl.deploy_script();
+        small_deploy.floor.push(ssh.time(&script));
+        floor_releases.push(r);
+        small_rollback.add(f.rollback().await);
+        let prev = &floor_releases[floor_releases.len() - 2];
+        small_rollback
+            .floor
+            .push(ssh.time(&fl.rollback_script(prev)));
+    }
+
     // The same site with 100,000 older deployments in its history: no step may grow with it.
     history::fill(
         &w.join("flip/history.db"),
@@ -442,6 +464,7 @@ async fn deploys(
         same.breakdown(WARM_SAME),
         ahead.breakdown(WARM_AHEAD),
         rollback.breakdown(ROLLBACK),
+        small_deploy.breakdown(SMALL_DEPLOY),
         big_deploy.breakdown(BIG_DEPLOY),
     ]
     .join("\n");
@@ -453,6 +476,8 @@ async fn deploys(
         ahead.row(WARM_AHEAD),
         rollback.row(ROLLBACK),
         prune.row(PRUNE),
+        small_deploy.row(SMALL_DEPLOY),
+        small_rollback.row(SMALL_ROLLBACK),
         big_deploy.row(BIG_DEPLOY),
         big_rollback.row(BIG_ROLLBACK),
     ];

@@ -143,6 +143,18 @@ keep = 14
         self.sample(t).await
     }
 
+    /// `status` for the site: the engine's refresh (read the server, bring the history in line).
+    #[allow(dead_code)] // benches/history.rs measures it
+    pub async fn status(&self) -> Sample {
+        let site = self.config.find_site(DOMAIN).unwrap();
+        let t = self.start();
+        self.engine
+            .refresh(&site, &self.connector)
+            .await
+            .expect("flipdeck status");
+        self.sample(t).await
+    }
+
     /// Prunes down to `keep` releases; returns the sample and how many were deleted.
     pub async fn prune(&self, keep: usize) -> (Sample, usize) {
         let site = self.config.find_site(DOMAIN).unwrap();

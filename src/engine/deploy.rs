@@ -5,7 +5,8 @@ use super::Engine;
 use super::events::{Action, EventKind};
 use super::job::{Gate, Job, Reply, RunError, RunResult};
 use super::layout::Layout;
-use super::protocol::{BAD_HOME, DeployReport, InspectReport, LOCK_HELD};
+use super::layout_check::LayoutCheck;
+use super::protocol::{BAD_HOME, DeployReport, InspectReport, LOCK_HELD, ProvisionReport};
 use super::scripts::{self, Source};
 use crate::config::SiteRef;
 use crate::error::{Error, Result};
@@ -31,6 +32,13 @@ pub struct FleetMember {
     pub release: String,
     pub fleet_id: String,
     pub gate: Gate,
+}
+
+/// How a deploy with provisioning's layout step ended: deployed, or stopped at the layout because
+/// a release (named here) is live already.
+pub(super) enum Initial {
+    Deployed(Deployed),
+    Live(String),
 }
 
 /// What a successful deploy produced.
@@ -59,8 +67,8 @@ impl Engine {
         .await
     }
 
-    /// The deploy on an open connection (provisioning reuses its own); `connector` is only used to
-    /// reconnect for the clean-up after a lost connection.
+    /// The deploy on an open connection; `connector` is only used to reconnect for the clean-up
+    /// after a lost connection.
     pub(super) async fn deploy_on(
         &self,
         site: &SiteRef<'_>,
@@ -70,6 +78,30 @@ impl Engine {
         cancel: CancellationToken,
         fleet: Option<FleetMember>,
     ) -> Result<Deployed> {
+        match self
+            .deploy_with(site, connector, target, opts, cancel, fleet, None)
+            .await?
+            .0
+        {
+            Initial::Deployed(d) => Ok(d),
+            Initial::Live(_) => unreachable!("only provisioning stops at a live release"),
+        }
+    }
+
+    /// `deploy_on`, or with `provision` provisioning's exec: its layout step first, in the same
+    /// script, which stops there when a release is live already. Returns the layout as the
+    /// script left it known (the root it reported).
+    #[allow(clippy::too_many_arguments)]
+    pub(super) async fn deploy_with(
+        &self,
+        site: &SiteRef<'_>,
+        connector: &dyn Connector,
+        target: Arc<dyn Transport>,
+        opts: DeployOptions,
+        cancel: CancellationToken,
+        fleet: Option<FleetMember>,
+        provision: Option<LayoutCheck>,
+    ) -> Result<(Initial, Layout)> {
         let branch = check(site, &opts)?;
         let source = match &site.site.repository {
             Some(repo) => Source::Git {
@@ -90,6 +122,9 @@ impl Engine {
         let mut job = Job::new(self, site.key(), target, layout, action);
         if !opts.initial {
             job.hooks = site.site.hooks.clone();
+        }
+        if let Some(said) = provision.as_ref().and_then(LayoutCheck::before) {
+            job.notice(said);
         }
         let script_text = if opts.initial {
             ""
@@ -131,12 +166,28 @@ impl Engine {
             deployment_id: id,
             status: Status::Updating,
         });
-        job.notice(format!(
+        let starting = format!(
             "{} {} release {release} (deployment #{id}, branch {branch}) on {}",
             action.as_str(),
             site.key(),
             job.target.describe()
-        ));
+        );
+        match &provision {
+            None => job.notice(starting),
+            // Said once the layout step has reported, as the deploy proper starts (it takes the
+            // lock first): with a release live there is no initial deployment to announce.
+            Some(check) => {
+                let (check, mut starting) = (check.clone(), Some(starting));
+                job.before_step = Some(Box::new(move |step, vars| match step {
+                    "lock" => {
+                        let mut said = check.warnings(&vars.report());
+                        said.extend(starting.take());
+                        said
+                    }
+                    _ => Vec::new(),
+                }));
+            }
+        }
 
         // One round trip: lock, build, switch and reload; then the script waits while the success
         // is recorded here, and writes the log it is sent, prunes and unlocks. Only the build can
@@ -154,31 +205,47 @@ impl Engine {
         // A failing health check switches back at once. Provisioning's first release has nothing
         // to go back to (and nginx may not serve it yet).
         let health = site.site.health_check.as_ref().filter(|_| !opts.initial);
-        let script = scripts::deploy(
-            &job.prelude(),
-            site.site,
-            &release,
-            &source,
-            !opts.initial,
-            scripts::AfterSwitch {
-                reload: site.server.reload_command.as_deref(),
-                health,
-                // Like the deploy script, no hook runs for provisioning's initial deployment.
-                hooks: (!opts.initial).then_some(&site.site.hooks),
-            },
-            scripts::Finish {
-                prune: &names,
-                relog: &crate::release_log::prefix(
-                    "deploy",
-                    &release,
-                    Some(&branch),
-                    &job.who,
-                    Some(&crate::store::ts(now)),
-                    Some(id),
-                ),
-                gated: gate.is_some(),
-            },
-        );
+        let after = scripts::AfterSwitch {
+            reload: site.server.reload_command.as_deref(),
+            health,
+            // Like the deploy script, no hook runs for provisioning's initial deployment.
+            hooks: (!opts.initial).then_some(&site.site.hooks),
+        };
+        let finish = scripts::Finish {
+            prune: &names,
+            relog: &crate::release_log::prefix(
+                "deploy",
+                &release,
+                Some(&branch),
+                &job.who,
+                Some(&crate::store::ts(now)),
+                Some(id),
+            ),
+            gated: gate.is_some(),
+        };
+        let script = match &provision {
+            None => scripts::deploy(
+                &job.prelude(),
+                site.site,
+                &release,
+                &source,
+                !opts.initial,
+                after,
+                finish,
+            ),
+            Some(check) => scripts::provision_deploy(
+                &job.prelude(),
+                site.site,
+                scripts::LayoutChecks {
+                    fpm_conf: check.fpm_conf.as_deref(),
+                    php_reload: check.php_reload.as_ref().map(|(_, cmd)| cmd.as_str()),
+                },
+                &release,
+                &source,
+                after,
+                finish,
+            ),
+        };
         let mut recorded: Option<Result<Option<String>>> = None;
         let reply: Reply<'_, '_> = Box::new(|job, vars| {
             if let Err(e) = job.engine.follow_reserved(job, id, &release) {
@@ -203,6 +270,11 @@ impl Engine {
             Some(g) => job.converse_gated(&script, &cancel, reply, g).await,
             None => job.converse(&script, &cancel, reply).await,
         };
+        if let Some(check) = &provision
+            && let Some(stopped) = self.stopped_at_layout(&mut job, id, site, check, &ran)
+        {
+            return stopped.map(|p| (p, job.layout.clone()));
+        }
         let release = match job.reserved.clone() {
             Some(r) if r != release => {
                 job.notice(format!(
@@ -260,11 +332,56 @@ impl Engine {
         );
         job.flush();
         job.finish(true, summary);
-        Ok(Deployed {
+        let layout = job.layout.clone();
+        let deployed = Deployed {
             deployment_id: id,
             release,
             commit,
             pruned,
+        };
+        Ok((Initial::Deployed(deployed), layout))
+    }
+
+    /// Provisioning's script ended in its layout step: a release is live already, or the layout
+    /// failed. Either way no deployment began, so its record goes (as a refused deploy's does).
+    fn stopped_at_layout(
+        &self,
+        job: &mut Job<'_>,
+        id: i64,
+        site: &SiteRef<'_>,
+        check: &LayoutCheck,
+        ran: &Result<RunResult, RunError>,
+    ) -> Option<Result<Initial>> {
+        let in_layout = |step: &Option<String>| step.as_deref() == Some("layout");
+        let stopped = match ran {
+            Ok(r) if in_layout(&r.last_step) => Ok(r),
+            Err(RunError::Transport { step, .. }) if in_layout(step) => Err(()),
+            _ => return None,
+        };
+        if let Err(err) = self.store.discard_refused(id) {
+            job.notice(format!(
+                "could not remove the record of the deployment that did not begin: {err}"
+            ));
+        }
+        Some(match stopped {
+            Ok(r) if r.status.success() => {
+                let rep: ProvisionReport = r.report();
+                for said in check.warnings(&rep) {
+                    job.notice(said);
+                }
+                let live = rep.live.unwrap_or_default();
+                job.finish(true, format!("already provisioned; live release {live}"));
+                Ok(Initial::Live(live))
+            }
+            Ok(r) => {
+                let msg = format!("provisioning {} failed ({})", site.key(), r.status);
+                job.finish(false, msg.clone());
+                Err(Error::failed(msg))
+            }
+            Err(()) => Err(Error::failed(format!(
+                "connection lost while provisioning {}",
+                site.key()
+            ))),
         })
     }
 

@@ -31,6 +31,10 @@ impl RunResult {
 /// What a conversing script gets sent once it is ready, given the values it has set so far.
 pub type Reply<'a, 'e> = Box<dyn FnOnce(&mut Job<'e>, &Vars) -> Vec<u8> + Send + 'a>;
 
+/// Called as each step of the script starts, with the values set so far: the notices it returns
+/// are said before the step (provisioning's warnings, once its layout step has reported).
+pub type StepHook = Box<dyn FnMut(&str, &Vars) -> Vec<String> + Send>;
+
 /// A fleet deploy's two meeting points inside one exec: once built, the script waits for go or
 /// abort; once switched, for commit or revert. The fleet coordinator holds the other ends.
 #[derive(Default)]
@@ -89,6 +93,7 @@ pub struct Job<'e> {
     /// Where in `log` the DB copy ends.
     flushed: usize,
     pub deployment_id: Option<i64>,
+    pub before_step: Option<StepHook>,
 }
 
 impl<'e> Job<'e> {
@@ -129,6 +134,7 @@ impl<'e> Job<'e> {
             log: String::new(),
             flushed: 0,
             deployment_id: None,
+            before_step: None,
         };
         job.emit(EventKind::JobStarted {
             action,
@@ -362,6 +368,10 @@ impl<'e> Job<'e> {
                     // Step names quote the deploy script's lines, which may hold a secret too.
                     let name = self.engine.redactor.apply(name).into_owned();
                     self.end_step(step, true);
+                    let notes = self.before_step.as_mut().map(|h| h(&name, vars));
+                    for n in notes.unwrap_or_default() {
+                        self.notice(n);
+                    }
                     self.log.push_str(&format!("==> {name}\n"));
                     self.emit(EventKind::StepStarted { step: name.clone() });
                     *step = Some((name, Instant::now()));

@@ -13,6 +13,7 @@ mod identity;
 mod job;
 pub mod keygen;
 pub mod layout;
+mod layout_check;
 mod lock;
 mod logs;
 pub mod nginx;

@@ -190,6 +190,45 @@ pub fn deploy(
     after: AfterSwitch<'_>,
     finish: Finish<'_>,
 ) -> String {
+    let p = deploy_params(prelude, site, release, source, run_script, after, finish);
+    prelude.script(p, &[DEPLOY])
+}
+
+/// What provisioning checks besides the layout: PHP-FPM's config (`fpm_conf`, see `fpm.sh`) and
+/// the reload `php_version` implies (`php_reload`, checked against `sudo -n`).
+#[derive(Clone, Copy, Default)]
+pub struct LayoutChecks<'a> {
+    pub fpm_conf: Option<&'a str>,
+    pub php_reload: Option<&'a str>,
+}
+
+/// Provisioning in one exec: the layout step (`provision.sh`: base, shared entries, a look at
+/// what is live), which ends the script when a release is live already; else the initial deploy
+/// (`deploy.sh`) follows in the same shell.
+pub fn provision_deploy(
+    prelude: &Prelude<'_>,
+    site: &SiteConfig,
+    checks: LayoutChecks<'_>,
+    release: &str,
+    source: &Source<'_>,
+    after: AfterSwitch<'_>,
+    finish: Finish<'_>,
+) -> String {
+    let p = deploy_params(prelude, site, release, source, false, after, finish)
+        .set("fpm_conf", checks.fpm_conf.unwrap_or(""))
+        .set("php_reload", checks.php_reload.unwrap_or(""));
+    prelude.script(p, &[FPM, PROVISION, DEPLOY])
+}
+
+fn deploy_params(
+    prelude: &Prelude<'_>,
+    site: &SiteConfig,
+    release: &str,
+    source: &Source<'_>,
+    run_script: bool,
+    after: AfterSwitch<'_>,
+    finish: Finish<'_>,
+) -> Params {
     let (kind, repo, branch) = match source {
         Source::Git { repository, branch } => ("git", *repository, *branch),
         Source::Placeholder => ("placeholder", "", ""),
@@ -219,8 +258,7 @@ pub fn deploy(
         .export("GIT_SSH_VARIANT", "ssh");
     let p = writable_params(cached_params(shared_params(p, site), site), site);
     let p = after.params(p, &prelude.layout.domain);
-    let p = prune_params(p, finish.prune, prelude.who).flag("fleet_gate", finish.gated);
-    prelude.script(p, &[DEPLOY])
+    prune_params(p, finish.prune, prelude.who).flag("fleet_gate", finish.gated)
 }
 
 /// How git reaches a repository over SSH during a deploy: with the site's deploy key and only
@@ -495,21 +533,6 @@ pub fn keygen(prelude: &Prelude<'_>, host: &str, port: u16, comment: &str, pin_f
         .set("git_port", &port.to_string())
         .set("pin_fp", pin_fp);
     prelude.script(p, &[KEYGEN])
-}
-
-/// Provisioning's layout step (`provision.sh`): base, shared entries, and a look at what is live;
-/// with `fpm_conf`, PHP-FPM's `process_control_timeout` too (`fpm.sh`).
-/// `php_reload`: the reload `php_version` implies, checked against `sudo -n`.
-pub fn provision_layout(
-    prelude: &Prelude<'_>,
-    site: &SiteConfig,
-    fpm_conf: Option<&str>,
-    php_reload: Option<&str>,
-) -> String {
-    let p = writable_params(shared_params(Params::new(), site), site)
-        .set("fpm_conf", fpm_conf.unwrap_or(""))
-        .set("php_reload", php_reload.unwrap_or(""));
-    prelude.script(p, &[FPM, PROVISION])
 }
 
 /// A site command in the live release (`command.sh`), traced like the deploy script.

@@ -15,6 +15,7 @@ mod faults;
 mod fleet;
 mod flows;
 mod hooks;
+mod history_scale;
 mod hostile_trees;
 mod layout;
 mod limits;

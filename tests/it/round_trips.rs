@@ -5,7 +5,7 @@ use crate::support::counting::CountingConnector;
 use crate::support::{DOMAIN, Harness};
 use async_trait::async_trait;
 use flipdeck::config::Config;
-use flipdeck::engine::{DeployOptions, Engine, PruneOptions, RollbackOptions};
+use flipdeck::engine::{DeployOptions, Engine, Provisioned, PruneOptions, RollbackOptions};
 use flipdeck::store::{Status, Store};
 use flipdeck::transport::{Connector, LocalConnector};
 use flipdeck::transport::{ExitStatus, LocalTransport, OutputLine, Transport, TransportError};
@@ -43,11 +43,7 @@ async fn count_every_operation(h: &Harness, connector: Arc<dyn Connector>) {
     let engine = engine(&h.db);
     let c = CountingConnector::new(connector);
     engine.provision(&site, &c).await.unwrap();
-    assert_eq!(
-        c.take(),
-        (1, 2),
-        "provision: layout, then the initial deploy"
-    );
+    assert_eq!(c.take(), (1, 1), "provision: layout and the initial deploy");
     for i in 0..3 {
         h.commit("public/index.php", &format!("<?php echo 'v{i}';\n"));
         let d = deploy(&engine, &site, &c).await.unwrap();
@@ -86,6 +82,42 @@ async fn one_connection_one_exec_ssh() {
     let connector =
         flipdeck::transport::connect::connector_for(config.find_site(DOMAIN).unwrap().server);
     count_every_operation(&h, connector.unwrap()).await;
+}
+
+/// Provisioning is one exec, whether it makes the initial deployment or finds a release live.
+async fn provision_in_one_exec(h: &Harness, connector: Arc<dyn Connector>) {
+    let config = Config::load(&h.config).unwrap();
+    let site = config.find_site(DOMAIN).unwrap();
+    let engine = engine(&h.db);
+    let c = CountingConnector::new(connector);
+    let first = engine.provision(&site, &c).await.unwrap();
+    assert!(matches!(first, Provisioned::Initial(_)));
+    assert_eq!(c.take(), (1, 1), "layout and the initial deployment");
+    assert!(h.live_release().is_some());
+    let again = engine.provision(&site, &c).await.unwrap();
+    assert!(matches!(again, Provisioned::Already { .. }));
+    assert_eq!(c.take(), (1, 1), "a site provisioned already");
+    assert_eq!(
+        h.list().len(),
+        1,
+        "no record of a deployment that did not begin"
+    );
+}
+
+#[tokio::test]
+async fn provision_is_one_exec_local() {
+    let h = Harness::local();
+    provision_in_one_exec(&h, Arc::new(LocalConnector)).await;
+}
+
+#[tokio::test]
+async fn provision_is_one_exec_ssh() {
+    let Some(h) = Harness::ssh() else { return };
+    h.write_config("");
+    let config = Config::load(&h.config).unwrap();
+    let connector =
+        flipdeck::transport::connect::connector_for(config.find_site(DOMAIN).unwrap().server);
+    provision_in_one_exec(&h, connector.unwrap()).await;
 }
 
 /// The local shell with another `$HOME`: a server whose login user's home is `home`.
