@@ -232,3 +232,83 @@ async fn cancelling_after_the_switch_switches_back() {
         String::from_utf8_lossy(&left.stdout)
     );
 }
+
+/// The CLI against a real sshd through the latency proxy (`support/latency.rs`): for each
+/// operation, its connections and round trips, at several round-trip times.
+mod through_the_proxy {
+    use crate::support::latency::{LatencyProxy, Tally};
+    use crate::support::{DOMAIN, Harness, TransportKind, sshd::TestSshd};
+    use std::time::{Duration, Instant};
+
+    /// The sandbox's server reached through a proxy: known_hosts names the proxy's port, and so
+    /// does the config [`configure`] writes.
+    pub(crate) fn behind_proxy(rtt: Duration) -> Option<(Harness, LatencyProxy)> {
+        let sshd = TestSshd::start()?;
+        let proxy = LatencyProxy::start(&format!("{}:{}", sshd.address, sshd.port), rtt);
+        let (port, key) = (sshd.port, sshd.known_hosts_line.clone());
+        let h = Harness::new(TransportKind::Ssh(sshd));
+        let line = key.replace(&format!(":{port} "), &format!(":{} ", proxy.port));
+        std::fs::write(h.dir.path().join("known_hosts"), format!("{line}\n")).unwrap();
+        Some((h, proxy))
+    }
+
+    /// `Harness::write_config`, with the server's port replaced by the proxy's.
+    pub(crate) fn configure(h: &Harness, proxy: &LatencyProxy, extra: &str) {
+        h.write_config(extra);
+        let TransportKind::Ssh(sshd) = &h.transport else {
+            unreachable!()
+        };
+        let text = std::fs::read_to_string(&h.config).unwrap();
+        let from = format!("port = {}\n", sshd.port);
+        assert!(text.contains(&from));
+        let text = text.replace(&from, &format!("port = {}\n", proxy.port));
+        std::fs::write(&h.config, text).unwrap();
+    }
+
+    /// What one CLI run cost: the proxy's tally once its connections are closed, and the time.
+    pub(crate) fn cost(h: &Harness, proxy: &LatencyProxy, args: &[&str]) -> (Tally, Duration) {
+        let before = proxy.tally();
+        let t = Instant::now();
+        h.ok(args);
+        let took = t.elapsed();
+        assert!(
+            proxy.wait_closed(Duration::from_secs(10)),
+            "{args:?} left a connection open"
+        );
+        (proxy.tally() - before, took)
+    }
+
+    /// Data round trips (the TCP handshake adds one) of a CLI run, at every RTT: from the
+    /// connection's start (version exchange, key exchange, authentication, channel, exec, the
+    /// script on stdin) to the result; a deploy also sends its log once the switch is done.
+    pub(crate) const CLI_ROLLBACK: usize = 8;
+    pub(crate) const CLI_DEPLOY: usize = CLI_ROLLBACK + 1;
+
+    #[test]
+    fn round_trips_per_cli_operation_at_every_rtt() {
+        let Some((h, proxy)) = behind_proxy(Duration::ZERO) else {
+            return;
+        };
+        configure(&h, &proxy, "deployment_script = \"true\"");
+        h.ok(&["deploy", DOMAIN]);
+        // At 0 ms, data sent at the same instant both ways can look like one more round trip:
+        // only the connections are checked there.
+        for rtt_ms in [0u64, 20, 60] {
+            proxy.set_rtt(Duration::from_millis(rtt_ms));
+            let (deploy, td) = cost(&h, &proxy, &["deploy", DOMAIN]);
+            let (rollback, tr) = cost(&h, &proxy, &["rollback", DOMAIN]);
+            println!(
+                "{rtt_ms} ms RTT: deploy {} round trips in {td:.2?}, rollback {} in {tr:.2?}",
+                deploy.round_trips, rollback.round_trips
+            );
+            assert_eq!((deploy.connections, rollback.connections), (1, 1));
+            if rtt_ms > 0 {
+                assert_eq!(deploy.round_trips, CLI_DEPLOY, "deploy at {rtt_ms} ms");
+                assert_eq!(
+                    rollback.round_trips, CLI_ROLLBACK,
+                    "rollback at {rtt_ms} ms"
+                );
+            }
+        }
+    }
+}
