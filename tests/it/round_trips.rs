@@ -278,10 +278,11 @@ mod through_the_proxy {
         (proxy.tally() - before, took)
     }
 
-    /// Data round trips (the TCP handshake adds one) of a CLI run, at every RTT: from the
-    /// connection's start (version exchange, key exchange, authentication, channel, exec, the
-    /// script on stdin) to the result; a deploy also sends its log once the switch is done.
-    pub(crate) const CLI_ROLLBACK: usize = 8;
+    /// Data round trips (the TCP handshake adds one) of a CLI run, at every RTT: version
+    /// exchange and KEXINIT, key exchange, authentication (service request and signed key in one
+    /// go), channel open, exec (OpenSSH opens the channel's window once the command runs), the
+    /// script on stdin and its result. A deploy also sends its log once the switch is done.
+    pub(crate) const CLI_ROLLBACK: usize = 6;
     pub(crate) const CLI_DEPLOY: usize = CLI_ROLLBACK + 1;
 
     #[test]
