@@ -108,9 +108,13 @@ impl LatencyProxy {
             .enable_all()
             .build()
             .unwrap();
-        let listener = runtime
-            .block_on(TcpListener::bind((listen, 0)))
-            .expect("bind the proxy");
+        // Bound here, not with `block_on`: the caller may be inside a runtime of its own.
+        let listener = std::net::TcpListener::bind((listen, 0)).expect("bind the proxy");
+        listener.set_nonblocking(true).unwrap();
+        let listener = {
+            let _in = runtime.enter();
+            TcpListener::from_std(listener).unwrap()
+        };
         let port = listener.local_addr().unwrap().port();
         let shared = Arc::new(Shared {
             upstream,
@@ -132,7 +136,7 @@ impl LatencyProxy {
         format!("{}:{}", self.address, self.port)
     }
 
-    /// Applies to connections opened from now on.
+    /// Applies from the next chunk on, to open connections too.
     pub fn set_rtt(&self, rtt: Duration) {
         self.shared
             .rtt_micros
@@ -145,7 +149,14 @@ impl LatencyProxy {
 
     /// Every connection so far, summed; subtract an earlier tally for one operation's cost.
     pub fn tally(&self) -> Tally {
+        self.tally_from(0)
+    }
+
+    /// The connections from the `first`-th on (`tally().connections` taken earlier): what was
+    /// opened since, leaving out connections that stay open (a warm pool's keepalives).
+    pub fn tally_from(&self, first: usize) -> Tally {
         let conns = self.shared.conns.lock().unwrap();
+        let conns = &conns[first.min(conns.len())..];
         let mut t = Tally {
             connections: conns.len(),
             ..Tally::default()
@@ -169,8 +180,13 @@ impl LatencyProxy {
 
     /// Waits (up to `limit`) until no connection is open; whether that happened.
     pub fn wait_closed(&self, limit: Duration) -> bool {
+        self.wait_open_at_most(0, limit)
+    }
+
+    /// Waits (up to `limit`) until at most `n` connections are open; whether that happened.
+    pub fn wait_open_at_most(&self, n: usize, limit: Duration) -> bool {
         let t = Instant::now();
-        while self.open() > 0 {
+        while self.open() > n {
             if t.elapsed() > limit {
                 return false;
             }
@@ -218,7 +234,7 @@ async fn relay(client: TcpStream, shared: Arc<Shared>, conn: Arc<Conn>) {
         up_tx,
         conn.clone(),
         Direction::ToServer,
-        up_delay,
+        shared.clone(),
         Some(accepted + rtt),
     ));
     let writer_down = tokio::spawn(write_side(
@@ -244,7 +260,7 @@ async fn relay(client: TcpStream, shared: Arc<Shared>, conn: Arc<Conn>) {
         down_tx,
         conn.clone(),
         Direction::ToClient,
-        down_delay,
+        shared,
         None,
     ));
     let writer_up = tokio::spawn(write_side(
@@ -274,7 +290,7 @@ async fn read_side(
     to: mpsc::UnboundedSender<Chunk>,
     conn: Arc<Conn>,
     dir: Direction,
-    delay: Duration,
+    shared: Arc<Shared>,
     not_before: Option<tokio::time::Instant>,
 ) {
     let mut buf = vec![0u8; 64 * 1024];
@@ -301,8 +317,15 @@ async fn read_side(
                 Direction::ToServer => "->",
                 Direction::ToClient => "<-",
             };
-            eprintln!("latency proxy: {arrow} depth {depth}, {n} bytes");
+            let port = shared.upstream.port();
+            eprintln!("latency proxy to :{port}: {arrow} depth {depth}, {n} bytes");
         }
+        // Read for each chunk: a new RTT applies to open connections too, from their next chunk
+        // (which may then overtake a slower one: order is kept, so it waits for it).
+        let delay = match dir {
+            Direction::ToServer => shared.delays().0,
+            Direction::ToClient => shared.delays().1,
+        };
         let start = not_before.map_or(now, |t| t.max(now));
         let chunk = Chunk {
             at: start + delay,
