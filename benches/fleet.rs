@@ -3,7 +3,8 @@
 //! Run: `cargo bench --bench fleet` (FLIPDECK_BENCH_ITERATIONS=N, default 5). Then a fleet of
 //! 100 servers (`hundred_servers`): the flipdeck process's peak memory and open descriptors.
 //! `cargo bench --bench fleet -- hundred` runs only that part; FLIPDECK_BENCH_SERVERS=N changes
-//! how many servers it starts.
+//! how many servers it starts. Then the same at latency: 20 servers, each behind its own latency
+//! proxy at 100 ms RTT ([`at_latency`]); FLIPDECK_BENCH_ONLY=latency runs only that part.
 
 #[path = "../tests/it/support/git.rs"]
 mod git;
@@ -12,6 +13,8 @@ mod util;
 use git::git;
 use util::{iterations, median};
 
+#[path = "../tests/it/support/latency.rs"]
+mod latency;
 #[path = "../tests/it/support/sshd.rs"]
 mod sshd;
 
@@ -21,8 +24,13 @@ use std::time::{Duration, Instant};
 const DOMAIN: &str = "example.com";
 
 fn main() {
+    if std::env::var("FLIPDECK_BENCH_ONLY").as_deref() == Ok("latency") {
+        at_latency(iterations(5));
+        return;
+    }
     if !std::env::args().any(|a| a == "hundred") {
         ten_servers();
+        at_latency(iterations(5));
     }
     hundred_servers();
 }
@@ -31,17 +39,7 @@ fn ten_servers() {
     let n = iterations(5);
     let dir = tempfile::tempdir().unwrap();
     let repo = dir.path().join("repo");
-    std::fs::create_dir_all(repo.join("public")).unwrap();
-    for i in 0..200 {
-        std::fs::write(
-            repo.join(format!("public/page{i}.php")),
-            format!("<?php echo {i};\n"),
-        )
-        .unwrap();
-    }
-    git(&repo, &["init", "-q"]);
-    git(&repo, &["add", "-A"]);
-    git(&repo, &["commit", "-qm", "app"]);
+    small_repo(&repo);
     let servers: Vec<sshd::TestSshd> = (2..12)
         .map(|i| {
             sshd::TestSshd::start_on(&format!("127.0.0.{i}"))
@@ -219,17 +217,7 @@ fn hundred_servers() {
         .unwrap_or(100);
     let dir = tempfile::tempdir().unwrap();
     let repo = dir.path().join("repo");
-    std::fs::create_dir_all(repo.join("public")).unwrap();
-    for i in 0..200 {
-        std::fs::write(
-            repo.join(format!("public/page{i}.php")),
-            format!("<?php echo {i};\n"),
-        )
-        .unwrap();
-    }
-    git(&repo, &["init", "-q"]);
-    git(&repo, &["add", "-A"]);
-    git(&repo, &["commit", "-qm", "app"]);
+    small_repo(&repo);
     let servers: Vec<sshd::TestSshd> = (0..count)
         .map(|i| {
             sshd::TestSshd::start_on(&format!("127.0.{}.{}", (i + 2) / 256, (i + 2) % 256))
@@ -293,5 +281,134 @@ fn hundred_servers() {
     println!(
         "  {} peak RSS {mb:.1} MB (target <= 200 MB)",
         if mb <= 200.0 { "met   " } else { "MISSED" }
+    );
+}
+
+/// A small repository (200 files) committed in `repo`.
+fn small_repo(repo: &std::path::Path) {
+    std::fs::create_dir_all(repo.join("public")).unwrap();
+    for i in 0..200 {
+        std::fs::write(
+            repo.join(format!("public/page{i}.php")),
+            format!("<?php echo {i};\n"),
+        )
+        .unwrap();
+    }
+    git(repo, &["init", "-q"]);
+    git(repo, &["add", "-A"]);
+    git(repo, &["commit", "-qm", "app"]);
+}
+
+/// 20 servers (127.0.0.12 to 127.0.0.31), each behind its own proxy at 100 ms RTT: a fleet
+/// deploy against a deploy to one of them through its proxy, in time and in round trips. The
+/// round trips of the coordinated switch are the fleet connection's beyond a single deploy's,
+/// plus the one after the switch that both have (a single deploy sends its log once switched;
+/// a fleet member gets "go", reports the switch, then gets the commit with its log).
+fn at_latency(n: usize) {
+    const SERVERS: usize = 20;
+    const RTT: Duration = Duration::from_millis(100);
+    let dir = tempfile::tempdir().unwrap();
+    let repo = dir.path().join("repo");
+    small_repo(&repo);
+    let servers: Vec<(sshd::TestSshd, latency::LatencyProxy)> = (12..12 + SERVERS)
+        .map(|i| {
+            let s = sshd::TestSshd::start_on(&format!("127.0.0.{i}"))
+                .expect("sshd is installed (apt-get install openssh-server)");
+            let p = latency::LatencyProxy::start_on(
+                &s.address,
+                &format!("{}:{}", s.address, s.port),
+                RTT,
+                latency::Split::Even,
+            );
+            (s, p)
+        })
+        .collect();
+    let known = dir.path().join("known_hosts");
+    let lines: String = servers
+        .iter()
+        .map(|(s, p)| {
+            let line = s
+                .known_hosts_line
+                .replace(&format!(":{} ", s.port), &format!(":{} ", p.port));
+            format!("{line}\n")
+        })
+        .collect();
+    std::fs::write(&known, lines).unwrap();
+    let mut config = format!("parallel = {SERVERS}\n");
+    for (i, (s, p)) in servers.iter().enumerate() {
+        let root = dir.path().join(format!("srv{i}"));
+        std::fs::create_dir_all(&root).unwrap();
+        let block = s.server_block(&format!("web{i}"), &known, &root).replace(
+            &format!("port = {}\n", s.port),
+            &format!("port = {}\n", p.port),
+        );
+        config.push_str(&block);
+        config.push_str(&format!(
+            "[[servers.sites]]\ndomain = \"{DOMAIN}\"\nrepository = \"{}\"\n\n",
+            repo.display()
+        ));
+    }
+    let cfg = dir.path().join("config.toml");
+    std::fs::write(&cfg, config).unwrap();
+    // One run: its time and the most round trips any one connection took.
+    let run = |args: &[&str]| -> (Duration, usize) {
+        let before: Vec<latency::Tally> = servers.iter().map(|(_, p)| p.tally()).collect();
+        let t = Instant::now();
+        let out = Command::new(env!("CARGO_BIN_EXE_flipdeck"))
+            .args(args)
+            .env("FLIPDECK_CONFIG", &cfg)
+            .env("FLIPDECK_DB", dir.path().join("history.db"))
+            .env_remove("SSH_AUTH_SOCK")
+            .output()
+            .unwrap();
+        let took = t.elapsed();
+        assert!(
+            out.status.success(),
+            "{args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let mut most = 0;
+        for ((_, p), b) in servers.iter().zip(before) {
+            p.wait_closed(Duration::from_secs(10));
+            let c = p.tally() - b;
+            most = most.max(c.round_trips);
+        }
+        (took, most)
+    };
+    run(&["provision", DOMAIN]);
+    let single = format!("web0/{DOMAIN}");
+    let (mut one, mut fleet) = (Vec::new(), Vec::new());
+    let (mut one_rt, mut fleet_rt) = (0, 0);
+    for _ in 0..n {
+        let (t, rt) = run(&["deploy", &single]);
+        one.push(t);
+        one_rt = rt;
+        let (t, rt) = run(&["deploy", DOMAIN]);
+        fleet.push(t);
+        fleet_rt = rt;
+    }
+    let (one, fleet) = (median(one), median(fleet));
+    let ratio = fleet.as_secs_f64() / one.as_secs_f64();
+    let switch = fleet_rt.saturating_sub(one_rt) + 1;
+    println!();
+    println!(
+        "fleet at latency: {SERVERS} servers, each behind a proxy at {} ms RTT, {n} runs each, medians",
+        RTT.as_millis()
+    );
+    println!(
+        "  deploy to 1 server:   {:.3} s, {one_rt} round trips (+1 TCP)",
+        one.as_secs_f64()
+    );
+    println!(
+        "  deploy to {SERVERS} servers: {:.3} s, at most {fleet_rt} round trips on one connection (+1 TCP)",
+        fleet.as_secs_f64()
+    );
+    println!(
+        "  {} fleet vs one server: {ratio:.2}x (target <= 1.5x)",
+        if ratio <= 1.5 { "met   " } else { "MISSED" }
+    );
+    println!(
+        "  {} coordinated switch (last server built -> all switched and committed): {switch} round trips (target <= 3)",
+        if switch <= 3 { "met   " } else { "MISSED" }
     );
 }

@@ -2,11 +2,16 @@
 //! Capistrano 3.17, on the same reference repository and the same loopback sshd, in one run.
 //! Then history at scale: `flipdeck list` and opening the dashboard with 100,000 deployments.
 //!
+//! Then the same operations at 0, 50 and 150 ms of round-trip time (`speed/rtt.rs`).
+//!
 //! Run: `cargo bench --bench speed`. FLIPDECK_BENCH_ITERATIONS=N runs N per operation (default 5);
-//! FLIPDECK_BENCH_CAP=0 leaves Capistrano out (it takes most of the run).
+//! FLIPDECK_BENCH_CAP=0 leaves Capistrano out (it takes most of the run);
+//! FLIPDECK_BENCH_ONLY=latency runs only the latency section.
 
 #[path = "../tests/it/support/counting.rs"]
 mod counting;
+#[path = "../tests/it/support/latency.rs"]
+mod latency;
 #[path = "../tests/it/support/sshd.rs"]
 mod sshd;
 
@@ -20,6 +25,8 @@ mod floor;
 mod history;
 #[path = "speed/repo.rs"]
 mod repo;
+#[path = "speed/rtt.rs"]
+mod rtt;
 #[path = "speed/stats.rs"]
 mod stats;
 
@@ -210,6 +217,10 @@ fn main() {
         .enable_all()
         .build()
         .unwrap();
+    if std::env::var("FLIPDECK_BENCH_ONLY").as_deref() == Ok("latency") {
+        latency_section(&rt, w, &repo_dir, &sshd, cap_version.is_some(), iterations);
+        return;
+    }
     let (rows, breakdown) = rt.block_on(deploys(
         w,
         &repo_dir,
@@ -223,6 +234,7 @@ fn main() {
     println!("{}", stats::table(&rows));
     println!("where flipdeck's time goes (medians, ms):");
     println!("{breakdown}");
+    let latency_rows = latency_section(&rt, w, &repo_dir, &sshd, cap_version.is_some(), iterations);
 
     // Cargo builds the binary for benches and names it here; the fallback is the same path.
     let bin = option_env!("CARGO_BIN_EXE_flipdeck")
@@ -255,6 +267,61 @@ fn main() {
     );
     println!();
     verdicts(&rows, &h);
+    rtt_verdicts(&latency_rows);
+}
+
+/// The latency table: the same repository and server behind the proxy at each RTT.
+fn latency_section(
+    rt: &tokio::runtime::Runtime,
+    w: &Path,
+    repo_dir: &Path,
+    sshd: &sshd::TestSshd,
+    with_cap: bool,
+    n: usize,
+) -> Vec<rtt::Row> {
+    let rows = rt.block_on(rtt::run(w, repo_dir, sshd, with_cap, n));
+    println!();
+    println!(
+        "at latency (loopback proxy, RTT split evenly; round trips include each connection's TCP handshake):"
+    );
+    println!("{}", rtt::table(&rows));
+    rtt_verdicts(&rows);
+    rows
+}
+
+fn rtt_verdicts(rows: &[rtt::Row]) {
+    use rtt::Op;
+    let rt = |ms, op| rtt::find(rows, ms, op).and_then(|r| r.flip);
+    let check = |what: &str, value: Option<usize>, limit: usize| match value {
+        Some(v) => println!(
+            "  {} {what}: {v} round trips (target ≤ {limit})",
+            if v <= limit { "met   " } else { "MISSED" }
+        ),
+        None => println!("  n/a    {what}: not measured"),
+    };
+    println!("latency targets (150 ms RTT):");
+    check(
+        "CLI rollback",
+        rt(150, Op::Rollback).map(|c| c.round_trips),
+        5,
+    );
+    check(
+        "CLI warm deploy (git's fetch is local to the server here)",
+        rt(150, Op::WarmDeploy).map(|c| c.round_trips),
+        6,
+    );
+    check(
+        "rollback on the warm connection",
+        rt(150, Op::WarmConnectionRollback).map(|c| c.round_trips),
+        2,
+    );
+    if let Some(c) = rt(150, Op::WarmConnectionRollback) {
+        let s = c.time.as_secs_f64();
+        println!(
+            "  {} rollback on the warm connection: {s:.3} s (target ≤ 0.35 s)",
+            if s <= 0.35 { "met   " } else { "MISSED" }
+        );
+    }
 }
 
 fn find<'a>(rows: &'a [Row], op: &str) -> &'a Row {

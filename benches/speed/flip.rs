@@ -26,7 +26,7 @@ pub struct Sample {
 
 pub struct Flip {
     pub root: PathBuf,
-    config: Config,
+    pub config: Config,
     pub engine: Engine,
     pub connector: CountingConnector,
     steps: Arc<Mutex<Vec<(String, Duration)>>>,
@@ -35,6 +35,11 @@ pub struct Flip {
 impl Flip {
     /// A site on the test server with its root (the server side) and history DB under `dir`.
     pub fn new(dir: &Path, sshd: &TestSshd, known: &Path, repo: &Path) -> Flip {
+        Self::new_at(dir, sshd, sshd.port, known, repo)
+    }
+
+    /// The same, reaching the server at `port` (a latency proxy in front of it).
+    pub fn new_at(dir: &Path, sshd: &TestSshd, port: u16, known: &Path, repo: &Path) -> Flip {
         let root = dir.join("srv");
         std::fs::create_dir_all(&root).unwrap();
         let text = format!(
@@ -54,7 +59,6 @@ branch = "main"
 keep = 14
 "#,
             host = sshd.address,
-            port = sshd.port,
             user = sshd.user,
             key = sshd.client_key.display(),
             known = known.display(),
