@@ -83,6 +83,12 @@ pub(super) struct RawSite {
     pub php_fpm_socket: Option<Spanned<String>>,
     pub health_check: Option<Spanned<RawHealthCheck>>,
     pub protected: Option<bool>,
+    /// Where the code comes from: "server" (the default), "push" or "artifact".
+    pub source: Option<Spanned<String>>,
+    /// `source = "artifact"`: the command that builds the artifact on the operator's machine.
+    pub build: Option<Spanned<String>>,
+    /// `source = "artifact"`: the folder of the built worktree that becomes the release.
+    pub artifact_dir: Option<Spanned<String>>,
 }
 
 /// `jump = "bastion"` or `jump = ["outer", "inner"]`.

@@ -20,6 +20,7 @@ mod prune;
 mod refresh;
 mod rollback;
 pub mod scripts;
+pub mod source;
 mod unlock;
 mod watch;
 
@@ -30,6 +31,7 @@ pub use provision::Provisioned;
 pub use prune::{PruneItem, PruneOptions, PrunePlan, Pruned, plan_prune};
 pub use refresh::{Inspection, LiveState};
 pub use rollback::{RollbackOptions, refusal as rollback_refusal};
+pub use source::Artifact;
 pub use watch::SiteState;
 
 use crate::store::Store;

@@ -98,6 +98,7 @@ impl Engine {
             let opts = DeployOptions {
                 branch: None,
                 initial: true,
+                ..Default::default()
             };
             // The initial deployment reuses this connection.
             Provisioned::Initial(

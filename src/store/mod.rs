@@ -8,7 +8,7 @@ mod query;
 mod record;
 mod sites;
 
-pub use model::{Deployment, DeploymentJson, SiteRow, Status, ts};
+pub use model::{Deployment, DeploymentJson, Origin, SiteRow, Status, ts};
 
 use crate::error::{Error, Result};
 use rusqlite::Connection;

@@ -34,6 +34,7 @@ pub(crate) fn dep(id: i64, status: Status, active: bool, mins_ago: i64, path: bo
         is_active: active,
         fleet_id: None,
         job: None,
+        origin: Default::default(),
     }
 }
 
