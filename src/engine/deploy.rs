@@ -97,7 +97,8 @@ impl Engine {
         let material = match self.material(&mut out, site, &opts, &branch).await {
             Ok(m) => m,
             Err(e) => {
-                job.finish(false, format!("refused: {e}"));
+                // The error says why, once; this only ends the job.
+                job.finish(false, format!("{} not deployed", site.key()));
                 return Err(e);
             }
         };
@@ -123,10 +124,15 @@ impl Engine {
             },
             (Material::Server, None) => Source::Placeholder,
         };
-        let script_text = if opts.initial {
-            ""
-        } else {
+        // The spec's default script (`git fetch && git pull`) would leave an exact ref for the
+        // branch's head, and an artifact has no git: there it is not run.
+        let default_off = site.site.deployment_script == crate::config::DEFAULT_SCRIPT
+            && (opts.git_ref.is_some() || matches!(material, Material::Artifact(_)));
+        let run_script = !opts.initial && !default_off;
+        let script_text = if run_script {
             &site.site.deployment_script
+        } else {
+            ""
         };
         let script_text = self.redactor.apply(script_text);
         let id = self
@@ -199,6 +205,17 @@ impl Engine {
             site.key(),
             job.target.describe()
         ));
+        if default_off && !opts.initial {
+            job.notice(format!(
+                "the default deployment script (`{}`) is not run for {}; set deployment_script to run your build steps",
+                crate::config::DEFAULT_SCRIPT,
+                if opts.git_ref.is_some() {
+                    "an exact ref"
+                } else {
+                    "an artifact"
+                }
+            ));
+        }
         match &material {
             Material::Push { repo, commit } => {
                 let (repo, commit) = (repo.clone(), commit.clone());
@@ -251,7 +268,7 @@ impl Engine {
             site.site,
             &release,
             &source,
-            !opts.initial,
+            run_script,
             scripts::AfterSwitch {
                 reload: site.server.reload_command.as_deref(),
                 health,

@@ -29,6 +29,7 @@ mod release_log;
 mod repo_cache;
 mod round_trips;
 mod shared_links;
+mod sources;
 mod ssh_cli;
 mod ssh_target;
 mod support;
