@@ -444,3 +444,74 @@ fn a_bad_ref_is_refused_with_nothing_changed() {
     assert_eq!(h.releases(), releases);
     assert_eq!(h.list().len(), history);
 }
+
+/// The history of `site` (`SERVER/DOMAIN`).
+fn list_of(h: &Harness, site: &str) -> Vec<Value> {
+    let out = crate::support::succeeded(h.run(&["list", site, "--json"]));
+    serde_json::from_slice::<Value>(&out.stdout)
+        .unwrap()
+        .as_array()
+        .unwrap()
+        .clone()
+}
+
+#[test]
+fn a_fleet_gets_one_build_and_every_server_its_own_push() {
+    let h = Harness::local();
+    let mut servers = Vec::new();
+    for (i, addr) in ["127.0.0.6", "127.0.0.7"].iter().enumerate() {
+        let Some(sshd) = TestSshd::start_on(addr) else {
+            return;
+        };
+        let root = h.dir.path().join(format!("srv{}", i + 1));
+        std::fs::create_dir_all(&root).unwrap();
+        servers.push((format!("web{}", i + 1), sshd, root));
+    }
+    let builds = h.dir.path().join("builds");
+    let write = |source: &str| {
+        let config = crate::support::servers_config(&h, &servers, 2, |_| {
+            format!(
+                "\n[[servers.sites]]\ndomain = \"{DOMAIN}\"\nrepository = \"{}\"\ndeployment_script = \"true\"\n{source}\n\n",
+                h.repo.display()
+            )
+        });
+        std::fs::write(&h.config, config).unwrap();
+    };
+    write(&format!(
+        "source = \"artifact\"\nbuild = \"echo built >> {}\"",
+        builds.display()
+    ));
+    let head = git(&h.repo, &["rev-parse", "HEAD"]);
+    h.ok(&["deploy", DOMAIN]);
+    assert_eq!(
+        std::fs::read_to_string(&builds).unwrap(),
+        "built\n",
+        "built once for the fleet"
+    );
+    let sums: Vec<Value> = ["web1", "web2"]
+        .iter()
+        .map(|s| {
+            let d = list_of(&h, &format!("{s}/{DOMAIN}"))[0].clone();
+            assert_eq!(d["status"], "success");
+            assert_eq!(d["commit_sha"], head.as_str());
+            d["artifact_sha256"].clone()
+        })
+        .collect();
+    assert!(sums[0].is_string());
+    assert_eq!(sums[0], sums[1], "the same bytes on every server");
+
+    // Push: each server's cache is sent what it lacks (here, everything: it had no cache).
+    write("source = \"push\"");
+    let v2 = h.commit("public/index.php", "<?php echo 'v2';\n");
+    let out = h.ok(&["deploy", DOMAIN]);
+    assert_eq!(pushed_objects(&out).len(), 2, "{out}");
+    for (s, _, root) in &servers {
+        let d = list_of(&h, &format!("{s}/{DOMAIN}"))[0].clone();
+        assert_eq!(d["commit_sha"], v2.as_str());
+        assert_eq!(d["source"], "push");
+        assert_eq!(
+            std::fs::read_to_string(root.join(DOMAIN).join("public/index.php")).unwrap(),
+            "<?php echo 'v2';\n"
+        );
+    }
+}
