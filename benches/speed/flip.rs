@@ -35,6 +35,11 @@ pub struct Flip {
 impl Flip {
     /// A site on the test server with its root (the server side) and history DB under `dir`.
     pub fn new(dir: &Path, sshd: &TestSshd, known: &Path, repo: &Path) -> Flip {
+        Flip::with_site(dir, sshd, known, repo, "")
+    }
+
+    /// `new`, with `extra` lines in the site's table (`source = "push"`, say).
+    pub fn with_site(dir: &Path, sshd: &TestSshd, known: &Path, repo: &Path, extra: &str) -> Flip {
         let root = dir.join("srv");
         std::fs::create_dir_all(&root).unwrap();
         let text = format!(
@@ -52,6 +57,7 @@ domain = "{DOMAIN}"
 repository = "{repo}"
 branch = "main"
 keep = 14
+{extra}
 "#,
             host = sshd.address,
             port = sshd.port,
