@@ -46,7 +46,7 @@ pub(super) fn draw(f: &mut Frame<'_>, app: &App, m: &Modal, theme: &Theme, area:
     body.push(Line::from(""));
     match confirm {
         Some(c) => body.push(buttons(app, c, theme)),
-        None if matches!(m, Modal::TypeDomain { .. }) && !refused => {
+        None if matches!(m, Modal::TypeDomain { .. } | Modal::TypeRef { .. }) && !refused => {
             body.push(type_domain::hints(theme))
         }
         None if m.is_confirm() || refused => {
@@ -83,8 +83,9 @@ fn dialog<'a>(app: &'a App, m: &'a Modal, theme: &Theme, area: Rect) -> Dialog<'
             server,
             branch,
             fleet,
+            git_ref,
             ..
-        } => confirm_deploy::dialog(domain, server, branch, fleet, theme),
+        } => confirm_deploy::dialog(domain, server, branch, git_ref, fleet, theme),
         Modal::ConfirmRollback {
             domain,
             server,
@@ -94,6 +95,9 @@ fn dialog<'a>(app: &'a App, m: &'a Modal, theme: &Theme, area: Rect) -> Dialog<'
         } => confirm_rollback::dialog(domain, server, from, to, theme),
         Modal::PrunePreview { site, plan } => prune_preview::dialog(site, plan.as_ref(), theme),
         Modal::ConfirmQuit { .. } => confirm_quit::dialog(app.running_jobs()),
+        Modal::TypeRef { typed, then } => {
+            confirm_deploy::type_ref(dialog(app, then, theme, area), typed, theme)
+        }
         Modal::TypeDomain { typed, then } => {
             type_domain::dialog(dialog(app, then, theme, area), typed, then, theme)
         }
