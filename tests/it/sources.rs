@@ -292,6 +292,16 @@ fn artifact_reaches_a_server_without_git() {
     let log = std::fs::read_to_string(h.live().join("deployment.log")).unwrap();
     assert!(log.contains(&format!("building {v2}")), "{log}");
     assert_ne!(second["artifact_sha256"], first["artifact_sha256"]);
+
+    // doctor does not ask this server for git, nor to reach the repository.
+    let out = h.run(&["doctor"]);
+    let text = all(&out);
+    for l in text.lines().filter(|l| {
+        let w = l.split_whitespace().next();
+        w == Some("git") || w == Some("repository")
+    }) {
+        assert!(!l.contains("FAIL"), "{l}\n{text}");
+    }
 }
 
 #[test]
