@@ -651,16 +651,16 @@ impl Engine {
         opts: &DeployOptions,
         branch: &str,
     ) -> Result<Material> {
-        let rev = opts
-            .git_ref
-            .clone()
-            .unwrap_or_else(|| format!("refs/heads/{branch}"));
+        let (rev, what) = match &opts.git_ref {
+            Some(r) => (r.clone(), r.clone()),
+            None => (format!("refs/heads/{branch}"), format!("branch {branch}")),
+        };
         match (&site.site.source, &site.site.repository) {
             (CodeSource::Server, _) => Ok(Material::Server),
             (CodeSource::Push, None) => Ok(Material::Server),
             (CodeSource::Push, Some(repo)) => {
                 let repo = PathBuf::from(repo);
-                let commit = local::resolve(&repo, &rev)?;
+                let commit = local::resolve(&repo, &rev, &what)?;
                 Ok(Material::Push { repo, commit })
             }
             (CodeSource::Artifact { .. }, _) if opts.artifact.is_some() => {
@@ -669,7 +669,7 @@ impl Engine {
             (CodeSource::Artifact { .. }, None) => Ok(Material::Server),
             (CodeSource::Artifact { build, dir }, Some(repo)) => {
                 let repo = local::build_repository(repo)?;
-                let commit = local::resolve(&repo, &rev)?;
+                let commit = local::resolve(&repo, &rev, &what)?;
                 out(
                     None,
                     format!(

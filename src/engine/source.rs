@@ -74,8 +74,9 @@ fn git(repo: &Path, args: &[&str]) -> std::result::Result<String, String> {
         .to_string())
 }
 
-/// What `rev` (already validated: a ref name or a hex id) names in `repo`, as a full commit id.
-pub fn resolve(repo: &Path, rev: &str) -> Result<String> {
+/// What `rev` (already validated: a ref name or a hex id) names in `repo`, as a full commit id;
+/// `what` names it in the error (`branch main`, `v1.2`).
+pub fn resolve(repo: &Path, rev: &str, what: &str) -> Result<String> {
     git(repo, &["rev-parse", "--git-dir"]).map_err(|e| {
         Error::usage(format!(
             "repository {} is not a git repository on this machine ({e})",
@@ -95,7 +96,7 @@ pub fn resolve(repo: &Path, rev: &str) -> Result<String> {
     .filter(|s| !s.is_empty())
     .ok_or_else(|| {
         Error::usage(format!(
-            "{rev} names no commit in {}; nothing was sent to the server",
+            "{what} names no commit in {}; nothing was sent to the server",
             repo.display()
         ))
     })

@@ -450,6 +450,10 @@ fn a_bad_ref_is_refused_with_nothing_changed() {
         text.contains("v9.9 names no commit in") && text.contains("nothing was sent to the server"),
         "{text}"
     );
+    let out = h.run(&["deploy", DOMAIN, "--branch", "nosuch"]);
+    let text = all(&out);
+    assert_eq!(out.status.code(), Some(2), "{text}");
+    assert!(text.contains("branch nosuch names no commit in"), "{text}");
     assert_eq!(h.live_release(), live);
     assert_eq!(h.releases(), releases);
     assert_eq!(h.list().len(), history);
