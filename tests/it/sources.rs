@@ -165,9 +165,10 @@ fn push_reaches_a_login_user_who_cannot_read_the_repository() {
     chmod(h.dir.path(), 0o711);
     chown(&h.root, PUSH_USER);
     chmod(&h.repo, 0o700);
-    let read = Command::new("su")
-        .args(["-s", "/bin/sh", PUSH_USER, "-c"])
-        .arg(format!("git -C '{}' log -1", h.repo.display()))
+    let read = Command::new("runuser")
+        .args(["-u", PUSH_USER, "--", "git", "-C"])
+        .arg(&h.repo)
+        .args(["log", "-1"])
         .output()
         .unwrap();
     let said = String::from_utf8_lossy(&read.stderr);
