@@ -23,6 +23,7 @@ fn rss_kib() -> u64 {
 
 fn main() {
     let site = SiteView {
+        env: None,
         key: "web1/example.com".into(),
         server: "web1".into(),
         domain: "example.com".into(),

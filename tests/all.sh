@@ -19,7 +19,12 @@ command -v setfacl >/dev/null || need+=(acl)
 # URL health checks on the "server" need curl (or wget); the fault tests use pgrep, runuser and
 # chattr.
 command -v curl >/dev/null || command -v wget >/dev/null || need+=(curl)
+# The TLS site test makes a self-signed certificate and requests it with curl.
+command -v openssl >/dev/null || need+=(openssl)
+command -v curl >/dev/null || need+=(curl)
 command -v pgrep >/dev/null || need+=(procps)
+# The env commands' server side compares files with cmp.
+command -v cmp >/dev/null || need+=(diffutils)
 command -v runuser >/dev/null || need+=(util-linux)
 command -v chattr >/dev/null || need+=(e2fsprogs)
 # A push is tested against a login user other than the operator: made with useradd/usermod.

@@ -11,13 +11,15 @@
 # branch, want (an exact ref to check out, else the branch), push_ref, src_commit and art_z,
 # run_script (1: run the deploy script, `deploy_script`, its commands traced behind `trace`), the
 # list `shared` with shared_kind_I (file or dir), the list `cached` (see copy_cached), the writable paths (see make_writable), reload_cmd (may be empty), hc_kind (empty: no
-# health check; see health_check in lib.sh), the list `prune` (see prune_releases), and
-# fleet_gate (1: one server of a fleet, which waits at the gate, see below).
+# health check; see health_check in lib.sh), the list `prune` (see prune_releases),
+# fleet_gate (1: one server of a fleet, which waits at the gate, see below), the hooks
+# hook_after_switch, hook_after_rollback and hook_on_failure (each may be empty; see run_hook)
+# and require_env (1: keys .env lacks fail the build; see env_check).
 : "${rel_name?}" "${release_link?}" "${relog_before_name?}" "${relog_after_name?}" "${source?}" "${repo?}" "${branch?}" "${run_script?}"
 : "${want?}" "${push_ref?}" "${src_commit?}" "${art_z?}"
-: "${shared_n?}" "${cached_n?}" "${deploy_script?}" "${trace?}" "${reload_cmd?}" "${hc_kind?}" "${fleet_gate?}"
+: "${shared_n?}" "${cached_n?}" "${deploy_script?}" "${trace?}" "${reload_cmd?}" "${hc_kind?}" "${fleet_gate?}" "${require_env?}"
 # From lib.sh.
-: "${M?}" "${base?}" "${shared?}" "${meta?}" "${live?}" "${domain?}" "${root?}"
+: "${M?}" "${base?}" "${shared?}" "${meta?}" "${live?}" "${domain?}" "${root?}" "${token?}"
 
 # Stdin is kept for the source's frame, the fleet's answers and the log, in that order (see
 # protocol.rs); nothing before may read it.
@@ -30,26 +32,40 @@ built=0
 locked=0
 finished=0
 script_file="$meta/.script-$$"
+release_lock=0
 on_exit() {
   rc=$?
-  rm -f "$script_file" "$meta/.log-$$"
+  rm -f "$script_file" "$meta/.log-$$" "$meta/.hook-$$"
+  failing=0
+  [ "$locked" = 1 ] && [ "$finished" != 1 ] && [ $rc -ne 0 ] && failing=1
+  [ "$failing" = 1 ] && failed
   # Every deployment that got the lock leaves a line in the server's release log.
-  if [ "$locked" = 1 ] && [ "$finished" != 1 ] && [ $rc -ne 0 ]; then
-    relog "$relog_deploy" failed "${sha:-}"
-  fi
+  [ "$failing" = 1 ] && relog "$relog_deploy" failed "${sha:-}"
   if [ "$built" != 1 ]; then
     if [ "$created" = 1 ]; then
       rm -rf "$rel" && rm -f "$meta/made/$rel_name"
     elif [ "$reserved" = 1 ]; then
       rm -f "$meta/made/$rel_name"
     fi
-    unlock
+    release_lock=1
+  elif [ "$failing" = 1 ]; then
+    # Built and switched back (or never switched): removed now unless it is live (flipdeck's
+    # clean-up deals with a release it could not take down).
+    remove_made "$rel_name" "$token"
   fi
+  # Once cleaned up, and still under the lock: the on_failure hook, once. Its failure is
+  # reported; the exit code stays the deploy's.
+  if [ "$failing" = 1 ]; then
+    run_hook on_failure "$rel_name" "$prev_release" FLIPDECK_FAILED_STEP="${failed_step:-}" FLIPDECK_EXIT_CODE="$rc"
+  fi
+  [ "$release_lock" = 1 ] && unlock
   exit $rc
 }
 step lock
 take_lock
 locked=1
+# What was live before this deploy (its hooks' FLIPDECK_PREVIOUS_RELEASE).
+prev_release=$(release_of "$(readlink "$live" 2>/dev/null)")
 trap on_exit EXIT
 trap 'exit 130' INT TERM HUP
 step mkdir
@@ -208,6 +224,7 @@ if [ "$run_script" = 1 ]; then
   (
     cd "$rel" || exit 1
     export FLIPDECK_RELEASE="$rel_name" FLIPDECK_RELEASE_PATH="$rel" FLIPDECK_DOMAIN="$domain" FLIPDECK_SHARED_PATH="$shared"
+    export FLIPDECK_PREVIOUS_RELEASE="$prev_release"
     export PS4="$trace"
     exec sh -ex "$script_file" </dev/null
   )
@@ -217,6 +234,7 @@ if [ "$run_script" = 1 ]; then
 fi
 
 make_writable "$rel"
+env_check
 
 case $source in
 git|push)
@@ -231,6 +249,19 @@ artifact)
 esac
 built=1
 setv built 1
+
+# go_back: once after_switch has run, back to what was live before: the switch back, the same
+# reload again, and the after_rollback hook (the site's way to point its services back at the
+# release live again; its failure is reported, and changes nothing). Fails only when the switch
+# back fails.
+go_back() {
+  switch_back || return 1
+  setv switched_back 1
+  reload_again "$reload_cmd"
+  if [ -n "$prev_release" ]; then
+    run_hook after_rollback "$prev_release" "$rel_name" FLIPDECK_SWITCHED_BACK=1 || true
+  fi
+}
 
 if [ "$fleet_gate" = 1 ]; then
   # Built: wait until every server of the fleet is, then all switch together. An abort makes
@@ -248,11 +279,18 @@ fi
 switch "$release_link"
 : "${back?}" # the way back, made by switch
 reload_or_back "$reload_cmd"
+# After the switch and the reload, the site's after_switch hook (workers, caches, services); a
+# failure is a failed reload's: back to what was live before.
+if ! run_hook after_switch "$rel_name" "$prev_release"; then
+  failed
+  echo "after_switch failed (exit ${hk_rc:-1}); switching back" >&2
+  go_back || exit 1
+  exit 1
+fi
 if [ -n "$hc_kind" ] && ! health_check; then
+  failed
   echo "health check failed; switching back" >&2
-  switch_back || exit 1
-  setv switched_back 1
-  reload_again "$reload_cmd"
+  go_back || exit 1
   exit 1
 fi
 printf '%s ready\n' "$M"; printf '%s ready\n' "$M" >&2
@@ -263,8 +301,7 @@ if [ "$fleet_gate" = 1 ]; then
   IFS= read -r verdict <&3 || verdict=revert
   if [ "$verdict" != commit ]; then
     echo "another server of the fleet failed to switch: switching back" >&2
-    switch_back || { echo "switching back failed: the new release stays live" >&2; unlock; exit 5; }
-    reload_again "$reload_cmd"
+    go_back || { echo "switching back failed: the new release stays live" >&2; release_lock=1; exit 5; }
     setv reverted 1
     built=0
     exit 4

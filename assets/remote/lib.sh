@@ -12,8 +12,16 @@
 # root is then the login user's home, checked and reported below).
 : "${M?}" "${token?}" "${owner?}" "${job_env?}" "${root?}" "${home_root?}" "${domain?}"
 
-step() { printf '%s step %s\n' "$M" "$1"; }
+step() { cur_step=$1; printf '%s step %s\n' "$M" "$1"; }
 setv() { printf '%s set %s %s\n' "$M" "$1" "$2"; }
+
+# failed: reports the step running now as the one that failed (`failed_step`), once: what runs
+# after it (switching back, hooks) is not what failed.
+failed() {
+  [ -z "${failed_step:-}" ] || return 0
+  failed_step=${cur_step:-start}
+  setv failed_step "$failed_step"
+}
 
 # item LIST I: prints the I-th item of the list parameter LIST.
 item() { eval "printf '%s' \"\${$1_$2}\""; }
@@ -145,6 +153,83 @@ reload_or_back() {
 reload_again() {
   [ -n "$1" ] || return 0
   (cd "$root" && eval "$1") </dev/null || echo "reload after switching back failed" >&2
+}
+
+# run_hook NAME RELEASE PREVIOUS [VAR=VALUE...]: the step NAME, running the site's hook NAME (the
+# parameter hook_NAME; nothing at all when it is empty) as the deploy script runs: its own
+# `sh -ex` file, traced (see below), in a shell of its own that sees the exported FLIPDECK_*
+# variables (FLIPDECK_RELEASE is RELEASE, FLIPDECK_PREVIOUS_RELEASE is PREVIOUS, FLIPDECK_HOOK is
+# NAME, and the VAR=VALUE words) and nothing of this script's. It runs in the live release (the
+# directory the live link resolves to), or in the root when nothing is live. Returns the hook's
+# exit code (also in hk_rc), a failure reported as `hook_failed NAME CODE`.
+run_hook() {
+  hk_rc=0
+  eval "hk_text=\${hook_$1:-}"
+  [ -n "$hk_text" ] || return 0
+  : "${trace?}"
+  hk_name=$1 hk_rel=$2 hk_prev=$3
+  shift 3
+  step "$hk_name"
+  # A hook that runs after a failure traces behind `${trace% }~ `: flipdeck shows its commands
+  # but never names one as what failed. Any other starts by making flipdeck forget the command
+  # it remembers (the bare prefix), so a failure names the hook's own.
+  if [ -n "${failed_step:-}" ]; then hk_ps4="${trace% }~ "; else hk_ps4=$trace; printf '%s\n' "${trace% }" >&2; fi
+  hk_file="$meta/.hook-$$"
+  if ! (umask 077 && printf '%s\n' "$hk_text" > "$hk_file"); then
+    rm -f "$hk_file"
+    hk_rc=1
+  else
+    (
+      if [ -d "$live/" ]; then cd -P "$live/" || exit 1; else cd "${root:-/}" || exit 1; fi
+      export FLIPDECK_HOOK="$hk_name" FLIPDECK_RELEASE="$hk_rel" FLIPDECK_RELEASE_PATH="$base/$hk_rel"
+      export FLIPDECK_PREVIOUS_RELEASE="$hk_prev" FLIPDECK_DOMAIN="$domain" FLIPDECK_SHARED_PATH="$shared"
+      for hk_v in "$@"; do export "${hk_v?}"; done
+      export PS4="$hk_ps4"
+      exec sh -ex "$hk_file" </dev/null
+    )
+    hk_rc=$?
+    rm -f "$hk_file"
+  fi
+  [ $hk_rc -eq 0 ] || setv hook_failed "$hk_name $hk_rc"
+  return $hk_rc
+}
+
+# The release NAME a live-link target LINK names (its last part), empty for none.
+release_of() { printf '%s' "${1##*/}"; }
+
+# env_check: the step `env`, when the release has a `.env.example`: the keys it names (`KEY=`
+# lines, `export KEY=` too) that the release's `.env` (the shared one, linked in) lacks, by name
+# only: no value is ever printed. Reported as `env_missing KEYS`, a warning; with require_env,
+# as `env_required KEYS` and a failed build (before the switch, so the half release goes).
+env_check() {
+  : "${rel?}" "${require_env?}"
+  [ -f "$rel/.env.example" ] || return 0
+  step env
+  ec_env="$rel/.env"
+  [ -f "$ec_env" ] || ec_env=/dev/null
+  # shellcheck disable=SC2016 # awk's own $0
+  ec_missing=$(awk '
+    { l = $0; sub(/^[ \t]*export[ \t]+/, "", l) }
+    match(l, /^[ \t]*[A-Za-z_][A-Za-z0-9_]*[ \t]*=/) {
+      k = substr(l, RSTART, RLENGTH - 1); gsub(/[ \t]/, "", k)
+      if (FILENAME == ARGV[1]) have[k] = 1
+      else if (!(k in have) && !(k in told)) { told[k] = 1; printf "%s%s", (n++ ? " " : ""), k }
+    }
+    END { if (n) print "" }' "$ec_env" "$rel/.env.example") || {
+    # Unreadable: not checked (a failure only when the keys are required).
+    echo "cannot compare .env with .env.example: not checked" >&2
+    [ "$require_env" = 1 ] && { setv why "cannot read .env or .env.example (require_env = true)"; exit 1; }
+    return 0
+  }
+  if [ -z "$ec_missing" ]; then
+    echo ".env has every key of .env.example"
+  elif [ "$require_env" = 1 ]; then
+    setv env_required "$ec_missing"
+    setv why ".env lacks keys that .env.example has: $ec_missing (require_env = true)"
+    exit 1
+  else
+    setv env_missing "$ec_missing"
+  fi
 }
 
 # The health check, run on the server right after the switch (no round trip while a bad release

@@ -153,6 +153,11 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// The site's shared .env: show (values redacted), edit, set, unset, history, restore
+    Env {
+        #[command(subcommand)]
+        command: EnvCommand,
+    },
     /// Check that each server has what flipdeck relies on (one exec per server)
     Doctor {
         /// Only this server [default: every configured server]
@@ -172,6 +177,68 @@ pub enum Command {
         /// Write it into this directory [default: the current directory]
         #[arg(long, value_name = "DIR")]
         dir: Option<PathBuf>,
+    },
+}
+
+/// `flipdeck env …`: SITE is a domain (every server of it) or SERVER/DOMAIN.
+#[derive(Debug, Subcommand)]
+pub enum EnvCommand {
+    /// Print the shared .env with every value redacted (on each server of the site)
+    Show {
+        #[arg(add = ArgValueCandidates::new(complete::sites))]
+        site: String,
+        /// Print the values too
+        #[arg(long)]
+        reveal: bool,
+    },
+    /// Edit the .env in $EDITOR (a private copy), see what changes, confirm, write it on every server
+    Edit {
+        #[arg(add = ArgValueCandidates::new(complete::sites))]
+        site: String,
+        /// Do not ask before writing (required without a terminal)
+        #[arg(long)]
+        yes: bool,
+        /// When the servers' files differ: start from this server's, and write it to every server
+        #[arg(long, value_name = "SERVER")]
+        from: Option<String>,
+    },
+    /// Set keys, KEY=VALUE each, keeping every other line (quoted for Laravel's parser)
+    Set {
+        #[arg(add = ArgValueCandidates::new(complete::sites))]
+        site: String,
+        #[arg(required = true, value_name = "KEY=VALUE")]
+        pairs: Vec<String>,
+        /// Print the jobs as JSON events, one object per line (human output goes to stderr)
+        #[arg(long)]
+        json: bool,
+    },
+    /// Remove keys, keeping every other line
+    Unset {
+        #[arg(add = ArgValueCandidates::new(complete::sites))]
+        site: String,
+        #[arg(required = true, value_name = "KEY")]
+        keys: Vec<String>,
+        /// Print the jobs as JSON events, one object per line (human output goes to stderr)
+        #[arg(long)]
+        json: bool,
+    },
+    /// The versions kept on each server: when each was replaced, by whom, which keys changed
+    History {
+        #[arg(add = ArgValueCandidates::new(complete::sites))]
+        site: String,
+    },
+    /// Put saved version N back (the current .env is saved first)
+    Restore {
+        #[arg(add = ArgValueCandidates::new(complete::sites))]
+        site: String,
+        #[arg(value_name = "N")]
+        version: u32,
+        /// Do not ask before writing (required without a terminal)
+        #[arg(long)]
+        yes: bool,
+        /// Print the jobs as JSON events, one object per line (human output goes to stderr)
+        #[arg(long)]
+        json: bool,
     },
 }
 
@@ -199,6 +266,19 @@ pub struct PruneArgs {
     pub json: bool,
     #[command(flatten)]
     pub target: PruneTarget,
+}
+
+impl EnvCommand {
+    pub fn site(&self) -> &String {
+        match self {
+            EnvCommand::Show { site, .. }
+            | EnvCommand::Edit { site, .. }
+            | EnvCommand::Set { site, .. }
+            | EnvCommand::Unset { site, .. }
+            | EnvCommand::History { site }
+            | EnvCommand::Restore { site, .. } => site,
+        }
+    }
 }
 
 /// The shells `completions` writes for.

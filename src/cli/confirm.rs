@@ -40,3 +40,21 @@ pub fn protected(sites: &[SiteRef<'_>], action: &str, yes: bool) -> Result<()> {
         )))
     }
 }
+
+/// Asks `question` (`[y/N]`) on the terminal; with `yes`, does not ask. Without a terminal and
+/// without `yes`: a usage error, nothing done.
+pub fn ask(question: &str, yes: bool) -> Result<bool> {
+    if yes {
+        return Ok(true);
+    }
+    if !std::io::stdin().is_terminal() {
+        return Err(Error::usage(
+            "there is no terminal to confirm on; nothing was done. Pass --yes to go ahead anyway",
+        ));
+    }
+    eprint!("{question} [y/N] ");
+    let _ = std::io::stderr().flush();
+    let mut answer = String::new();
+    let _ = std::io::stdin().lock().read_line(&mut answer);
+    Ok(matches!(answer.trim(), "y" | "Y" | "yes"))
+}

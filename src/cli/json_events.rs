@@ -19,6 +19,7 @@ pub const FIELDS: &[(&str, &[&str])] = &[
     ("status", &["deployment_id", "status"]),
     ("warning", &["message"]),
     ("job_finished", &["ok", "summary"]),
+    ("env_missing", &["keys", "required"]),
     (
         "result",
         &["command", "ok", "exit_code", "error", "suggestion"],
@@ -58,6 +59,9 @@ pub fn event(ev: &Event) -> Value {
         EventKind::Notice { message } => ("warning", json!({ "message": message })),
         EventKind::JobFinished { ok, summary } => {
             ("job_finished", json!({"ok": ok, "summary": summary}))
+        }
+        EventKind::EnvMissing { keys, required } => {
+            ("env_missing", json!({"keys": keys, "required": required}))
         }
     };
     let o = v.as_object_mut().expect("an object");
@@ -141,6 +145,10 @@ mod tests {
             EventKind::JobFinished {
                 ok: false,
                 summary: "s".into(),
+            },
+            EventKind::EnvMissing {
+                keys: vec!["APP_KEY".into()],
+                required: false,
             },
         ];
         for k in all {

@@ -11,7 +11,7 @@ pub mod json_events;
 mod printer;
 mod tables;
 
-pub use args::{Cli, Command};
+pub use args::{Cli, Command, EnvCommand};
 
 use crate::config::{Config, SiteRef};
 use crate::engine::Engine;
@@ -63,6 +63,12 @@ fn json_command(command: &Command) -> Option<&'static str> {
         Command::Rollback { json: true, .. } => Some("rollback"),
         Command::Prune(a) if a.json => Some("prune"),
         Command::Unlock { json: true, .. } => Some("unlock"),
+        Command::Env {
+            command:
+                EnvCommand::Set { json: true, .. }
+                | EnvCommand::Unset { json: true, .. }
+                | EnvCommand::Restore { json: true, .. },
+        } => Some("env"),
         _ => None,
     }
 }
@@ -108,6 +114,14 @@ impl Ctx {
         crate::transport::connect::connector_for(site.server)
     }
 
+    /// Sends the `[[notify]]` webhooks about what ended, waiting at most their `timeout_s`; one
+    /// that did not arrive is a warning line (and a record in the history), never an error.
+    async fn notify(&self, outcomes: Vec<crate::notify::Outcome>) {
+        for w in crate::notify::send_all(&self.config, &self.engine.store, &outcomes).await {
+            self.engine.notice(&w.site, w.message);
+        }
+    }
+
     /// Drops the engine (closing the event channel) and waits for everything to be printed.
     async fn done<T>(self, r: Result<T>) -> Result<T> {
         let Ctx {
@@ -145,6 +159,7 @@ fn site_count(config: &Config, command: Option<&Command>) -> usize {
         | Some(Command::Deploy { site, .. })
         | Some(Command::Rollback { site, .. }) => Some(site),
         Some(Command::Prune(a)) if a.target.site.is_some() => a.target.site.as_ref(),
+        Some(Command::Env { command }) => Some(command.site()),
         Some(Command::Prune(a)) if a.target.site_id.is_none() => return config.sites().count(),
         _ => None,
     };
@@ -191,6 +206,7 @@ async fn run(cli: Cli) -> Result<()> {
             | Command::Trust { .. }
             | Command::Keygen { .. }
             | Command::Unlock { .. }
+            | Command::Env { .. }
     );
     let ctx = Ctx::open(&cli, quiet)?;
     let r = dispatch(&ctx, command).await;
@@ -236,6 +252,7 @@ async fn dispatch(ctx: &Ctx, command: &Command) -> Result<()> {
             yes,
             git_host_key,
         } => keygen::run(ctx, site, *yes, git_host_key.as_deref()).await,
+        Command::Env { command } => env::run(ctx, command).await,
         Command::Demo { .. }
         | Command::Init
         | Command::Completions { .. }

@@ -6,13 +6,14 @@
 //! several mistakes reports: servers and their sites in file order, each key in the order below,
 //! then the top-level keys. Keep that order when adding a check.
 
+mod notify;
 mod web;
 
 use super::raw::{RawConfig, RawJump, RawServer, RawSite, line_of};
 use super::{
     COLOR_ELEMENTS, CodeSource, Config, DEFAULT_CACHED, DEFAULT_KEEP, DEFAULT_SCRIPT,
-    DEFAULT_SHARED, DEFAULT_WEB_USER, DEFAULT_WRITABLE, Jump, KeyBinding, ServerConfig, SiteConfig,
-    SshConfig, ThemeName, TransportKind, Writable,
+    DEFAULT_SHARED, DEFAULT_WEB_USER, DEFAULT_WRITABLE, Hooks, Jump, KeyBinding, ServerConfig,
+    SiteConfig, SshConfig, ThemeName, TransportKind, Writable,
 };
 use crate::error::{Error, Result};
 use crate::redact::Redactor;
@@ -97,7 +98,6 @@ impl<'a> Check<'a> {
         )?;
         Ok(Config {
             path: self.path.to_path_buf(),
-            servers,
             redactor,
             parallel: parallel.map_or(10, |p| p as usize),
             refresh: match refresh_s {
@@ -107,6 +107,8 @@ impl<'a> Check<'a> {
             theme: self.theme(raw.theme.as_ref())?,
             colors: self.colors(raw.colors.as_ref())?,
             keys: self.keys(raw.keys.as_ref())?,
+            notify: self.notify(raw.notify.as_deref().unwrap_or_default(), &servers)?,
+            servers,
         })
     }
 
@@ -374,7 +376,10 @@ impl<'a> Check<'a> {
         )?;
         let nginx = match site.nginx {
             Some(true) => Some(self.nginx_site(at, &site, php_version)?),
-            _ => None,
+            _ => {
+                self.no_nginx_keys(at, &site)?;
+                None
+            }
         };
         let health_check = match &site.health_check {
             Some(h) => Some(self.health_check(at, h)?),
@@ -397,7 +402,25 @@ impl<'a> Check<'a> {
             health_check,
             protected: site.protected.unwrap_or(false),
             source,
+            hooks: Hooks {
+                after_switch: self.hook(at, "after_switch", site.after_switch)?,
+                after_rollback: self.hook(at, "after_rollback", site.after_rollback)?,
+                on_failure: self.hook(at, "on_failure", site.on_failure)?,
+            },
+            require_env: site.require_env.unwrap_or(false),
         })
+    }
+
+    /// A hook: the user's own shell, run as written; only a NUL byte (which no shell file can
+    /// hold) is refused. An empty or blank hook is no hook.
+    fn hook(&self, at: &str, name: &str, text: Option<Spanned<String>>) -> Result<Option<String>> {
+        let Some(text) = text else { return Ok(None) };
+        if text.get_ref().contains('\0') {
+            let why = "contains a NUL byte, which a shell script cannot hold";
+            return Err(self.err(text.span(), &format!("{at}.{name}"), why));
+        }
+        let text = text.into_inner();
+        Ok((!text.trim().is_empty()).then_some(text))
     }
 
     /// `source`, with `build` and `artifact_dir` (only for an artifact) and, for a push, a

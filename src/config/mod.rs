@@ -6,7 +6,11 @@
 //! filled in, every value validated), and this module holds the typed model and its lookups.
 
 mod check;
+pub mod nginx_template;
+mod notify;
 mod raw;
+
+pub use notify::{Notify, NotifyEvent, NotifyFormat};
 
 pub use check::jump_address;
 
@@ -96,6 +100,8 @@ pub struct Config {
     pub colors: Vec<(String, String)>,
     /// The dashboard's remapped keys (`[keys]`), checked against its keymap when it starts.
     pub keys: Vec<KeyBinding>,
+    /// The `[[notify]]` webhooks, in file order.
+    pub notify: Vec<Notify>,
 }
 
 /// The dashboard's built-in colour themes.
@@ -192,8 +198,25 @@ pub struct SiteConfig {
     pub health_check: Option<HealthCheck>,
     /// `protected = true`: a deploy or rollback asks for the domain first.
     pub protected: bool,
+    /// The site's hooks: POSIX sh scripts run on the server at fixed moments of a deploy or a
+    /// rollback (see `assets/remote/deploy.sh`).
+    pub hooks: Hooks,
+    /// `require_env = true`: keys the new release's `.env.example` has and the shared `.env`
+    /// lacks fail the build, instead of a warning.
+    pub require_env: bool,
     /// Where a new release's code comes from (`source`, `build`, `artifact_dir`).
     pub source: CodeSource,
+}
+
+/// A site's hooks; `None`: not set (nothing runs).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Hooks {
+    /// After a deploy's switch and reload, before the health check; a failure switches back.
+    pub after_switch: Option<String>,
+    /// After a rollback's switch, and after a deploy's switch back; a failure is a warning.
+    pub after_rollback: Option<String>,
+    /// After a failed deploy has been cleaned up; a failure is a warning.
+    pub on_failure: Option<String>,
 }
 
 /// Where a site's code comes from (`source = ...`; see `engine::source`).
@@ -374,7 +397,82 @@ pub struct NginxServer {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct NginxSite {
     pub listen: Listen,
-    pub php_fpm_socket: String,
+    /// What serves the requests (`kind`), with what that kind needs.
+    pub kind: SiteKind,
+    /// The served folder inside the release (`web_root`, `public` unless set); a plain relative
+    /// path. A proxy site's built-in server block serves no files.
+    pub web_root: String,
+    /// The site's own template (`nginx_template`), read when the config was loaded.
+    pub template: Option<NginxTemplate>,
+    /// `nginx_directives`: extra lines for the server block, each checked to be whole.
+    pub directives: Vec<String>,
+    /// `ssl_certificate` and `ssl_certificate_key`: the site is served over TLS.
+    pub tls: Option<Tls>,
+}
+
+impl NginxSite {
+    /// The PHP-FPM socket nginx passes requests to; only a PHP site has one.
+    pub fn php_fpm_socket(&self) -> Option<&str> {
+        match &self.kind {
+            SiteKind::Php { php_fpm_socket } => Some(php_fpm_socket),
+            _ => None,
+        }
+    }
+}
+
+/// `kind`: how nginx serves the site.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SiteKind {
+    /// PHP behind PHP-FPM (the default).
+    Php { php_fpm_socket: String },
+    /// Files only: nginx serves the release's `web_root`.
+    Static,
+    /// A service of the release: nginx proxies to `upstream` (one or more addresses).
+    Proxy { upstream: Vec<Upstream> },
+}
+
+impl SiteKind {
+    pub fn name(&self) -> &'static str {
+        match self {
+            SiteKind::Php { .. } => "php",
+            SiteKind::Static => "static",
+            SiteKind::Proxy { .. } => "proxy",
+        }
+    }
+}
+
+/// One address of a proxy site's service, as nginx's `server` takes it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Upstream {
+    /// `host:port`, the host an IP address (IPv6 in brackets) or a DNS name.
+    Tcp(String),
+    /// `unix:/path`: the socket's absolute path.
+    Unix(String),
+}
+
+impl std::fmt::Display for Upstream {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Upstream::Tcp(a) => write!(f, "{a}"),
+            Upstream::Unix(p) => write!(f, "unix:{p}"),
+        }
+    }
+}
+
+/// A site's own nginx template: where it was read from (as written in the config) and its text.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NginxTemplate {
+    pub path: String,
+    pub text: String,
+}
+
+/// TLS for a site: the certificate files on the server, and the port that serves it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Tls {
+    pub certificate: String,
+    pub certificate_key: String,
+    /// `ssl_listen`, 443 unless set; `listen` then only redirects to it.
+    pub listen: Listen,
 }
 
 /// nginx's `listen`: a port on every address, or one address and port.
@@ -382,6 +480,15 @@ pub struct NginxSite {
 pub enum Listen {
     Port(u16),
     Addr(SocketAddr),
+}
+
+impl Listen {
+    pub fn port(&self) -> u16 {
+        match self {
+            Listen::Port(p) => *p,
+            Listen::Addr(a) => a.port(),
+        }
+    }
 }
 
 impl std::fmt::Display for Listen {

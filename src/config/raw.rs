@@ -30,6 +30,8 @@ pub(super) struct RawConfig {
     pub colors: Option<std::collections::BTreeMap<String, Spanned<String>>>,
     /// The dashboard's keys: action = "KEY" or ["KEY", ...].
     pub keys: Option<std::collections::BTreeMap<String, Spanned<toml::Value>>>,
+    /// `[[notify]]`: webhooks told of deploys, rollbacks and failures.
+    pub notify: Option<Vec<Spanned<RawNotify>>>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -81,8 +83,23 @@ pub(super) struct RawSite {
     /// A port (integer or string) or an address with a port, told apart by the check.
     pub listen: Option<Spanned<toml::Value>>,
     pub php_fpm_socket: Option<Spanned<String>>,
+    /// The kind of site and its server block's keys: `"php"`, `"static"` or `"proxy"`.
+    pub kind: Option<Spanned<String>>,
+    pub web_root: Option<Spanned<String>>,
+    /// A proxy site's service: one address or a list of them.
+    pub upstream: Option<Spanned<RawStrings>>,
+    /// A local file, read when the config is loaded.
+    pub nginx_template: Option<Spanned<String>>,
+    pub nginx_directives: Option<Spanned<RawStrings>>,
+    pub ssl_certificate: Option<Spanned<String>>,
+    pub ssl_certificate_key: Option<Spanned<String>>,
+    pub ssl_listen: Option<Spanned<toml::Value>>,
     pub health_check: Option<Spanned<RawHealthCheck>>,
     pub protected: Option<bool>,
+    pub after_switch: Option<Spanned<String>>,
+    pub after_rollback: Option<Spanned<String>>,
+    pub on_failure: Option<Spanned<String>>,
+    pub require_env: Option<bool>,
     /// Where the code comes from: "server" (the default), "push" or "artifact".
     pub source: Option<Spanned<String>>,
     /// `source = "artifact"`: the command that builds the artifact on the operator's machine.
@@ -99,6 +116,23 @@ pub(super) enum RawJump {
     Chain(Vec<String>),
 }
 
+/// A key that takes one string or a list of them (`upstream`, `nginx_directives`).
+#[derive(Debug, Deserialize)]
+#[serde(untagged, expecting = "a string or a list of strings")]
+pub(super) enum RawStrings {
+    One(String),
+    Many(Vec<String>),
+}
+
+impl RawStrings {
+    pub(super) fn to_vec(&self) -> Vec<String> {
+        match self {
+            RawStrings::One(s) => vec![s.clone()],
+            RawStrings::Many(v) => v.clone(),
+        }
+    }
+}
+
 /// `health_check = { ... }`. Its errors point at the whole inline table, so its keys carry no
 /// spans of their own.
 #[derive(Debug, Deserialize)]
@@ -110,6 +144,19 @@ pub(super) struct RawHealthCheck {
     pub timeout_s: Option<i64>,
     pub retries: Option<i64>,
     pub interval_s: Option<i64>,
+}
+
+/// One `[[notify]]` table: a webhook, its payload format and the events it wants.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawNotify {
+    pub url: Spanned<String>,
+    pub format: Option<Spanned<String>>,
+    pub on: Option<Spanned<Vec<String>>>,
+    pub timeout_s: Option<Spanned<i64>>,
+    pub headers: Option<Spanned<std::collections::BTreeMap<String, String>>>,
+    pub sites: Option<Spanned<Vec<String>>>,
+    pub stage: Option<Spanned<String>>,
 }
 
 /// Deserializes `text`. A syntax error, a wrong type, an unknown key or a missing field becomes a

@@ -215,7 +215,7 @@ fn error_texts_are_pinned() {
         ),
         (
             "bogus = 1\n[[servers]]\nname = \"w\"\ntransport = \"local\"\nroot = \"/srv\"\n[[servers.sites]]\ndomain = \"example.com\"\n",
-            "config /c.toml line 1 (`bogus = 1`): unknown field `bogus`, expected one of `servers`, `redact`, `parallel`, `refresh_s`, `theme`, `colors`, `keys`",
+            "config /c.toml line 1 (`bogus = 1`): unknown field `bogus`, expected one of `servers`, `redact`, `parallel`, `refresh_s`, `theme`, `colors`, `keys`, `notify`",
         ),
         (
             "[[servers]]\nname = \"a\"\n",
@@ -279,7 +279,7 @@ fn error_texts_are_pinned() {
         ),
         (
             "[[servers]]\nname = \"w\"\ntransport = \"local\"\nroot = \"/srv\"\n[[servers.sites]]\ndomain = \"example.com\"\nnginx = true\n",
-            "config /c.toml line 6: servers[0].sites[0].php_fpm_socket is required for nginx = true when the server has no php_version (e.g. \"/run/php/php8.3-fpm.sock\")",
+            "config /c.toml line 6: servers[0].sites[0].php_fpm_socket is required for nginx = true when the server has no php_version (e.g. \"/run/php/php8.3-fpm.sock\"); a site without PHP is kind = \"static\" or \"proxy\"",
         ),
         (
             "[[servers]]\nname = \"w\"\ntransport = \"local\"\nroot = \"/srv\"\nnginx_test_command = \" \"\n",
@@ -398,7 +398,13 @@ mod web {
             s.sites[0].nginx,
             Some(NginxSite {
                 listen: Listen::Port(80),
-                php_fpm_socket: "/run/php/php8.3-fpm.sock".into(),
+                kind: crate::config::SiteKind::Php {
+                    php_fpm_socket: "/run/php/php8.3-fpm.sock".into()
+                },
+                web_root: "public".into(),
+                template: None,
+                directives: Vec::new(),
+                tls: None,
             })
         );
         assert_eq!(
@@ -428,7 +434,7 @@ mod web {
         let n = s.sites[0].nginx.as_ref().unwrap();
         assert_eq!(n.listen, Listen::Addr("127.0.0.1:8080".parse().unwrap()));
         assert_eq!(n.listen.to_string(), "127.0.0.1:8080");
-        assert_eq!(n.php_fpm_socket, "/run/php-fpm/www.sock");
+        assert_eq!(n.php_fpm_socket(), Some("/run/php-fpm/www.sock"));
         let sock = "php_fpm_socket = \"/s\"";
         for (l, want) in [
             ("8080", Listen::Port(8080)),
@@ -599,4 +605,89 @@ fn dashboard_keys_have_their_defaults_and_values() {
     assert_eq!(c.keys[0].action, "deploy");
     assert_eq!(c.keys[1].keys, ["?", "F1"]);
     assert_eq!(c.keys[1].line, 7);
+}
+
+/// `[[notify]]`: defaults, filters, and each mistake reported at its line without quoting the
+/// URL or a header value (both may be secrets).
+mod notify {
+    use super::*;
+
+    const BASE: &str = "[[servers]]\nname = \"web1\"\ntransport = \"local\"\nroot = \"/srv\"\nstage = \"production\"\n\n[[servers.sites]]\ndomain = \"example.com\"\n\n";
+
+    #[test]
+    fn defaults_and_filters() {
+        let c = parse(&format!(
+            "{BASE}[[notify]]\nurl = \"https://hooks.slack.com/services/T0/B0/secret\"\n\n[[notify]]\nurl = \"http://127.0.0.1:9/h\"\nformat = \"discord\"\non = [\"failure\", \"health\", \"failure\"]\ntimeout_s = 2\nheaders = {{ Authorization = \"Bearer abcdefgh123\" }}\nsites = [\"web1/example.com\"]\nstage = \"production\"\n"
+        ))
+        .unwrap();
+        let (a, b) = (&c.notify[0], &c.notify[1]);
+        assert_eq!(a.format, NotifyFormat::Json);
+        assert_eq!(a.on, NotifyEvent::ALL);
+        assert_eq!(a.timeout, Duration::from_secs(5));
+        assert_eq!(a.label(), "notify[0] (https://hooks.slack.com/…)");
+        assert!(a.covers("any", "other.test", None));
+        assert_eq!(b.format, NotifyFormat::Discord);
+        assert_eq!(b.on, [NotifyEvent::Failure, NotifyEvent::Health]);
+        assert_eq!(b.timeout, Duration::from_secs(2));
+        assert_eq!(b.headers[0].0, "Authorization");
+        assert!(b.covers("web1", "Example.com", Some("production")));
+        assert!(!b.covers("web2", "example.com", Some("production")));
+        assert!(!b.covers("web1", "example.com", Some("staging")));
+    }
+
+    #[test]
+    fn mistakes_name_the_line() {
+        let cases = [
+            (
+                "[[notify]]\nurl = \"ftp://x.test/secret\"\n",
+                "line 11: notify[0].url must be an http:// or https:// URL with a host",
+            ),
+            (
+                "[[notify]]\nurl = \"https:///nohost\"\n",
+                "line 11: notify[0].url must be an http:// or https:// URL with a host",
+            ),
+            (
+                "[[notify]]\nurl = \"https://x.test/a b\"\n",
+                "line 11: notify[0].url must be a URL without spaces or control characters",
+            ),
+            (
+                "[[notify]]\nurl = \"https://x.test/\"\nformat = \"teams\"\n",
+                "line 12: notify[0].format must be \"json\", \"slack\" or \"discord\"",
+            ),
+            (
+                "[[notify]]\nurl = \"https://x.test/\"\non = [\"deploy\", \"deploys\"]\n",
+                "line 12: notify[0].on entry \"deploys\" is not an event; the events are deploy, rollback, failure, health",
+            ),
+            (
+                "[[notify]]\nurl = \"https://x.test/\"\non = []\n",
+                "line 12: notify[0].on must name at least one event",
+            ),
+            (
+                "[[notify]]\nurl = \"https://x.test/\"\ntimeout_s = 0\n",
+                "line 12: notify[0].timeout_s must be a whole number of seconds from 1 to 60",
+            ),
+            (
+                "[[notify]]\nurl = \"https://x.test/\"\nsites = [\"nope.test\"]\n",
+                "line 12: notify[0].sites entry \"nope.test\" is no configured site",
+            ),
+            (
+                "[[notify]]\nurl = \"https://x.test/\"\nstage = \"staging\"\n",
+                "line 12: notify[0].stage names a stage no server has",
+            ),
+            (
+                "[[notify]]\nurl = \"https://x.test/\"\nheaders = { \"X-Token\" = \"a\\nb\" }\n",
+                "line 12: notify[0].headers.X-Token must be a value without line breaks",
+            ),
+            ("[[notify]]\nformat = \"json\"\n", "missing field `url`"),
+            (
+                "[[notify]]\nurl = \"https://x.test/\"\nchannel = \"#ops\"\n",
+                "unknown field `channel`, expected one of `url`, `format`, `on`, `timeout_s`, `headers`, `sites`, `stage`",
+            ),
+        ];
+        for (block, want) in cases {
+            let e = parse(&format!("{BASE}{block}")).unwrap_err().to_string();
+            assert!(e.contains(want), "{block:?}: {e}");
+            assert!(!e.contains("secret") && !e.contains("a\\nb"), "{e}");
+        }
+    }
 }

@@ -272,6 +272,8 @@ impl Engine {
             scripts::AfterSwitch {
                 reload: site.server.reload_command.as_deref(),
                 health,
+                // Like the deploy script, no hook runs for provisioning's initial deployment.
+                hooks: (!opts.initial).then_some(&site.site.hooks),
             },
             scripts::Finish {
                 prune: &names,
@@ -404,7 +406,7 @@ impl Engine {
         r: RunResult,
     ) -> Error {
         let rep: DeployReport = r.report();
-        let commit = rep.commit;
+        let commit = rep.commit.clone();
         let back_to = rep
             .switch
             .prev
@@ -412,12 +414,27 @@ impl Engine {
             .filter(|p| !p.is_empty())
             .unwrap_or("no release (nothing was live before)");
         let health_failed = rep.switch.health_failed.as_deref();
+        // The after_switch hook failed: named with its code and its last command.
+        let hook = rep.switch.hook_failed("after_switch").map(|h| {
+            let at = job
+                .last_command
+                .as_deref()
+                .map(|c| format!(" at `{c}`"))
+                .unwrap_or_default();
+            format!("the after_switch hook failed (exit code {}){at}", h.code)
+        });
         let why = match (rep.switch.switched_back, health_failed) {
             _ if rep.aborted => {
                 "not switched: another server of the fleet failed to build".to_string()
             }
             _ if rep.reverted => {
                 format!("switched back to {back_to}: another server of the fleet failed to switch")
+            }
+            (true, _) if hook.is_some() => {
+                format!("{}; switched back to {back_to}", hook.unwrap_or_default())
+            }
+            (false, _) if hook.is_some() => {
+                format!("{}; switching back failed", hook.unwrap_or_default())
             }
             (true, Some(detail)) => {
                 format!("health check failed: {detail}; switched back to {back_to}")
@@ -428,6 +445,7 @@ impl Engine {
             }
             (false, None) => format!("switch failed ({})", r.status),
         };
+        self.hook_warnings(job, &rep);
         if rep.switch.switched && !rep.switch.switched_back {
             if self.undo(job, Some(release)).await {
                 return self.record_kept(job, id, &why, commit.as_deref());
@@ -436,6 +454,22 @@ impl Engine {
             self.cleanup_after_failure(job, Some(release)).await;
         }
         self.record_failure(job, id, &why, commit.as_deref())
+    }
+
+    /// The hooks that ran after the failure (after_rollback on the switch back, on_failure) and
+    /// failed: a warning each; the deploy's own failure stands.
+    fn hook_warnings(&self, job: &mut Job<'_>, rep: &DeployReport) {
+        for h in &rep.switch.hooks_failed {
+            let when = match h.hook.as_str() {
+                "after_rollback" => "after switching back",
+                "on_failure" => "after the failure",
+                _ => continue,
+            };
+            job.notice(format!(
+                "warning: the {} hook failed (exit code {}) {when}; the deploy's outcome is unchanged",
+                h.hook, h.code
+            ));
+        }
     }
 
     fn build_failed(&self, job: &mut Job<'_>, id: i64, site: &SiteRef<'_>, r: RunResult) -> Error {
@@ -454,7 +488,13 @@ impl Engine {
             job.finish(false, format!("refused: {e}"));
             return e;
         }
-        let step = r.last_step.as_deref().unwrap_or("build");
+        let rep: DeployReport = r.report();
+        let step = rep
+            .switch
+            .failed_step
+            .as_deref()
+            .or(r.last_step.as_deref())
+            .unwrap_or("build");
         if let Some(e) = job.feed_error.take() {
             let why = format!("{step} failed: {e}");
             return self.record_failure(job, id, &why, None);
@@ -473,12 +513,13 @@ impl Engine {
         {
             format!("the deploy script failed ({}) at `{cmd}`", r.status)
         } else {
-            match r.report::<DeployReport>().why {
+            match &rep.why {
                 Some(why) => format!("{step} failed ({}): {why}", r.status),
                 None => format!("{step} failed ({})", r.status),
             }
         };
         // The build script's exit trap has already removed the half release and released the lock.
+        self.hook_warnings(job, &rep);
         self.record_failure(job, id, &why, None)
     }
 

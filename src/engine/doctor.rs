@@ -223,10 +223,10 @@ fn params(server: &ServerConfig, marker: &str) -> Params {
     let mut repos: Vec<&str> = Vec::new();
     let mut branches: Vec<&str> = Vec::new();
     for s in &server.sites {
-        if let Some(n) = &s.nginx
-            && !sockets.contains(&n.php_fpm_socket.as_str())
+        if let Some(sock) = s.nginx.as_ref().and_then(|n| n.php_fpm_socket())
+            && !sockets.contains(&sock)
         {
-            sockets.push(&n.php_fpm_socket);
+            sockets.push(sock);
         }
         // Only the server fetches a `server` source; a push or an artifact comes from this machine.
         if let Some(r) = &s.repository

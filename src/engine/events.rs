@@ -15,6 +15,8 @@ pub enum Action {
     Inspect,
     Unlock,
     Keygen,
+    /// `flipdeck env`: reading or replacing the shared .env.
+    Env,
 }
 
 impl Action {
@@ -27,6 +29,7 @@ impl Action {
             Action::Inspect => "inspect",
             Action::Unlock => "unlock",
             Action::Keygen => "keygen",
+            Action::Env => "env",
         }
     }
 }
@@ -62,6 +65,12 @@ pub enum EventKind {
     JobFinished {
         ok: bool,
         summary: String,
+    },
+    /// Keys the new release's `.env.example` has and the shared `.env` lacks (names only);
+    /// `required`: they fail the deploy (`require_env = true`), else a warning.
+    EnvMissing {
+        keys: Vec<String>,
+        required: bool,
     },
 }
 

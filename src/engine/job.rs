@@ -86,7 +86,10 @@ pub struct Job<'e> {
     marker: String,
     /// What the deploy script's shell puts before each command it traces (see `Prelude::trace`).
     trace: String,
-    /// The deploy script's command that ran last, from its trace: what a failure names.
+    /// The deploy script's (or a hook's) command that ran last, from its trace: what a failure
+    /// names. A stderr line that is the bare trace prefix (`sh -x` never prints one) forgets it:
+    /// a hook starts so. What runs after a failure traces behind `{trace}~ ` instead (see
+    /// `run_hook` in `lib.sh`): shown, never taken for what failed.
     pub last_command: Option<String>,
     /// The release name the server reserved for this deploy, once it has said.
     pub reserved: Option<String>,
@@ -421,6 +424,15 @@ impl<'e> Job<'e> {
                     if key == Key::Reserved {
                         self.reserved = Some(value.to_string());
                     }
+                    if matches!(key, Key::EnvMissing | Key::EnvRequired) {
+                        self.env_missing(value, key == Key::EnvRequired);
+                    }
+                    if key == Key::FailedStep {
+                        // The step that failed ends here, as failed; what follows is clean-up.
+                        if step.as_ref().is_some_and(|(s, _)| s == value) {
+                            self.end_step(step, false);
+                        }
+                    }
                     vars.push(key, value);
                 }
                 Marker::Ready | Marker::Gate | Marker::Need | Marker::Other => {}
@@ -428,16 +440,26 @@ impl<'e> Job<'e> {
             return;
         }
         // A traced command of the deploy script: shown as `sh -x` shows it, and remembered.
-        let l = match l.line.strip_prefix(self.trace.as_str()) {
-            Some(cmd) if l.stream == Stream::Stderr => {
-                let cmd = self.engine.redactor.apply(cmd).into_owned();
-                self.last_command = Some(cmd.clone());
-                OutputLine {
-                    stream: l.stream,
-                    line: format!("+ {cmd}"),
-                }
+        let prefix = self.trace.trim_end();
+        let l = if l.stream != Stream::Stderr || !l.line.starts_with(prefix) {
+            l
+        } else if l.line == prefix {
+            self.last_command = None;
+            return;
+        } else if let Some(cmd) = l.line.strip_prefix(self.trace.as_str()) {
+            let cmd = self.engine.redactor.apply(cmd).into_owned();
+            self.last_command = Some(cmd.clone());
+            OutputLine {
+                stream: l.stream,
+                line: format!("+ {cmd}"),
             }
-            _ => l,
+        } else if let Some(cmd) = l.line[prefix.len()..].strip_prefix("~ ") {
+            OutputLine {
+                stream: l.stream,
+                line: format!("+ {cmd}"),
+            }
+        } else {
+            l
         };
         let l = match self.engine.redactor.apply(&l.line) {
             std::borrow::Cow::Owned(line) => OutputLine {
@@ -459,6 +481,20 @@ impl<'e> Job<'e> {
             stream: l.stream,
             line: l.line,
         });
+    }
+
+    /// The release's `.env` lacks keys of its `.env.example` (`env_check` in `lib.sh`): the typed
+    /// event, and, when it is only a warning, the warning (a failure says it in its error).
+    fn env_missing(&mut self, value: &str, required: bool) {
+        let keys = super::protocol::env_keys(value);
+        if !required {
+            self.notice(format!(
+                "warning: the shared .env lacks keys that the new release's .env.example has: {} \
+                 (add them to the shared .env; `require_env = true` makes this fail the deploy)",
+                keys.join(", ")
+            ));
+        }
+        self.emit(EventKind::EnvMissing { keys, required });
     }
 
     fn end_step(&self, step: &mut Option<(String, Instant)>, ok: bool) {

@@ -3,6 +3,7 @@
 
 mod deploy;
 pub mod doctor;
+pub mod env;
 pub mod events;
 mod fleet;
 mod fpm;
@@ -30,7 +31,7 @@ pub use identity::Identity;
 pub use provision::Provisioned;
 pub use prune::{PruneItem, PruneOptions, PrunePlan, Pruned, plan_prune};
 pub use refresh::{Inspection, LiveState};
-pub use rollback::{RollbackOptions, refusal as rollback_refusal};
+pub use rollback::{RollbackOptions, RolledBack, refusal as rollback_refusal};
 pub use source::Artifact;
 pub use watch::SiteState;
 
@@ -75,6 +76,13 @@ impl Engine {
     pub fn with_redactor(mut self, redactor: crate::redact::Redactor) -> Engine {
         self.redactor = redactor;
         self
+    }
+
+    /// Tells the event consumers something about `site` outside any job (a notification that
+    /// did not arrive, say): a `Notice` under a job number of its own.
+    pub fn notice(&self, site: &str, message: String) {
+        let job = self.new_job_id();
+        self.emit(job, site, EventKind::Notice { message });
     }
 
     fn is_running_here(&self, deployment_id: i64) -> bool {

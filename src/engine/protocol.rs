@@ -237,6 +237,9 @@ keys! {
     Nginx = "nginx",
     NginxInvalid = "nginx_invalid",
     NginxReloadFailed = "nginx_reload_failed",
+    /// `nginx.sh`, for a TLS server block: how http2 was turned on (`directive`, `listen` or
+    /// `off`) and the nginx version it went by.
+    NginxHttp2 = "nginx_http2",
     /// One check of `doctor.sh`: `NAME STATUS DETAIL`.
     Check = "check",
     /// The server's clock, `SECONDS[.NANOS]` since the epoch (UTC).
@@ -250,6 +253,58 @@ keys! {
     Pinned = "pinned",
     /// A key the git host presented: `SHA256:… TYPE`.
     GitHostKey = "git_host_key",
+    /// A site's hook that failed: `NAME CODE` (see `HookFailure`).
+    HookFailed = "hook_failed",
+    /// The step that failed, when other steps (switching back, hooks) ran after it.
+    FailedStep = "failed_step",
+    /// Keys the new release's `.env.example` has and its `.env` lacks, space-separated: a
+    /// warning (`env_missing`), or a failed build under `require_env` (`env_required`).
+    EnvMissing = "env_missing",
+    EnvRequired = "env_required",
+    /// `env_read.sh`: the shared .env as `SIZE HEX` (a report value, never output).
+    EnvData = "env_data",
+    /// `env_read.sh`: the saved version asked for, as `SIZE HEX`.
+    EnvOld = "env_old",
+    /// `env_read.sh`: the site has no shared .env.
+    EnvAbsent = "env_absent",
+    EnvNotFile = "env_not_file",
+    /// What the shared .env links to, when it is a symlink.
+    EnvLink = "env_link",
+    EnvUnreadable = "env_unreadable",
+    EnvTooBig = "env_too_big",
+    EnvNoSite = "env_no_site",
+    EnvNoVersion = "env_no_version",
+    /// A saved version's record: `N<TAB>TIME<TAB>WHO<TAB>KEYS CHANGED`.
+    EnvSaved = "env_saved",
+    /// `env_write.sh`: the file changed on the server since it was read; nothing written.
+    EnvChanged = "env_changed",
+    /// `env_write.sh`: the number the replaced file was saved as.
+    EnvSavedAs = "env_saved_as",
+    EnvWritten = "env_written",
+    /// `env_status.sh` (the dashboard's read): the site has no shared .env.
+    EnvNone = "env_none",
+    /// The live release has a `.env.example` (the keys below are checked against it).
+    EnvExample = "env_example",
+    /// A key the live release's `.env.example` has and the shared .env lacks.
+    EnvLacks = "env_lacks",
+}
+
+/// A hook that failed (`hook_failed NAME CODE`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HookFailure {
+    /// `after_switch`, `after_rollback` or `on_failure`.
+    pub hook: String,
+    pub code: i32,
+}
+
+impl HookFailure {
+    fn parse(v: &str) -> HookFailure {
+        let (hook, code) = v.split_once(' ').unwrap_or((v, ""));
+        HookFailure {
+            hook: hook.to_string(),
+            code: code.trim().parse().unwrap_or(1),
+        }
+    }
 }
 
 /// The values a script reported, in order.
@@ -284,6 +339,17 @@ pub struct SwitchReport {
     pub switched: bool,
     pub switched_back: bool,
     pub health_failed: Option<String>,
+    /// The site's hooks that failed, in order.
+    pub hooks_failed: Vec<HookFailure>,
+    /// The step that failed, when more steps ran after it (see `lib.sh`'s `failed`).
+    pub failed_step: Option<String>,
+}
+
+impl SwitchReport {
+    /// How hook `name` failed, if it did.
+    pub fn hook_failed(&self, name: &str) -> Option<&HookFailure> {
+        self.hooks_failed.iter().find(|h| h.hook == name)
+    }
 }
 
 impl Report for SwitchReport {
@@ -293,6 +359,8 @@ impl Report for SwitchReport {
             Key::Switched => self.switched = true,
             Key::SwitchedBack => self.switched_back = true,
             Key::HealthFailed => self.health_failed = Some(v.into()),
+            Key::HookFailed => self.hooks_failed.push(HookFailure::parse(v)),
+            Key::FailedStep => self.failed_step = Some(v.into()),
             _ => {}
         }
     }
@@ -330,10 +398,19 @@ pub struct DeployReport {
     pub reverted: bool,
     /// Why the failing step failed, when the script could say.
     pub why: Option<String>,
+    /// Keys `.env.example` has and `.env` lacks (see `Key::EnvMissing`).
+    pub env_missing: Vec<String>,
+    /// They failed the build (`require_env`).
+    pub env_required: bool,
     pub switch: SwitchReport,
     pub prune: PruneReport,
     /// A push: what the server's cache has (see `Key::Have`).
     pub haves: Vec<String>,
+}
+
+/// The key names of an `env_missing` / `env_required` value.
+pub fn env_keys(v: &str) -> Vec<String> {
+    v.split_whitespace().map(str::to_string).collect()
 }
 
 impl Report for DeployReport {
@@ -347,6 +424,11 @@ impl Report for DeployReport {
             Key::Reverted => self.reverted = true,
             Key::Why => self.why = Some(v.into()),
             Key::Have => self.haves.push(v.into()),
+            Key::EnvMissing => self.env_missing = env_keys(v),
+            Key::EnvRequired => {
+                self.env_missing = env_keys(v);
+                self.env_required = true;
+            }
             _ => {}
         }
         self.switch.take(key, v);
@@ -403,15 +485,22 @@ impl Report for InspectReport {
 /// `inspect_server.sh`: every site of a server, each one's keys after its `site` key.
 #[derive(Debug, Clone, Default)]
 pub struct ServerReport {
-    pub sites: Vec<(String, InspectReport, u64)>,
+    /// Each site: domain, what `inspect_site` read, the release log's size, the .env's status.
+    pub sites: Vec<(String, InspectReport, u64, EnvStatus)>,
 }
 
 impl Report for ServerReport {
     fn take(&mut self, key: Key, v: &str) {
         match (key, self.sites.last_mut()) {
-            (Key::Site, _) => self.sites.push((v.into(), InspectReport::default(), 0)),
+            (Key::Site, _) => {
+                self.sites
+                    .push((v.into(), InspectReport::default(), 0, EnvStatus::default()))
+            }
             (Key::RelogSize, Some(site)) => site.2 = v.parse().unwrap_or(0),
-            (_, Some(site)) => site.1.take(key, v),
+            (_, Some(site)) => {
+                site.1.take(key, v);
+                site.3.take(key, v);
+            }
             (_, None) => {}
         }
     }
@@ -494,6 +583,71 @@ impl Report for KeygenReport {
     }
 }
 
+/// `env_read.sh` and `env_write.sh`: hex-encoded file contents and what the server said of them.
+#[derive(Debug, Clone, Default)]
+pub struct EnvReport {
+    pub data: Option<String>,
+    pub old: Option<String>,
+    pub missing: bool,
+    pub not_file: bool,
+    pub link: Option<String>,
+    pub unreadable: Option<String>,
+    pub too_big: Option<String>,
+    pub no_site: bool,
+    pub no_version: bool,
+    pub saved: Vec<String>,
+    pub holder: Option<String>,
+    pub changed: bool,
+    pub saved_as: Option<u32>,
+    pub written: bool,
+}
+
+impl Report for EnvReport {
+    fn take(&mut self, key: Key, v: &str) {
+        match key {
+            Key::EnvData => self.data = Some(v.into()),
+            Key::EnvOld => self.old = Some(v.into()),
+            Key::EnvAbsent => self.missing = true,
+            Key::EnvNotFile => self.not_file = true,
+            Key::EnvLink => self.link = Some(v.into()),
+            Key::EnvUnreadable => self.unreadable = Some(v.into()),
+            Key::EnvTooBig => self.too_big = Some(v.into()),
+            Key::EnvNoSite => self.no_site = true,
+            Key::EnvNoVersion => self.no_version = true,
+            Key::EnvSaved => self.saved.push(v.into()),
+            Key::Holder => self.holder = Some(v.into()),
+            Key::EnvChanged => self.changed = true,
+            Key::EnvSavedAs => self.saved_as = v.parse().ok(),
+            Key::EnvWritten => self.written = true,
+            _ => {}
+        }
+    }
+}
+
+/// The dashboard's look at a site's .env (`env_status.sh`): key names only.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct EnvStatus {
+    /// No shared .env at all.
+    pub none: bool,
+    pub unreadable: bool,
+    /// The live release has a `.env.example`.
+    pub example: bool,
+    /// Its keys that the shared .env lacks.
+    pub lacks: Vec<String>,
+}
+
+impl Report for EnvStatus {
+    fn take(&mut self, key: Key, v: &str) {
+        match key {
+            Key::EnvNone => self.none = true,
+            Key::EnvUnreadable => self.unreadable = true,
+            Key::EnvExample => self.example = true,
+            Key::EnvLacks => self.lacks.push(v.into()),
+            _ => {}
+        }
+    }
+}
+
 /// `provision.sh` (with `fpm.sh`).
 #[derive(Debug, Clone, Default)]
 pub struct ProvisionReport {
@@ -526,6 +680,8 @@ pub struct NginxReport {
     pub nginx: Option<String>,
     pub invalid: bool,
     pub reload_failed: bool,
+    /// `MODE VERSION`, with TLS.
+    pub http2: Option<String>,
 }
 
 impl Report for NginxReport {
@@ -534,6 +690,7 @@ impl Report for NginxReport {
             Key::Nginx => self.nginx = Some(v.into()),
             Key::NginxInvalid => self.invalid = true,
             Key::NginxReloadFailed => self.reload_failed = true,
+            Key::NginxHttp2 => self.http2 = Some(v.into()),
             _ => {}
         }
     }

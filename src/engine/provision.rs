@@ -72,7 +72,10 @@ impl Engine {
                 conf,
                 rep.fpm_timeout.as_deref(),
                 rep.fpm_unreadable,
-                site.site.nginx.is_some(),
+                site.site
+                    .nginx
+                    .as_ref()
+                    .is_some_and(|n| n.php_fpm_socket().is_some() && n.template.is_none()),
             )
         {
             job.notice(w);

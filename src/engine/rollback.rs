@@ -27,6 +27,8 @@ pub struct RolledBack {
     pub from: Option<i64>,
     pub to: i64,
     pub release: String,
+    /// What failed after the switch while the rollback was kept (its health check).
+    pub warning: Option<String>,
 }
 
 /// Why a deployment cannot be rolled back to, in the spec's terms; `None` if it can.
@@ -184,6 +186,7 @@ impl Engine {
             scripts::AfterSwitch {
                 reload: site.server.reload_command.as_deref(),
                 health: site.site.health_check.as_ref(),
+                hooks: Some(&site.site.hooks),
             },
             (
                 &crate::release_log::prefix(
@@ -230,10 +233,23 @@ impl Engine {
             );
             // A rollback is usually the way out of trouble: its health check is reported, never
             // undone automatically.
-            if let Some(detail) = rep.switch.health_failed {
+            if let Some(h) = rep.switch.hook_failed("after_rollback") {
+                let at = job
+                    .last_command
+                    .as_deref()
+                    .map(|c| format!(" at `{c}`"))
+                    .unwrap_or_default();
                 summary.push_str(&format!(
-                    "; warning: health check failed: {detail} (the rollback is kept)"
+                    "; warning: the after_rollback hook failed (exit code {}){at} (the rollback is kept)",
+                    h.code
                 ));
+            }
+            let warning = rep
+                .switch
+                .health_failed
+                .map(|detail| format!("health check failed: {detail}"));
+            if let Some(w) = &warning {
+                summary.push_str(&format!("; warning: {w} (the rollback is kept)"));
             }
             job.emit(EventKind::Notice {
                 message: summary.clone(),
@@ -243,6 +259,7 @@ impl Engine {
                 from,
                 to: chosen.id,
                 release,
+                warning,
             });
         }
         if r.status == crate::transport::ExitStatus::Code(LOCK_HELD) {

@@ -7,7 +7,7 @@
 
 use super::layout::Layout;
 use super::protocol::{DEPLOY_KEY, GIT_KNOWN_HOSTS, JOB_ENV, LockOwner, Params};
-use crate::config::{HealthCheck, SiteConfig};
+use crate::config::{HealthCheck, Hooks, SiteConfig};
 use crate::shell::quote;
 
 pub const LIB: &str = include_str!("../../assets/remote/lib.sh");
@@ -28,6 +28,9 @@ pub const NGINX: &str = include_str!("../../assets/remote/nginx.sh");
 pub const READ_LOG: &str = include_str!("../../assets/remote/read_log.sh");
 pub const DOCTOR: &str = include_str!("../../assets/remote/doctor.sh");
 pub const KEYGEN: &str = include_str!("../../assets/remote/keygen.sh");
+pub const ENV_READ: &str = include_str!("../../assets/remote/env_read.sh");
+pub const ENV_WRITE: &str = include_str!("../../assets/remote/env_write.sh");
+pub const ENV_STATUS: &str = include_str!("../../assets/remote/env_status.sh");
 
 /// Every file of `assets/remote`, by name (for the tests that read them).
 pub const FILES: &[(&str, &str)] = &[
@@ -49,6 +52,9 @@ pub const FILES: &[(&str, &str)] = &[
     ("read_log.sh", READ_LOG),
     ("doctor.sh", DOCTOR),
     ("keygen.sh", KEYGEN),
+    ("env_read.sh", ENV_READ),
+    ("env_write.sh", ENV_WRITE),
+    ("env_status.sh", ENV_STATUS),
 ];
 
 /// What every script is told first.
@@ -148,21 +154,27 @@ pub enum Source<'a> {
     Placeholder,
 }
 
-/// What runs right after the switch: the reload, then the health check (either failing switches
-/// back).
+/// What runs right after the switch: the reload, the site's hooks, then the health check (a
+/// failure of the reload, of after_switch or of the check switches a deploy back).
 #[derive(Clone, Copy, Default)]
 pub struct AfterSwitch<'a> {
     pub reload: Option<&'a str>,
     pub health: Option<&'a HealthCheck>,
+    /// None: no hook runs (provisioning's initial deployment).
+    pub hooks: Option<&'a Hooks>,
 }
 
 impl AfterSwitch<'_> {
     fn params(&self, p: Params, domain: &str) -> Params {
-        super::health::params(
-            p.set("reload_cmd", self.reload.unwrap_or("")),
-            self.health,
-            domain,
-        )
+        let hook = |h: fn(&Hooks) -> &Option<String>| {
+            self.hooks.and_then(|x| h(x).as_deref()).unwrap_or("")
+        };
+        let p = p
+            .set("reload_cmd", self.reload.unwrap_or(""))
+            .set("hook_after_switch", hook(|h| &h.after_switch))
+            .set("hook_after_rollback", hook(|h| &h.after_rollback))
+            .set("hook_on_failure", hook(|h| &h.on_failure));
+        super::health::params(p, self.health, domain)
     }
 }
 
@@ -240,6 +252,7 @@ pub fn deploy(
         .set("art_z", art_z)
         .flag("run_script", run_script)
         .set("deploy_script", &site.deployment_script)
+        .flag("require_env", site.require_env)
         .set("trace", prelude.trace)
         .export("GIT_SSH_COMMAND", &git_ssh_command(prelude.layout))
         .export("GIT_SSH_VARIANT", "ssh");
@@ -355,6 +368,7 @@ pub fn rollback(
     let p = Params::new()
         .set("rel_name", release)
         .set("release_link", link)
+        .set("trace", prelude.trace)
         .set("relog_prefix", relog.0)
         .set("relog_commit", relog.1);
     let p = after.params(p, &prelude.layout.domain);
@@ -386,18 +400,58 @@ pub fn inspect(prelude: &Prelude<'_>) -> String {
 }
 
 /// Read-only look at every site of a server in one exec (`inspect_server.sh`): for each of
-/// `sites` (domain, the release log's size at the last read), what `inspect` reads, the release
-/// log from that offset on.
-pub fn inspect_server(prelude: &Prelude<'_>, sites: &[(String, u64)]) -> String {
-    let domains: Vec<&str> = sites.iter().map(|(d, _)| d.as_str()).collect();
-    let offsets: Vec<String> = sites.iter().map(|(_, o)| o.to_string()).collect();
+/// `sites` (domain, the release log's size at the last read, whether it shares `.env`), what
+/// `inspect` reads, the release log from that offset on, and the .env's status
+/// (`env_status.sh`: key names only).
+pub fn inspect_server(prelude: &Prelude<'_>, sites: &[(String, u64, bool)]) -> String {
+    let domains: Vec<&str> = sites.iter().map(|(d, _, _)| d.as_str()).collect();
+    let offsets: Vec<String> = sites.iter().map(|(_, o, _)| o.to_string()).collect();
+    let envs: Vec<&str> = sites
+        .iter()
+        .map(|(_, _, e)| if *e { "1" } else { "" })
+        .collect();
     prelude.script(
         Params::new()
             .set("relog_tail", &crate::release_log::TAIL.to_string())
             .list("domains", &domains)
-            .list("offsets", &offsets),
-        &[INSPECT_SERVER],
+            .list("offsets", &offsets)
+            .list("envs", &envs),
+        &[ENV_STATUS, INSPECT_SERVER],
     )
+}
+
+/// Reads the shared .env (`env_read.sh`), hex-encoded into a report value: never output. With
+/// `version`, that saved version too; with `list`, the saved versions' records.
+pub fn env_read(prelude: &Prelude<'_>, version: Option<u32>, list: bool, max: usize) -> String {
+    let version = version.map(|v| v.to_string()).unwrap_or_default();
+    let p = Params::new()
+        .set("env_version", &version)
+        .flag("env_list", list)
+        .set("env_max", &max.to_string());
+    prelude.script(p, &[ENV_READ])
+}
+
+/// What `env_write.sh` is told besides the two files it reads from stdin.
+pub struct EnvWrite<'a> {
+    /// Whether there was a file when it was read (else none may have appeared since).
+    pub existed: bool,
+    pub old_len: usize,
+    pub new_len: usize,
+    pub keep: u32,
+    /// The saved version's record: the keys changed, never a value.
+    pub change: &'a str,
+}
+
+/// Replaces the shared .env under the lock (`env_write.sh`), saving the replaced one.
+pub fn env_write(prelude: &Prelude<'_>, w: &EnvWrite<'_>) -> String {
+    let p = Params::new()
+        .set("env_expect", if w.existed { "file" } else { "missing" })
+        .set("env_old_len", &w.old_len.to_string())
+        .set("env_new_len", &w.new_len.to_string())
+        .set("env_keep", &w.keep.to_string())
+        .set("env_who", prelude.who)
+        .set("env_change", w.change);
+    prelude.script(p, &[ENV_WRITE])
 }
 
 /// Crash recovery for a deployment whose flipdeck died (`recover.sh`): what its job (`token`, when

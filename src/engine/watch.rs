@@ -7,7 +7,7 @@ use super::Engine;
 use super::events::Action;
 use super::job::{Job, RunError};
 use super::layout::Layout;
-use super::protocol::{InspectReport, ServerReport};
+use super::protocol::{EnvStatus, InspectReport, ServerReport};
 use super::refresh::LiveState;
 use super::scripts;
 use crate::config::ServerConfig;
@@ -25,6 +25,9 @@ pub struct SiteState {
     pub relog: Vec<String>,
     /// The release log's size now: the offset for the next read.
     pub relog_size: u64,
+    /// The shared .env: missing, or the keys the live release's `.env.example` has and it lacks
+    /// (names only). `None` for a site that does not share `.env`.
+    pub env: Option<EnvStatus>,
 }
 
 impl Engine {
@@ -36,15 +39,15 @@ impl Engine {
         connector: &dyn Connector,
         offsets: &std::collections::HashMap<String, u64>,
     ) -> Result<Vec<SiteState>> {
-        let sites: Vec<(String, u64)> = server
+        let sites: Vec<(String, u64, bool)> = server
             .sites
             .iter()
             .map(|s| {
                 let at = offsets.get(&s.domain).copied().unwrap_or(0);
-                (s.domain.clone(), at)
+                (s.domain.clone(), at, super::env::shares_env(s))
             })
             .collect();
-        let Some((first, _)) = sites.first() else {
+        let Some((first, _, _)) = sites.first() else {
             return Ok(vec![]);
         };
         let target = connector.connect().await?;
@@ -69,12 +72,23 @@ impl Engine {
         Ok(report
             .sites
             .into_iter()
-            .map(|(domain, i, relog_size)| site_state(domain, i, relog_size))
+            .map(|(domain, i, relog_size, env)| {
+                let shares = server
+                    .sites
+                    .iter()
+                    .any(|s| s.domain == domain && super::env::shares_env(s));
+                site_state(domain, i, relog_size, shares.then_some(env))
+            })
             .collect())
     }
 }
 
-fn site_state(domain: String, i: InspectReport, relog_size: u64) -> SiteState {
+fn site_state(
+    domain: String,
+    i: InspectReport,
+    relog_size: u64,
+    env: Option<EnvStatus>,
+) -> SiteState {
     let InspectReport {
         live,
         live_not_link,
@@ -95,5 +109,6 @@ fn site_state(domain: String, i: InspectReport, relog_size: u64) -> SiteState {
         lock,
         relog,
         relog_size,
+        env,
     }
 }

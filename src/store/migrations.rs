@@ -71,7 +71,25 @@ const MIGRATIONS: &[&str] = &[
     r#"
     ALTER TABLE server_deployments ADD COLUMN job TEXT;
     "#,
-    // 6 (sources): where a deployment's code came from (server, push, artifact; NULL: before
+    // 6 (notify): each webhook notification sent after a deploy or rollback, and how it went.
+    // `target` names the `[[notify]]` block with its URL cut after the host (webhook URLs carry
+    // their token); `deployment_id` is the deploy's, or the rollback's target (NULL when none).
+    r#"
+    CREATE TABLE notifications (
+        id             INTEGER PRIMARY KEY,
+        server_site_id INTEGER REFERENCES server_sites(id),
+        deployment_id  INTEGER REFERENCES server_deployments(id),
+        action         TEXT NOT NULL,
+        event          TEXT NOT NULL,
+        target         TEXT NOT NULL,
+        status         TEXT NOT NULL CHECK (status IN ('sent', 'failed')),
+        attempts       INTEGER NOT NULL,
+        error          TEXT,
+        created_at     TEXT NOT NULL
+    );
+    CREATE INDEX notifications_by_deployment ON notifications (deployment_id, id);
+    "#,
+    // 7 (sources): where a deployment's code came from (server, push, artifact; NULL: before
     // sources, or a placeholder), the ref it was asked for (`deploy --ref`), and an artifact's
     // SHA-256 (its commit is commit_sha).
     r#"

@@ -4,11 +4,13 @@
 
 mod migrations;
 mod model;
+mod notifications;
 mod query;
 mod record;
 mod sites;
 
 pub use model::{Deployment, DeploymentJson, Origin, SiteRow, Status, ts};
+pub use notifications::Notification;
 
 use crate::error::{Error, Result};
 use rusqlite::Connection;

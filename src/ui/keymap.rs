@@ -101,6 +101,8 @@ pub enum Action {
     Copy,
     /// Capture the mouse, or give it back to the terminal (to select text).
     ToggleMouse,
+    /// Edit the selected site's shared .env (`flipdeck env edit`, the dashboard suspended).
+    EditEnv,
     // Dialogs and the help popup.
     /// Press the dialog's confirming button.
     Confirm,
@@ -281,6 +283,14 @@ pub const BINDINGS: &[Binding] = &[
         help: Some("prune old releases (preview first)"),
         layers: &[TREE, TABLE],
         bar: Some("p prune"),
+    },
+    Binding {
+        keys: "e",
+        codes: &[(KeyCode::Char('e'), NONE)],
+        action: Action::EditEnv,
+        help: Some("edit the site's shared .env in $EDITOR (the dashboard steps aside)"),
+        layers: &[TREE, TABLE],
+        bar: None,
     },
     Binding {
         keys: "R",

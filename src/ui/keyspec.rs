@@ -24,6 +24,7 @@ pub const ACTIONS: &[(&str, Action)] = &[
     ("rollback", Action::Rollback),
     ("prune", Action::Prune),
     ("refresh", Action::Refresh),
+    ("edit_env", Action::EditEnv),
     ("follow", Action::ToggleFollow),
     ("end", Action::End),
     ("top", Action::Home),

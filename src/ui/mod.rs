@@ -62,6 +62,7 @@ pub fn site_views(config: &Config) -> Vec<SiteView> {
             table_sel: 0,
             stage: s.server.stage.clone(),
             protected: s.protected(),
+            env: None,
         })
         .collect()
 }
@@ -73,6 +74,8 @@ pub struct Options {
     pub header: Option<String>,
     /// `--ascii`: ASCII borders and symbols whatever the locale.
     pub ascii: bool,
+    /// The history database's path, for the commands the dashboard steps aside for (`e`).
+    pub db: Option<std::path::PathBuf>,
 }
 
 /// Runs the dashboard until the user quits.
@@ -94,6 +97,7 @@ pub async fn run(config: Config, store: Arc<Store>, options: Options) -> Result<
     app.header = options.header;
     app.keymap = Arc::new(keymap);
     let refresh = config.refresh;
+    let config_path = config.path.clone();
     let worker = worker::Worker::new(Arc::new(config), engine, ld_tx, pool);
     let io = |e: std::io::Error| Error::failed(format!("terminal error: {e}"));
 
@@ -162,11 +166,53 @@ pub async fn run(config: Config, store: Arc<Store>, options: Options) -> Result<
             match fx {
                 app::Effect::Copy(text) => terminal::copy(&text).map_err(io)?,
                 app::Effect::MouseCapture(on) => terminal::mouse(on).map_err(io)?,
+                app::Effect::EditEnv(site) => {
+                    // The input stream's reader would take the editor's keys: it goes, and a
+                    // new one reads once the dashboard is back.
+                    drop(input);
+                    let outcome =
+                        step_aside(&config_path, options.db.as_deref(), &site, app.mouse).await;
+                    input = EventStream::new();
+                    terminal::redraw_all(&mut term).map_err(io)?;
+                    app.dirty = true;
+                    match outcome {
+                        Ok(()) => worker.run(app::Effect::Refresh { site, quiet: true }),
+                        Err(e) => app.toast(e, true),
+                    }
+                }
                 fx => worker.run(fx),
             }
         }
     }
     Ok(())
+}
+
+/// Leaves the screen to `flipdeck env edit SITE` (this binary, same config and history), on the
+/// terminal as the CLI has it, waits for Enter so its last lines can be read, and takes the
+/// screen back. Jobs keep running meanwhile; their events wait in the queue.
+async fn step_aside(
+    config: &std::path::Path,
+    db: Option<&std::path::Path>,
+    site: &str,
+    mouse: bool,
+) -> std::result::Result<(), String> {
+    terminal::restore();
+    let exe = std::env::current_exe().map_err(|e| format!("cannot find flipdeck itself: {e}"))?;
+    let mut c = tokio::process::Command::new("sh");
+    // The command's own lines (the diff, the outcome) stay on screen until Enter.
+    c.arg("-c")
+        .arg("\"$0\" \"$@\"; printf '\\n[press Enter to return to the dashboard] '; read -r _")
+        .arg(&exe)
+        .arg("--config")
+        .arg(config);
+    if let Some(db) = db {
+        c.arg("--db").arg(db);
+    }
+    c.args(["env", "edit", site]);
+    let status = c.status().await;
+    let back = terminal::resume(mouse).map_err(|e| format!("terminal error: {e}"));
+    status.map_err(|e| format!("cannot run flipdeck env edit: {e}"))?;
+    back
 }
 
 /// A signal asks to go: cancel jobs cleanly, then leave when they are done.

@@ -44,6 +44,30 @@ impl Drop for TerminalGuard {
     }
 }
 
+/// Takes the terminal back after `restore` (a command ran on it): raw mode, the alternate
+/// screen, and the mouse if it was captured.
+pub fn resume(mouse: bool) -> std::io::Result<()> {
+    enable_raw_mode()?;
+    execute!(stdout(), EnterAlternateScreen)?;
+    if mouse {
+        execute!(stdout(), EnableMouseCapture)?;
+    }
+    Ok(())
+}
+
+/// After the screen was someone else's: clears it and makes the next frame draw every cell
+/// (without `Terminal::clear`, which asks the terminal for the cursor position).
+pub fn redraw_all(term: &mut Term) -> std::io::Result<()> {
+    execute!(
+        stdout(),
+        crossterm::terminal::Clear(crossterm::terminal::ClearType::All)
+    )?;
+    term.current_buffer_mut().reset();
+    term.flush()?;
+    term.swap_buffers();
+    Ok(())
+}
+
 /// Puts `text` on the terminal's clipboard with OSC 52, which terminals (and tmux with
 /// `set-clipboard on`) honour over SSH too. Control characters are left out.
 pub fn copy(text: &str) -> std::io::Result<()> {

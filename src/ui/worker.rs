@@ -4,6 +4,7 @@
 use super::app::{Effect, Loaded};
 use crate::config::Config;
 use crate::engine::{self, DeployOptions, Engine, PruneOptions, RollbackOptions, SiteState};
+use crate::notify::{Act, Outcome};
 use crate::transport::pool::Pool;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -129,7 +130,8 @@ impl Worker {
             .insert(site.clone(), token.clone());
         let r = async {
             let (s, c) = self.resolve(&site)?;
-            let d = self
+            let started = chrono::Utc::now();
+            let r = self
                 .engine
                 .deploy(
                     &s,
@@ -140,7 +142,9 @@ impl Worker {
                     },
                     token,
                 )
-                .await?;
+                .await;
+            self.notify(Outcome::deploy(&self.engine.store, &s, started, &r));
+            let d = r?;
             Ok(format!(
                 "deployed {} release {} (#{})",
                 s.key(),
@@ -170,6 +174,7 @@ impl Worker {
                 .unwrap_or_else(|p| p.into_inner())
                 .insert(k.clone(), token.clone());
         }
+        let started = chrono::Utc::now();
         let r = self
             .engine
             .deploy_fleet(
@@ -182,6 +187,16 @@ impl Worker {
                 token,
             )
             .await;
+        let store = &self.engine.store;
+        self.notify(match &r {
+            Ok(each) => each
+                .iter()
+                .filter_map(|(key, r)| {
+                    Outcome::deploy(store, &self.config.find_site(key).ok()?, started, r)
+                })
+                .collect(),
+            Err(e) => Outcome::failed_everywhere(Act::Deploy, store, &sites, started, e),
+        });
         for k in &keys {
             self.cancels
                 .lock()
@@ -253,6 +268,7 @@ impl Worker {
             Effect::Rollback { site, to } => {
                 let r = async {
                     let (s, c) = self.resolve(&site)?;
+                    let started = chrono::Utc::now();
                     let r = self
                         .engine
                         .rollback(
@@ -263,7 +279,9 @@ impl Worker {
                                 to_release: None,
                             },
                         )
-                        .await?;
+                        .await;
+                    self.notify(Outcome::rollback(&self.engine.store, &s, started, &r));
+                    let r = r?;
                     Ok(format!(
                         "rolled back {} to #{} ({})",
                         s.key(),
@@ -304,8 +322,23 @@ impl Worker {
                 });
             }
             // The event loop's own (the terminal's clipboard and mouse).
-            Effect::CancelAll | Effect::Copy(_) | Effect::MouseCapture(_) => {}
+            Effect::CancelAll | Effect::Copy(_) | Effect::MouseCapture(_) | Effect::EditEnv(_) => {}
         }
+    }
+
+    /// The `[[notify]]` webhooks about what ended, in a task of their own: the job's end shows
+    /// at once, and a notification that did not arrive is a toast when its time is up.
+    fn notify(&self, outcomes: impl IntoIterator<Item = Outcome>) {
+        let outcomes: Vec<Outcome> = outcomes.into_iter().collect();
+        if outcomes.is_empty() || self.config.notify.is_empty() {
+            return;
+        }
+        let w = self.clone();
+        tokio::spawn(async move {
+            for warning in crate::notify::send_all(&w.config, &w.engine.store, &outcomes).await {
+                w.send(Loaded::Notified(warning));
+            }
+        });
     }
 
     fn done(&self, site: String, r: crate::error::Result<String>) {

@@ -40,6 +40,7 @@ pub(crate) fn dep(id: i64, status: Status, active: bool, mins_ago: i64, path: bo
 
 pub(crate) fn site(server: &str, domain: &str, deployments: Vec<Deployment>) -> SiteView {
     SiteView {
+        env: None,
         key: format!("{server}/{domain}"),
         server: server.into(),
         domain: domain.into(),

@@ -29,6 +29,7 @@ fn state(lock: Option<&str>) -> SiteState {
         lock: lock.map(str::to_string),
         relog: vec![],
         relog_size: 0,
+        env: None,
     }
 }
 

@@ -321,6 +321,16 @@ fn json_events_for_every_job_command() {
     assert!(stderr.contains("was not locked"), "{stderr}");
     seen.extend(k);
 
+    // A release whose .env.example names a key the shared .env lacks.
+    h.commit(".env.example", "NEEDED_KEY=\n");
+    let (k, values, _) = json_run(&h, &["deploy", DOMAIN, "--json"], 0);
+    let e = values.iter().find(|v| v["event"] == "env_missing");
+    assert_eq!(
+        e.map(|e| e["keys"].clone()),
+        Some(serde_json::json!(["NEEDED_KEY"]))
+    );
+    seen.extend(k);
+
     // A failure: its result carries the exit code and the error.
     let (_, values, _) = json_run(&h, &["deploy", "nope.example", "--json"], 2);
     assert!(

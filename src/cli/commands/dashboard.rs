@@ -30,6 +30,7 @@ pub async fn run(
         crate::ui::Options {
             header: None,
             ascii,
+            db: Some(db_path.to_path_buf()),
         },
     )
     .await

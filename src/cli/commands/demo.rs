@@ -15,7 +15,16 @@ pub async fn run(dir: Option<PathBuf>, keep: bool, ascii: bool) -> Result<()> {
         let config = Config::load(&demo.config_path)?;
         let store = Arc::new(Store::open(&demo.db_path)?);
         let header = Some(demo.header(keep));
-        crate::ui::run(config, store, crate::ui::Options { header, ascii }).await
+        crate::ui::run(
+            config,
+            store,
+            crate::ui::Options {
+                header,
+                ascii,
+                db: Some(demo.db_path.clone()),
+            },
+        )
+        .await
     }
     .await;
     if keep {

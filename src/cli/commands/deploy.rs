@@ -6,6 +6,7 @@ use crate::cli::each_site::{fleet_err, report_each};
 use crate::cli::printer::say;
 use crate::engine::{Artifact, DeployOptions};
 use crate::error::{Error, Result};
+use crate::notify::{Act, Outcome};
 use std::path::PathBuf;
 use tokio_util::sync::CancellationToken;
 
@@ -41,17 +42,38 @@ pub async fn run(ctx: &Ctx, site: &str, what: What, yes: bool) -> Result<()> {
         git_ref: what.git_ref,
         artifact,
     };
+    let started = chrono::Utc::now();
+    let store = &ctx.engine.store;
     let r = if sites.len() == 1 {
         let site = sites.remove(0);
-        ctx.engine
+        let r = ctx
+            .engine
             .deploy(&site, ctx.connector(&site)?.as_ref(), opts, cancel)
-            .await
-            .map(|_| ())
+            .await;
+        ctx.notify(
+            Outcome::deploy(store, &site, started, &r)
+                .into_iter()
+                .collect(),
+        )
+        .await;
+        r.map(|_| ())
     } else {
         let results = ctx
             .engine
             .deploy_fleet(&sites, ctx.config.parallel, opts, cancel)
-            .await?;
+            .await;
+        ctx.notify(match &results {
+            Ok(each) => each
+                .iter()
+                .filter_map(|(key, r)| {
+                    let site = ctx.config.find_site(key).ok()?;
+                    Outcome::deploy(store, &site, started, r)
+                })
+                .collect(),
+            Err(e) => Outcome::failed_everywhere(Act::Deploy, store, &sites, started, e),
+        })
+        .await;
+        let results = results?;
         let servers = results.len();
         report_each(
             results,

@@ -5,6 +5,8 @@ pub mod dashboard;
 pub mod demo;
 pub mod deploy;
 pub mod doctor;
+pub mod env;
+mod env_editor;
 pub mod init;
 pub mod keygen;
 pub mod list;

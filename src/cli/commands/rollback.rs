@@ -6,15 +6,30 @@ use crate::cli::each_site::{fleet_err, report_each};
 use crate::cli::printer::say;
 use crate::engine::RollbackOptions;
 use crate::error::Result;
+use crate::notify::{Act, Outcome};
 
 pub async fn run(ctx: &Ctx, site: &str, to: Option<&str>, yes: bool) -> Result<()> {
     let mut sites = ctx.config.find_sites(site)?;
     crate::cli::confirm::protected(&sites, "roll back", yes)?;
+    let started = chrono::Utc::now();
+    let store = &ctx.engine.store;
     if sites.len() > 1 {
         let results = ctx
             .engine
             .rollback_fleet(&sites, ctx.config.parallel, to)
-            .await?;
+            .await;
+        ctx.notify(match &results {
+            Ok(each) => each
+                .iter()
+                .filter_map(|(key, r)| {
+                    let site = ctx.config.find_site(key).ok()?;
+                    Outcome::rollback(store, &site, started, r)
+                })
+                .collect(),
+            Err(e) => Outcome::failed_everywhere(Act::Rollback, store, &sites, started, e),
+        })
+        .await;
+        let results = results?;
         return report_each(
             results,
             |key, r| say!("OK  {key}: rolled back to #{} ({})", r.to, r.release),
@@ -25,10 +40,17 @@ pub async fn run(ctx: &Ctx, site: &str, to: Option<&str>, yes: bool) -> Result<(
         );
     }
     let site = sites.remove(0);
-    ctx.engine
+    let r = ctx
+        .engine
         .rollback(&site, ctx.connector(&site)?.as_ref(), options(to))
-        .await
-        .map(|_| ())
+        .await;
+    ctx.notify(
+        Outcome::rollback(store, &site, started, &r)
+            .into_iter()
+            .collect(),
+    )
+    .await;
+    r.map(|_| ())
 }
 
 /// `--to` is a deployment ID when it is a number, else a release name.

@@ -45,9 +45,11 @@ impl App {
             EventKind::Notice { message } => {
                 Some((LineKind::Notice, format!("flipdeck: {message}")))
             }
+            // A warning's notice is in the log already; a failure says it in its summary.
             EventKind::StepFinished { .. }
             | EventKind::JobStarted { .. }
-            | EventKind::JobFinished { .. } => None,
+            | EventKind::JobFinished { .. }
+            | EventKind::EnvMissing { .. } => None,
         };
         if let (Some((kind, text)), Some(id)) = (line, self.job_deployment.get(&ev.job)) {
             if let Some(buf) = self.logs.get_mut(id) {

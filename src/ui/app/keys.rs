@@ -175,6 +175,15 @@ impl App {
             Action::Rollback => return self.ask_rollback(),
             Action::Prune => return self.ask_prune(),
             Action::Refresh => return self.refresh(),
+            Action::EditEnv => match self.site() {
+                // Its lock would refuse the write, after the editing.
+                Some(s) if s.running.is_some() => {
+                    let msg = format!("a job runs on {}: edit its .env when it is done", s.key);
+                    self.toast(msg, true);
+                }
+                Some(s) => return vec![Effect::EditEnv(s.key.clone())],
+                None => {}
+            },
             // The dialogs' and the filter's actions are not bound in the panes.
             Action::Confirm
             | Action::Cancel

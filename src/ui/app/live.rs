@@ -102,10 +102,15 @@ impl App {
     /// dashboard runs a job on learns from the job itself.
     pub(super) fn on_watched(&mut self, sites: Vec<(String, SiteState, bool)>) -> Vec<Effect> {
         let mut fx = Vec::new();
+        let mut env_changed = false;
         for (key, state, changed) in sites {
             let Some(s) = self.site_mut(&key) else {
                 continue;
             };
+            if s.env != state.env {
+                s.env = state.env.clone();
+                env_changed = true;
+            }
             if s.running.is_some() {
                 continue;
             }
@@ -122,6 +127,7 @@ impl App {
                 });
             }
         }
+        self.dirty |= env_changed;
         // A dialog open on a site that just changed is redrawn with what now holds.
         if matches!(
             self.modal,

@@ -111,6 +111,12 @@ impl App {
             }
             Loaded::Health { server, health } => return self.on_health(server, health),
             Loaded::Watched { sites } => return self.on_watched(sites),
+            Loaded::Notified(w) => {
+                if let Some(buf) = w.deployment_id.and_then(|id| self.logs.get_mut(&id)) {
+                    buf.push(LineKind::Notice, format!("flipdeck: {}", w.message));
+                }
+                self.toast(format!("{}: {}", w.site, w.message), true);
+            }
             Loaded::JobDone { site, ok, message } => {
                 if let Some(s) = self.site_mut(&site) {
                     s.running = None;

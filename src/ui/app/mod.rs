@@ -61,6 +61,8 @@ pub enum Effect {
     Copy(String),
     /// Capture the mouse (the wheel scrolls) or leave it to the terminal (text can be selected).
     MouseCapture(bool),
+    /// Step aside for `flipdeck env edit SITE` on the terminal, then come back.
+    EditEnv(String),
 }
 
 /// Results of background work.
@@ -98,6 +100,8 @@ pub enum Loaded {
     Watched {
         sites: Vec<(String, engine::SiteState, bool)>,
     },
+    /// A `[[notify]]` webhook did not get a job's outcome.
+    Notified(crate::notify::Warning),
 }
 
 #[derive(Debug, Clone)]
@@ -119,6 +123,9 @@ pub struct SiteView {
     pub stage: Option<String>,
     /// `protected`: a deploy or rollback is confirmed by typing the domain.
     pub protected: bool,
+    /// The shared .env as the last server read saw it (key names only); `None` until read, or
+    /// when the site does not share `.env`.
+    pub env: Option<crate::engine::protocol::EnvStatus>,
 }
 
 impl SiteView {

@@ -48,6 +48,10 @@ pub(super) fn draw(f: &mut Frame<'_>, app: &App, theme: &Theme, area: Rect) {
             theme.error(),
         )));
     }
+    if let Some(env) = &site.env {
+        let (text, style) = env_line(env, theme);
+        block = block.title_bottom(Line::from(Span::styled(text, style)).right_aligned());
+    }
     if visible.is_empty() {
         let msg = match unreachable {
             _ if !site.loaded => "loading…".to_string(),
@@ -180,5 +184,40 @@ fn rollback_cell(d: &Deployment) -> &'static str {
         "pruned"
     } else {
         "no"
+    }
+}
+
+/// The site's shared .env as the last read saw it: missing, or the keys the live release's
+/// `.env.example` has and it lacks (names only: the dashboard never holds a value).
+fn env_line(
+    env: &crate::engine::protocol::EnvStatus,
+    theme: &Theme,
+) -> (String, ratatui::style::Style) {
+    if env.none {
+        return (" no shared .env (e edits) ".into(), theme.warn());
+    }
+    if env.unreadable {
+        return (" .env unreadable ".into(), theme.error());
+    }
+    if !env.lacks.is_empty() {
+        const SHOWN: usize = 3;
+        let mut keys: Vec<String> = env
+            .lacks
+            .iter()
+            .take(SHOWN)
+            .map(|k| crate::visible::visible(k, false).into_owned())
+            .collect();
+        if env.lacks.len() > SHOWN {
+            keys.push(format!("+{}", env.lacks.len() - SHOWN));
+        }
+        return (
+            format!(" .env lacks {} (e edits) ", keys.join(", ")),
+            theme.warn(),
+        );
+    }
+    if env.example {
+        (" .env has every .env.example key ".into(), theme.dim())
+    } else {
+        (" .env ".into(), theme.dim())
     }
 }

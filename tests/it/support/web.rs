@@ -196,17 +196,26 @@ impl WebStack {
         )
     }
 
-    /// Server and site keys (for `Harness::write_config`) that make flipdeck manage this nginx.
+    /// Server and site keys (for `Harness::write_config`) that make flipdeck manage this nginx
+    /// for a PHP site.
     pub fn config(&self, port: u16) -> String {
+        format!(
+            "{}php_fpm_socket = \"{}\"\n",
+            self.nginx_config(port),
+            self.fpm_socket.display()
+        )
+    }
+
+    /// The same without the PHP-FPM socket, for the other kinds of site.
+    pub fn nginx_config(&self, port: u16) -> String {
         format!(
             "server:nginx_sites_dir = \"{sites}\"\nserver:nginx_test_command = \"{test}\"\n\
              server:nginx_reload_command = \"echo reload >> {reloads} && {reload}\"\n\
-             nginx = true\nlisten = \"127.0.0.1:{port}\"\nphp_fpm_socket = \"{sock}\"\n",
+             nginx = true\nlisten = \"127.0.0.1:{port}\"\n",
             sites = self.sites_dir.display(),
             test = self.nginx_cmd("-t"),
             reloads = self.reloads.display(),
             reload = self.nginx_cmd("-s reload"),
-            sock = self.fpm_socket.display(),
         )
     }
 

@@ -1,0 +1,74 @@
+//! `env edit`'s private copy: the file goes into a fresh folder only the user can enter (0700),
+//! as a 0600 file, the editor runs on it, and the folder is removed as soon as the editor exits
+//! (before any question is asked), on an error, and on SIGTERM or SIGHUP; Ctrl-C belongs to the
+//! editor while it runs.
+
+use crate::error::{Error, Result};
+use std::io::Write;
+use std::os::unix::fs::OpenOptionsExt;
+
+/// The editor to run: `$EDITOR`, else `$VISUAL`, else `vi`.
+pub fn editor() -> String {
+    ["EDITOR", "VISUAL"]
+        .iter()
+        .filter_map(|v| std::env::var(v).ok())
+        .find(|v| !v.trim().is_empty())
+        .unwrap_or_else(|| "vi".into())
+}
+
+/// Lets the user edit `content` and returns what they saved.
+pub async fn edit(content: &[u8]) -> Result<Vec<u8>> {
+    let dir = tempfile::Builder::new()
+        .prefix("flipdeck-env-")
+        .permissions(std::os::unix::fs::PermissionsExt::from_mode(0o700))
+        .tempdir()
+        .map_err(|e| Error::failed(format!("cannot make a private folder for the copy: {e}")))?;
+    let path = dir.path().join(".env");
+    let write = || -> std::io::Result<()> {
+        let mut f = std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(0o600)
+            .open(&path)?;
+        f.write_all(content)?;
+        f.sync_all()
+    };
+    write().map_err(|e| Error::failed(format!("cannot write the private copy: {e}")))?;
+    let editor = editor();
+    // The editor is the user's own command line (`code -w`, `vim -n`), run as git runs it.
+    let mut child = tokio::process::Command::new("sh")
+        .arg("-c")
+        .arg(format!("{editor} \"$1\""))
+        .arg("sh")
+        .arg(&path)
+        .kill_on_drop(true)
+        .spawn()
+        .map_err(|e| Error::failed(format!("cannot start the editor {editor:?}: {e}")))?;
+    use tokio::signal::unix::{SignalKind, signal};
+    let (mut int, mut term, mut hup) = (
+        signal(SignalKind::interrupt()).map_err(io)?,
+        signal(SignalKind::terminate()).map_err(io)?,
+        signal(SignalKind::hangup()).map_err(io)?,
+    );
+    let status = loop {
+        tokio::select! {
+            s = child.wait() => break s.map_err(io)?,
+            // The terminal sends Ctrl-C to the editor too: it decides what that means.
+            _ = int.recv() => continue,
+            _ = term.recv() => return Err(Error::failed("stopped while editing; the private copy is removed, nothing was written")),
+            _ = hup.recv() => return Err(Error::failed("stopped while editing; the private copy is removed, nothing was written")),
+        }
+    };
+    let edited = std::fs::read(&path);
+    drop(dir);
+    if !status.success() {
+        return Err(Error::failed(format!(
+            "the editor {editor:?} exited with {status}; nothing was written"
+        )));
+    }
+    edited.map_err(|e| Error::failed(format!("cannot read the edited copy back: {e}")))
+}
+
+fn io(e: std::io::Error) -> Error {
+    Error::failed(format!("while editing: {e}"))
+}
