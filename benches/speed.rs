@@ -374,6 +374,8 @@ const COLD: &str = "cold deploy (fresh server)";
 const PROVISION: &str = "provision (fresh server)";
 const WARM_SAME: &str = "warm deploy, repository unchanged";
 const WARM_AHEAD: &str = "warm deploy, one commit ahead";
+const PUSH_AHEAD: &str = "warm deploy, one commit ahead, source = push";
+const ARTIFACT_AHEAD: &str = "warm deploy, one commit ahead, source = artifact";
 const ROLLBACK: &str = "rollback";
 const PRUNE: &str = "prune of 50 releases";
 const SMALL_DEPLOY: &str = "warm deploy, the same site before its history grows";
@@ -433,6 +435,19 @@ async fn deploys(
     let mut floor_releases = Vec::new();
     let (mut same, mut ahead, mut rollback) =
         (Series::default(), Series::default(), Series::default());
+    // The same site with its code sent from this machine: pushed objects, or an artifact (the
+    // clean checkout as it is: the bench's app has no build step).
+    let pushed = Flip::with_site(&w.join("push"), sshd, known, repo_dir, "source = \"push\"");
+    let sent = Flip::with_site(
+        &w.join("artifact"),
+        sshd,
+        known,
+        repo_dir,
+        "source = \"artifact\"",
+    );
+    pushed.deploy().await;
+    sent.deploy().await;
+    let (mut push_ahead, mut artifact_ahead) = (Series::default(), Series::default());
     for i in 0..=n {
         let timed = i > 0;
         let s = f.deploy().await;
@@ -456,6 +471,13 @@ async fn deploys(
             ahead.add(s);
             ahead.floor.push(t_floor);
             ahead.cap.extend(t_cap);
+        }
+        let (p, a) = (pushed.deploy().await, sent.deploy().await);
+        if timed {
+            push_ahead.add(p);
+            push_ahead.floor.push(t_floor);
+            artifact_ahead.add(a);
+            artifact_ahead.floor.push(t_floor);
         }
 
         let s = f.rollback().await;
@@ -530,6 +552,8 @@ async fn deploys(
         cold.breakdown(COLD),
         same.breakdown(WARM_SAME),
         ahead.breakdown(WARM_AHEAD),
+        push_ahead.breakdown(PUSH_AHEAD),
+        artifact_ahead.breakdown(ARTIFACT_AHEAD),
         rollback.breakdown(ROLLBACK),
         small_deploy.breakdown(SMALL_DEPLOY),
         big_deploy.breakdown(BIG_DEPLOY),
@@ -541,6 +565,8 @@ async fn deploys(
         provision.row(PROVISION),
         same.row(WARM_SAME),
         ahead.row(WARM_AHEAD),
+        push_ahead.row(PUSH_AHEAD),
+        artifact_ahead.row(ARTIFACT_AHEAD),
         rollback.row(ROLLBACK),
         prune.row(PRUNE),
         small_deploy.row(SMALL_DEPLOY),

@@ -35,11 +35,24 @@ pub struct Flip {
 impl Flip {
     /// A site on the test server with its root (the server side) and history DB under `dir`.
     pub fn new(dir: &Path, sshd: &TestSshd, known: &Path, repo: &Path) -> Flip {
-        Self::new_at(dir, sshd, sshd.port, known, repo)
+        Self::new_at(dir, sshd, sshd.port, known, repo, "")
     }
 
-    /// The same, reaching the server at `port` (a latency proxy in front of it).
-    pub fn new_at(dir: &Path, sshd: &TestSshd, port: u16, known: &Path, repo: &Path) -> Flip {
+    /// `new`, with `extra` lines in the site's table (`source = "push"`, say).
+    pub fn with_site(dir: &Path, sshd: &TestSshd, known: &Path, repo: &Path, extra: &str) -> Flip {
+        Self::new_at(dir, sshd, sshd.port, known, repo, extra)
+    }
+
+    /// The same, reaching the server at `port` (a latency proxy in front of it), with `extra`
+    /// lines in the site's table.
+    pub fn new_at(
+        dir: &Path,
+        sshd: &TestSshd,
+        port: u16,
+        known: &Path,
+        repo: &Path,
+        extra: &str,
+    ) -> Flip {
         let root = dir.join("srv");
         std::fs::create_dir_all(&root).unwrap();
         let text = format!(
@@ -57,6 +70,7 @@ domain = "{DOMAIN}"
 repository = "{repo}"
 branch = "main"
 keep = 14
+{extra}
 "#,
             host = sshd.address,
             user = sshd.user,

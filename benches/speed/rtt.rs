@@ -185,7 +185,7 @@ pub async fn run(w: &Path, repo: &Path, sshd: &TestSshd, with_cap: bool, n: usiz
             .known_hosts_line
             .replace(&format!(":{} ", sshd.port), &format!(":{} ", proxy.port));
         std::fs::write(&known, format!("{line}\n")).unwrap();
-        let flip = Flip::new_at(&dir.join("flip"), sshd, proxy.port, &known, repo);
+        let flip = Flip::new_at(&dir.join("flip"), sshd, proxy.port, &known, repo, "");
         let pool = Pool::new(flipdeck::transport::connect::direct(), 4, None);
         let cap = with_cap.then(|| {
             Cap::new_at(

@@ -8,6 +8,8 @@ use super::layout::Layout;
 use super::layout_check::LayoutCheck;
 use super::protocol::{BAD_HOME, DeployReport, InspectReport, LOCK_HELD, ProvisionReport};
 use super::scripts::{self, Source};
+use super::source::{self as local, Artifact};
+use crate::config::CodeSource;
 use crate::config::SiteRef;
 use crate::error::{Error, Result};
 use crate::release::ReleaseName;
@@ -15,6 +17,7 @@ use crate::store::Status;
 use crate::transport::Connector;
 use crate::transport::Transport;
 use chrono::Utc;
+use std::path::PathBuf;
 use std::sync::Arc;
 use tokio_util::sync::CancellationToken;
 
@@ -24,6 +27,11 @@ pub struct DeployOptions {
     pub branch: Option<String>,
     /// Provisioning's initial deployment: no deploy script (the spec), placeholder without a repo.
     pub initial: bool,
+    /// Deploy this ref (a tag, a branch or a commit id) instead of the branch's newest commit.
+    pub git_ref: Option<String>,
+    /// `source = "artifact"`: what to send (`--artifact FILE`, or built once for a whole fleet);
+    /// built from the repository when absent.
+    pub artifact: Option<Artifact>,
 }
 
 /// One server's part in a fleet deploy: the release name every server uses, the fleet's id, and
@@ -103,13 +111,6 @@ impl Engine {
         provision: Option<LayoutCheck>,
     ) -> Result<(Initial, Layout)> {
         let branch = check(site, &opts)?;
-        let source = match &site.site.repository {
-            Some(repo) => Source::Git {
-                repository: repo,
-                branch: &branch,
-            },
-            None => Source::Placeholder,
-        };
         let layout = Layout::new(site.server.root.as_deref(), &site.site.domain);
         let row = self
             .store
@@ -126,16 +127,67 @@ impl Engine {
         if let Some(said) = provision.as_ref().and_then(LayoutCheck::before) {
             job.notice(said);
         }
-        let script_text = if opts.initial {
-            ""
-        } else {
+        // What this machine does first (resolve, build): a failure here has touched nothing.
+        let mut out = |stream: Option<crate::transport::Stream>, l: String| match stream {
+            Some(stream) => job.local_line(stream, l),
+            None => job.notice(l),
+        };
+        let material = match self.material(&mut out, site, &opts, &branch).await {
+            Ok(m) => m,
+            Err(e) => {
+                // The error says why, once; this only ends the job.
+                job.finish(false, format!("{} not deployed", site.key()));
+                return Err(e);
+            }
+        };
+        let push_ref = match &opts.git_ref {
+            Some(r) => format!("refs/flipdeck/ref/{r}"),
+            None => format!("refs/heads/{branch}"),
+        };
+        let source = match (&material, &site.site.repository) {
+            (Material::Push { commit, .. }, _) => Source::Push {
+                branch: &branch,
+                commit,
+                push_ref: &push_ref,
+                detached: opts.git_ref.is_some(),
+            },
+            (Material::Artifact(a), _) => Source::Artifact {
+                gzip: a.gzip,
+                commit: a.commit.as_deref(),
+            },
+            (Material::Server, Some(repo)) => Source::Git {
+                repository: repo,
+                branch: &branch,
+                rev: opts.git_ref.as_deref(),
+            },
+            (Material::Server, None) => Source::Placeholder,
+        };
+        // The spec's default script (`git fetch && git pull`) would leave an exact ref for the
+        // branch's head, and an artifact has no git: there it is not run.
+        let default_off = site.site.deployment_script == crate::config::DEFAULT_SCRIPT
+            && (opts.git_ref.is_some() || matches!(material, Material::Artifact(_)));
+        let run_script = !opts.initial && !default_off;
+        let script_text = if run_script {
             &site.site.deployment_script
+        } else {
+            ""
         };
         let script_text = self.redactor.apply(script_text);
         let id = self
             .store
             .create_deployment(&row, &script_text, &branch, &job.reference())?;
         job.attach_deployment(id);
+        let sha256 = match &material {
+            Material::Artifact(a) => Some(a.sha256.as_str()),
+            _ => None,
+        };
+        let kind = if matches!(source, Source::Placeholder) {
+            None
+        } else {
+            Some(site.site.source.as_str())
+        };
+        self.store
+            .set_origin(id, kind, opts.git_ref.as_deref(), sha256)?;
         job.emit(EventKind::Status {
             deployment_id: id,
             status: Status::Pending,
@@ -166,8 +218,27 @@ impl Engine {
             deployment_id: id,
             status: Status::Updating,
         });
+        let what = match (&material, &opts.git_ref) {
+            (Material::Artifact(a), _) => format!(
+                "artifact sha256:{} ({}{})",
+                a.sha256,
+                local::size(a.bytes.len()),
+                a.commit
+                    .as_deref()
+                    .map(|c| format!(", built from {}", crate::commit::short(c)))
+                    .unwrap_or_default()
+            ),
+            (Material::Push { commit, .. }, Some(r)) => {
+                format!("ref {r} = {}, pushed", crate::commit::short(commit))
+            }
+            (Material::Push { commit, .. }, None) => {
+                format!("branch {branch} = {}, pushed", crate::commit::short(commit))
+            }
+            (_, Some(r)) => format!("ref {r}"),
+            (_, None) => format!("branch {branch}"),
+        };
         let starting = format!(
-            "{} {} release {release} (deployment #{id}, branch {branch}) on {}",
+            "{} {} release {release} (deployment #{id}, {what}) on {}",
             action.as_str(),
             site.key(),
             job.target.describe()
@@ -187,6 +258,47 @@ impl Engine {
                     _ => Vec::new(),
                 }));
             }
+        }
+        if default_off && !opts.initial {
+            job.notice(format!(
+                "the default deployment script (`{}`) is not run for {}; set deployment_script to run your build steps",
+                crate::config::DEFAULT_SCRIPT,
+                if opts.git_ref.is_some() {
+                    "an exact ref"
+                } else {
+                    "an artifact"
+                }
+            ));
+        }
+        match &material {
+            Material::Push { repo, commit } => {
+                let (repo, commit) = (repo.clone(), commit.clone());
+                job.feed = Some(Box::new(move |vars| {
+                    let haves = vars.report::<DeployReport>().haves;
+                    Box::pin(async move {
+                        let pack = local::pack(repo, commit.clone(), haves).await?;
+                        // Nothing to send: an empty frame (the script then indexes nothing).
+                        Ok(match local::pack_objects(&pack) {
+                            0 => (
+                                Vec::new(),
+                                format!(
+                                    "push: the server's cache has {} already; nothing to send",
+                                    crate::commit::short(&commit)
+                                ),
+                            ),
+                            n => {
+                                let size = local::size(pack.len());
+                                let note = format!(
+                                    "push: sending the server's cache {n} objects ({size})"
+                                );
+                                (pack, note)
+                            }
+                        })
+                    })
+                }));
+            }
+            Material::Artifact(a) => job.payload = Some(super::protocol::frame(&a.bytes)),
+            Material::Server => {}
         }
 
         // One round trip: lock, build, switch and reload; then the script waits while the success
@@ -229,7 +341,7 @@ impl Engine {
                 site.site,
                 &release,
                 &source,
-                !opts.initial,
+                run_script,
                 after,
                 finish,
             ),
@@ -504,6 +616,10 @@ impl Engine {
             .as_deref()
             .or(r.last_step.as_deref())
             .unwrap_or("build");
+        if let Some(e) = job.feed_error.take() {
+            let why = format!("{step} failed: {e}");
+            return self.record_failure(job, id, &why, None);
+        }
         let bad_home =
             job.layout.root.is_none() && r.status == crate::transport::ExitStatus::Code(BAD_HOME);
         let why = if bad_home {
@@ -711,6 +827,99 @@ impl Engine {
     }
 }
 
+/// What this machine contributes to a deploy, made before the server is asked anything.
+enum Material {
+    /// The server fetches (or there is no repository: a placeholder).
+    Server,
+    /// The commit to send the server's cache from the local repository.
+    Push {
+        repo: PathBuf,
+        commit: String,
+    },
+    Artifact(Artifact),
+}
+
+impl Engine {
+    /// Resolves a push's commit in the local repository, or builds (or takes) an artifact.
+    /// `out` is told each line of a build (`None`: flipdeck's own message).
+    async fn material(
+        &self,
+        out: &mut (dyn FnMut(Option<crate::transport::Stream>, String) + Send),
+        site: &SiteRef<'_>,
+        opts: &DeployOptions,
+        branch: &str,
+    ) -> Result<Material> {
+        let (rev, what) = match &opts.git_ref {
+            Some(r) => (r.clone(), r.clone()),
+            None => (format!("refs/heads/{branch}"), format!("branch {branch}")),
+        };
+        match (&site.site.source, &site.site.repository) {
+            (CodeSource::Server, _) => Ok(Material::Server),
+            (CodeSource::Push, None) => Ok(Material::Server),
+            (CodeSource::Push, Some(repo)) => {
+                let repo = PathBuf::from(repo);
+                let commit = local::resolve(&repo, &rev, &what)?;
+                Ok(Material::Push { repo, commit })
+            }
+            (CodeSource::Artifact { .. }, _) if opts.artifact.is_some() => {
+                Ok(Material::Artifact(opts.artifact.clone().expect("checked")))
+            }
+            (CodeSource::Artifact { .. }, None) => Ok(Material::Server),
+            (CodeSource::Artifact { build, dir }, Some(repo)) => {
+                let repo = local::build_repository(repo)?;
+                let commit = local::resolve(&repo, &rev, &what)?;
+                out(
+                    None,
+                    format!(
+                        "building the artifact of {} in a clean checkout on this machine",
+                        crate::commit::short(&commit)
+                    ),
+                );
+                let mut line = |stream, l: String| out(Some(stream), l);
+                let built =
+                    local::build(&repo, &commit, build.as_deref(), dir.as_deref(), &mut line)
+                        .await
+                        .map_err(|e| {
+                            Error::failed(format!("{e}; nothing was sent to {}", site.server.name))
+                        })?;
+                Ok(Material::Artifact(built))
+            }
+        }
+    }
+
+    /// `source = "artifact"` for a fleet: built once, the same bytes for every server.
+    pub(super) async fn fleet_artifact(
+        &self,
+        site: &SiteRef<'_>,
+        opts: &DeployOptions,
+    ) -> Result<Option<Artifact>> {
+        if !matches!(site.site.source, CodeSource::Artifact { .. })
+            || opts.artifact.is_some()
+            || site.site.repository.is_none()
+        {
+            return Ok(opts.artifact.clone());
+        }
+        let branch = check(site, opts)?;
+        // Its lines are told as one job of its own, under the first server's site.
+        let (job, key) = (self.new_job_id(), site.key());
+        let mut out = |stream: Option<crate::transport::Stream>, line: String| {
+            let line = self.redactor.apply(&line).into_owned();
+            self.emit(
+                job,
+                &key,
+                match stream {
+                    Some(stream) => EventKind::Log { stream, line },
+                    None => EventKind::Notice { message: line },
+                },
+            )
+        };
+        match self.material(&mut out, site, opts, &branch).await? {
+            Material::Artifact(a) => Ok(Some(a)),
+            _ => Ok(None),
+        }
+    }
+}
+
 /// Validates the options; returns the branch to deploy.
 fn check(site: &SiteRef<'_>, opts: &DeployOptions) -> Result<String> {
     let branch = opts
@@ -719,7 +928,17 @@ fn check(site: &SiteRef<'_>, opts: &DeployOptions) -> Result<String> {
         .unwrap_or(&site.site.branch)
         .to_string();
     crate::validate::branch(&branch).map_err(|w| Error::usage(format!("branch {branch:?} {w}")))?;
-    if site.site.repository.is_none() && !opts.initial {
+    if let Some(r) = &opts.git_ref {
+        crate::validate::git_ref(r)
+            .map_err(|w| Error::usage(format!("--ref {r:?} {w}; nothing was changed")))?;
+    }
+    if opts.artifact.is_some() && !matches!(site.site.source, CodeSource::Artifact { .. }) {
+        return Err(Error::usage(format!(
+            "--artifact needs source = \"artifact\" for {}",
+            site.key()
+        )));
+    }
+    if site.site.repository.is_none() && !opts.initial && opts.artifact.is_none() {
         return Err(Error::usage(format!(
             "site {} has no repository; set `repository` in the config to deploy it",
             site.key()

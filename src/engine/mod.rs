@@ -23,6 +23,7 @@ mod prune;
 mod refresh;
 mod rollback;
 pub mod scripts;
+pub mod source;
 mod unlock;
 mod watch;
 
@@ -34,6 +35,7 @@ pub use provision::Provisioned;
 pub use prune::{PruneItem, PruneOptions, PrunePlan, Pruned, plan_prune};
 pub use refresh::{Inspection, LiveState};
 pub use rollback::{RollbackOptions, RolledBack, refusal as rollback_refusal};
+pub use source::Artifact;
 pub use watch::SiteState;
 
 use crate::store::Store;

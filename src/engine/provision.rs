@@ -28,6 +28,7 @@ impl Engine {
         let opts = DeployOptions {
             branch: None,
             initial: true,
+            ..Default::default()
         };
         let (initial, layout) = self
             .deploy_with(

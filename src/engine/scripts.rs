@@ -133,12 +133,25 @@ pub fn read_log(path: &str) -> String {
     Params::new().set("log_path", path).as_str().to_string() + READ_LOG
 }
 
-/// Where the code of a new release comes from.
+/// Where the code of a new release comes from (see `deploy.sh`'s source block).
 pub enum Source<'a> {
+    /// The server fetches `repository` into its cache and checks out `rev` (a validated ref or
+    /// commit id), or the branch when there is none.
     Git {
         repository: &'a str,
         branch: &'a str,
+        rev: Option<&'a str>,
     },
+    /// The server's cache is sent a pack of `commit` (see `protocol::NEED`), which `push_ref`
+    /// then names; the release checks out the branch, or `commit` itself for a `--ref` deploy.
+    Push {
+        branch: &'a str,
+        commit: &'a str,
+        push_ref: &'a str,
+        detached: bool,
+    },
+    /// The release is the tar sent as the first frame (gzipped or not), built from `commit`.
+    Artifact { gzip: bool, commit: Option<&'a str> },
     /// The spec's provisioning without a repository: a placeholder `public/index.php`.
     Placeholder,
 }
@@ -229,8 +242,32 @@ fn deploy_params(
     after: AfterSwitch<'_>,
     finish: Finish<'_>,
 ) -> Params {
+    let (mut want, mut push_ref, mut art_z, mut src_commit) = ("", "", "", "");
     let (kind, repo, branch) = match source {
-        Source::Git { repository, branch } => ("git", *repository, *branch),
+        Source::Git {
+            repository,
+            branch,
+            rev,
+        } => {
+            want = rev.unwrap_or("");
+            ("git", *repository, *branch)
+        }
+        Source::Push {
+            branch,
+            commit,
+            push_ref: r,
+            detached,
+        } => {
+            push_ref = r;
+            src_commit = commit;
+            want = if *detached { commit } else { "" };
+            ("push", "", *branch)
+        }
+        Source::Artifact { gzip, commit } => {
+            art_z = if *gzip { "z" } else { "" };
+            src_commit = commit.unwrap_or("");
+            ("artifact", "", "")
+        }
         Source::Placeholder => ("placeholder", "", ""),
     };
     // The release-log line names the release, which the script may change (see deploy.sh).
@@ -250,6 +287,10 @@ fn deploy_params(
         .set("source", kind)
         .set("repo", repo)
         .set("branch", branch)
+        .set("want", want)
+        .set("push_ref", push_ref)
+        .set("src_commit", src_commit)
+        .set("art_z", art_z)
         .flag("run_script", run_script)
         .set("deploy_script", &site.deployment_script)
         .flag("require_env", site.require_env)

@@ -120,6 +120,14 @@ const MIGRATIONS: &[&str] = &[
         ON server_deployments (server_site_id)
         WHERE status IN ('pending', 'updating');
     "#,
+    // 9 (sources): where a deployment's code came from (server, push, artifact; NULL: before
+    // sources, or a placeholder), the ref it was asked for (`deploy --ref`), and an artifact's
+    // SHA-256 (its commit is commit_sha).
+    r#"
+    ALTER TABLE server_deployments ADD COLUMN source TEXT;
+    ALTER TABLE server_deployments ADD COLUMN requested_ref TEXT;
+    ALTER TABLE server_deployments ADD COLUMN artifact_sha256 TEXT;
+    "#,
 ];
 
 pub fn run(conn: &mut Connection) -> Result<(), String> {

@@ -11,7 +11,7 @@ mod record;
 mod sites;
 
 pub use commands::{CommandRun, CommandRunJson, RunEnd, RunStatus};
-pub use model::{Deployment, DeploymentJson, SiteRow, Status, ts};
+pub use model::{Deployment, DeploymentJson, Origin, SiteRow, Status, ts};
 pub use notifications::Notification;
 
 use crate::error::{Error, Result};

@@ -8,7 +8,8 @@ use rusqlite::{OptionalExtension, params};
 
 const DEPLOYMENT_COLUMNS: &str = "d.id, d.server_site_id, d.status, d.deployment_script, d.release_name, \
      d.deployment_path, d.log_file_path, d.commit_sha, d.branch, d.error, d.started_at, \
-     d.completed_at, d.duration_ms, (s.active_deployment_id IS d.id), d.fleet_id, d.job";
+     d.completed_at, d.duration_ms, (s.active_deployment_id IS d.id), d.fleet_id, d.job, \
+     d.source, d.requested_ref, d.artifact_sha256";
 
 /// Matches the partial index `server_deployments_with_dir` (migration 2).
 const WITH_DIR: &str = "AND d.deployment_path IS NOT NULL";
@@ -41,6 +42,11 @@ fn row_to_deployment(r: &rusqlite::Row<'_>) -> rusqlite::Result<Deployment> {
         is_active: r.get(13)?,
         fleet_id: r.get(14)?,
         job: r.get(15)?,
+        origin: super::model::Origin {
+            source: r.get(16)?,
+            requested_ref: r.get(17)?,
+            artifact_sha256: r.get(18)?,
+        },
     })
 }
 

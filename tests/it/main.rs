@@ -35,6 +35,7 @@ mod round_trips;
 mod shared_links;
 mod site_commands;
 mod site_kinds;
+mod sources;
 mod ssh_cli;
 mod ssh_target;
 mod support;

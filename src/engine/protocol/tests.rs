@@ -498,3 +498,20 @@ fn hook_failures_parse() {
     assert_eq!(v.hook_failed("after_rollback"), None);
     assert_eq!(v.failed_step.as_deref(), Some("after_switch"));
 }
+
+/// A frame is its length line and its bytes; `need` is a whole-line marker like `ready`.
+#[test]
+fn frames_and_the_need_marker() {
+    assert_eq!(frame(b"abc\n\0"), b"5\nabc\n\0".to_vec());
+    assert_eq!(frame(b""), b"0\n".to_vec());
+    assert_eq!(ABORT_FRAME, b"abort\n");
+    assert_eq!(Marker::parse("::m::", "::m:: need"), Some(Marker::Need));
+    assert_eq!(Marker::parse("::m::", "::m:: needs"), Some(Marker::Other));
+    assert_eq!(
+        Marker::parse("::m::", "::m:: set have 0123"),
+        Some(Marker::Set {
+            key: Key::Have,
+            value: "0123"
+        })
+    );
+}
