@@ -2,7 +2,7 @@
 # env_status: the dashboard's look at the .env of the site whose paths are set (site_paths in
 # lib.sh): `env_none` when shared/.env does not exist, else each key that the live release's
 # .env.example has and shared/.env lacks (`env_lacks`, names only: never a value is read out).
-# Keys are read as Laravel's parser reads them: `[export ]NAME=` at the start of a line.
+# Keys are read as env_lacking (lib.sh) reads them.
 # From lib.sh (site_paths).
 : "${shared?}" "${live?}"
 
@@ -11,16 +11,5 @@ env_status() {
   if [ ! -r "$shared/.env" ]; then setv env_unreadable 1; return 0; fi
   [ -f "$live/.env.example" ] || return 0
   setv env_example 1
-  awk '
-    function key(l) {
-      sub(/^[ \t]+/, "", l)
-      if (l ~ /^export[ \t]/) sub(/^export[ \t]+/, "", l)
-      if (!match(l, /^[A-Za-z0-9_.]+[ \t]*=/)) return ""
-      l = substr(l, 1, RLENGTH - 1)
-      sub(/[ \t]+$/, "", l)
-      return l
-    }
-    FILENAME == ARGV[1] { k = key($0); if (k != "") have[k] = 1; next }
-    { k = key($0); if (k != "" && !(k in have) && !(k in told)) { told[k] = 1; print k } }
-  ' "$shared/.env" "$live/.env.example" 2>/dev/null | while IFS= read -r k; do setv env_lacks "$k"; done
+  env_lacking "$shared/.env" "$live/.env.example" 2>/dev/null | while IFS= read -r k; do setv env_lacks "$k"; done
 }

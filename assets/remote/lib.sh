@@ -208,6 +208,25 @@ on_failure_once() {
 # The release NAME a live-link target LINK names (its last part), empty for none.
 release_of() { printf '%s' "${1##*/}"; }
 
+# env_lacking ENV EXAMPLE: the keys EXAMPLE assigns and ENV does not, one per line, each once, in
+# EXAMPLE's order. Keys are read as Laravel's parser (phpdotenv) reads them, `[export ]NAME=` at
+# the start of a line; only names are ever printed, never a value. Fails when a file is unreadable.
+env_lacking() {
+  # shellcheck disable=SC2016 # awk's own $0
+  awk '
+    function key(l) {
+      sub(/^[ \t]+/, "", l)
+      if (l ~ /^export[ \t]/) sub(/^export[ \t]+/, "", l)
+      if (!match(l, /^[A-Za-z0-9_.]+[ \t]*=/)) return ""
+      l = substr(l, 1, RLENGTH - 1)
+      sub(/[ \t]+$/, "", l)
+      return l
+    }
+    FILENAME == ARGV[1] { k = key($0); if (k != "") have[k] = 1; next }
+    { k = key($0); if (k != "" && !(k in have) && !(k in told)) { told[k] = 1; print k } }
+  ' "$1" "$2"
+}
+
 # env_check: the step `env`, when the release has a `.env.example`: the keys it names (`KEY=`
 # lines, `export KEY=` too) that the release's `.env` (the shared one, linked in) lacks, by name
 # only: no value is ever printed. Reported as `env_missing KEYS`, a warning; with require_env,
@@ -218,20 +237,13 @@ env_check() {
   step env
   ec_env="$rel/.env"
   [ -f "$ec_env" ] || ec_env=/dev/null
-  # shellcheck disable=SC2016 # awk's own $0
-  ec_missing=$(awk '
-    { l = $0; sub(/^[ \t]*export[ \t]+/, "", l) }
-    match(l, /^[ \t]*[A-Za-z_][A-Za-z0-9_]*[ \t]*=/) {
-      k = substr(l, RSTART, RLENGTH - 1); gsub(/[ \t]/, "", k)
-      if (FILENAME == ARGV[1]) have[k] = 1
-      else if (!(k in have) && !(k in told)) { told[k] = 1; printf "%s%s", (n++ ? " " : ""), k }
-    }
-    END { if (n) print "" }' "$ec_env" "$rel/.env.example") || {
+  ec_missing=$(env_lacking "$ec_env" "$rel/.env.example") || {
     # Unreadable: not checked (a failure only when the keys are required).
     echo "cannot compare .env with .env.example: not checked" >&2
     [ "$require_env" = 1 ] && { setv why "cannot read .env or .env.example (require_env = true)"; exit 1; }
     return 0
   }
+  ec_missing=$(printf '%s' "$ec_missing" | tr '\n' ' ')
   if [ -z "$ec_missing" ]; then
     echo ".env has every key of .env.example"
   elif [ "$require_env" = 1 ]; then

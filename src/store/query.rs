@@ -137,7 +137,7 @@ impl Store {
     /// newest first: one index lookup per name, however long the history.
     pub fn with_releases(&self, site_id: i64, names: &[String]) -> Result<Vec<Deployment>> {
         let sql = format!(
-            "SELECT {DEPLOYMENT_COLUMNS}, COALESCE(d.started_at, d.created_at) FROM server_deployments d
+            "SELECT {DEPLOYMENT_COLUMNS}, COALESCE(d.started_at, d.created_at) AS sort_at FROM server_deployments d
              JOIN server_sites s ON s.id = d.server_site_id
              WHERE d.server_site_id = ?1 AND d.release_name = ?2"
         );
@@ -146,7 +146,7 @@ impl Store {
         let mut found: Vec<(String, Deployment)> = Vec::new();
         for name in names {
             let rows = stmt.query_map(params![site_id, name], |r| {
-                Ok((r.get::<_, String>(16)?, row_to_deployment(r)?))
+                Ok((r.get::<_, String>("sort_at")?, row_to_deployment(r)?))
             })?;
             for row in rows {
                 found.push(row?);
