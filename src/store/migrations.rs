@@ -88,6 +88,7 @@ const MIGRATIONS: &[&str] = &[
         created_at     TEXT NOT NULL
     );
     CREATE INDEX notifications_by_deployment ON notifications (deployment_id, id);
+    "#,
     // 7: the runs of site commands (`flipdeck run SITE NAME`), in a table of their own: a command
     // run is no deployment, so no query of server_deployments (the active one, rollback's and
     // prune's choices, recovery) can ever pick one. `release_name` is the release it ran in; the
