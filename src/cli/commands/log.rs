@@ -11,11 +11,10 @@ pub async fn run(ctx: &Ctx, id: &str) -> Result<()> {
     let (text, deployment) = match id.strip_prefix('c') {
         Some(run) => {
             let run: i64 = run.parse().map_err(|_| bad(id))?;
-            let text = ctx
-                .engine
-                .store
-                .command_output(run)?
-                .ok_or_else(|| Error::failed(format!("no command run c{run} in the history")))?;
+            let text =
+                ctx.engine.store.command_output(run)?.ok_or_else(|| {
+                    Error::failed(format!("no command run c{run} in the history"))
+                })?;
             (text, None)
         }
         None => {
