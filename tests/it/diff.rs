@@ -282,7 +282,45 @@ fn says_when_it_cannot_be_known(h: Harness) {
     std::fs::rename(&gone, &h.repo).unwrap();
 }
 
+/// A deploy holds the lock and is about to fetch into the cache: a diff neither waits for it nor
+/// touches its lock or cache, and the deploy then finishes as if no diff had run.
+fn never_waits_for_or_disturbs_a_deploy(h: Harness) {
+    setup(&h);
+    let pause = h.pause_at("git", "*fetch --prune*");
+    let mut deploy = h.spawn(&["deploy", DOMAIN]);
+    pause.wait_reached(&mut deploy);
+    let owner = std::fs::read_to_string(h.lock_dir().join("owner")).unwrap();
+    let cache = listing(&h.base().join(".flipdeck/repo.git"));
+    let d = diff_json(&h, &[]);
+    assert_eq!(d["commits_out_count"], 4, "{d}");
+    assert_eq!(
+        std::fs::read_to_string(h.lock_dir().join("owner")).unwrap(),
+        owner,
+        "the deploy's lock is untouched"
+    );
+    assert_eq!(listing(&h.base().join(".flipdeck/repo.git")), cache);
+    pause.release();
+    let out = deploy.wait_with_output().unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let d = diff_json(&h, &[]);
+    assert_eq!(
+        (d["commits_out_count"].as_u64(), d["files_count"].as_u64()),
+        (Some(0), Some(0))
+    );
+    let left: Vec<String> = std::fs::read_dir(h.base().join(".flipdeck"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| n.starts_with(".diff-"))
+        .collect();
+    assert!(left.is_empty(), "private repositories left: {left:?}");
+}
+
 both!(
+    never_waits_for_or_disturbs_a_deploy,
     lists_exactly_what_goes_out,
     to_an_older_deployment_warns_of_migrations,
     says_when_it_cannot_be_known
