@@ -166,7 +166,19 @@ impl Engine {
                 site.key()
             )));
         }
-        Ok(read(site.key(), what, &rep))
+        let mut d = read(site.key(), what, &rep);
+        // git's words may name the repository's URL with its credentials.
+        if let Some(e) = &d.fetch_error {
+            let e = self.redactor.apply(e).into_owned();
+            for w in d.warnings.iter_mut() {
+                *w = w.replace(d.fetch_error.as_deref().unwrap_or_default(), &e);
+            }
+            if let Some(u) = d.unknown.as_mut() {
+                *u = u.replace(d.fetch_error.as_deref().unwrap_or_default(), &e);
+            }
+            d.fetch_error = Some(e);
+        }
+        Ok(d)
     }
 
     fn deployment_of(&self, site: &SiteRef<'_>, id: i64) -> Result<crate::store::Deployment> {
