@@ -319,6 +319,54 @@ fn never_waits_for_or_disturbs_a_deploy(h: Harness) {
     assert!(left.is_empty(), "private repositories left: {left:?}");
 }
 
+/// A fleet domain: one exec per server, each server compared with its own live release.
+#[test]
+fn each_server_of_a_fleet() {
+    use crate::support::sshd::TestSshd;
+    let h = Harness::local();
+    let mut servers = Vec::new();
+    for (i, addr) in ["127.0.0.2", "127.0.0.3"].iter().enumerate() {
+        let Some(sshd) = TestSshd::start_on(addr) else {
+            return;
+        };
+        let root = h.dir.path().join(format!("srv{}", i + 1));
+        std::fs::create_dir_all(&root).unwrap();
+        servers.push((format!("web{}", i + 1), sshd, root));
+    }
+    let config = crate::support::servers_config(&h, &servers, 2, |_| {
+        format!(
+            "\n[[servers.sites]]\ndomain = \"{DOMAIN}\"\nrepository = \"{}\"\ndeployment_script = \"true\"\n\n",
+            h.repo.display()
+        )
+    });
+    std::fs::write(&h.config, config).unwrap();
+    h.ok(&["deploy", DOMAIN]);
+    commit_as(&h, "public/index.php", "<?php echo 'v2';\n", "v2");
+    h.ok(&["deploy", &format!("web2/{DOMAIN}")]);
+    let out = h.ok(&["diff", DOMAIN, "--json"]);
+    let each: Vec<Value> = out
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let counts: Vec<(String, u64)> = each
+        .iter()
+        .map(|d| {
+            (
+                d["site"].as_str().unwrap().to_string(),
+                d["commits_out_count"].as_u64().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        counts,
+        [(format!("web1/{DOMAIN}"), 1), (format!("web2/{DOMAIN}"), 0)]
+    );
+    let human = h.ok(&["diff", DOMAIN]);
+    assert!(human.contains(&format!("web1/{DOMAIN}: live ")), "{human}");
+    assert!(human.contains("1 commit(s) go out"), "{human}");
+    assert!(human.contains("nothing goes out"), "{human}");
+}
+
 both!(
     never_waits_for_or_disturbs_a_deploy,
     lists_exactly_what_goes_out,
