@@ -18,6 +18,9 @@ use serde::Serialize;
 /// How many commits (each way) and files are listed; the counts are always whole.
 pub const MAX_COMMITS: usize = 50;
 pub const MAX_FILES: usize = 200;
+/// How long the server's fetch may take (where it has `timeout`) before the diff says the
+/// repository cannot be reached.
+pub const FETCH_TIMEOUT_S: u32 = 60;
 
 /// What to compare the live release with.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -137,6 +140,7 @@ impl Engine {
             .set("migrations", &site.site.migrations)
             .set("max_commits", &MAX_COMMITS.to_string())
             .set("max_files", &MAX_FILES.to_string())
+            .set("fetch_timeout", &FETCH_TIMEOUT_S.to_string())
             .flag("env_check", super::env::shares_env(site.site))
             .export("GIT_SSH_COMMAND", &scripts::git_ssh_command(&job.layout))
             .export("GIT_SSH_VARIANT", "ssh");
