@@ -64,6 +64,7 @@ fn main() {
         is_active: false,
         fleet_id: None,
         job: None,
+        origin: Default::default(),
     };
     app.on_loaded(Loaded::Deployments {
         site: "web1/example.com".into(),

@@ -2,11 +2,16 @@
 //! Capistrano 3.17, on the same reference repository and the same loopback sshd, in one run.
 //! Then history at scale: `flipdeck list` and opening the dashboard with 100,000 deployments.
 //!
+//! Then the same operations at 0, 50 and 150 ms of round-trip time (`speed/rtt.rs`).
+//!
 //! Run: `cargo bench --bench speed`. FLIPDECK_BENCH_ITERATIONS=N runs N per operation (default 5);
-//! FLIPDECK_BENCH_CAP=0 leaves Capistrano out (it takes most of the run).
+//! FLIPDECK_BENCH_CAP=0 leaves Capistrano out (it takes most of the run);
+//! FLIPDECK_BENCH_ONLY=latency runs only the latency section.
 
 #[path = "../tests/it/support/counting.rs"]
 mod counting;
+#[path = "../tests/it/support/latency.rs"]
+mod latency;
 #[path = "../tests/it/support/sshd.rs"]
 mod sshd;
 
@@ -20,6 +25,8 @@ mod floor;
 mod history;
 #[path = "speed/repo.rs"]
 mod repo;
+#[path = "speed/rtt.rs"]
+mod rtt;
 #[path = "speed/stats.rs"]
 mod stats;
 
@@ -210,6 +217,10 @@ fn main() {
         .enable_all()
         .build()
         .unwrap();
+    if std::env::var("FLIPDECK_BENCH_ONLY").as_deref() == Ok("latency") {
+        latency_section(&rt, w, &repo_dir, &sshd, cap_version.is_some(), iterations);
+        return;
+    }
     let (rows, breakdown) = rt.block_on(deploys(
         w,
         &repo_dir,
@@ -223,6 +234,7 @@ fn main() {
     println!("{}", stats::table(&rows));
     println!("where flipdeck's time goes (medians, ms):");
     println!("{breakdown}");
+    let latency_rows = latency_section(&rt, w, &repo_dir, &sshd, cap_version.is_some(), iterations);
 
     // Cargo builds the binary for benches and names it here; the fallback is the same path.
     let bin = option_env!("CARGO_BIN_EXE_flipdeck")
@@ -255,6 +267,61 @@ fn main() {
     );
     println!();
     verdicts(&rows, &h);
+    rtt_verdicts(&latency_rows);
+}
+
+/// The latency table: the same repository and server behind the proxy at each RTT.
+fn latency_section(
+    rt: &tokio::runtime::Runtime,
+    w: &Path,
+    repo_dir: &Path,
+    sshd: &sshd::TestSshd,
+    with_cap: bool,
+    n: usize,
+) -> Vec<rtt::Row> {
+    let rows = rt.block_on(rtt::run(w, repo_dir, sshd, with_cap, n));
+    println!();
+    println!(
+        "at latency (loopback proxy, RTT split evenly; round trips include each connection's TCP handshake):"
+    );
+    println!("{}", rtt::table(&rows));
+    rtt_verdicts(&rows);
+    rows
+}
+
+fn rtt_verdicts(rows: &[rtt::Row]) {
+    use rtt::Op;
+    let rt = |ms, op| rtt::find(rows, ms, op).and_then(|r| r.flip);
+    let check = |what: &str, value: Option<usize>, limit: usize| match value {
+        Some(v) => println!(
+            "  {} {what}: {v} round trips (target ≤ {limit})",
+            if v <= limit { "met   " } else { "MISSED" }
+        ),
+        None => println!("  n/a    {what}: not measured"),
+    };
+    println!("latency targets (150 ms RTT):");
+    check(
+        "CLI rollback",
+        rt(150, Op::Rollback).map(|c| c.round_trips),
+        5,
+    );
+    check(
+        "CLI warm deploy (git's fetch is local to the server here)",
+        rt(150, Op::WarmDeploy).map(|c| c.round_trips),
+        6,
+    );
+    check(
+        "rollback on the warm connection",
+        rt(150, Op::WarmConnectionRollback).map(|c| c.round_trips),
+        2,
+    );
+    if let Some(c) = rt(150, Op::WarmConnectionRollback) {
+        let s = c.time.as_secs_f64();
+        println!(
+            "  {} rollback on the warm connection: {s:.3} s (target ≤ 0.35 s)",
+            if s <= 0.35 { "met   " } else { "MISSED" }
+        );
+    }
 }
 
 fn find<'a>(rows: &'a [Row], op: &str) -> &'a Row {
@@ -285,6 +352,11 @@ fn verdicts(rows: &[Row], h: &history::Results) {
         "  {} prune of 50 releases: {c} connection(s), {e} exec(s) (target: one round trip)",
         if (c, e) == (1, 1) { "met   " } else { "MISSED" }
     );
+    for (big, small) in [(BIG_DEPLOY, SMALL_DEPLOY), (BIG_ROLLBACK, SMALL_ROLLBACK)] {
+        let ratio = |r: &Row| r.flip.map(|d| d.as_secs_f64());
+        let v = ratio(find(rows, big)).zip(ratio(find(rows, small)));
+        check(&format!("{big} vs before"), v.map(|(b, s)| b / s), 1.05);
+    }
     check(
         "list with 100,000 deployments (ms)",
         Some(h.list.as_secs_f64() * 1e3),
@@ -302,8 +374,12 @@ const COLD: &str = "cold deploy (fresh server)";
 const PROVISION: &str = "provision (fresh server)";
 const WARM_SAME: &str = "warm deploy, repository unchanged";
 const WARM_AHEAD: &str = "warm deploy, one commit ahead";
+const PUSH_AHEAD: &str = "warm deploy, one commit ahead, source = push";
+const ARTIFACT_AHEAD: &str = "warm deploy, one commit ahead, source = artifact";
 const ROLLBACK: &str = "rollback";
 const PRUNE: &str = "prune of 50 releases";
+const SMALL_DEPLOY: &str = "warm deploy, the same site before its history grows";
+const SMALL_ROLLBACK: &str = "rollback, the same site before its history grows";
 const BIG_DEPLOY: &str = "warm deploy, 100,000 deployments in the history";
 const BIG_ROLLBACK: &str = "rollback, 100,000 deployments in the history";
 
@@ -359,6 +435,19 @@ async fn deploys(
     let mut floor_releases = Vec::new();
     let (mut same, mut ahead, mut rollback) =
         (Series::default(), Series::default(), Series::default());
+    // The same site with its code sent from this machine: pushed objects, or an artifact (the
+    // clean checkout as it is: the bench's app has no build step).
+    let pushed = Flip::with_site(&w.join("push"), sshd, known, repo_dir, "source = \"push\"");
+    let sent = Flip::with_site(
+        &w.join("artifact"),
+        sshd,
+        known,
+        repo_dir,
+        "source = \"artifact\"",
+    );
+    pushed.deploy().await;
+    sent.deploy().await;
+    let (mut push_ahead, mut artifact_ahead) = (Series::default(), Series::default());
     for i in 0..=n {
         let timed = i > 0;
         let s = f.deploy().await;
@@ -382,6 +471,13 @@ async fn deploys(
             ahead.add(s);
             ahead.floor.push(t_floor);
             ahead.cap.extend(t_cap);
+        }
+        let (p, a) = (pushed.deploy().await, sent.deploy().await);
+        if timed {
+            push_ahead.add(p);
+            push_ahead.floor.push(t_floor);
+            artifact_ahead.add(a);
+            artifact_ahead.floor.push(t_floor);
         }
 
         let s = f.rollback().await;
@@ -418,6 +514,21 @@ async fn deploys(
         prune.floor.push(ssh.time(&fl.prune_script(&names)));
     }
 
+    // The same loop on the same site before its history grows: the reference the 100,000 row is
+    // held to (both prune a release per deploy, which the warm rows above do not).
+    let (mut small_deploy, mut small_rollback) = (Series::default(), Series::default());
+    for _ in 0..n {
+        small_deploy.add(f.deploy().await);
+        let (r, script) = fl.deploy_script();
+        small_deploy.floor.push(ssh.time(&script));
+        floor_releases.push(r);
+        small_rollback.add(f.rollback().await);
+        let prev = &floor_releases[floor_releases.len() - 2];
+        small_rollback
+            .floor
+            .push(ssh.time(&fl.rollback_script(prev)));
+    }
+
     // The same site with 100,000 older deployments in its history: no step may grow with it.
     history::fill(
         &w.join("flip/history.db"),
@@ -441,7 +552,10 @@ async fn deploys(
         cold.breakdown(COLD),
         same.breakdown(WARM_SAME),
         ahead.breakdown(WARM_AHEAD),
+        push_ahead.breakdown(PUSH_AHEAD),
+        artifact_ahead.breakdown(ARTIFACT_AHEAD),
         rollback.breakdown(ROLLBACK),
+        small_deploy.breakdown(SMALL_DEPLOY),
         big_deploy.breakdown(BIG_DEPLOY),
     ]
     .join("\n");
@@ -451,8 +565,12 @@ async fn deploys(
         provision.row(PROVISION),
         same.row(WARM_SAME),
         ahead.row(WARM_AHEAD),
+        push_ahead.row(PUSH_AHEAD),
+        artifact_ahead.row(ARTIFACT_AHEAD),
         rollback.row(ROLLBACK),
         prune.row(PRUNE),
+        small_deploy.row(SMALL_DEPLOY),
+        small_rollback.row(SMALL_ROLLBACK),
         big_deploy.row(BIG_DEPLOY),
         big_rollback.row(BIG_ROLLBACK),
     ];

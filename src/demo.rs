@@ -157,6 +157,7 @@ impl Demo {
             let opts = DeployOptions {
                 branch: branch.map(str::to_string),
                 initial: false,
+                ..Default::default()
             };
             engine
                 .deploy(&s, &LocalConnector, opts, CancellationToken::new())

@@ -158,6 +158,26 @@ pub fn repository(s: &str) -> Result<(), String> {
     Err(WHAT.to_string())
 }
 
+/// A ref to deploy (`deploy --ref`): a tag, a branch or another ref by git's
+/// check-ref-format rules (those of `branch`), or a commit id (hex, which those rules allow).
+pub fn git_ref(s: &str) -> Result<(), String> {
+    branch(s).map_err(|w| {
+        w.replace(
+            "git branch name",
+            "git ref (a tag, a branch or a commit id)",
+        )
+    })
+}
+
+/// A commit id as `--commit` takes it: 7 to 64 hex digits.
+pub fn commit_id(s: &str) -> Result<(), String> {
+    if (7..=64).contains(&s.len()) && s.bytes().all(|b| b.is_ascii_hexdigit()) {
+        Ok(())
+    } else {
+        Err("is not a commit id (7 to 64 hex digits)".to_string())
+    }
+}
+
 /// An entry of `shared`: a relative path inside the release, made of plain components.
 pub fn shared_entry(s: &str) -> Result<(), String> {
     const WHAT: &str = "must be a relative path of letters, digits, '.', '_', '-' and '/' \

@@ -27,6 +27,8 @@ command -v pgrep >/dev/null || need+=(procps)
 command -v cmp >/dev/null || need+=(diffutils)
 command -v runuser >/dev/null || need+=(util-linux)
 command -v chattr >/dev/null || need+=(e2fsprogs)
+# A push is tested against a login user other than the operator: made with useradd/usermod.
+command -v useradd >/dev/null || need+=(passwd)
 # The completion scripts are loaded in bash and zsh; the man page is rendered with man.
 command -v zsh >/dev/null || need+=(zsh)
 command -v man >/dev/null || need+=(man-db)

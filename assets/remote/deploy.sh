@@ -7,7 +7,8 @@
 # Parameters: rel_name (the release's name as this machine chose it; the name is reserved on the
 # server under the lock, and changed when another deploy has taken it: see below), release_link
 # (the live link's target), relog_before_name and relog_after_name (its release-log prefix is
-# relog_before_name NAME relog_after_name), source (git or placeholder) with repo and branch,
+# relog_before_name NAME relog_after_name), source (git, push, artifact or placeholder; see the source block) with repo,
+# branch, want (an exact ref to check out, else the branch), push_ref, src_commit and art_z,
 # run_script (1: run the deploy script, `deploy_script`, its commands traced behind `trace`), the
 # list `shared` with shared_kind_I (file or dir), the list `cached` (see copy_cached), the writable paths (see make_writable), reload_cmd (may be empty), hc_kind (empty: no
 # health check; see health_check in lib.sh), the list `prune` (see prune_releases),
@@ -15,11 +16,13 @@
 # hook_after_switch, hook_after_rollback and hook_on_failure (each may be empty; see run_hook)
 # and require_env (1: keys .env lacks fail the build; see env_check).
 : "${rel_name?}" "${release_link?}" "${relog_before_name?}" "${relog_after_name?}" "${source?}" "${repo?}" "${branch?}" "${run_script?}"
+: "${want?}" "${push_ref?}" "${src_commit?}" "${art_z?}"
 : "${shared_n?}" "${cached_n?}" "${deploy_script?}" "${trace?}" "${reload_cmd?}" "${hc_kind?}" "${fleet_gate?}" "${require_env?}"
 # From lib.sh.
 : "${M?}" "${base?}" "${shared?}" "${meta?}" "${live?}" "${domain?}" "${root?}" "${token?}"
 
-# Stdin is kept for the log (and the fleet's answers); nothing before may read it.
+# Stdin is kept for the source's frame, the fleet's answers and the log, in that order (see
+# protocol.rs); nothing before may read it.
 exec 3<&0 </dev/null
 relog_deploy="$relog_before_name$rel_name$relog_after_name"
 rel="$base/$rel_name"
@@ -53,7 +56,7 @@ on_exit() {
   # Once cleaned up, and still under the lock: the on_failure hook, once. Its failure is
   # reported; the exit code stays the deploy's.
   if [ "$failing" = 1 ]; then
-    run_hook on_failure "$rel_name" "$prev_release" FLIPDECK_FAILED_STEP="${failed_step:-}" FLIPDECK_EXIT_CODE="$rc"
+    on_failure_once "$rel_name" "$prev_release" FLIPDECK_FAILED_STEP="${failed_step:-}" FLIPDECK_EXIT_CODE="$rc"
   fi
   [ "$release_lock" = 1 ] && unlock
   exit $rc
@@ -91,41 +94,103 @@ setv reserved "$rel_name"
 mkdir "$rel" || { echo "cannot create release directory $rel" >&2; exit 1; }
 created=1
 
-if [ "$source" = git ]; then
+# One frame of stdin (see protocol::frame): its header, then its body piped to "$@" (a length of
+# 0 runs nothing). Whatever the reader leaves of the body is drained, so the parts after it (the
+# fleet's answers, the log) stay whole. The status is the reader's.
+read_frame() {
+  IFS= read -r fr_len <&3 || fr_len=
+  case $fr_len in
+    abort) echo "flipdeck could not send the $fr_what (see its message)" >&2; setv why "flipdeck could not send the $fr_what"; return 1 ;;
+    ''|*[!0-9]*) echo "flipdeck sent no $fr_what" >&2; return 1 ;;
+    0) return 0 ;;
+  esac
+  head -c "$fr_len" <&3 | { "$@"; fr_rc=$?; cat >/dev/null; exit $fr_rc; }
+}
+
+case $source in
+git|push)
   cache="$meta/repo.git"
-  step fetch
-  if [ -d "$cache" ] && [ "$(git --git-dir="$cache" config --get remote.origin.url)" = "$repo" ]; then
-    git --git-dir="$cache" fetch --prune --quiet origin || exit 1
+  if [ "$source" = git ]; then
+    step fetch
+    if [ -d "$cache" ] && [ "$(git --git-dir="$cache" config --get remote.origin.url)" = "$repo" ]; then
+      git --git-dir="$cache" fetch --prune --quiet origin || exit 1
+    else
+      if ! { rm -rf "$cache.new" && git clone --mirror --quiet -- "$repo" "$cache.new"; }; then
+        rm -rf "$cache.new"
+        exit 1
+      fi
+      rm -rf "$cache" && mv "$cache.new" "$cache" || exit 1
+    fi
   else
-    if ! { rm -rf "$cache.new" && git clone --mirror --quiet -- "$repo" "$cache.new"; }; then
-      rm -rf "$cache.new"
+    # The operator's machine has the repository: the cache reports what it has (its newest
+    # refs), is sent a thin pack of only what it lacks, and names the commit with push_ref. No
+    # credentials, no route to a git host.
+    step push
+    if [ ! -d "$cache" ]; then
+      { rm -rf "$cache.new" && git init --bare --quiet "$cache.new" && mv "$cache.new" "$cache"; } || exit 1
+    fi
+    git --git-dir="$cache" for-each-ref --sort=-committerdate --count=64 --format='%(objectname)' refs/heads refs/tags refs/flipdeck |
+      while IFS= read -r ph; do setv have "$ph"; done
+    printf '%s need\n' "$M"
+    fr_what=pack
+    read_frame git --git-dir="$cache" index-pack --stdin --fix-thin >/dev/null || exit 1
+    if ! git --git-dir="$cache" cat-file -e "$src_commit^{commit}" 2>/dev/null; then
+      setv why "the server's cache did not receive commit $src_commit"
+      echo "the server's cache did not receive commit $src_commit" >&2
       exit 1
     fi
-    rm -rf "$cache" && mv "$cache.new" "$cache" || exit 1
+    git --git-dir="$cache" update-ref "$push_ref" "$src_commit" || exit 1
   fi
   step clone
-  # A missing branch is named with the branches there are; any other failure reports git's own
-  # last line (`why`), so the failure says more than an exit code.
-  if ! git --git-dir="$cache" rev-parse --verify --quiet "refs/heads/$branch^{commit}" >/dev/null; then
-    cl_heads=$(git --git-dir="$cache" ls-remote --heads "$cache" | awk '{ sub("^refs/heads/", "", $2); printf "%s%s", (NR > 1 ? ", " : ""), $2 }')
-    cl_why="branch $branch does not exist in $repo; ${cl_heads:+its branches: }${cl_heads:-it has no branches}"
-    echo "$cl_why" >&2
-    setv why "$cl_why"
-    exit 1
-  fi
-  # Its messages through a pipe, not a file: nothing is held open for writing on the server's
-  # file system while git runs.
-  if ! cl_err=$(git clone --quiet --local --branch "$branch" -- "$cache" "$rel" 2>&1); then
-    [ -z "$cl_err" ] || printf '%s\n' "$cl_err" >&2
-    setv why "$(printf '%s\n' "$cl_err" | grep . | tail -n 1)"
-    exit 1
+  if [ -n "$want" ]; then
+    # An exact ref (tag, branch or commit id, validated): checked out detached.
+    if ! cl_sha=$(git --git-dir="$cache" rev-parse --verify --quiet "$want^{commit}"); then
+      cl_why="$want names no commit in ${repo:-the pushed repository}"
+      echo "$cl_why" >&2
+      setv why "$cl_why"
+      exit 1
+    fi
+    if ! cl_err=$({ git clone --quiet --local --no-checkout -- "$cache" "$rel" && git -C "$rel" checkout --quiet --detach "$cl_sha"; } 2>&1); then
+      [ -z "$cl_err" ] || printf '%s\n' "$cl_err" >&2
+      setv why "$(printf '%s\n' "$cl_err" | grep . | tail -n 1)"
+      exit 1
+    fi
+  else
+    # A missing branch is named with the branches there are; any other failure reports git's own
+    # last line (`why`), so the failure says more than an exit code.
+    if ! git --git-dir="$cache" rev-parse --verify --quiet "refs/heads/$branch^{commit}" >/dev/null; then
+      cl_heads=$(git --git-dir="$cache" ls-remote --heads "$cache" | awk '{ sub("^refs/heads/", "", $2); printf "%s%s", (NR > 1 ? ", " : ""), $2 }')
+      cl_why="branch $branch does not exist in $repo; ${cl_heads:+its branches: }${cl_heads:-it has no branches}"
+      echo "$cl_why" >&2
+      setv why "$cl_why"
+      exit 1
+    fi
+    # Its messages through a pipe, not a file: nothing is held open for writing on the server's
+    # file system while git runs.
+    if ! cl_err=$(git clone --quiet --local --branch "$branch" -- "$cache" "$rel" 2>&1); then
+      [ -z "$cl_err" ] || printf '%s\n' "$cl_err" >&2
+      setv why "$(printf '%s\n' "$cl_err" | grep . | tail -n 1)"
+      exit 1
+    fi
   fi
   [ -z "$cl_err" ] || printf '%s\n' "$cl_err" >&2
-  git -C "$rel" remote set-url origin "$repo" || exit 1
-else
+  if [ "$source" = git ]; then
+    git -C "$rel" remote set-url origin "$repo" || exit 1
+  fi
+  ;;
+artifact)
+  # The tree flipdeck built (or CI did) on the operator's machine: no git here. GNU tar keeps
+  # what it extracts inside the release (no absolute or `..` names, symlinks made last); the
+  # files are owned by the login user (-o).
+  step unpack
+  fr_what=artifact
+  read_frame tar -x"${art_z}"of - -C "$rel" || exit 1
+  ;;
+*)
   step placeholder
   mkdir -p "$rel/public" && printf '%s\n' '<?php echo "Provisioned by flipdeck. Configure a repository and deploy.";' > "$rel/public/index.php" || exit 1
-fi
+  ;;
+esac
 
 step links
 fd_i=1
@@ -171,11 +236,17 @@ fi
 make_writable "$rel"
 env_check
 
-if [ "$source" = git ]; then
+case $source in
+git|push)
   step commit
   sha=$(git -C "$rel" rev-parse HEAD) || exit 1
   setv commit "$sha"
-fi
+  ;;
+artifact)
+  sha=$src_commit
+  [ -z "$sha" ] || setv commit "$sha"
+  ;;
+esac
 built=1
 setv built 1
 
@@ -199,6 +270,7 @@ if [ "$fleet_gate" = 1 ]; then
   IFS= read -r go <&3 || go=abort
   if [ "$go" != go ]; then
     echo "another server of the fleet failed to build: this one does not switch" >&2
+    failed fleet
     setv aborted 1
     built=0
     exit 3
@@ -230,6 +302,7 @@ if [ "$fleet_gate" = 1 ]; then
   IFS= read -r verdict <&3 || verdict=revert
   if [ "$verdict" != commit ]; then
     echo "another server of the fleet failed to switch: switching back" >&2
+    failed fleet
     go_back || { echo "switching back failed: the new release stays live" >&2; release_lock=1; exit 5; }
     setv reverted 1
     built=0

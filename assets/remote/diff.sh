@@ -10,10 +10,11 @@
 # release's name), target_commit (a release's commit as the history has it; may be empty),
 # migrations (the repository's folder of migrations), max_commits and max_files (how many of
 # each are listed), fetch_timeout (seconds a fetch may take, where the server has `timeout`),
-# env_check (1: compare the target's .env.example with the shared .env).
+# server_fetch (1: the server fetches repo; empty: `source = push`, the repository is on the
+# operator's machine and the cache holds what the last deploy pushed), env_check (1: compare the target's .env.example with the shared .env).
 # Lists are sent as hex (`SIZE`-less: od's bytes), NUL-separated, so nothing a commit or a
 # path holds can break a marker line.
-: "${repo?}" "${target_kind?}" "${target?}" "${target_commit?}" "${migrations?}" "${max_commits?}" "${max_files?}" "${fetch_timeout?}" "${env_check?}"
+: "${repo?}" "${target_kind?}" "${target?}" "${target_commit?}" "${migrations?}" "${max_commits?}" "${max_files?}" "${fetch_timeout?}" "${server_fetch?}" "${env_check?}"
 # From lib.sh.
 : "${M?}" "${base?}" "${shared?}" "${meta?}" "${live?}"
 
@@ -74,7 +75,12 @@ else
   step fetch
   # Bounded: a repository with no route to it must not keep the answer waiting.
   bounded() { if command -v timeout >/dev/null 2>&1; then timeout "$fetch_timeout" "$@"; else "$@"; fi; }
-  if ! f_err=$(bounded git --git-dir="$work" fetch --quiet --no-tags "$repo" '+refs/heads/*:refs/heads/*' '+refs/tags/*:refs/tags/*' 2>&1); then
+  if [ "$server_fetch" != 1 ]; then
+    if [ ! -d "$cache/objects" ] || ! g fetch --quiet --no-tags "$cache" '+refs/heads/*:refs/heads/*' '+refs/tags/*:refs/tags/*' 2>/dev/null; then
+      exit 0
+    fi
+    setv diff_stale 1
+  elif ! f_err=$(bounded git --git-dir="$work" fetch --quiet --no-tags "$repo" '+refs/heads/*:refs/heads/*' '+refs/tags/*:refs/tags/*' 2>&1); then
     [ -n "$f_err" ] || f_err="no answer from the repository within ${fetch_timeout}s"
     setv diff_fetch_failed "$(printf '%s\n' "$f_err" | grep . | tail -n 1 | hexof)"
     # Not reachable now: the cache as of its last fetch, if there is one.

@@ -3,7 +3,7 @@
 # scratch folder it removes. Each check reports `setv check "NAME STATUS DETAIL"` with STATUS
 # ok, warn, fail or skip; src/engine/doctor.rs adds the fix. `begin` on both streams first: what
 # the login shell printed before it is told apart (the check `login_shell`).
-# Parameters: need_git (a site has a repository), need_http (a site has a URL health check),
+# Parameters: need_git (a site whose code the server fetches or is pushed), need_http (a site has a URL health check),
 # the lists sudo_cmd (configured commands that use sudo), fpm_socket, repo and repo_branch, and
 # nginx_dir (empty without an nginx site).
 : "${need_git?}" "${need_http?}" "${nginx_dir?}" "${acl_user_n?}" "${sudo_cmd_n?}" "${fpm_socket_n?}" "${repo_n?}"
@@ -30,7 +30,7 @@ if command -v git >/dev/null 2>&1; then
 elif [ "$need_git" = 1 ]; then
   check git fail "git is not on PATH ($PATH)"
 else
-  check git skip "not installed; no site has a repository"
+  check git skip "not installed; no site needs it here (an artifact needs no git)"
 fi
 
 # An HTTP client for URL health checks.

@@ -15,11 +15,11 @@
 step() { cur_step=$1; printf '%s step %s\n' "$M" "$1"; }
 setv() { printf '%s set %s %s\n' "$M" "$1" "$2"; }
 
-# failed: reports the step running now as the one that failed (`failed_step`), once: what runs
-# after it (switching back, hooks) is not what failed.
+# failed [STEP]: reports STEP (default: the step running now) as the one that failed
+# (`failed_step`), once: what runs after it (switching back, hooks) is not what failed.
 failed() {
   [ -z "${failed_step:-}" ] || return 0
-  failed_step=${cur_step:-start}
+  failed_step=${1:-${cur_step:-start}}
   setv failed_step "$failed_step"
 }
 
@@ -192,6 +192,17 @@ run_hook() {
   fi
   [ $hk_rc -eq 0 ] || setv hook_failed "$hk_name $hk_rc"
   return $hk_rc
+}
+
+# on_failure_once RELEASE PREVIOUS [VAR=VALUE...]: the on_failure hook (see run_hook), at most once per
+# job, and only while the lock is ours: a mark in the lock (gone with it) says it has run, so the
+# deploy's exit trap and flipdeck's clean-up after an interruption never both run it. Where the
+# mark cannot be made (a read-only file system), it runs anyway.
+on_failure_once() {
+  [ -n "${hook_on_failure:-}" ] || return 0
+  grep -qF "token=$token" "$lock/owner" 2>/dev/null || return 0
+  mkdir "$lock/on_failure" 2>/dev/null || [ ! -d "$lock/on_failure" ] || return 0
+  run_hook on_failure "$@"
 }
 
 # The release NAME a live-link target LINK names (its last part), empty for none.

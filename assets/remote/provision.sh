@@ -2,8 +2,11 @@
 # Provisioning's layout step: base, a look at what is live, and (when a release is live) the
 # shared entries (the list `shared`, with shared_kind_I file or dir). With fpm_conf set, also
 # reads PHP-FPM's process_control_timeout (see fpm.sh); with php_reload (the reload php_version
-# implies, `sudo service phpV-fpm reload`), checks that `sudo -n` may run it; with writable_mode set, makes the live
-# release's writable paths writable (see make_writable).
+# implies, `sudo service phpV-fpm reload`), checks that `sudo -n` may run it; with writable_mode
+# set, makes the live release's writable paths writable (see make_writable).
+# Provisioning is one exec: deploy.sh follows this file in the same shell and makes the initial
+# release, unless a release is live, where this step ends the script. Nothing here reads stdin
+# (deploy.sh keeps it for the log).
 : "${shared_n?}" "${fpm_conf?}" "${php_reload?}"
 # From lib.sh.
 : "${base?}" "${shared?}" "${meta?}" "${live?}" "${root?}"
@@ -45,3 +48,5 @@ if [ -n "$php_reload" ]; then
     sudo -n -l ${php_reload#sudo } </dev/null >/dev/null 2>&1 || setv sudo_refused 1
   fi
 fi
+# Already provisioned: a release is live, so there is no initial deployment to make.
+if [ -L "$live" ] && [ -d "$live/" ]; then exit 0; fi

@@ -34,6 +34,18 @@ impl Cap {
         repo: &Path,
         known: &Path,
     ) -> Cap {
+        Self::new_at(dir, deploy_to, sshd, sshd.port, repo, known)
+    }
+
+    /// The same, reaching the server at `port` (a latency proxy in front of it).
+    pub fn new_at(
+        dir: PathBuf,
+        deploy_to: PathBuf,
+        sshd: &TestSshd,
+        port: u16,
+        repo: &Path,
+        known: &Path,
+    ) -> Cap {
         std::fs::create_dir_all(dir.join("config/deploy")).unwrap();
         std::fs::write(
             dir.join("Capfile"),
@@ -65,7 +77,6 @@ set :ssh_options, {{
 "#,
             repo = rb(repo),
             deploy_to = rb(&deploy_to),
-            port = sshd.port,
             user = sshd.user,
             key = rb(&sshd.client_key),
             known = rb(known),

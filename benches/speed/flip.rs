@@ -26,7 +26,7 @@ pub struct Sample {
 
 pub struct Flip {
     pub root: PathBuf,
-    config: Config,
+    pub config: Config,
     pub engine: Engine,
     pub connector: CountingConnector,
     steps: Arc<Mutex<Vec<(String, Duration)>>>,
@@ -35,6 +35,24 @@ pub struct Flip {
 impl Flip {
     /// A site on the test server with its root (the server side) and history DB under `dir`.
     pub fn new(dir: &Path, sshd: &TestSshd, known: &Path, repo: &Path) -> Flip {
+        Self::new_at(dir, sshd, sshd.port, known, repo, "")
+    }
+
+    /// `new`, with `extra` lines in the site's table (`source = "push"`, say).
+    pub fn with_site(dir: &Path, sshd: &TestSshd, known: &Path, repo: &Path, extra: &str) -> Flip {
+        Self::new_at(dir, sshd, sshd.port, known, repo, extra)
+    }
+
+    /// The same, reaching the server at `port` (a latency proxy in front of it), with `extra`
+    /// lines in the site's table.
+    pub fn new_at(
+        dir: &Path,
+        sshd: &TestSshd,
+        port: u16,
+        known: &Path,
+        repo: &Path,
+        extra: &str,
+    ) -> Flip {
         let root = dir.join("srv");
         std::fs::create_dir_all(&root).unwrap();
         let text = format!(
@@ -52,9 +70,9 @@ domain = "{DOMAIN}"
 repository = "{repo}"
 branch = "main"
 keep = 14
+{extra}
 "#,
             host = sshd.address,
-            port = sshd.port,
             user = sshd.user,
             key = sshd.client_key.display(),
             known = known.display(),
@@ -140,6 +158,18 @@ keep = 14
             .rollback(&site, &self.connector, RollbackOptions::default())
             .await
             .expect("flipdeck rollback");
+        self.sample(t).await
+    }
+
+    /// `status` for the site: the engine's refresh (read the server, bring the history in line).
+    #[allow(dead_code)] // benches/history.rs measures it
+    pub async fn status(&self) -> Sample {
+        let site = self.config.find_site(DOMAIN).unwrap();
+        let t = self.start();
+        self.engine
+            .refresh(&site, &self.connector)
+            .await
+            .expect("flipdeck status");
         self.sample(t).await
     }
 

@@ -14,6 +14,11 @@ pub struct Ssh {
 
 impl Ssh {
     pub fn new(sshd: &TestSshd, known_hosts: &Path) -> Ssh {
+        Self::new_at(sshd, sshd.port, known_hosts)
+    }
+
+    /// The same, reaching the server at `port` (a latency proxy in front of it).
+    pub fn new_at(sshd: &TestSshd, port: u16, known_hosts: &Path) -> Ssh {
         let args = [
             "-F",
             "/dev/null",
@@ -30,7 +35,7 @@ impl Ssh {
             "-o",
             "IdentitiesOnly=yes",
             "-p",
-            &sshd.port.to_string(),
+            &port.to_string(),
             "-l",
             &sshd.user,
             &sshd.address,

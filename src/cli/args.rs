@@ -55,6 +55,15 @@ pub enum Command {
         /// Deploy this branch instead of the configured one
         #[arg(long, value_name = "B")]
         branch: Option<String>,
+        /// Deploy this tag or commit (or other ref) instead of the branch's newest commit
+        #[arg(long = "ref", value_name = "TAG_OR_SHA")]
+        git_ref: Option<String>,
+        /// With source = "artifact": send this tar (or .tar.gz) that CI built, instead of building
+        #[arg(long, value_name = "FILE")]
+        artifact: Option<PathBuf>,
+        /// The commit the --artifact was built from, recorded in the history
+        #[arg(long, value_name = "SHA", requires = "artifact")]
+        commit: Option<String>,
         /// Print the job as JSON events, one object per line (human output goes to stderr)
         #[arg(long)]
         json: bool,

@@ -233,8 +233,22 @@ async fn dispatch(ctx: &Ctx, command: &Command) -> Result<()> {
     match command {
         Command::Provision { site, .. } => provision::run(ctx, site).await,
         Command::Deploy {
-            site, branch, yes, ..
-        } => deploy::run(ctx, site, branch.clone(), *yes).await,
+            site,
+            branch,
+            git_ref,
+            artifact,
+            commit,
+            yes,
+            ..
+        } => {
+            let what = deploy::What {
+                branch: branch.clone(),
+                git_ref: git_ref.clone(),
+                artifact: artifact.clone(),
+                commit: commit.clone(),
+            };
+            deploy::run(ctx, site, what, *yes).await
+        }
         Command::Rollback { site, to, yes, .. } => {
             rollback::run(ctx, site, to.as_deref(), *yes).await
         }

@@ -11,9 +11,9 @@ mod web;
 
 use super::raw::{RawConfig, RawJump, RawServer, RawSite, line_of};
 use super::{
-    COLOR_ELEMENTS, Config, DEFAULT_CACHED, DEFAULT_KEEP, DEFAULT_MIGRATIONS, DEFAULT_SCRIPT,
-    DEFAULT_SHARED, DEFAULT_WEB_USER, DEFAULT_WRITABLE, Hooks, Jump, KeyBinding, ServerConfig,
-    SiteConfig, SshConfig, ThemeName, TransportKind, Writable,
+    COLOR_ELEMENTS, CodeSource, Config, DEFAULT_CACHED, DEFAULT_KEEP, DEFAULT_MIGRATIONS,
+    DEFAULT_SCRIPT, DEFAULT_SHARED, DEFAULT_WEB_USER, DEFAULT_WRITABLE, Hooks, Jump, KeyBinding,
+    ServerConfig, SiteConfig, SshConfig, ThemeName, TransportKind, Writable,
 };
 use crate::error::{Error, Result};
 use crate::redact::Redactor;
@@ -364,6 +364,7 @@ impl<'a> Check<'a> {
             &format!("{at}.branch"),
             validate::branch,
         )?;
+        let source = self.source(at, &site)?;
         let shared = self.shared(at, site.shared.as_ref())?;
         let cached = self.cached(at, site.cached.as_ref(), &shared)?;
         let writable = self.writable(at, &site)?;
@@ -410,6 +411,7 @@ impl<'a> Check<'a> {
             nginx,
             health_check,
             protected: site.protected.unwrap_or(false),
+            source,
             hooks: Hooks {
                 after_switch: self.hook(at, "after_switch", site.after_switch)?,
                 after_rollback: self.hook(at, "after_rollback", site.after_rollback)?,
@@ -457,6 +459,54 @@ impl<'a> Check<'a> {
             .iter()
             .map(|(n, c)| (n.clone(), c.clone()))
             .collect())
+    }
+
+    /// `source`, with `build` and `artifact_dir` (only for an artifact) and, for a push, a
+    /// `repository` that is a path on this machine.
+    fn source(&self, at: &str, site: &RawSite) -> Result<CodeSource> {
+        let kind = site.source.as_ref().map(|s| s.get_ref().as_str());
+        let source = match kind {
+            None | Some("server") => CodeSource::Server,
+            Some("push") => CodeSource::Push,
+            Some("artifact") => CodeSource::Artifact {
+                build: site.build.as_ref().map(|b| b.get_ref().clone()),
+                dir: site
+                    .artifact_dir
+                    .as_ref()
+                    .map(|d| d.get_ref().trim_end_matches('/').to_string()),
+            },
+            Some(_) => {
+                let s = site.source.as_ref().expect("a value");
+                let why = "must be \"server\", \"push\" or \"artifact\"";
+                return Err(self.err(s.span(), &format!("{at}.source"), why));
+            }
+        };
+        if !matches!(source, CodeSource::Artifact { .. }) {
+            for (key, v) in [("build", &site.build), ("artifact_dir", &site.artifact_dir)] {
+                if let Some(v) = v {
+                    let why = "is only used with source = \"artifact\"";
+                    return Err(self.err(v.span(), &format!("{at}.{key}"), why));
+                }
+            }
+        }
+        if let Some(b) = &site.build
+            && b.get_ref().trim().is_empty()
+        {
+            return Err(self.err(b.span(), &format!("{at}.build"), "must not be empty"));
+        }
+        self.valid(
+            site.artifact_dir.as_ref(),
+            &format!("{at}.artifact_dir"),
+            validate::shared_entry,
+        )?;
+        if source == CodeSource::Push
+            && let Some(r) = &site.repository
+            && !r.get_ref().starts_with('/')
+        {
+            let why = "must be an absolute path on this machine with source = \"push\" (the server is sent the objects; it never reads the repository)";
+            return Err(self.err(r.span(), &format!("{at}.repository"), why));
+        }
+        Ok(source)
     }
 
     /// `shared`, every entry a plain relative path; the error is at the list, naming the entry.

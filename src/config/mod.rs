@@ -211,6 +211,8 @@ pub struct SiteConfig {
     pub migrations: String,
     /// The site's named commands (`flipdeck run SITE NAME`), by name.
     pub commands: Vec<(String, String)>,
+    /// Where a new release's code comes from (`source`, `build`, `artifact_dir`).
+    pub source: CodeSource,
 }
 
 /// A site's hooks; `None`: not set (nothing runs).
@@ -222,6 +224,33 @@ pub struct Hooks {
     pub after_rollback: Option<String>,
     /// After a failed deploy has been cleaned up; a failure is a warning.
     pub on_failure: Option<String>,
+}
+
+/// Where a site's code comes from (`source = ...`; see `engine::source`).
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub enum CodeSource {
+    /// The server fetches `repository` into its cache (the default).
+    #[default]
+    Server,
+    /// `repository` is a path on the operator's machine; the server's cache is sent the objects
+    /// it lacks over the deploy's connection.
+    Push,
+    /// The operator's machine builds a tree (`build`, in a clean worktree; `dir`, a folder of
+    /// it, or all of it but `.git`) and sends it as a tar; the server needs no git.
+    Artifact {
+        build: Option<String>,
+        dir: Option<String>,
+    },
+}
+
+impl CodeSource {
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            CodeSource::Server => "server",
+            CodeSource::Push => "push",
+            CodeSource::Artifact { .. } => "artifact",
+        }
+    }
 }
 
 /// A site together with the server it lives on.

@@ -104,6 +104,12 @@ pub(super) struct RawSite {
     pub migrations: Option<Spanned<String>>,
     /// `[servers.sites.commands]`: `NAME = "shell command"`.
     pub commands: Option<Spanned<std::collections::BTreeMap<String, String>>>,
+    /// Where the code comes from: "server" (the default), "push" or "artifact".
+    pub source: Option<Spanned<String>>,
+    /// `source = "artifact"`: the command that builds the artifact on the operator's machine.
+    pub build: Option<Spanned<String>>,
+    /// `source = "artifact"`: the folder of the built worktree that becomes the release.
+    pub artifact_dir: Option<Spanned<String>>,
 }
 
 /// `jump = "bastion"` or `jump = ["outer", "inner"]`.

@@ -375,6 +375,32 @@ mod web {
     }
 
     #[test]
+    fn hooks_and_require_env() {
+        let s = site(
+            "",
+            "after_switch = \"php artisan queue:restart\"\nafter_rollback = \"  \"\non_failure = '''\necho \"$FLIPDECK_RELEASE\" ; exit 3\n'''\nrequire_env = true",
+        );
+        assert_eq!(
+            s.hooks.after_switch.as_deref(),
+            Some("php artisan queue:restart")
+        );
+        assert_eq!(s.hooks.after_rollback, None, "a blank hook is no hook");
+        assert_eq!(
+            s.hooks.on_failure.as_deref(),
+            Some("echo \"$FLIPDECK_RELEASE\" ; exit 3\n"),
+            "run as written"
+        );
+        assert!(s.require_env);
+        let d = site("", "");
+        assert_eq!(d.hooks, crate::config::Hooks::default());
+        assert!(!d.require_env);
+        let e = parse("", "after_switch = \"a\\u0000b\"")
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("after_switch") && e.contains("NUL"), "{e}");
+    }
+
+    #[test]
     fn the_annotated_example_parses() {
         let text = include_str!("../../assets/config.example.toml");
         let c = Config::parse(text, Path::new("config.example.toml")).unwrap();

@@ -5,8 +5,11 @@ use super::Engine;
 use super::events::{Action, EventKind};
 use super::job::{Gate, Job, Reply, RunError, RunResult};
 use super::layout::Layout;
-use super::protocol::{BAD_HOME, DeployReport, InspectReport, LOCK_HELD};
+use super::layout_check::LayoutCheck;
+use super::protocol::{BAD_HOME, DeployReport, InspectReport, LOCK_HELD, ProvisionReport};
 use super::scripts::{self, Source};
+use super::source::{self as local, Artifact};
+use crate::config::CodeSource;
 use crate::config::SiteRef;
 use crate::error::{Error, Result};
 use crate::release::ReleaseName;
@@ -14,6 +17,7 @@ use crate::store::Status;
 use crate::transport::Connector;
 use crate::transport::Transport;
 use chrono::Utc;
+use std::path::PathBuf;
 use std::sync::Arc;
 use tokio_util::sync::CancellationToken;
 
@@ -23,6 +27,11 @@ pub struct DeployOptions {
     pub branch: Option<String>,
     /// Provisioning's initial deployment: no deploy script (the spec), placeholder without a repo.
     pub initial: bool,
+    /// Deploy this ref (a tag, a branch or a commit id) instead of the branch's newest commit.
+    pub git_ref: Option<String>,
+    /// `source = "artifact"`: what to send (`--artifact FILE`, or built once for a whole fleet);
+    /// built from the repository when absent.
+    pub artifact: Option<Artifact>,
 }
 
 /// One server's part in a fleet deploy: the release name every server uses, the fleet's id, and
@@ -31,6 +40,13 @@ pub struct FleetMember {
     pub release: String,
     pub fleet_id: String,
     pub gate: Gate,
+}
+
+/// How a deploy with provisioning's layout step ended: deployed, or stopped at the layout because
+/// a release (named here) is live already.
+pub(super) enum Initial {
+    Deployed(Deployed),
+    Live(String),
 }
 
 /// What a successful deploy produced.
@@ -59,8 +75,8 @@ impl Engine {
         .await
     }
 
-    /// The deploy on an open connection (provisioning reuses its own); `connector` is only used to
-    /// reconnect for the clean-up after a lost connection.
+    /// The deploy on an open connection; `connector` is only used to reconnect for the clean-up
+    /// after a lost connection.
     pub(super) async fn deploy_on(
         &self,
         site: &SiteRef<'_>,
@@ -70,14 +86,31 @@ impl Engine {
         cancel: CancellationToken,
         fleet: Option<FleetMember>,
     ) -> Result<Deployed> {
+        match self
+            .deploy_with(site, connector, target, opts, cancel, fleet, None)
+            .await?
+            .0
+        {
+            Initial::Deployed(d) => Ok(d),
+            Initial::Live(_) => unreachable!("only provisioning stops at a live release"),
+        }
+    }
+
+    /// `deploy_on`, or with `provision` provisioning's exec: its layout step first, in the same
+    /// script, which stops there when a release is live already. Returns the layout as the
+    /// script left it known (the root it reported).
+    #[allow(clippy::too_many_arguments)]
+    pub(super) async fn deploy_with(
+        &self,
+        site: &SiteRef<'_>,
+        connector: &dyn Connector,
+        target: Arc<dyn Transport>,
+        opts: DeployOptions,
+        cancel: CancellationToken,
+        fleet: Option<FleetMember>,
+        provision: Option<LayoutCheck>,
+    ) -> Result<(Initial, Layout)> {
         let branch = check(site, &opts)?;
-        let source = match &site.site.repository {
-            Some(repo) => Source::Git {
-                repository: repo,
-                branch: &branch,
-            },
-            None => Source::Placeholder,
-        };
         let layout = Layout::new(site.server.root.as_deref(), &site.site.domain);
         let row = self
             .store
@@ -88,16 +121,73 @@ impl Engine {
             Action::Deploy
         };
         let mut job = Job::new(self, site.key(), target, layout, action);
-        let script_text = if opts.initial {
-            ""
-        } else {
+        if !opts.initial {
+            job.hooks = site.site.hooks.clone();
+        }
+        if let Some(said) = provision.as_ref().and_then(LayoutCheck::before) {
+            job.notice(said);
+        }
+        // What this machine does first (resolve, build): a failure here has touched nothing.
+        let mut out = |stream: Option<crate::transport::Stream>, l: String| match stream {
+            Some(stream) => job.local_line(stream, l),
+            None => job.notice(l),
+        };
+        let material = match self.material(&mut out, site, &opts, &branch).await {
+            Ok(m) => m,
+            Err(e) => {
+                // The error says why, once; this only ends the job.
+                job.finish(false, format!("{} not deployed", site.key()));
+                return Err(e);
+            }
+        };
+        let push_ref = match &opts.git_ref {
+            Some(r) => format!("refs/flipdeck/ref/{r}"),
+            None => format!("refs/heads/{branch}"),
+        };
+        let source = match (&material, &site.site.repository) {
+            (Material::Push { commit, .. }, _) => Source::Push {
+                branch: &branch,
+                commit,
+                push_ref: &push_ref,
+                detached: opts.git_ref.is_some(),
+            },
+            (Material::Artifact(a), _) => Source::Artifact {
+                gzip: a.gzip,
+                commit: a.commit.as_deref(),
+            },
+            (Material::Server, Some(repo)) => Source::Git {
+                repository: repo,
+                branch: &branch,
+                rev: opts.git_ref.as_deref(),
+            },
+            (Material::Server, None) => Source::Placeholder,
+        };
+        // The spec's default script (`git fetch && git pull`) would leave an exact ref for the
+        // branch's head, and an artifact has no git: there it is not run.
+        let default_off = site.site.deployment_script == crate::config::DEFAULT_SCRIPT
+            && (opts.git_ref.is_some() || matches!(material, Material::Artifact(_)));
+        let run_script = !opts.initial && !default_off;
+        let script_text = if run_script {
             &site.site.deployment_script
+        } else {
+            ""
         };
         let script_text = self.redactor.apply(script_text);
         let id = self
             .store
             .create_deployment(&row, &script_text, &branch, &job.reference())?;
         job.attach_deployment(id);
+        let sha256 = match &material {
+            Material::Artifact(a) => Some(a.sha256.as_str()),
+            _ => None,
+        };
+        let kind = if matches!(source, Source::Placeholder) {
+            None
+        } else {
+            Some(site.site.source.as_str())
+        };
+        self.store
+            .set_origin(id, kind, opts.git_ref.as_deref(), sha256)?;
         job.emit(EventKind::Status {
             deployment_id: id,
             status: Status::Pending,
@@ -128,12 +218,88 @@ impl Engine {
             deployment_id: id,
             status: Status::Updating,
         });
-        job.notice(format!(
-            "{} {} release {release} (deployment #{id}, branch {branch}) on {}",
+        let what = match (&material, &opts.git_ref) {
+            (Material::Artifact(a), _) => format!(
+                "artifact sha256:{} ({}{})",
+                a.sha256,
+                local::size(a.bytes.len()),
+                a.commit
+                    .as_deref()
+                    .map(|c| format!(", built from {}", crate::commit::short(c)))
+                    .unwrap_or_default()
+            ),
+            (Material::Push { commit, .. }, Some(r)) => {
+                format!("ref {r} = {}, pushed", crate::commit::short(commit))
+            }
+            (Material::Push { commit, .. }, None) => {
+                format!("branch {branch} = {}, pushed", crate::commit::short(commit))
+            }
+            (_, Some(r)) => format!("ref {r}"),
+            (_, None) => format!("branch {branch}"),
+        };
+        let starting = format!(
+            "{} {} release {release} (deployment #{id}, {what}) on {}",
             action.as_str(),
             site.key(),
             job.target.describe()
-        ));
+        );
+        match &provision {
+            None => job.notice(starting),
+            // Said once the layout step has reported, as the deploy proper starts (it takes the
+            // lock first): with a release live there is no initial deployment to announce.
+            Some(check) => {
+                let (check, mut starting) = (check.clone(), Some(starting));
+                job.before_step = Some(Box::new(move |step, vars| match step {
+                    "lock" => {
+                        let mut said = check.warnings(&vars.report());
+                        said.extend(starting.take());
+                        said
+                    }
+                    _ => Vec::new(),
+                }));
+            }
+        }
+        if default_off && !opts.initial {
+            job.notice(format!(
+                "the default deployment script (`{}`) is not run for {}; set deployment_script to run your build steps",
+                crate::config::DEFAULT_SCRIPT,
+                if opts.git_ref.is_some() {
+                    "an exact ref"
+                } else {
+                    "an artifact"
+                }
+            ));
+        }
+        match &material {
+            Material::Push { repo, commit } => {
+                let (repo, commit) = (repo.clone(), commit.clone());
+                job.feed = Some(Box::new(move |vars| {
+                    let haves = vars.report::<DeployReport>().haves;
+                    Box::pin(async move {
+                        let pack = local::pack(repo, commit.clone(), haves).await?;
+                        // Nothing to send: an empty frame (the script then indexes nothing).
+                        Ok(match local::pack_objects(&pack) {
+                            0 => (
+                                Vec::new(),
+                                format!(
+                                    "push: the server's cache has {} already; nothing to send",
+                                    crate::commit::short(&commit)
+                                ),
+                            ),
+                            n => {
+                                let size = local::size(pack.len());
+                                let note = format!(
+                                    "push: sending the server's cache {n} objects ({size})"
+                                );
+                                (pack, note)
+                            }
+                        })
+                    })
+                }));
+            }
+            Material::Artifact(a) => job.payload = Some(super::protocol::frame(&a.bytes)),
+            Material::Server => {}
+        }
 
         // One round trip: lock, build, switch and reload; then the script waits while the success
         // is recorded here, and writes the log it is sent, prunes and unlocks. Only the build can
@@ -151,31 +317,47 @@ impl Engine {
         // A failing health check switches back at once. Provisioning's first release has nothing
         // to go back to (and nginx may not serve it yet).
         let health = site.site.health_check.as_ref().filter(|_| !opts.initial);
-        let script = scripts::deploy(
-            &job.prelude(),
-            site.site,
-            &release,
-            &source,
-            !opts.initial,
-            scripts::AfterSwitch {
-                reload: site.server.reload_command.as_deref(),
-                health,
-                // Like the deploy script, no hook runs for provisioning's initial deployment.
-                hooks: (!opts.initial).then_some(&site.site.hooks),
-            },
-            scripts::Finish {
-                prune: &names,
-                relog: &crate::release_log::prefix(
-                    "deploy",
-                    &release,
-                    Some(&branch),
-                    &job.who,
-                    Some(&crate::store::ts(now)),
-                    Some(id),
-                ),
-                gated: gate.is_some(),
-            },
-        );
+        let after = scripts::AfterSwitch {
+            reload: site.server.reload_command.as_deref(),
+            health,
+            // Like the deploy script, no hook runs for provisioning's initial deployment.
+            hooks: (!opts.initial).then_some(&site.site.hooks),
+        };
+        let finish = scripts::Finish {
+            prune: &names,
+            relog: &crate::release_log::prefix(
+                "deploy",
+                &release,
+                Some(&branch),
+                &job.who,
+                Some(&crate::store::ts(now)),
+                Some(id),
+            ),
+            gated: gate.is_some(),
+        };
+        let script = match &provision {
+            None => scripts::deploy(
+                &job.prelude(),
+                site.site,
+                &release,
+                &source,
+                run_script,
+                after,
+                finish,
+            ),
+            Some(check) => scripts::provision_deploy(
+                &job.prelude(),
+                site.site,
+                scripts::LayoutChecks {
+                    fpm_conf: check.fpm_conf.as_deref(),
+                    php_reload: check.php_reload.as_ref().map(|(_, cmd)| cmd.as_str()),
+                },
+                &release,
+                &source,
+                after,
+                finish,
+            ),
+        };
         let mut recorded: Option<Result<Option<String>>> = None;
         let reply: Reply<'_, '_> = Box::new(|job, vars| {
             if let Err(e) = job.engine.follow_reserved(job, id, &release) {
@@ -200,6 +382,11 @@ impl Engine {
             Some(g) => job.converse_gated(&script, &cancel, reply, g).await,
             None => job.converse(&script, &cancel, reply).await,
         };
+        if let Some(check) = &provision
+            && let Some(stopped) = self.stopped_at_layout(&mut job, id, site, check, &ran)
+        {
+            return stopped.map(|p| (p, job.layout.clone()));
+        }
         let release = match job.reserved.clone() {
             Some(r) if r != release => {
                 job.notice(format!(
@@ -257,11 +444,56 @@ impl Engine {
         );
         job.flush();
         job.finish(true, summary);
-        Ok(Deployed {
+        let layout = job.layout.clone();
+        let deployed = Deployed {
             deployment_id: id,
             release,
             commit,
             pruned,
+        };
+        Ok((Initial::Deployed(deployed), layout))
+    }
+
+    /// Provisioning's script ended in its layout step: a release is live already, or the layout
+    /// failed. Either way no deployment began, so its record goes (as a refused deploy's does).
+    fn stopped_at_layout(
+        &self,
+        job: &mut Job<'_>,
+        id: i64,
+        site: &SiteRef<'_>,
+        check: &LayoutCheck,
+        ran: &Result<RunResult, RunError>,
+    ) -> Option<Result<Initial>> {
+        let in_layout = |step: &Option<String>| step.as_deref() == Some("layout");
+        let stopped = match ran {
+            Ok(r) if in_layout(&r.last_step) => Ok(r),
+            Err(RunError::Transport { step, .. }) if in_layout(step) => Err(()),
+            _ => return None,
+        };
+        if let Err(err) = self.store.discard_refused(id) {
+            job.notice(format!(
+                "could not remove the record of the deployment that did not begin: {err}"
+            ));
+        }
+        Some(match stopped {
+            Ok(r) if r.status.success() => {
+                let rep: ProvisionReport = r.report();
+                for said in check.warnings(&rep) {
+                    job.notice(said);
+                }
+                let live = rep.live.unwrap_or_default();
+                job.finish(true, format!("already provisioned; live release {live}"));
+                Ok(Initial::Live(live))
+            }
+            Ok(r) => {
+                let msg = format!("provisioning {} failed ({})", site.key(), r.status);
+                job.finish(false, msg.clone());
+                Err(Error::failed(msg))
+            }
+            Err(()) => Err(Error::failed(format!(
+                "connection lost while provisioning {}",
+                site.key()
+            ))),
         })
     }
 
@@ -335,11 +567,12 @@ impl Engine {
         };
         self.hook_warnings(job, &rep);
         if rep.switch.switched && !rep.switch.switched_back {
-            if self.undo(job, Some(release)).await {
+            if self.undo(job, Some(release), "switch").await {
                 return self.record_kept(job, id, &why, commit.as_deref());
             }
         } else {
-            self.cleanup_after_failure(job, Some(release)).await;
+            self.cleanup_after_failure(job, Some(release), Some((release, "switch")))
+                .await;
         }
         self.record_failure(job, id, &why, commit.as_deref())
     }
@@ -383,6 +616,10 @@ impl Engine {
             .as_deref()
             .or(r.last_step.as_deref())
             .unwrap_or("build");
+        if let Some(e) = job.feed_error.take() {
+            let why = format!("{step} failed: {e}");
+            return self.record_failure(job, id, &why, None);
+        }
         let bad_home =
             job.layout.root.is_none() && r.status == crate::transport::ExitStatus::Code(BAD_HOME);
         let why = if bad_home {
@@ -444,15 +681,19 @@ impl Engine {
         {
             job.notice("could not stop what the interrupted deploy left running on the server");
         }
-        if self.undo(job, release).await {
+        if self
+            .undo(job, release, step.as_deref().unwrap_or("start"))
+            .await
+        {
             return self.record_kept(job, id, &why, None);
         }
         self.record_failure(job, id, &why, None)
     }
 
     /// After an interruption: if the new release went live, switch back to the one before; then
-    /// remove the release (unless it has to stay live) and our lock. True when it stays live.
-    async fn undo(&self, job: &mut Job<'_>, release: Option<&str>) -> bool {
+    /// remove the release (unless it has to stay live) and our lock, running `on_failure` (told
+    /// the step that failed) if the script did not. True when it stays live.
+    async fn undo(&self, job: &mut Job<'_>, release: Option<&str>, step: &str) -> bool {
         let mut remove = release;
         if let (Some(rel), Ok(live)) = (release, self.read_live(job).await)
             && live
@@ -463,10 +704,25 @@ impl Engine {
             let prev = self.previous_link(job, rel);
             match prev {
                 Some(p) => {
-                    let sw = scripts::switch(&job.prelude(), &p);
-                    if !matches!(job.run(&sw, None, None).await, Ok(r) if r.status.success()) {
-                        job.notice("the new release is live and switching back failed; it is kept");
-                        remove = None;
+                    let hook = job.hooks.after_rollback.clone();
+                    let back = hook.as_deref().map(|h| (h, rel));
+                    let sw = scripts::switch(&job.prelude(), &p, back);
+                    match job.run(&sw, None, None).await {
+                        Ok(r) if r.status.success() => {
+                            let rep: super::protocol::SwitchReport = r.report();
+                            if let Some(h) = rep.hook_failed("after_rollback") {
+                                job.notice(format!(
+                                    "warning: the after_rollback hook failed (exit code {}) after switching back; the deploy's outcome is unchanged",
+                                    h.code
+                                ));
+                            }
+                        }
+                        _ => {
+                            job.notice(
+                                "the new release is live and switching back failed; it is kept",
+                            );
+                            remove = None;
+                        }
                     }
                 }
                 None => {
@@ -475,7 +731,8 @@ impl Engine {
                 }
             }
         }
-        self.cleanup_after_failure(job, remove).await;
+        self.cleanup_after_failure(job, remove, release.map(|r| (r, step)))
+            .await;
         release.is_some() && remove.is_none()
     }
 
@@ -497,8 +754,24 @@ impl Engine {
         }
     }
 
-    pub(super) async fn cleanup_after_failure(&self, job: &mut Job<'_>, release: Option<&str>) {
-        let s = scripts::cleanup(&job.prelude(), release);
+    /// Removes `release` (unless live) and our lock; `failed` (the failed release, the step)
+    /// runs the site's `on_failure` first, unless the deploy's script already did.
+    pub(super) async fn cleanup_after_failure(
+        &self,
+        job: &mut Job<'_>,
+        release: Option<&str>,
+        failed: Option<(&str, &str)>,
+    ) {
+        let hook = job.hooks.on_failure.clone();
+        let on_failure = match (hook.as_deref(), failed) {
+            (Some(hook), Some((release, step))) => Some(scripts::OnFailure {
+                hook,
+                release,
+                step,
+            }),
+            _ => None,
+        };
+        let s = scripts::cleanup(&job.prelude(), release, on_failure);
         if !matches!(job.run(&s, None, None).await, Ok(r) if r.status.success()) {
             job.notice("cleanup after the failure did not complete; check with `flipdeck status`");
         }
@@ -554,6 +827,99 @@ impl Engine {
     }
 }
 
+/// What this machine contributes to a deploy, made before the server is asked anything.
+enum Material {
+    /// The server fetches (or there is no repository: a placeholder).
+    Server,
+    /// The commit to send the server's cache from the local repository.
+    Push {
+        repo: PathBuf,
+        commit: String,
+    },
+    Artifact(Artifact),
+}
+
+impl Engine {
+    /// Resolves a push's commit in the local repository, or builds (or takes) an artifact.
+    /// `out` is told each line of a build (`None`: flipdeck's own message).
+    async fn material(
+        &self,
+        out: &mut (dyn FnMut(Option<crate::transport::Stream>, String) + Send),
+        site: &SiteRef<'_>,
+        opts: &DeployOptions,
+        branch: &str,
+    ) -> Result<Material> {
+        let (rev, what) = match &opts.git_ref {
+            Some(r) => (r.clone(), r.clone()),
+            None => (format!("refs/heads/{branch}"), format!("branch {branch}")),
+        };
+        match (&site.site.source, &site.site.repository) {
+            (CodeSource::Server, _) => Ok(Material::Server),
+            (CodeSource::Push, None) => Ok(Material::Server),
+            (CodeSource::Push, Some(repo)) => {
+                let repo = PathBuf::from(repo);
+                let commit = local::resolve(&repo, &rev, &what)?;
+                Ok(Material::Push { repo, commit })
+            }
+            (CodeSource::Artifact { .. }, _) if opts.artifact.is_some() => {
+                Ok(Material::Artifact(opts.artifact.clone().expect("checked")))
+            }
+            (CodeSource::Artifact { .. }, None) => Ok(Material::Server),
+            (CodeSource::Artifact { build, dir }, Some(repo)) => {
+                let repo = local::build_repository(repo)?;
+                let commit = local::resolve(&repo, &rev, &what)?;
+                out(
+                    None,
+                    format!(
+                        "building the artifact of {} in a clean checkout on this machine",
+                        crate::commit::short(&commit)
+                    ),
+                );
+                let mut line = |stream, l: String| out(Some(stream), l);
+                let built =
+                    local::build(&repo, &commit, build.as_deref(), dir.as_deref(), &mut line)
+                        .await
+                        .map_err(|e| {
+                            Error::failed(format!("{e}; nothing was sent to {}", site.server.name))
+                        })?;
+                Ok(Material::Artifact(built))
+            }
+        }
+    }
+
+    /// `source = "artifact"` for a fleet: built once, the same bytes for every server.
+    pub(super) async fn fleet_artifact(
+        &self,
+        site: &SiteRef<'_>,
+        opts: &DeployOptions,
+    ) -> Result<Option<Artifact>> {
+        if !matches!(site.site.source, CodeSource::Artifact { .. })
+            || opts.artifact.is_some()
+            || site.site.repository.is_none()
+        {
+            return Ok(opts.artifact.clone());
+        }
+        let branch = check(site, opts)?;
+        // Its lines are told as one job of its own, under the first server's site.
+        let (job, key) = (self.new_job_id(), site.key());
+        let mut out = |stream: Option<crate::transport::Stream>, line: String| {
+            let line = self.redactor.apply(&line).into_owned();
+            self.emit(
+                job,
+                &key,
+                match stream {
+                    Some(stream) => EventKind::Log { stream, line },
+                    None => EventKind::Notice { message: line },
+                },
+            )
+        };
+        match self.material(&mut out, site, opts, &branch).await? {
+            Material::Artifact(a) => Ok(Some(a)),
+            _ => Ok(None),
+        }
+    }
+}
+
 /// Validates the options; returns the branch to deploy.
 fn check(site: &SiteRef<'_>, opts: &DeployOptions) -> Result<String> {
     let branch = opts
@@ -562,7 +928,17 @@ fn check(site: &SiteRef<'_>, opts: &DeployOptions) -> Result<String> {
         .unwrap_or(&site.site.branch)
         .to_string();
     crate::validate::branch(&branch).map_err(|w| Error::usage(format!("branch {branch:?} {w}")))?;
-    if site.site.repository.is_none() && !opts.initial {
+    if let Some(r) = &opts.git_ref {
+        crate::validate::git_ref(r)
+            .map_err(|w| Error::usage(format!("--ref {r:?} {w}; nothing was changed")))?;
+    }
+    if opts.artifact.is_some() && !matches!(site.site.source, CodeSource::Artifact { .. }) {
+        return Err(Error::usage(format!(
+            "--artifact needs source = \"artifact\" for {}",
+            site.key()
+        )));
+    }
+    if site.site.repository.is_none() && !opts.initial && opts.artifact.is_none() {
         return Err(Error::usage(format!(
             "site {} has no repository; set `repository` in the config to deploy it",
             site.key()

@@ -98,6 +98,16 @@ impl Engine {
                 site.key()
             )));
         };
+        let push = match &site.site.source {
+            crate::config::CodeSource::Server => false,
+            crate::config::CodeSource::Push => true,
+            crate::config::CodeSource::Artifact { .. } => {
+                return Err(Error::usage(format!(
+                    "{} deploys artifacts (source = \"artifact\"): its releases are built trees without git history, so what goes out cannot be known",
+                    site.key()
+                )));
+            }
+        };
         let (kind, name, commit, what) = match target {
             DiffTarget::Branch(b) => {
                 let b = b.as_deref().unwrap_or(&site.site.branch);
@@ -141,6 +151,7 @@ impl Engine {
             .set("max_commits", &MAX_COMMITS.to_string())
             .set("max_files", &MAX_FILES.to_string())
             .set("fetch_timeout", &FETCH_TIMEOUT_S.to_string())
+            .flag("server_fetch", !push)
             .flag("env_check", super::env::shares_env(site.site))
             .export("GIT_SSH_COMMAND", &scripts::git_ssh_command(&job.layout))
             .export("GIT_SSH_VARIANT", "ssh");
@@ -171,6 +182,12 @@ impl Engine {
             )));
         }
         let mut d = read(site.key(), what, &rep);
+        if push && d.stale && d.fetch_error.is_none() {
+            d.warnings.push(
+                "source = \"push\": compared with what the server's cache got at the last deploy; newer commits of this machine's repository are not counted"
+                    .into(),
+            );
+        }
         // git's words may name the repository's URL with its credentials.
         if let Some(e) = &d.fetch_error {
             let e = self.redactor.apply(e).into_owned();
@@ -238,7 +255,10 @@ fn read(site: String, target: String, rep: &DiffReport) -> Diff {
                 "the repository cannot be fetched ({e}) and the server has no repository cache yet"
             ),
             (Some(e), false) => format!("the repository cannot be fetched ({e})"),
-            (None, _) => "the server reported no target commit".to_string(),
+            (None, true) => {
+                "the server has no repository cache yet (a deploy makes it)".to_string()
+            }
+            (None, false) => "the server reported no target commit".to_string(),
         })
     } else {
         None

@@ -228,11 +228,18 @@ fn params(server: &ServerConfig, marker: &str) -> Params {
         {
             sockets.push(sock);
         }
-        if let Some(r) = &s.repository {
+        // Only the server fetches a `server` source; a push or an artifact comes from this machine.
+        if let Some(r) = &s.repository
+            && s.source == crate::config::CodeSource::Server
+        {
             repos.push(r);
             branches.push(&s.branch);
         }
     }
+    // An artifact needs no git on the server; a push's cache and release do.
+    let need_git = server.sites.iter().any(|s| {
+        s.repository.is_some() && !matches!(s.source, crate::config::CodeSource::Artifact { .. })
+    });
     let need_http = server.sites.iter().any(|s| {
         s.health_check
             .as_ref()
@@ -251,7 +258,7 @@ fn params(server: &ServerConfig, marker: &str) -> Params {
         .set("root", root)
         .flag("home_root", from_home)
         .set("domain", "")
-        .flag("need_git", !repos.is_empty())
+        .flag("need_git", need_git)
         .flag("need_http", need_http)
         .set("nginx_dir", nginx_dir)
         .list("acl_user", &acl_users(server))

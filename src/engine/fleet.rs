@@ -26,6 +26,11 @@ impl Engine {
         opts: DeployOptions,
         cancel: CancellationToken,
     ) -> Result<Vec<(String, Result<Deployed>)>> {
+        // An artifact is built once, before any server is asked: every server gets its bytes.
+        let mut opts = opts;
+        if let Some(first) = sites.first() {
+            opts.artifact = self.fleet_artifact(first, &opts).await?;
+        }
         let results = self
             .deploy_fleet_once(sites, parallel, opts.clone(), cancel.clone())
             .await?;

@@ -31,6 +31,26 @@ impl RunResult {
 /// What a conversing script gets sent once it is ready, given the values it has set so far.
 pub type Reply<'a, 'e> = Box<dyn FnOnce(&mut Job<'e>, &Vars) -> Vec<u8> + Send + 'a>;
 
+/// Called as each step of the script starts, with the values set so far: the notices it returns
+/// are said before the step (provisioning's warnings, once its layout step has reported).
+pub type StepHook = Box<dyn FnMut(&str, &Vars) -> Vec<String> + Send>;
+
+/// What a script that prints `need` (see `protocol::NEED`) is sent, made from what it has
+/// reported so far while it waits: the frame's body and a line for the log, or why it could not
+/// be made (then the script is sent the abort frame).
+pub type Feed = Box<dyn FnOnce(&Vars) -> Feeding + Send>;
+
+/// A feed being made: the body and its log line, or why not.
+pub type Feeding = futures_util::future::BoxFuture<'static, Result<(Vec<u8>, String), String>>;
+
+/// Waits on an optional feed; never ready without one.
+async fn fed(f: &mut Option<Feeding>) -> Result<(Vec<u8>, String), String> {
+    match f.as_mut() {
+        Some(f) => f.await,
+        None => std::future::pending().await,
+    }
+}
+
 /// A fleet deploy's two meeting points inside one exec: once built, the script waits for go or
 /// abort; once switched, for commit or revert. The fleet coordinator holds the other ends.
 #[derive(Default)]
@@ -77,6 +97,9 @@ pub struct Job<'e> {
     pub last_command: Option<String>,
     /// The release name the server reserved for this deploy, once it has said.
     pub reserved: Option<String>,
+    /// A deploy's hooks, for what the engine runs after an interruption: `after_rollback` when
+    /// it switches back (`switch.sh`), `on_failure` in the clean-up (`cleanup.sh`).
+    pub hooks: crate::config::Hooks,
     pub token: String,
     pub owner: LockOwner,
     /// `user@machine`, for the server's release log.
@@ -86,6 +109,13 @@ pub struct Job<'e> {
     /// Where in `log` the DB copy ends.
     flushed: usize,
     pub deployment_id: Option<i64>,
+    pub before_step: Option<StepHook>,
+    /// Sent right after the next script (a frame of `protocol`'s stdin layout).
+    pub payload: Option<Vec<u8>>,
+    /// What the next script is sent when it prints `need`.
+    pub feed: Option<Feed>,
+    /// Why the feed could not be made, when it could not.
+    pub feed_error: Option<String>,
 }
 
 impl<'e> Job<'e> {
@@ -119,12 +149,17 @@ impl<'e> Job<'e> {
             trace: format!("::flipdeck-trace-{}:: ", nonce()),
             last_command: None,
             reserved: None,
+            hooks: Default::default(),
             token,
             owner,
             who: engine.identity.to_string(),
             log: String::new(),
             flushed: 0,
             deployment_id: None,
+            before_step: None,
+            payload: None,
+            feed: None,
+            feed_error: None,
         };
         job.emit(EventKind::JobStarted {
             action,
@@ -238,8 +273,13 @@ impl<'e> Job<'e> {
         if let Some(data) = stdin {
             let _ = in_tx.send(data);
         }
-        // Stdin stays open only for a script that waits for the reply.
-        let mut in_tx = reply.is_some().then_some(in_tx);
+        if let Some(data) = self.payload.take() {
+            let _ = in_tx.send(data);
+        }
+        let mut feed = self.feed.take();
+        let mut feeding = None;
+        // Stdin stays open only for a script that waits for the reply (or its feed).
+        let mut in_tx = (reply.is_some() || feed.is_some()).then_some(in_tx);
         let mut ready_on = (false, false);
         let target = self.target.clone();
         let exec = target.exec_fed(&command, in_rx, tx);
@@ -256,6 +296,15 @@ impl<'e> Job<'e> {
                 Some(raw) = rx.recv() => {
                     for line in split_at_marker(&self.marker, raw) {
                         let marker = Marker::parse(&self.marker, &line.line);
+                        if marker == Some(Marker::Need) && line.stream == Stream::Stdout {
+                            match feed.take() {
+                                Some(f) => feeding = Some(f(&vars)),
+                                None => if let Some(in_tx) = &in_tx {
+                                    let _ = in_tx.send(super::protocol::ABORT_FRAME.to_vec());
+                                },
+                            }
+                            continue;
+                        }
                         if gated && marker == Some(Marker::Gate) {
                             match line.stream {
                                 Stream::Stdout => gate_on.0 = true,
@@ -288,6 +337,22 @@ impl<'e> Job<'e> {
                             let _ = in_tx.send(reply(self, &vars));
                             cancellable = false;
                         }
+                    }
+                }
+                made = fed(&mut feeding), if feeding.is_some() => {
+                    feeding = None;
+                    let data = match made {
+                        Ok((body, note)) => {
+                            self.notice(note);
+                            super::protocol::frame(&body)
+                        }
+                        Err(e) => {
+                            self.feed_error = Some(e);
+                            super::protocol::ABORT_FRAME.to_vec()
+                        }
+                    };
+                    if let Some(in_tx) = &in_tx {
+                        let _ = in_tx.send(data);
                     }
                 }
                 go_on = decision(&mut go), if waiting_go => {
@@ -358,6 +423,10 @@ impl<'e> Job<'e> {
                     // Step names quote the deploy script's lines, which may hold a secret too.
                     let name = self.engine.redactor.apply(name).into_owned();
                     self.end_step(step, true);
+                    let notes = self.before_step.as_mut().map(|h| h(&name, vars));
+                    for n in notes.unwrap_or_default() {
+                        self.notice(n);
+                    }
                     self.log.push_str(&format!("==> {name}\n"));
                     self.emit(EventKind::StepStarted { step: name.clone() });
                     *step = Some((name, Instant::now()));
@@ -380,7 +449,7 @@ impl<'e> Job<'e> {
                     }
                     vars.push(key, value);
                 }
-                Marker::Ready | Marker::Gate | Marker::Other => {}
+                Marker::Ready | Marker::Gate | Marker::Need | Marker::Other => {}
             }
             return;
         }
@@ -450,6 +519,14 @@ impl<'e> Job<'e> {
                 elapsed: started.elapsed(),
             });
         }
+    }
+
+    /// A line of what this machine ran for the job (an artifact's build): redacted, logged, told.
+    pub fn local_line(&mut self, stream: Stream, line: String) {
+        let line = self.engine.redactor.apply(&line).into_owned();
+        self.log.push_str(&line);
+        self.log.push('\n');
+        self.emit(EventKind::Log { stream, line });
     }
 
     /// Mirrors the new part of the log into the DB, so a crash loses at most the current script.

@@ -14,6 +14,7 @@ mod identity;
 mod job;
 pub mod keygen;
 pub mod layout;
+mod layout_check;
 mod lock;
 mod logs;
 pub mod nginx;
@@ -23,6 +24,7 @@ mod prune;
 mod refresh;
 mod rollback;
 pub mod scripts;
+pub mod source;
 mod unlock;
 mod watch;
 
@@ -34,6 +36,7 @@ pub use provision::Provisioned;
 pub use prune::{PruneItem, PruneOptions, PrunePlan, Pruned, plan_prune};
 pub use refresh::{Inspection, LiveState};
 pub use rollback::{RollbackOptions, RolledBack, refusal as rollback_refusal};
+pub use source::Artifact;
 pub use watch::SiteState;
 
 use crate::store::Store;

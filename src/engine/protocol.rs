@@ -17,6 +17,31 @@ pub const READY: &str = "ready";
 /// What a fleet member's deploy script prints once built: then it reads `go` or `abort`.
 pub const GATE: &str = "gate";
 
+/// What a push's deploy script prints on stdout once it has reported the commits its cache has
+/// (`have`): then it reads one frame, the pack of what the cache lacks.
+pub const NEED: &str = "need";
+
+/// A job's stdin, in order (the script reads it as fd 3 after its first line of work):
+///
+/// 1. the script itself, exactly `N` bytes (`scripts::launch` reads them with `head -c N`);
+/// 2. for `source = "artifact"`: one frame holding the tar, sent at once;
+///    for `source = "push"`: one frame holding the pack, sent once the script printed `need`;
+/// 3. for a fleet member: `go` or `abort` (after `gate`), then `commit` or `revert` (after `ready`);
+/// 4. the deployment's log (after `ready`, or after `commit`), up to end of file.
+///
+/// Each part is read only once the one before it is, so nothing needs escaping. A frame is a
+/// header line, then a body: `LENGTH\n` (decimal) and exactly that many bytes, or `abort\n` and
+/// none (this side could not make the body; the script fails that step). `read_frame` in
+/// `deploy.sh` reads one, and drains what its reader leaves, so the parts after it stay whole.
+pub fn frame(body: &[u8]) -> Vec<u8> {
+    let mut f = format!("{}\n", body.len()).into_bytes();
+    f.extend_from_slice(body);
+    f
+}
+
+/// The frame that says no body comes (see `frame`).
+pub const ABORT_FRAME: &[u8] = b"abort\n";
+
 /// A site's deploy key in its `.flipdeck/` folder (made by `flipdeck keygen`; the public half
 /// beside it as `.pub`), and the git host keys pinned for it. Every git fetch of a deploy uses
 /// them (`GIT_SSH_COMMAND`, see `scripts::git_ssh_command`).
@@ -98,6 +123,8 @@ pub enum Marker<'a> {
     },
     Ready,
     Gate,
+    /// A push waits for its pack (see `NEED`).
+    Need,
     /// A marker line of no known kind (or a value of an unknown key): ignored.
     Other,
 }
@@ -113,6 +140,9 @@ impl<'a> Marker<'a> {
             }
             if word == GATE {
                 return Some(Marker::Gate);
+            }
+            if word == NEED {
+                return Some(Marker::Need);
             }
         }
         let rest = rest.trim_start();
@@ -217,6 +247,8 @@ keys! {
     /// The site's deploy key (`keygen.sh`): its public half, whether it was made just now.
     DeployKey = "deploy_key",
     KeyCreated = "key_created",
+    /// A push: a commit (or tag) a ref of the server's cache points at, newest first.
+    Have = "have",
     /// The git host's key is pinned for the site.
     Pinned = "pinned",
     /// A key the git host presented: `SHA256:… TYPE`.
@@ -404,6 +436,8 @@ pub struct DeployReport {
     pub env_required: bool,
     pub switch: SwitchReport,
     pub prune: PruneReport,
+    /// A push: what the server's cache has (see `Key::Have`).
+    pub haves: Vec<String>,
 }
 
 /// The key names of an `env_missing` / `env_required` value.
@@ -421,6 +455,7 @@ impl Report for DeployReport {
             Key::Aborted => self.aborted = true,
             Key::Reverted => self.reverted = true,
             Key::Why => self.why = Some(v.into()),
+            Key::Have => self.haves.push(v.into()),
             Key::EnvMissing => self.env_missing = env_keys(v),
             Key::EnvRequired => {
                 self.env_missing = env_keys(v);

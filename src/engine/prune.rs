@@ -260,6 +260,7 @@ mod tests {
             is_active: active,
             fleet_id: None,
             job: None,
+            origin: Default::default(),
         }
     }
 

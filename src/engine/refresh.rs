@@ -103,14 +103,16 @@ impl Engine {
                 "{imported} deployment(s) from the server's release log added to the history"
             ));
         }
-        let list = self.store.list(row.id, None)?;
+        // Only what the server's state concerns, never the whole history: the deployments of the
+        // release directories the server has, those the history believes have one, and the active.
+        let on_server = self.store.with_releases(row.id, &releases)?;
         if lock.is_none() {
-            self.remove_failed_leftovers(&mut job, &list, &live, &mut releases)
+            self.remove_failed_leftovers(&mut job, &on_server, &live, &mut releases)
                 .await?;
         }
         let mut missing = Vec::new();
-        for d in &list {
-            if let (Some(_), Some(name)) = (&d.deployment_path, &d.release_name)
+        for d in &self.store.list_with_dirs(row.id)? {
+            if let Some(name) = &d.release_name
                 && !releases.contains(name)
                 && matches!(d.status, Status::Success)
             {
@@ -118,14 +120,19 @@ impl Engine {
                 missing.push(d.id);
             }
         }
-        let db_active = list.iter().find(|d| d.is_active);
+        // Recovery may have settled the active deployment since `row` was read.
+        let db_active = match self.store.site_row(row.id)?.active_deployment_id {
+            Some(id) => self.store.get(id)?.filter(|d| d.site_id == row.id),
+            None => None,
+        };
+        let db_active = db_active.as_ref();
         // The live link must be the one flipdeck makes for this site's release, into a real
         // directory (a release replaced by a symlink is not one).
         let live_release = live.release().filter(
             |name| matches!(&live, LiveState::Link(t) if *t == job.layout.link_target(name)),
         );
         let server_active = live_release.and_then(|name| {
-            list.iter().find(|d| {
+            on_server.iter().find(|d| {
                 d.status == Status::Success
                     && d.release_name.as_deref() == Some(name)
                     && releases.iter().any(|r| r == name)
@@ -225,13 +232,13 @@ impl Engine {
         relog: &[String],
         releases: &[String],
     ) -> Result<usize> {
-        let known = self.store.release_names(row.id)?;
         let mut added = 0;
         for e in relog.iter().filter_map(|l| release_log::parse(l)) {
             if e.action != "deploy" || !matches!(e.status.as_str(), "success" | "failed") {
                 continue;
             }
-            if known.contains(&e.release) {
+            // One index lookup per line of the log's tail, not the history's every name.
+            if self.store.has_release(row.id, &e.release)? {
                 self.settle_from_log(row.id, &e)?;
                 continue;
             }

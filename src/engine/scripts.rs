@@ -135,12 +135,25 @@ pub fn read_log(path: &str) -> String {
     Params::new().set("log_path", path).as_str().to_string() + READ_LOG
 }
 
-/// Where the code of a new release comes from.
+/// Where the code of a new release comes from (see `deploy.sh`'s source block).
 pub enum Source<'a> {
+    /// The server fetches `repository` into its cache and checks out `rev` (a validated ref or
+    /// commit id), or the branch when there is none.
     Git {
         repository: &'a str,
         branch: &'a str,
+        rev: Option<&'a str>,
     },
+    /// The server's cache is sent a pack of `commit` (see `protocol::NEED`), which `push_ref`
+    /// then names; the release checks out the branch, or `commit` itself for a `--ref` deploy.
+    Push {
+        branch: &'a str,
+        commit: &'a str,
+        push_ref: &'a str,
+        detached: bool,
+    },
+    /// The release is the tar sent as the first frame (gzipped or not), built from `commit`.
+    Artifact { gzip: bool, commit: Option<&'a str> },
     /// The spec's provisioning without a repository: a placeholder `public/index.php`.
     Placeholder,
 }
@@ -192,8 +205,71 @@ pub fn deploy(
     after: AfterSwitch<'_>,
     finish: Finish<'_>,
 ) -> String {
+    let p = deploy_params(prelude, site, release, source, run_script, after, finish);
+    prelude.script(p, &[DEPLOY])
+}
+
+/// What provisioning checks besides the layout: PHP-FPM's config (`fpm_conf`, see `fpm.sh`) and
+/// the reload `php_version` implies (`php_reload`, checked against `sudo -n`).
+#[derive(Clone, Copy, Default)]
+pub struct LayoutChecks<'a> {
+    pub fpm_conf: Option<&'a str>,
+    pub php_reload: Option<&'a str>,
+}
+
+/// Provisioning in one exec: the layout step (`provision.sh`: base, shared entries, a look at
+/// what is live), which ends the script when a release is live already; else the initial deploy
+/// (`deploy.sh`) follows in the same shell.
+pub fn provision_deploy(
+    prelude: &Prelude<'_>,
+    site: &SiteConfig,
+    checks: LayoutChecks<'_>,
+    release: &str,
+    source: &Source<'_>,
+    after: AfterSwitch<'_>,
+    finish: Finish<'_>,
+) -> String {
+    let p = deploy_params(prelude, site, release, source, false, after, finish)
+        .set("fpm_conf", checks.fpm_conf.unwrap_or(""))
+        .set("php_reload", checks.php_reload.unwrap_or(""));
+    prelude.script(p, &[FPM, PROVISION, DEPLOY])
+}
+
+fn deploy_params(
+    prelude: &Prelude<'_>,
+    site: &SiteConfig,
+    release: &str,
+    source: &Source<'_>,
+    run_script: bool,
+    after: AfterSwitch<'_>,
+    finish: Finish<'_>,
+) -> Params {
+    let (mut want, mut push_ref, mut art_z, mut src_commit) = ("", "", "", "");
     let (kind, repo, branch) = match source {
-        Source::Git { repository, branch } => ("git", *repository, *branch),
+        Source::Git {
+            repository,
+            branch,
+            rev,
+        } => {
+            want = rev.unwrap_or("");
+            ("git", *repository, *branch)
+        }
+        Source::Push {
+            branch,
+            commit,
+            push_ref: r,
+            detached,
+        } => {
+            push_ref = r;
+            src_commit = commit;
+            want = if *detached { commit } else { "" };
+            ("push", "", *branch)
+        }
+        Source::Artifact { gzip, commit } => {
+            art_z = if *gzip { "z" } else { "" };
+            src_commit = commit.unwrap_or("");
+            ("artifact", "", "")
+        }
         Source::Placeholder => ("placeholder", "", ""),
     };
     // The release-log line names the release, which the script may change (see deploy.sh).
@@ -213,6 +289,10 @@ pub fn deploy(
         .set("source", kind)
         .set("repo", repo)
         .set("branch", branch)
+        .set("want", want)
+        .set("push_ref", push_ref)
+        .set("src_commit", src_commit)
+        .set("art_z", art_z)
         .flag("run_script", run_script)
         .set("deploy_script", &site.deployment_script)
         .flag("require_env", site.require_env)
@@ -221,8 +301,7 @@ pub fn deploy(
         .export("GIT_SSH_VARIANT", "ssh");
     let p = writable_params(cached_params(shared_params(p, site), site), site);
     let p = after.params(p, &prelude.layout.domain);
-    let p = prune_params(p, finish.prune, prelude.who).flag("fleet_gate", finish.gated);
-    prelude.script(p, &[DEPLOY])
+    prune_params(p, finish.prune, prelude.who).flag("fleet_gate", finish.gated)
 }
 
 /// How git reaches a repository over SSH during a deploy: with the site's deploy key and only
@@ -308,9 +387,19 @@ fn prune_params(p: Params, names: &[String], who: &str) -> Params {
     p.list("prune", names).list("prune_relog", &relogs)
 }
 
-/// Points the live symlink at `link`, with the way back made first (`switch.sh`).
-pub fn switch(prelude: &Prelude<'_>, link: &str) -> String {
-    prelude.script(Params::new().set("link", link), &[SWITCH])
+/// Points the live symlink at `link`, with the way back made first (`switch.sh`). `back`: a
+/// deploy's switch back after an interruption, which runs the site's `after_rollback` (its text)
+/// for the release live again; the second item is the release switched away from.
+pub fn switch(prelude: &Prelude<'_>, link: &str, back: Option<(&str, &str)>) -> String {
+    let (hook, from) = back.unwrap_or(("", ""));
+    prelude.script(
+        Params::new()
+            .set("link", link)
+            .set("hook_after_rollback", hook)
+            .set("from_rel", from)
+            .set("trace", prelude.trace),
+        &[SWITCH],
+    )
 }
 
 /// The prune command (`prune.sh`): lock, delete, unlock.
@@ -345,10 +434,33 @@ pub fn stop_own(prelude: &Prelude<'_>, unlock: bool) -> String {
     prelude.script(Params::new().flag("and_unlock", unlock), &[STOP_OWN])
 }
 
-/// Removes a half-built release and our lock after an interrupted build (`cleanup.sh`).
-pub fn cleanup(prelude: &Prelude<'_>, release: Option<&str>) -> String {
+/// The `on_failure` hook a clean-up runs (unless the deploy's own script did): its text, the
+/// failed deploy's release and the step that failed.
+pub struct OnFailure<'a> {
+    pub hook: &'a str,
+    pub release: &'a str,
+    pub step: &'a str,
+}
+
+/// Removes a half-built release and our lock after an interrupted build (`cleanup.sh`), running
+/// `on_failure` in between.
+pub fn cleanup(
+    prelude: &Prelude<'_>,
+    release: Option<&str>,
+    on_failure: Option<OnFailure<'_>>,
+) -> String {
+    let f = on_failure.unwrap_or(OnFailure {
+        hook: "",
+        release: "",
+        step: "",
+    });
     prelude.script(
-        Params::new().set("rel_name", release.unwrap_or("")),
+        Params::new()
+            .set("rel_name", release.unwrap_or(""))
+            .set("hook_on_failure", f.hook)
+            .set("failed_rel", f.release)
+            .set("failed_step", f.step)
+            .set("trace", prelude.trace),
         &[CLEANUP],
     )
 }
@@ -464,21 +576,6 @@ pub fn keygen(prelude: &Prelude<'_>, host: &str, port: u16, comment: &str, pin_f
         .set("git_port", &port.to_string())
         .set("pin_fp", pin_fp);
     prelude.script(p, &[KEYGEN])
-}
-
-/// Provisioning's layout step (`provision.sh`): base, shared entries, and a look at what is live;
-/// with `fpm_conf`, PHP-FPM's `process_control_timeout` too (`fpm.sh`).
-/// `php_reload`: the reload `php_version` implies, checked against `sudo -n`.
-pub fn provision_layout(
-    prelude: &Prelude<'_>,
-    site: &SiteConfig,
-    fpm_conf: Option<&str>,
-    php_reload: Option<&str>,
-) -> String {
-    let p = writable_params(shared_params(Params::new(), site), site)
-        .set("fpm_conf", fpm_conf.unwrap_or(""))
-        .set("php_reload", php_reload.unwrap_or(""));
-    prelude.script(p, &[FPM, PROVISION])
 }
 
 /// A site command in the live release (`command.sh`), traced like the deploy script.

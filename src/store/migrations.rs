@@ -112,6 +112,22 @@ const MIGRATIONS: &[&str] = &[
     );
     CREATE INDEX command_runs_newest ON command_runs (server_site_id, started_at DESC, id DESC);
     "#,
+    // 8: the deployments still pending or updating (a crash's leftovers, the running ones): every
+    // refresh and `status` looks for them, so with a long history they are found through this
+    // partial index (a handful of rows), never by reading the site's every deployment.
+    r#"
+    CREATE INDEX server_deployments_unfinished
+        ON server_deployments (server_site_id)
+        WHERE status IN ('pending', 'updating');
+    "#,
+    // 9 (sources): where a deployment's code came from (server, push, artifact; NULL: before
+    // sources, or a placeholder), the ref it was asked for (`deploy --ref`), and an artifact's
+    // SHA-256 (its commit is commit_sha).
+    r#"
+    ALTER TABLE server_deployments ADD COLUMN source TEXT;
+    ALTER TABLE server_deployments ADD COLUMN requested_ref TEXT;
+    ALTER TABLE server_deployments ADD COLUMN artifact_sha256 TEXT;
+    "#,
 ];
 
 pub fn run(conn: &mut Connection) -> Result<(), String> {

@@ -11,13 +11,27 @@ mod record;
 mod sites;
 
 pub use commands::{CommandRun, CommandRunJson, RunEnd, RunStatus};
-pub use model::{Deployment, DeploymentJson, SiteRow, Status, ts};
+pub use model::{Deployment, DeploymentJson, Origin, SiteRow, Status, ts};
 pub use notifications::Notification;
 
 use crate::error::{Error, Result};
 use rusqlite::Connection;
 use std::path::Path;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
+
+/// One run of one statement, as SQLite counted it (see `Store::trace`).
+#[derive(Debug, Clone)]
+pub struct Traced {
+    pub sql: String,
+    /// Rows it returned.
+    pub rows: u64,
+    /// Virtual machine steps: the work it did, which grows with every row it visits.
+    pub vm_steps: i64,
+    /// Steps of full table scans.
+    pub fullscan_steps: i64,
+    /// How long it ran, as SQLite measured it.
+    pub took: std::time::Duration,
+}
 
 pub struct Store {
     conn: Mutex<Connection>,
@@ -66,6 +80,52 @@ impl Store {
 
     pub fn schema_version() -> usize {
         migrations::latest()
+    }
+
+    /// From now on, records what each statement the store runs did, as SQLite counts it: for
+    /// the tests and benches that check a long history is read only where it is needed.
+    pub fn trace(&self) -> Arc<Mutex<Vec<Traced>>> {
+        use rusqlite::StatementStatus::{FullscanStep, VmStep};
+        use rusqlite::trace::{TraceEvent, TraceEventCodes};
+        let log: Arc<Mutex<Vec<Traced>>> = Arc::default();
+        let sink = log.clone();
+        // A statement's counters add up over its runs (cached statements run many times): each
+        // run's share is what it reached at the end less what it had at the start.
+        let mut open: Vec<(String, i64, i64)> = Vec::new();
+        let mut rows = 0u64;
+        let codes = TraceEventCodes::SQLITE_TRACE_STMT
+            | TraceEventCodes::SQLITE_TRACE_PROFILE
+            | TraceEventCodes::SQLITE_TRACE_ROW;
+        let f = move |e: TraceEvent<'_>| match e {
+            TraceEvent::Stmt(st, _) => {
+                let counters = (
+                    i64::from(st.get_status(VmStep)),
+                    i64::from(st.get_status(FullscanStep)),
+                );
+                open.push((st.sql().into_owned(), counters.0, counters.1));
+                rows = 0;
+            }
+            TraceEvent::Row(_) => rows += 1,
+            TraceEvent::Profile(st, took) => {
+                let sql = st.sql().into_owned();
+                let Some(at) = open.iter().rposition(|o| o.0 == sql) else {
+                    return;
+                };
+                let (_, vm, scan) = open.remove(at);
+                let mut log = sink.lock().unwrap_or_else(|p| p.into_inner());
+                log.push(Traced {
+                    vm_steps: i64::from(st.get_status(VmStep)) - vm,
+                    fullscan_steps: i64::from(st.get_status(FullscanStep)) - scan,
+                    rows,
+                    sql,
+                    took,
+                });
+            }
+            _ => {}
+        };
+        // Tracing is for tests; a store that cannot be traced simply records nothing.
+        let _ = self.conn().trace_v2(codes, Some(f));
+        log
     }
 
     fn conn(&self) -> std::sync::MutexGuard<'_, Connection> {
@@ -125,7 +185,14 @@ mod tests {
         let list = store.list(site.id, None).unwrap();
         assert_eq!(list.iter().map(|d| d.id).collect::<Vec<_>>(), [b, a]);
         assert_eq!(list[0].deployment_path, None);
-        assert_eq!(store.release_names(site.id).unwrap().len(), 2);
+        assert!(
+            store.has_release(site.id, "r1").unwrap() && store.has_release(site.id, "r2").unwrap()
+        );
+        assert!(!store.has_release(site.id, "r3").unwrap());
+        let named = store
+            .with_releases(site.id, &["r1".into(), "r2".into()])
+            .unwrap();
+        assert_eq!(named.iter().map(|d| d.id).collect::<Vec<_>>(), [b, a]);
         assert_eq!(store.release_names_at(site.id, "r2").unwrap(), ["r2"]);
         assert!(store.release_names_at(site.id, "r").unwrap().is_empty());
         // Only deployments with a directory: the failed one has none.

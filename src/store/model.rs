@@ -53,6 +53,17 @@ pub struct Deployment {
     pub fleet_id: Option<String>,
     /// The job that ran it: "host pid token" (see `create_deployment`).
     pub job: Option<String>,
+    /// Where its code came from (see `set_origin`).
+    pub origin: Origin,
+}
+
+/// Where a deployment's code came from: `source` (`server`, `push`, `artifact`; `None` before
+/// sources were recorded), the ref asked for with `--ref`, an artifact's SHA-256.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Origin {
+    pub source: Option<String>,
+    pub requested_ref: Option<String>,
+    pub artifact_sha256: Option<String>,
 }
 
 impl Deployment {
@@ -76,6 +87,10 @@ pub struct DeploymentJson<'a> {
     pub duration_ms: Option<i64>,
     pub can_rollback: bool,
     pub is_active: bool,
+    /// Beyond the spec: where the code came from, the ref asked for, an artifact's checksum.
+    pub source: Option<&'a str>,
+    pub requested_ref: Option<&'a str>,
+    pub artifact_sha256: Option<&'a str>,
 }
 
 impl<'a> From<&'a Deployment> for DeploymentJson<'a> {
@@ -92,6 +107,9 @@ impl<'a> From<&'a Deployment> for DeploymentJson<'a> {
             duration_ms: d.duration_ms,
             can_rollback: d.can_rollback(),
             is_active: d.is_active,
+            source: d.origin.source.as_deref(),
+            requested_ref: d.origin.requested_ref.as_deref(),
+            artifact_sha256: d.origin.artifact_sha256.as_deref(),
         }
     }
 }

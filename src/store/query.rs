@@ -8,7 +8,8 @@ use rusqlite::{OptionalExtension, params};
 
 const DEPLOYMENT_COLUMNS: &str = "d.id, d.server_site_id, d.status, d.deployment_script, d.release_name, \
      d.deployment_path, d.log_file_path, d.commit_sha, d.branch, d.error, d.started_at, \
-     d.completed_at, d.duration_ms, (s.active_deployment_id IS d.id), d.fleet_id, d.job";
+     d.completed_at, d.duration_ms, (s.active_deployment_id IS d.id), d.fleet_id, d.job, \
+     d.source, d.requested_ref, d.artifact_sha256";
 
 /// Matches the partial index `server_deployments_with_dir` (migration 2).
 const WITH_DIR: &str = "AND d.deployment_path IS NOT NULL";
@@ -41,6 +42,11 @@ fn row_to_deployment(r: &rusqlite::Row<'_>) -> rusqlite::Result<Deployment> {
         is_active: r.get(13)?,
         fleet_id: r.get(14)?,
         job: r.get(15)?,
+        origin: super::model::Origin {
+            source: r.get(16)?,
+            requested_ref: r.get(17)?,
+            artifact_sha256: r.get(18)?,
+        },
     })
 }
 
@@ -105,17 +111,6 @@ impl Store {
         Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
     }
 
-    /// Release names ever used by this site (to keep new names unique).
-    pub fn release_names(&self, site_id: i64) -> Result<Vec<String>> {
-        let conn = self.conn();
-        let mut stmt = conn.prepare_cached(
-            "SELECT release_name FROM server_deployments
-             WHERE server_site_id = ?1 AND release_name IS NOT NULL",
-        )?;
-        let rows = stmt.query_map([site_id], |r| r.get(0))?;
-        Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
-    }
-
     /// The site's release names `base` and `base-N`: those a new release started in the same
     /// second as `base` must not reuse.
     pub fn release_names_at(&self, site_id: i64, base: &str) -> Result<Vec<String>> {
@@ -129,7 +124,40 @@ impl Store {
         Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
     }
 
-    /// The site's deployments still pending or updating.
+    /// Whether the site has a deployment of this release name (on `server_deployments_release`).
+    pub fn has_release(&self, site_id: i64, name: &str) -> Result<bool> {
+        let conn = self.conn();
+        let mut stmt = conn.prepare_cached(
+            "SELECT 1 FROM server_deployments WHERE server_site_id = ?1 AND release_name = ?2 LIMIT 1",
+        )?;
+        Ok(stmt.exists(params![site_id, name])?)
+    }
+
+    /// The site's deployments of these release names (those the server has directories of, say),
+    /// newest first: one index lookup per name, however long the history.
+    pub fn with_releases(&self, site_id: i64, names: &[String]) -> Result<Vec<Deployment>> {
+        let sql = format!(
+            "SELECT {DEPLOYMENT_COLUMNS}, COALESCE(d.started_at, d.created_at) FROM server_deployments d
+             JOIN server_sites s ON s.id = d.server_site_id
+             WHERE d.server_site_id = ?1 AND d.release_name = ?2"
+        );
+        let conn = self.conn();
+        let mut stmt = conn.prepare_cached(&sql)?;
+        let mut found: Vec<(String, Deployment)> = Vec::new();
+        for name in names {
+            let rows = stmt.query_map(params![site_id, name], |r| {
+                Ok((r.get::<_, String>(16)?, row_to_deployment(r)?))
+            })?;
+            for row in rows {
+                found.push(row?);
+            }
+        }
+        // The order of `list`: start time (else creation), then id, newest first.
+        found.sort_by(|a, b| (&b.0, b.1.id).cmp(&(&a.0, a.1.id)));
+        Ok(found.into_iter().map(|(_, d)| d).collect())
+    }
+
+    /// The site's deployments still pending or updating (on the partial index of migration 6).
     pub fn list_unfinished(&self, site_id: i64) -> Result<Vec<Deployment>> {
         let sql = format!(
             "SELECT {DEPLOYMENT_COLUMNS} FROM server_deployments d

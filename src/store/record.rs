@@ -26,6 +26,22 @@ impl Store {
         Ok(conn.last_insert_rowid())
     }
 
+    /// Where deployment `id`'s code comes from (see `Origin`).
+    pub fn set_origin(
+        &self,
+        id: i64,
+        source: Option<&str>,
+        requested_ref: Option<&str>,
+        artifact_sha256: Option<&str>,
+    ) -> Result<()> {
+        self.conn().execute(
+            "UPDATE server_deployments SET source = ?2, requested_ref = ?3, artifact_sha256 = ?4
+             WHERE id = ?1",
+            params![id, source, requested_ref, artifact_sha256],
+        )?;
+        Ok(())
+    }
+
     pub fn mark_updating(
         &self,
         id: i64,

@@ -75,10 +75,50 @@ pub fn params_for(server: &ServerConfig) -> Result<SshParams> {
 }
 
 fn ssh_params(name: &str, c: &SshConfig) -> Result<SshParams> {
+    ssh_params_via(name, c, &mut Vec::new())
+}
+
+/// `chain`: the hosts being reached, outermost first, to refuse a `ProxyJump` loop.
+fn ssh_params_via(name: &str, c: &SshConfig, chain: &mut Vec<String>) -> Result<SshParams> {
     let host = c
         .host
         .as_deref()
         .ok_or_else(|| Error::usage(format!("server {name} has no host")))?;
+    enter(chain, host, c.port)?;
+    let params = ssh_params_of(name, host, c, chain);
+    chain.pop();
+    params
+}
+
+/// OpenSSH's limit on how many hops a jump may chain, loops aside.
+const MAX_HOPS: usize = 16;
+
+/// Refuses a host (and port, as written) already on the way (a `ProxyJump` loop) or a chain
+/// too long.
+fn enter(chain: &mut Vec<String>, host: &str, port: Option<u16>) -> Result<()> {
+    let mut key = host.to_ascii_lowercase();
+    if let Some(port) = port {
+        key = format!("{key}:{port}");
+    }
+    if chain.contains(&key) || chain.len() >= MAX_HOPS {
+        let mut path = chain.clone();
+        path.push(key);
+        return Err(Error::usage(format!(
+            "the bastions form a loop or a chain longer than {MAX_HOPS}: {} (check jump and \
+             ProxyJump in ~/.ssh/config)",
+            path.join(" -> ")
+        )));
+    }
+    chain.push(key);
+    Ok(())
+}
+
+fn ssh_params_of(
+    name: &str,
+    host: &str,
+    c: &SshConfig,
+    chain: &mut Vec<String>,
+) -> Result<SshParams> {
     let resolved = resolve(host, c.port, c.user.clone(), c.identity_file.as_deref())?;
     let mut params = from_resolved(name, &resolved, c);
     params.connect_timeout = c
@@ -90,20 +130,24 @@ fn ssh_params(name: &str, c: &SshConfig) -> Result<SshParams> {
         params.certificate_file = Some(expand_tilde(cert));
     }
     params.jump = if c.jump.is_empty() {
-        let entries: Vec<Jump> = resolved
-            .proxy_jump
-            .iter()
-            .map(|e| {
-                config::jump_address(e).map_err(|why| {
-                    Error::usage(format!("ProxyJump for {host} in ~/.ssh/config: {why}"))
-                })
-            })
-            .collect::<Result<_>>()?;
-        hops(name, c, &entries)?
+        hops(name, c, &proxy_jump(host, &resolved)?, chain)?
     } else {
-        hops(name, c, &c.jump)?
+        hops(name, c, &c.jump, chain)?
     };
     Ok(params)
+}
+
+/// The `ProxyJump` of `host` in ~/.ssh/config, as jump entries.
+fn proxy_jump(host: &str, resolved: &ResolvedHost) -> Result<Vec<Jump>> {
+    resolved
+        .proxy_jump
+        .iter()
+        .map(|e| {
+            config::jump_address(e).map_err(|why| {
+                Error::usage(format!("ProxyJump for {host} in ~/.ssh/config: {why}"))
+            })
+        })
+        .collect()
 }
 
 const DEFAULT_CONNECT_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
@@ -172,30 +216,35 @@ fn agent_socket(value: &str) -> Option<PathBuf> {
 }
 
 /// The hops to `name` (whose settings are `c`), first hop first. A configured server brings its
-/// own bastions before itself; an address is verified with `name`'s known_hosts and policy, so
-/// `flipdeck trust NAME` is what records its key.
-fn hops(name: &str, c: &SshConfig, jump: &[Jump]) -> Result<Vec<Hop>> {
-    let mut hops = Vec::new();
+/// own bastions before itself, and so does an address with a `ProxyJump` of its own in
+/// ~/.ssh/config (as OpenSSH follows it); an address is verified with `name`'s known_hosts and
+/// policy, so `flipdeck trust NAME` is what records its key.
+fn hops(name: &str, c: &SshConfig, jump: &[Jump], chain: &mut Vec<String>) -> Result<Vec<Hop>> {
+    let mut list = Vec::new();
     for j in jump {
         match j {
             Jump::Server { name: bastion, ssh } => {
-                let mut params = ssh_params(bastion, ssh)?;
-                hops.append(&mut params.jump);
+                let mut params = ssh_params_via(bastion, ssh, chain)?;
+                list.append(&mut params.jump);
                 params.forward_agent = false;
-                hops.push(Hop {
+                list.push(Hop {
                     label: bastion.clone(),
                     params,
                 });
             }
             Jump::Address { user, host, port } => {
+                enter(chain, host, *port)?;
                 let resolved = resolve(host, *port, user.clone(), None)?;
+                let own = hops(name, c, &proxy_jump(host, &resolved)?, chain);
+                chain.pop();
+                list.append(&mut own?);
                 let params = from_resolved(name, &resolved, c);
-                hops.push(Hop {
+                list.push(Hop {
                     label: format!("{}@{}:{}", params.user, params.host, params.port),
                     params,
                 });
             }
         }
     }
-    Ok(hops)
+    Ok(list)
 }

@@ -91,6 +91,10 @@ pub trait Transport: Send + Sync {
         true
     }
 
+    /// More commands will follow on this connection (a warm pool's): get ready for the next one
+    /// ahead of time (SSH: a channel opened in the background, one round trip less per exec).
+    fn keep_ready(&self) {}
+
     /// Runs `script` with `sh -c` semantics (POSIX sh), feeding `stdin` if given, and sends every output
     /// line to `out` as soon as it is complete. Returns when the command has exited and all its output
     /// has been sent. Dropping the returned future must stop the command (kill it) promptly.

@@ -183,6 +183,7 @@ impl Connector for Pooled {
         match opened {
             Ok(transport) => {
                 self.opened.fetch_add(1, Ordering::Relaxed);
+                transport.keep_ready();
                 let w = Arc::new(Warm {
                     transport,
                     lost: AtomicBool::new(false),

@@ -116,6 +116,8 @@ pub enum Action {
     Close,
     /// Move the focus to the other button.
     SwitchButton,
+    /// The deploy dialog: type the exact ref to deploy.
+    EditRef,
     /// Press the focused button.
     PressButton,
     // The filter input.
@@ -457,6 +459,15 @@ pub const BINDINGS: &[Binding] = &[
         help: Some("switches the button"),
         layers: &[Layer::Dialog],
         bar: None,
+    },
+    Binding {
+        keys: "r",
+        codes: &[(KeyCode::Char('r'), NONE)],
+        action: Action::EditRef,
+        // Not in the help: the deploy dialog says it where it applies.
+        help: None,
+        layers: &[Layer::Dialog],
+        bar: Some("r ref"),
     },
     // Not in the help: the buttons show which one is focused.
     Binding {

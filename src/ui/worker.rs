@@ -121,6 +121,108 @@ impl Worker {
         let _ = self.tx.send(l);
     }
 
+    /// A deploy of one site (of `git_ref`, when given).
+    async fn deploy(&self, site: String, git_ref: Option<String>) {
+        let token = CancellationToken::new();
+        self.cancels
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(site.clone(), token.clone());
+        let r = async {
+            let (s, c) = self.resolve(&site)?;
+            let started = chrono::Utc::now();
+            let r = self
+                .engine
+                .deploy(
+                    &s,
+                    c.as_ref(),
+                    DeployOptions {
+                        git_ref,
+                        ..Default::default()
+                    },
+                    token,
+                )
+                .await;
+            self.notify(Outcome::deploy(&self.engine.store, &s, started, &r));
+            let d = r?;
+            Ok(format!(
+                "deployed {} release {} (#{})",
+                s.key(),
+                d.release,
+                d.deployment_id
+            ))
+        }
+        .await;
+        self.cancels
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .remove(&site);
+        self.done(site, r);
+    }
+
+    /// A fleet deploy of a domain (of `git_ref`, when given).
+    async fn deploy_fleet(&self, domain: String, git_ref: Option<String>) {
+        let token = CancellationToken::new();
+        let sites = match self.config.find_sites(&domain) {
+            Ok(s) => s,
+            Err(e) => return self.done(domain, Err(e)),
+        };
+        let keys: Vec<String> = sites.iter().map(|s| s.key()).collect();
+        for k in &keys {
+            self.cancels
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .insert(k.clone(), token.clone());
+        }
+        let started = chrono::Utc::now();
+        let r = self
+            .engine
+            .deploy_fleet(
+                &sites,
+                self.config.parallel,
+                DeployOptions {
+                    git_ref,
+                    ..Default::default()
+                },
+                token,
+            )
+            .await;
+        let store = &self.engine.store;
+        self.notify(match &r {
+            Ok(each) => each
+                .iter()
+                .filter_map(|(key, r)| {
+                    Outcome::deploy(store, &self.config.find_site(key).ok()?, started, r)
+                })
+                .collect(),
+            Err(e) => Outcome::failed_everywhere(Act::Deploy, store, &sites, started, e),
+        });
+        for k in &keys {
+            self.cancels
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .remove(k);
+        }
+        match r {
+            Ok(results) => {
+                for (key, r) in results {
+                    let r = r.map(|d| {
+                        format!(
+                            "deployed {key} release {} (#{}, fleet)",
+                            d.release, d.deployment_id
+                        )
+                    });
+                    self.done(key, r);
+                }
+            }
+            Err(e) => {
+                for k in keys {
+                    self.done(k, Err(crate::error::Error::failed(e.one_line())));
+                }
+            }
+        }
+    }
+
     async fn perform(&self, effect: Effect) {
         match effect {
             Effect::LoadDeployments(site) => {
@@ -151,93 +253,18 @@ impl Worker {
                     text,
                 });
             }
-            Effect::Deploy(site) => {
-                let token = CancellationToken::new();
-                self.cancels
-                    .lock()
-                    .unwrap_or_else(|p| p.into_inner())
-                    .insert(site.clone(), token.clone());
-                let r = async {
-                    let (s, c) = self.resolve(&site)?;
-                    let started = chrono::Utc::now();
-                    let r = self
-                        .engine
-                        .deploy(&s, c.as_ref(), DeployOptions::default(), token)
-                        .await;
-                    self.notify(Outcome::deploy(&self.engine.store, &s, started, &r));
-                    let d = r?;
-                    Ok(format!(
-                        "deployed {} release {} (#{})",
-                        s.key(),
-                        d.release,
-                        d.deployment_id
-                    ))
-                }
-                .await;
-                self.cancels
-                    .lock()
-                    .unwrap_or_else(|p| p.into_inner())
-                    .remove(&site);
-                self.done(site, r);
-            }
-            Effect::DeployFleet(domain) => {
-                let token = CancellationToken::new();
-                let sites = match self.config.find_sites(&domain) {
-                    Ok(s) => s,
-                    Err(e) => return self.done(domain, Err(e)),
-                };
-                let keys: Vec<String> = sites.iter().map(|s| s.key()).collect();
-                for k in &keys {
-                    self.cancels
-                        .lock()
-                        .unwrap_or_else(|p| p.into_inner())
-                        .insert(k.clone(), token.clone());
-                }
-                let started = chrono::Utc::now();
-                let r = self
-                    .engine
-                    .deploy_fleet(
-                        &sites,
-                        self.config.parallel,
-                        DeployOptions::default(),
-                        token,
-                    )
-                    .await;
-                let store = &self.engine.store;
-                self.notify(match &r {
-                    Ok(each) => each
-                        .iter()
-                        .filter_map(|(key, r)| {
-                            Outcome::deploy(store, &self.config.find_site(key).ok()?, started, r)
-                        })
-                        .collect(),
-                    Err(e) => Outcome::failed_everywhere(Act::Deploy, store, &sites, started, e),
-                });
-                for k in &keys {
-                    self.cancels
-                        .lock()
-                        .unwrap_or_else(|p| p.into_inner())
-                        .remove(k);
-                }
-                match r {
-                    Ok(results) => {
-                        for (key, r) in results {
-                            let r = r.map(|d| {
-                                format!(
-                                    "deployed {key} release {} (#{}, fleet)",
-                                    d.release, d.deployment_id
-                                )
-                            });
-                            self.done(key, r);
-                        }
-                    }
-                    Err(e) => {
-                        for k in keys {
-                            self.done(k, Err(crate::error::Error::failed(e.one_line())));
-                        }
-                    }
-                }
-            }
+            Effect::Deploy(site) => self.deploy(site, None).await,
+            Effect::DeployFleet(domain) => self.deploy_fleet(domain, None).await,
+            Effect::DeployRef {
+                site,
+                git_ref,
+                fleet: false,
+            } => self.deploy(site, Some(git_ref)).await,
+            Effect::DeployRef {
+                site,
+                git_ref,
+                fleet: true,
+            } => self.deploy_fleet(site, Some(git_ref)).await,
             Effect::Rollback { site, to } => {
                 let r = async {
                     let (s, c) = self.resolve(&site)?;

@@ -34,6 +34,7 @@ pub(crate) fn dep(id: i64, status: Status, active: bool, mins_ago: i64, path: bo
         is_active: active,
         fleet_id: None,
         job: None,
+        origin: Default::default(),
     }
 }
 
@@ -500,4 +501,55 @@ fn filter(app: &mut App, text: &str) -> Vec<i64> {
         app.on_key(key(KeyCode::Char(c)));
     }
     app.visible_deployments().iter().map(|d| d.id).collect()
+}
+
+#[test]
+fn the_deploy_dialog_takes_an_exact_ref() {
+    let mut app = sample_app();
+    app.on_key(key(KeyCode::Char('d')));
+    assert!(render(&mut app, 100, 30).contains("branch: main   (r: an exact ref)"));
+    // `r` types the ref; a bad one is refused where it is typed, and Enter keeps the typing open.
+    app.on_key(key(KeyCode::Char('r')));
+    assert!(matches!(app.modal, Some(Modal::TypeRef { .. })));
+    for c in "v1..2".chars() {
+        app.on_key(key(KeyCode::Char(c)));
+    }
+    assert!(render(&mut app, 120, 30).contains("is not a valid git ref"));
+    assert_eq!(app.on_key(key(KeyCode::Enter)), vec![]);
+    assert!(matches!(app.modal, Some(Modal::TypeRef { .. })));
+    assert!(
+        app.toasts
+            .last()
+            .unwrap()
+            .text
+            .contains("is not a valid git ref")
+    );
+    for _ in 0..2 {
+        app.on_key(key(KeyCode::Backspace));
+    }
+    app.on_key(key(KeyCode::Char('0')));
+    app.on_key(key(KeyCode::Enter));
+    assert!(
+        matches!(app.modal, Some(Modal::ConfirmDeploy { ref git_ref, .. }) if git_ref == "v1.0")
+    );
+    assert!(render(&mut app, 100, 30).contains("ref: v1.0"));
+    app.on_key(key(KeyCode::Tab));
+    let fx = app.on_key(key(KeyCode::Enter));
+    assert_eq!(
+        fx,
+        vec![Effect::DeployRef {
+            site: "web1/example.com".into(),
+            git_ref: "v1.0".into(),
+            fleet: false,
+        }]
+    );
+    // Esc while typing leaves the dialog's ref as it was.
+    let mut app = sample_app();
+    app.on_key(key(KeyCode::Char('d')));
+    app.on_key(key(KeyCode::Char('r')));
+    app.on_key(key(KeyCode::Char('x')));
+    app.on_key(key(KeyCode::Esc));
+    assert!(
+        matches!(app.modal, Some(Modal::ConfirmDeploy { ref git_ref, .. }) if git_ref.is_empty())
+    );
 }

@@ -367,7 +367,38 @@ fn each_server_of_a_fleet() {
     assert!(human.contains("nothing goes out"), "{human}");
 }
 
+/// `source = "push"`: the server cannot reach the repository, so the cache's copy (what the last
+/// deploy pushed) is compared, said so; `source = "artifact"`: refused, nothing to compare.
+fn push_and_artifact_sources(h: Harness) {
+    h.write_config("deployment_script = \"true\"\nsource = \"push\"");
+    h.ok(&["deploy", DOMAIN]);
+    commit_as(&h, MIGRATION, "<?php\n", "add flags");
+    let d = diff_json(&h, &[]);
+    assert_eq!(
+        (d["known"].as_bool(), d["stale"].as_bool()),
+        (Some(true), Some(true)),
+        "{d}"
+    );
+    assert_eq!(
+        d["commits_out_count"], 0,
+        "the cache has not got the new commit yet"
+    );
+    assert!(
+        strings(&d["warnings"])[0].contains("source = \"push\""),
+        "{d}"
+    );
+    h.ok(&["deploy", DOMAIN]);
+    let d = diff_json(&h, &["--to", "1"]);
+    assert_eq!(strings(&d["migrations_removed"]), [MIGRATION]);
+    h.write_config("deployment_script = \"true\"\nsource = \"artifact\"");
+    let out = h.run(&["diff", DOMAIN]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("what goes out cannot be known"));
+    assert!(out.stdout.is_empty());
+}
+
 both!(
+    push_and_artifact_sources,
     never_waits_for_or_disturbs_a_deploy,
     lists_exactly_what_goes_out,
     to_an_older_deployment_warns_of_migrations,

@@ -416,6 +416,7 @@ fn list_json_has_exactly_the_spec_fields(h: Harness) {
         .map(|k| k.as_str())
         .collect();
     keys.sort();
+    keys.retain(|k| !["source", "requested_ref", "artifact_sha256"].contains(k));
     assert_eq!(
         keys,
         [
@@ -432,6 +433,17 @@ fn list_json_has_exactly_the_spec_fields(h: Harness) {
             "status"
         ]
     );
+    // Beyond the spec's fields, after them: where the code came from (issue 16).
+    let mut keys: Vec<&str> = list[0]
+        .as_object()
+        .unwrap()
+        .keys()
+        .map(|k| k.as_str())
+        .collect();
+    keys.retain(|k| ["source", "requested_ref", "artifact_sha256"].contains(k));
+    keys.sort();
+    assert_eq!(keys, ["artifact_sha256", "requested_ref", "source"]);
+    assert_eq!(list[1]["source"], "server");
     let ok = &list[1];
     assert_eq!(ok["status"], "success");
     assert_eq!(ok["branch"], "main");

@@ -326,6 +326,58 @@ fn missing_env_keys_warn_or_fail(h: Harness) {
     assert!(!out.contains("warning"), "{out}");
 }
 
+/// A deploy ended by a signal (during its build, and after its switch) runs on_failure once too:
+/// the deploy's exit trap or flipdeck's clean-up, never both; flipdeck's own switch back runs
+/// after_rollback.
+fn on_failure_runs_once_when_a_deploy_is_cancelled(h: Harness) {
+    use std::time::{Duration, Instant};
+    h.write_config("deployment_script = \"true\"");
+    h.ok(&["deploy", DOMAIN]);
+    let live = h.live_release().unwrap();
+    let count = h.dir.path().join("failures");
+    let hook = format!(
+        "on_failure = '''\necho \"$FLIPDECK_FAILED_STEP $FLIPDECK_PREVIOUS_RELEASE\" >> {c}\n'''\nafter_rollback = '''\necho \"after_rollback $FLIPDECK_RELEASE $FLIPDECK_SWITCHED_BACK\" >> {c}\n'''",
+        c = count.display()
+    );
+    let cancel = |config: &str, started: &dyn Fn() -> bool| {
+        h.write_config(&format!("{config}\n{hook}"));
+        let mut child = h.spawn(&["deploy", DOMAIN]);
+        let until = Instant::now() + Duration::from_secs(30);
+        while !started() {
+            assert!(Instant::now() < until, "the deploy did not get there");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        std::thread::sleep(Duration::from_millis(300));
+        unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
+        let until = Instant::now() + Duration::from_secs(20);
+        while child.try_wait().unwrap().is_none() {
+            assert!(Instant::now() < until, "the deploy did not end");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        assert_eq!(child.wait().unwrap().code(), Some(1));
+        h.wait_quiet();
+        assert_eq!(h.live_release().as_deref(), Some(live.as_str()));
+        assert!(!h.lock_dir().exists());
+    };
+    // During the build (the deploy script sleeps).
+    cancel("deployment_script = \"sleep 30\"", &|| {
+        h.releases().len() > 1 && h.lock_dir().exists()
+    });
+    // After the switch (a reload that never ends).
+    cancel(
+        "deployment_script = \"true\"\nserver:reload_command = \"sleep 300\"",
+        &|| h.live_release().as_deref() != Some(live.as_str()),
+    );
+    // After the switch, flipdeck's switch back runs after_rollback for the release live again.
+    let text = std::fs::read_to_string(&count).unwrap();
+    assert_eq!(
+        text,
+        format!("script {live}\nafter_rollback {live} 1\nreload {live}\n"),
+        "once per cancelled deploy"
+    );
+    assert_eq!(h.releases(), vec![live]);
+}
+
 /// A failing after_switch switches back while real nginx and PHP-FPM serve the site under load:
 /// not one request fails, and the new release answers only during the deploy.
 #[test]
@@ -483,4 +535,5 @@ both!(
     on_failure_runs_once_per_failed_deploy,
     hostile_hook_text_runs_as_written,
     missing_env_keys_warn_or_fail,
+    on_failure_runs_once_when_a_deploy_is_cancelled,
 );

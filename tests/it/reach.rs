@@ -231,6 +231,145 @@ fn deploy_rollback_and_status_through_a_bastion() {
     );
 }
 
+/// The dashboard through a bastion (tmux, the real binary): it connects to a server that admits
+/// only the bastion, deploys and rolls back by keys, and the server saw only the bastion.
+#[test]
+fn the_dashboard_deploys_and_rolls_back_through_a_bastion() {
+    use crate::support::tmux::{self, WAIT, exit_code};
+    if !tmux::available() {
+        return;
+    }
+    let (Some(b), Some(t)) = (bastion("127.0.0.2"), behind("127.0.0.3", "127.0.0.2")) else {
+        return;
+    };
+    let h = Harness::new(TransportKind::Ssh(t));
+    let known = h.dir.path().join("known_hosts");
+    let mut kh = std::fs::read_to_string(&known).unwrap();
+    kh.push_str(&format!("{}\n", b.known_hosts_line));
+    std::fs::write(&known, kh).unwrap();
+    h.write_config("deployment_script = \"true\"\nserver:jump = \"bastion\"");
+    let mut config = std::fs::read_to_string(&h.config).unwrap();
+    config.push_str(&b.server_block("bastion", &known, &h.root.join("bastion")));
+    std::fs::write(&h.config, config).unwrap();
+    h.ok(&["deploy", DOMAIN]);
+    let first = h.live_release().unwrap();
+    h.commit("public/index.php", "<?php echo 'v2';\n");
+
+    let d = tmux::dashboard(&h, "LANG=C.UTF-8", "", 110, 30);
+    d.wait_for("● connected", WAIT);
+    d.wait_for("#1", WAIT);
+    d.keys(&["d"]);
+    d.wait_for("Deploy example.com on web1", WAIT);
+    d.keys(&["y"]);
+    d.wait_for("deployed web1/example.com", WAIT);
+    let second = h.live_release().unwrap();
+    assert_ne!(second, first);
+    assert_eq!(
+        std::fs::read_to_string(h.live().join("public/index.php")).unwrap(),
+        "<?php echo 'v2';\n"
+    );
+    d.keys(&["Tab", "j", "r"]);
+    d.wait_for("Roll back example.com on web1", WAIT);
+    d.keys(&["y"]);
+    d.wait_for("rolled back web1/example.com to #1", WAIT);
+    assert_eq!(h.live_release().unwrap(), first);
+    d.keys(&["q"]);
+    assert_eq!(exit_code(&h).as_deref(), Some("0"));
+    let TransportKind::Ssh(t) = &h.transport else {
+        unreachable!()
+    };
+    let log = t.log();
+    assert!(log.contains("Connection from 127.0.0.2 "), "{log}");
+    assert!(
+        !log.contains("Connection from 127.0.0.1 "),
+        "only the bastion reached it: {log}"
+    );
+}
+
+/// `jump = "outer"`, an alias whose own `ProxyJump inner` (in ~/.ssh/config) is followed first,
+/// as OpenSSH does; a `ProxyJump` loop is refused and named.
+#[test]
+fn a_hops_own_proxy_jump_is_followed_and_a_loop_refused() {
+    let user = whoami();
+    let (Some(b1), Some(b2), Some(t)) = (
+        bastion("127.0.0.2"),
+        start(
+            "127.0.0.3",
+            &SshdOptions {
+                extra_config: format!("AllowUsers {user}@127.0.0.2\n"),
+                bind_from: Some("127.0.0.3".into()),
+                ..SshdOptions::default()
+            },
+        ),
+        behind("127.0.0.4", "127.0.0.3"),
+    ) else {
+        return;
+    };
+    let h = Harness::new(TransportKind::Ssh(t));
+    let known = h.dir.path().join("known_hosts");
+    let mut kh = std::fs::read_to_string(&known).unwrap();
+    kh.push_str(&format!(
+        "{}\n{}\n",
+        b1.known_hosts_line, b2.known_hosts_line
+    ));
+    std::fs::write(&known, kh).unwrap();
+    let home = h.dir.path().join("home");
+    std::fs::create_dir_all(home.join(".ssh")).unwrap();
+    let ssh_config = |inner_jump: &str| {
+        let text = format!(
+            "Host outer\n    HostName 127.0.0.3\n    Port {}\n    IdentityFile {}\n    ProxyJump inner\n\
+             Host inner\n    HostName 127.0.0.2\n    Port {}\n    IdentityFile {}\n{inner_jump}",
+            b2.port,
+            b2.client_key.display(),
+            b1.port,
+            b1.client_key.display()
+        );
+        std::fs::write(home.join(".ssh/config"), text).unwrap();
+    };
+    let run = |args: &[&str]| h.cmd(args).env("HOME", &home).output().unwrap();
+    ssh_config("");
+    h.write_config("deployment_script = \"true\"\nserver:jump = \"outer\"");
+    for args in [
+        &["provision", DOMAIN][..],
+        &["deploy", DOMAIN],
+        &["rollback", DOMAIN],
+    ] {
+        let out = run(args);
+        assert!(
+            out.status.success(),
+            "{args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    let TransportKind::Ssh(t) = &h.transport else {
+        unreachable!()
+    };
+    assert!(
+        t.log().contains("Connection from 127.0.0.3 "),
+        "{}",
+        t.log()
+    );
+    assert!(
+        b2.log().contains("Connection from 127.0.0.2 "),
+        "{}",
+        b2.log()
+    );
+    // inner -> outer -> inner ...: refused before connecting, with the way it loops.
+    ssh_config("    ProxyJump outer\n");
+    let seen = b1.log().len();
+    let out = run(&["deploy", DOMAIN]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("the bastions form a loop") && err.contains("outer -> inner -> outer"),
+        "{err}"
+    );
+    assert!(
+        !b1.log()[seen..].contains("Connection from"),
+        "nothing was reached"
+    );
+}
+
 #[tokio::test]
 async fn user_certificates_from_a_file_and_from_the_agent() {
     let cas = tempfile::tempdir().unwrap();

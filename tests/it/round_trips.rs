@@ -5,7 +5,7 @@ use crate::support::counting::CountingConnector;
 use crate::support::{DOMAIN, Harness};
 use async_trait::async_trait;
 use flipdeck::config::Config;
-use flipdeck::engine::{DeployOptions, Engine, PruneOptions, RollbackOptions};
+use flipdeck::engine::{DeployOptions, Engine, Provisioned, PruneOptions, RollbackOptions};
 use flipdeck::store::{Status, Store};
 use flipdeck::transport::{Connector, LocalConnector};
 use flipdeck::transport::{ExitStatus, LocalTransport, OutputLine, Transport, TransportError};
@@ -43,11 +43,7 @@ async fn count_every_operation(h: &Harness, connector: Arc<dyn Connector>) {
     let engine = engine(&h.db);
     let c = CountingConnector::new(connector);
     engine.provision(&site, &c).await.unwrap();
-    assert_eq!(
-        c.take(),
-        (1, 2),
-        "provision: layout, then the initial deploy"
-    );
+    assert_eq!(c.take(), (1, 1), "provision: layout and the initial deploy");
     for i in 0..3 {
         h.commit("public/index.php", &format!("<?php echo 'v{i}';\n"));
         let d = deploy(&engine, &site, &c).await.unwrap();
@@ -86,6 +82,42 @@ async fn one_connection_one_exec_ssh() {
     let connector =
         flipdeck::transport::connect::connector_for(config.find_site(DOMAIN).unwrap().server);
     count_every_operation(&h, connector.unwrap()).await;
+}
+
+/// Provisioning is one exec, whether it makes the initial deployment or finds a release live.
+async fn provision_in_one_exec(h: &Harness, connector: Arc<dyn Connector>) {
+    let config = Config::load(&h.config).unwrap();
+    let site = config.find_site(DOMAIN).unwrap();
+    let engine = engine(&h.db);
+    let c = CountingConnector::new(connector);
+    let first = engine.provision(&site, &c).await.unwrap();
+    assert!(matches!(first, Provisioned::Initial(_)));
+    assert_eq!(c.take(), (1, 1), "layout and the initial deployment");
+    assert!(h.live_release().is_some());
+    let again = engine.provision(&site, &c).await.unwrap();
+    assert!(matches!(again, Provisioned::Already { .. }));
+    assert_eq!(c.take(), (1, 1), "a site provisioned already");
+    assert_eq!(
+        h.list().len(),
+        1,
+        "no record of a deployment that did not begin"
+    );
+}
+
+#[tokio::test]
+async fn provision_is_one_exec_local() {
+    let h = Harness::local();
+    provision_in_one_exec(&h, Arc::new(LocalConnector)).await;
+}
+
+#[tokio::test]
+async fn provision_is_one_exec_ssh() {
+    let Some(h) = Harness::ssh() else { return };
+    h.write_config("");
+    let config = Config::load(&h.config).unwrap();
+    let connector =
+        flipdeck::transport::connect::connector_for(config.find_site(DOMAIN).unwrap().server);
+    provision_in_one_exec(&h, connector.unwrap()).await;
 }
 
 /// The local shell with another `$HOME`: a server whose login user's home is `home`.
@@ -231,4 +263,204 @@ async fn cancelling_after_the_switch_switches_back() {
         "{}",
         String::from_utf8_lossy(&left.stdout)
     );
+}
+
+/// The CLI against a real sshd through the latency proxy (`support/latency.rs`): for each
+/// operation, its connections and round trips, at several round-trip times.
+mod through_the_proxy {
+    use crate::support::latency::{LatencyProxy, Tally};
+    use crate::support::{DOMAIN, Harness, TransportKind, sshd::TestSshd};
+    use std::time::{Duration, Instant};
+
+    /// The sandbox's server reached through a proxy: known_hosts names the proxy's port, and so
+    /// does the config [`configure`] writes.
+    pub(crate) fn behind_proxy(rtt: Duration) -> Option<(Harness, LatencyProxy)> {
+        let sshd = TestSshd::start()?;
+        let proxy = LatencyProxy::start(&format!("{}:{}", sshd.address, sshd.port), rtt);
+        let (port, key) = (sshd.port, sshd.known_hosts_line.clone());
+        let h = Harness::new(TransportKind::Ssh(sshd));
+        let line = key.replace(&format!(":{port} "), &format!(":{} ", proxy.port));
+        std::fs::write(h.dir.path().join("known_hosts"), format!("{line}\n")).unwrap();
+        Some((h, proxy))
+    }
+
+    /// `Harness::write_config`, with the server's port replaced by the proxy's.
+    pub(crate) fn configure(h: &Harness, proxy: &LatencyProxy, extra: &str) {
+        h.write_config(extra);
+        let TransportKind::Ssh(sshd) = &h.transport else {
+            unreachable!()
+        };
+        let text = std::fs::read_to_string(&h.config).unwrap();
+        let from = format!("port = {}\n", sshd.port);
+        assert!(text.contains(&from));
+        let text = text.replace(&from, &format!("port = {}\n", proxy.port));
+        std::fs::write(&h.config, text).unwrap();
+    }
+
+    /// What one CLI run cost: the proxy's tally once its connections are closed, and the time.
+    pub(crate) fn cost(h: &Harness, proxy: &LatencyProxy, args: &[&str]) -> (Tally, Duration) {
+        let before = proxy.tally();
+        let t = Instant::now();
+        h.ok(args);
+        let took = t.elapsed();
+        assert!(
+            proxy.wait_closed(Duration::from_secs(10)),
+            "{args:?} left a connection open"
+        );
+        (proxy.tally() - before, took)
+    }
+
+    /// Data round trips (the TCP handshake adds one) of a CLI run, at every RTT: version
+    /// exchange and KEXINIT, key exchange, authentication (service request and signed key in one
+    /// go), channel open, exec (OpenSSH opens the channel's window once the command runs), the
+    /// script on stdin and its result. A deploy also sends its log once the switch is done.
+    pub(crate) const CLI_ROLLBACK: usize = 6;
+    pub(crate) const CLI_DEPLOY: usize = CLI_ROLLBACK + 1;
+
+    #[test]
+    fn round_trips_per_cli_operation_at_every_rtt() {
+        let Some((h, proxy)) = behind_proxy(Duration::ZERO) else {
+            return;
+        };
+        configure(&h, &proxy, "deployment_script = \"true\"");
+        h.ok(&["deploy", DOMAIN]);
+        // At 0 ms, data sent at the same instant both ways can look like one more round trip:
+        // only the connections are checked there.
+        for rtt_ms in [0u64, 20, 60] {
+            proxy.set_rtt(Duration::from_millis(rtt_ms));
+            let (deploy, td) = cost(&h, &proxy, &["deploy", DOMAIN]);
+            let (rollback, tr) = cost(&h, &proxy, &["rollback", DOMAIN]);
+            println!(
+                "{rtt_ms} ms RTT: deploy {} round trips in {td:.2?}, rollback {} in {tr:.2?}",
+                deploy.round_trips, rollback.round_trips
+            );
+            assert_eq!((deploy.connections, rollback.connections), (1, 1));
+            if rtt_ms > 0 {
+                assert_eq!(deploy.round_trips, CLI_DEPLOY, "deploy at {rtt_ms} ms");
+                assert_eq!(
+                    rollback.round_trips, CLI_ROLLBACK,
+                    "rollback at {rtt_ms} ms"
+                );
+            }
+        }
+    }
+
+    /// What a bastion adds on the way: its version exchange, key exchange, authentication and
+    /// the direct-tcpip channel to the server (then the server's connection goes through it).
+    pub(crate) const JUMP_SET_UP: usize = 4;
+    /// ...and, on the outer hop, up to two more: the server's version line and its KEXINIT come
+    /// back separately through the bastion (russh sends its KEXINIT only once it has the
+    /// server's version), which the proxy sees as one or two more exchanges.
+    pub(crate) const JUMP_HANDSHAKE_SLACK: usize = 2;
+
+    /// Through a bastion, each hop behind its own proxy: the inner hop sees exactly a direct
+    /// rollback's round trips, the outer one those plus the bastion's own set-up.
+    #[test]
+    fn a_bastion_adds_only_its_own_set_up() {
+        let (Some(b), Some(t)) = (TestSshd::start(), TestSshd::start()) else {
+            return;
+        };
+        let rtt = Duration::from_millis(20);
+        let outer = LatencyProxy::start(&format!("{}:{}", b.address, b.port), rtt);
+        let inner = LatencyProxy::start(&format!("{}:{}", t.address, t.port), rtt);
+        let lines = [
+            b.known_hosts_line
+                .replace(&format!(":{} ", b.port), &format!(":{} ", outer.port)),
+            t.known_hosts_line
+                .replace(&format!(":{} ", t.port), &format!(":{} ", inner.port)),
+        ];
+        let bastion_block = b.server_block(
+            "bastion",
+            &std::path::PathBuf::from("/dev/null"),
+            std::path::Path::new("/nonexistent"),
+        );
+        let h = Harness::new(TransportKind::Ssh(t));
+        let known = h.dir.path().join("known_hosts");
+        std::fs::write(&known, format!("{}\n{}\n", lines[0], lines[1])).unwrap();
+        configure(
+            &h,
+            &inner,
+            "deployment_script = \"true\"\nserver:jump = \"bastion\"",
+        );
+        let bastion_block = bastion_block
+            .replace("/dev/null", &known.display().to_string())
+            .replace(
+                &format!("port = {}\n", b.port),
+                &format!("port = {}\n", outer.port),
+            );
+        let mut config = std::fs::read_to_string(&h.config).unwrap();
+        config.push_str(&bastion_block);
+        std::fs::write(&h.config, config).unwrap();
+        h.ok(&["deploy", DOMAIN]);
+        h.ok(&["deploy", DOMAIN]);
+        let (before_outer, before_inner) = (outer.tally(), inner.tally());
+        h.ok(&["rollback", DOMAIN]);
+        assert!(outer.wait_closed(Duration::from_secs(10)));
+        assert!(inner.wait_closed(Duration::from_secs(10)));
+        let (o, i) = (outer.tally() - before_outer, inner.tally() - before_inner);
+        println!("through a bastion: outer hop {o:?}, inner hop {i:?}");
+        assert_eq!((o.connections, i.connections), (1, 1));
+        assert_eq!(i.round_trips, CLI_ROLLBACK, "the server's own connection");
+        let least = CLI_ROLLBACK + JUMP_SET_UP;
+        assert!(
+            (least..=least + JUMP_HANDSHAKE_SLACK).contains(&o.round_trips),
+            "the outer hop: the bastion's set-up on top of the server's: {o:?}"
+        );
+    }
+
+    /// A rollback on the dashboard's warm connection (the pool's, with a channel opened ahead):
+    /// the exec request (answered once the command runs), then the script and its result.
+    pub(crate) const WARM_ROLLBACK: usize = 2;
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_rollback_on_the_warm_connection() {
+        use flipdeck::config::Config;
+        use flipdeck::engine::{DeployOptions, Engine, RollbackOptions};
+        use flipdeck::transport::pool::Pool;
+        let Some((h, proxy)) = behind_proxy(Duration::from_millis(20)) else {
+            return;
+        };
+        configure(&h, &proxy, "deployment_script = \"true\"");
+        let config = Config::load(&h.config).unwrap();
+        let site = config.find_site(DOMAIN).unwrap();
+        let pool = Pool::new(flipdeck::transport::connect::direct(), 2, None);
+        let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+        tokio::spawn(async move { while rx.recv().await.is_some() {} });
+        let engine = Engine::new(
+            std::sync::Arc::new(flipdeck::store::Store::open(&h.db).unwrap()),
+            tx,
+            pool.connectors(),
+        );
+        let c = pool.connector(site.server).unwrap();
+        for _ in 0..2 {
+            let cancel = tokio_util::sync::CancellationToken::new();
+            engine
+                .deploy(&site, c.as_ref(), DeployOptions::default(), cancel)
+                .await
+                .unwrap();
+        }
+        for rtt_ms in [20u64, 60] {
+            proxy.set_rtt(Duration::from_millis(rtt_ms));
+            tokio::time::sleep(Duration::from_millis(100)).await;
+            let before = proxy.tally();
+            engine
+                .rollback(&site, c.as_ref(), RollbackOptions::default())
+                .await
+                .unwrap();
+            tokio::time::sleep(Duration::from_millis(50)).await;
+            let cost = proxy.tally() - before;
+            println!("{rtt_ms} ms RTT: warm rollback {cost:?}");
+            assert_eq!(cost.connections, 0, "the warm connection was used");
+            assert_eq!(cost.round_trips, WARM_ROLLBACK);
+            engine
+                .deploy(
+                    &site,
+                    c.as_ref(),
+                    DeployOptions::default(),
+                    tokio_util::sync::CancellationToken::new(),
+                )
+                .await
+                .unwrap();
+        }
+    }
 }

@@ -1,22 +1,46 @@
-//! `deploy SITE [--branch B]`: one site, or every server of a fleet domain (all or none keep the
+//! `deploy SITE [--branch B | --ref TAG_OR_SHA | --artifact FILE [--commit SHA]]`: one site, or every server of a fleet domain (all or none keep the
 //! new release). The log streams through the event printer; Ctrl-C cancels cleanly.
 
 use crate::cli::Ctx;
 use crate::cli::each_site::{fleet_err, report_each};
 use crate::cli::printer::say;
-use crate::engine::DeployOptions;
-use crate::error::Result;
+use crate::engine::{Artifact, DeployOptions};
+use crate::error::{Error, Result};
 use crate::notify::{Act, Outcome};
+use std::path::PathBuf;
 use tokio_util::sync::CancellationToken;
 
-pub async fn run(ctx: &Ctx, site: &str, branch: Option<String>, yes: bool) -> Result<()> {
+/// What to deploy: `--branch`, `--ref`, `--artifact FILE [--commit SHA]`.
+pub struct What {
+    pub branch: Option<String>,
+    pub git_ref: Option<String>,
+    pub artifact: Option<PathBuf>,
+    pub commit: Option<String>,
+}
+
+pub async fn run(ctx: &Ctx, site: &str, what: What, yes: bool) -> Result<()> {
     let mut sites = ctx.config.find_sites(site)?;
+    if let Some(c) = &what.commit {
+        crate::validate::commit_id(c).map_err(|w| Error::usage(format!("--commit {c:?} {w}")))?;
+    }
+    if what.artifact.is_some() && what.git_ref.is_some() {
+        return Err(Error::usage(
+            "--ref chooses what to build; an --artifact is built already (name its commit with --commit)",
+        ));
+    }
+    // Read (and checked) before anything is asked or sent.
+    let artifact = match &what.artifact {
+        Some(f) => Some(Artifact::load(f, what.commit.clone())?),
+        None => None,
+    };
     crate::cli::confirm::protected(&sites, "deploy", yes)?;
     let cancel = CancellationToken::new();
     let watcher = tokio::spawn(cancel_on_signal(cancel.clone()));
     let opts = DeployOptions {
-        branch,
+        branch: what.branch,
         initial: false,
+        git_ref: what.git_ref,
+        artifact,
     };
     let started = chrono::Utc::now();
     let store = &ctx.engine.store;

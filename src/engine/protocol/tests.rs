@@ -442,3 +442,76 @@ fn list_items_are_read_back_literally() {
     assert_eq!(out, want);
     assert!(!dir.path().join("x").exists());
 }
+
+#[test]
+fn env_check_names_missing_keys_only() {
+    let dir = tempfile::tempdir().unwrap();
+    let rel = dir.path().join("r1");
+    std::fs::create_dir_all(&rel).unwrap();
+    std::fs::write(
+        rel.join(".env.example"),
+        "# A=1\nAPP_KEY=\nexport DB_HOST=h\n  SPACED = 1\nnot a key\nAPP_KEY=dup\nX-Y=1\n",
+    )
+    .unwrap();
+    let run = |require: bool| {
+        let body = format!("rel={}\nenv_check\n", quote(&rel.display().to_string()));
+        sh(
+            dir.path(),
+            Params::new().flag("require_env", require),
+            &body,
+        )
+    };
+    // No .env at all: every key is missing.
+    let (code, out, _) = run(false);
+    assert_eq!(code, 0);
+    assert!(
+        out.contains("::m:: set env_missing APP_KEY DB_HOST SPACED\n"),
+        "{out}"
+    );
+    std::fs::write(rel.join(".env"), "APP_KEY=secret-value\nexport SPACED=2\n").unwrap();
+    let (code, out, _) = run(false);
+    assert_eq!(code, 0);
+    assert!(out.contains("::m:: set env_missing DB_HOST\n"), "{out}");
+    assert!(!out.contains("secret-value"));
+    let (code, out, _) = run(true);
+    assert_eq!(code, 1);
+    assert!(out.contains("::m:: set env_required DB_HOST\n"), "{out}");
+    std::fs::write(rel.join(".env"), "APP_KEY=1\nDB_HOST=2\nSPACED=3\n").unwrap();
+    let (code, out, _) = run(true);
+    assert_eq!(code, 0);
+    assert!(!out.contains("env_"), "{out}");
+    // No .env.example: nothing checked, no step.
+    std::fs::remove_file(rel.join(".env.example")).unwrap();
+    let (code, out, _) = run(true);
+    assert_eq!((code, out.as_str()), (0, ""));
+}
+
+#[test]
+fn hook_failures_parse() {
+    let mut vars = Vars::default();
+    vars.push(Key::HookFailed, "after_switch 3");
+    vars.push(Key::HookFailed, "on_failure 127");
+    vars.push(Key::FailedStep, "after_switch");
+    let v: SwitchReport = vars.report();
+    assert_eq!(v.hook_failed("after_switch").map(|h| h.code), Some(3));
+    assert_eq!(v.hook_failed("on_failure").map(|h| h.code), Some(127));
+    assert_eq!(v.hook_failed("after_rollback"), None);
+    assert_eq!(v.failed_step.as_deref(), Some("after_switch"));
+}
+
+/// A frame is its length line and its bytes; `need` is a whole-line marker like `ready`.
+#[test]
+fn frames_and_the_need_marker() {
+    assert_eq!(frame(b"abc\n\0"), b"5\nabc\n\0".to_vec());
+    assert_eq!(frame(b""), b"0\n".to_vec());
+    assert_eq!(ABORT_FRAME, b"abort\n");
+    assert_eq!(Marker::parse("::m::", "::m:: need"), Some(Marker::Need));
+    assert_eq!(Marker::parse("::m::", "::m:: needs"), Some(Marker::Other));
+    assert_eq!(
+        Marker::parse("::m::", "::m:: set have 0123"),
+        Some(Marker::Set {
+            key: Key::Have,
+            value: "0123"
+        })
+    );
+}

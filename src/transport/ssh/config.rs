@@ -1,7 +1,8 @@
 //! Host aliases from an OpenSSH client config file (usually `~/.ssh/config`), parsed by the
 //! `ssh2-config` crate (which reads `Include`). The keywords flipdeck honours are the fields of
-//! [`ResolvedHost`]; the README has the table. `Match host` blocks of the file itself are read as
-//! `Host` blocks; any other `Match` block is skipped, since the crate has no `Match`.
+//! [`ResolvedHost`]; the README has the table. `Match host` blocks are read as `Host` blocks; any
+//! other `Match` block is skipped, since the crate has no `Match`. That holds in included files
+//! too: each `Include` is pointed at a rewritten copy of the files it names (see [`prepare`]).
 
 use super::SshError;
 use ssh2_config::{ParseRule, SshConfig};
@@ -107,11 +108,86 @@ fn load(path: &Path) -> Result<Option<SshConfig>, SshError> {
     };
     // Keywords this parser does not know (ControlMaster...) must not make aliases unusable.
     let rules = ParseRule::ALLOW_UNKNOWN_FIELDS | ParseRule::ALLOW_UNSUPPORTED_FIELDS;
+    let home = crate::paths::home_dir();
+    let scratch = tempfile::tempdir().map_err(|e| err(format!("a scratch directory: {e}")))?;
+    let mut copies = 0;
+    let text = prepare(&text, &home, scratch.path(), 0, &mut copies).map_err(err)?;
     SshConfig::default()
-        .home_dir(crate::paths::home_dir())
-        .parse(&mut match_as_host(&text).as_bytes(), rules)
+        .home_dir(home)
+        .parse(&mut text.as_bytes(), rules)
         .map(Some)
         .map_err(|e| err(e.to_string()))
+}
+
+/// OpenSSH's limit on nested `Include`s (it also stops a file including itself).
+const MAX_INCLUDE_DEPTH: usize = 16;
+
+/// `text` with `Match` lines rewritten ([`match_as_host`]) and each `Include` naming rewritten
+/// copies (in `scratch`) of the files it matches, in the same order, so the parser still does
+/// the including (with its scoping of an `Include` inside a `Host` block). An `Include` that
+/// matches nothing is dropped, as OpenSSH ignores it.
+fn prepare(
+    text: &str,
+    home: &Path,
+    scratch: &Path,
+    depth: usize,
+    copies: &mut usize,
+) -> Result<String, String> {
+    let mut out = String::with_capacity(text.len());
+    for line in match_as_host(text).lines() {
+        let words: Vec<&str> = line
+            .split(|c: char| c.is_whitespace() || c == '=')
+            .filter(|w| !w.is_empty())
+            .collect();
+        if !words
+            .first()
+            .is_some_and(|w| w.eq_ignore_ascii_case("include"))
+        {
+            out.push_str(line);
+            out.push('\n');
+            continue;
+        }
+        if depth >= MAX_INCLUDE_DEPTH {
+            return Err(format!(
+                "Include nested deeper than {MAX_INCLUDE_DEPTH} files (a file including itself?)"
+            ));
+        }
+        let mut paths = Vec::new();
+        for arg in &words[1..] {
+            for file in include_matches(arg, home)? {
+                let included =
+                    std::fs::read(&file).map_err(|e| format!("Include {}: {e}", file.display()))?;
+                let included = String::from_utf8_lossy(&included);
+                let copy_text = prepare(&included, home, scratch, depth + 1, copies)?;
+                *copies += 1;
+                let copy = scratch.join(format!("include-{copies}.conf"));
+                std::fs::write(&copy, copy_text).map_err(|e| format!("{}: {e}", copy.display()))?;
+                paths.push(copy.display().to_string());
+            }
+        }
+        if !paths.is_empty() {
+            out.push_str(&format!("Include {}\n", paths.join(" ")));
+        }
+    }
+    Ok(out)
+}
+
+/// The files an `Include` argument names, as OpenSSH resolves it: absolute, `~/`, or relative
+/// to `~/.ssh`; a glob pattern, matched in sorted order.
+fn include_matches(arg: &str, home: &Path) -> Result<Vec<PathBuf>, String> {
+    let escaped = glob::Pattern::escape(&home.display().to_string());
+    let pattern = if arg.starts_with('/') {
+        arg.to_string()
+    } else if let Some(rest) = arg.strip_prefix("~/") {
+        format!("{escaped}/{rest}")
+    } else {
+        format!("{escaped}/.ssh/{arg}")
+    };
+    let files = glob::glob(&pattern).map_err(|e| format!("Include {arg}: {e}"))?;
+    Ok(files
+        .filter_map(|f| f.ok())
+        .filter(|f| f.is_file())
+        .collect())
 }
 
 /// A name no host has: the `Host` pattern standing in for a `Match` block that cannot be read.
@@ -273,6 +349,56 @@ Host *
         assert_eq!(resolve_with(&config, "inc").host, "included.example");
         let none = resolve_with("Host x\n    ProxyJump none\n", "x");
         assert!(none.proxy_jump.is_empty());
+    }
+
+    #[test]
+    fn match_blocks_inside_included_files() {
+        let dir = tempfile::tempdir().unwrap();
+        let d = dir.path().display();
+        std::fs::write(
+            dir.path().join("10-web.conf"),
+            format!(
+                "Include {d}/nested.conf\n\
+                 Match host web-*\n    User webdeploy\n    ProxyJump jump-a\n\
+                 Match exec \"false\"\n    User never\n    Include {d}/nested.conf\n"
+            ),
+        )
+        .unwrap();
+        std::fs::write(
+            dir.path().join("20-prod.conf"),
+            "Match host db\n    Port 2299\nMatch all\n    User everyone\n",
+        )
+        .unwrap();
+        std::fs::write(
+            dir.path().join("nested.conf"),
+            "Match host inner\n    HostName inner.example\n",
+        )
+        .unwrap();
+        let config = format!(
+            "Include {d}/1*.conf\nHost prod\n    Include {d}/2*.conf\nHost *\n    User last\n"
+        );
+        let web = resolve_with(&config, "web-1");
+        assert_eq!(web.user.as_deref(), Some("webdeploy"));
+        assert_eq!(web.proxy_jump, ["jump-a"]);
+        assert_eq!(
+            resolve_with(&config, "other").user.as_deref(),
+            Some("last"),
+            "a Match exec block applies nowhere"
+        );
+        // Nested includes are rewritten too.
+        assert_eq!(resolve_with(&config, "inner").host, "inner.example");
+        // Included inside `Host prod`: its blocks apply to prod only.
+        assert_eq!(
+            resolve_with(&config, "prod").user.as_deref(),
+            Some("everyone")
+        );
+        let db = resolve_with(&config, "db");
+        assert_eq!((db.port, db.user.as_deref()), (22, Some("last")));
+        // A file including itself stops at the depth limit, with an error.
+        let selfish = dir.path().join("self.conf");
+        std::fs::write(&selfish, format!("Include {}\n", selfish.display())).unwrap();
+        let e = resolve_alias("x", None, None, None, &selfish).unwrap_err();
+        assert!(e.to_string().contains("Include nested deeper"), "{e}");
     }
 
     #[test]

@@ -4,8 +4,9 @@
 use super::super::{ExitStatus, OutputLine, Stream};
 use super::ClientHandler;
 use russh::client::{Handle, Msg};
-use russh::{ChannelMsg, ChannelReadHalf, ChannelWriteHalf, Sig};
-use std::sync::Arc;
+use russh::{Channel, ChannelMsg, ChannelReadHalf, ChannelWriteHalf, Sig};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio::sync::mpsc::{UnboundedReceiver, UnboundedSender};
 use tokio::sync::watch;
@@ -36,12 +37,17 @@ pub(super) enum Ending {
 /// from one connection task, so one unread channel would stall the whole connection.
 pub(super) async fn run(
     session: &Session,
+    channel: Option<Channel<Msg>>,
     script: &str,
     stdin: UnboundedReceiver<Vec<u8>>,
     out: UnboundedSender<OutputLine>,
     forward_agent: bool,
 ) -> Result<Ending, russh::Error> {
-    let (read, write) = session.channel_open_session().await?.split();
+    let channel = match channel {
+        Some(c) => c,
+        None => session.channel_open_session().await?,
+    };
+    let (read, write) = channel.split();
     if forward_agent {
         // Without a reply: a server that refuses forwarding still runs the command, and the
         // command's own error (a clone denied) says what was missing.
@@ -74,6 +80,51 @@ pub(super) async fn run(
         let _ = write.close().await;
     }
     Ok(drained.ending)
+}
+
+/// A session channel opened ahead of the next exec, once enabled (a warm connection's): the exec
+/// then starts with its request, without the channel-open round trip. One at a time; taken, it is
+/// replaced in the background. sshd's `MaxSessions` (10) leaves room for it beside the pool's
+/// [`crate::transport::pool::CHANNELS`] and a clean-up's `kill`.
+#[derive(Default)]
+pub(super) struct Spare {
+    enabled: AtomicBool,
+    opening: AtomicBool,
+    ready: Mutex<Option<Channel<Msg>>>,
+}
+
+impl Spare {
+    pub(super) fn enable(self: &Arc<Self>, session: &Session) {
+        self.enabled.store(true, Ordering::SeqCst);
+        self.refill(session);
+    }
+
+    /// The channel opened ahead, if it is ready (never waits for one).
+    pub(super) fn take(self: &Arc<Self>, session: &Session) -> Option<Channel<Msg>> {
+        let channel = self.ready.lock().unwrap_or_else(|e| e.into_inner()).take();
+        if channel.is_some() {
+            self.refill(session);
+        }
+        channel
+    }
+
+    fn refill(self: &Arc<Self>, session: &Session) {
+        if !self.enabled.load(Ordering::SeqCst) || self.opening.swap(true, Ordering::SeqCst) {
+            return;
+        }
+        let (spare, session) = (self.clone(), session.clone());
+        let Ok(rt) = tokio::runtime::Handle::try_current() else {
+            self.opening.store(false, Ordering::SeqCst);
+            return;
+        };
+        rt.spawn(async move {
+            // A connection gone meanwhile: nothing to keep, the next exec says what happened.
+            if let Ok(channel) = session.channel_open_session().await {
+                *spare.ready.lock().unwrap_or_else(|e| e.into_inner()) = Some(channel);
+            }
+            spare.opening.store(false, Ordering::SeqCst);
+        });
+    }
 }
 
 /// The exec request string. The server hands it to the user's login shell, so the script is

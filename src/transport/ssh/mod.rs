@@ -201,6 +201,8 @@ pub struct SshTransport {
     label: String,
     /// Why the connection ended, as the connection task last saw it.
     lost: Arc<Mutex<Option<String>>>,
+    /// With [`Transport::keep_ready`]: a session channel opened ahead for the next exec.
+    spare: Arc<exec::Spare>,
 }
 
 impl SshTransport {
@@ -222,6 +224,7 @@ impl SshTransport {
                 forward_agent: params.forward_agent && params.agent_socket.is_some(),
                 label: format!("{}@{}{via}", params.user, params.address()),
                 lost,
+                spare: Arc::default(),
             })
         };
         tokio::time::timeout(params.connect_timeout, work)
@@ -268,15 +271,27 @@ impl Transport for SshTransport {
         self.is_connected()
     }
 
+    fn keep_ready(&self) {
+        self.spare.enable(&self.session);
+    }
+
     async fn exec_fed(
         &self,
         script: &str,
         stdin: UnboundedReceiver<Vec<u8>>,
         out: UnboundedSender<OutputLine>,
     ) -> Result<ExitStatus, TransportError> {
-        let ending = exec::run(&self.session, script, stdin, out, self.forward_agent)
-            .await
-            .map_err(|e| self.channel_error(e))?;
+        let channel = self.spare.take(&self.session);
+        let ending = exec::run(
+            &self.session,
+            channel,
+            script,
+            stdin,
+            out,
+            self.forward_agent,
+        )
+        .await
+        .map_err(|e| self.channel_error(e))?;
         match ending {
             Ending::Exited(status) => Ok(status),
             Ending::Refused => Err(TransportError::Failed(format!(

@@ -12,6 +12,7 @@ impl App {
                 site,
                 fleet,
                 domain,
+                git_ref,
                 ..
             } if !fleet.is_empty() => {
                 let keys: Vec<String> = fleet.iter().map(|srv| format!("{srv}/{domain}")).collect();
@@ -30,10 +31,27 @@ impl App {
                     }
                 }
                 self.select_newest = Some(site);
-                vec![Effect::DeployFleet(domain)]
+                if git_ref.is_empty() {
+                    vec![Effect::DeployFleet(domain)]
+                } else {
+                    vec![Effect::DeployRef {
+                        site: domain,
+                        git_ref,
+                        fleet: true,
+                    }]
+                }
             }
-            Modal::ConfirmDeploy { site, .. } => {
-                self.start_job(&site, engine::Action::Deploy, Effect::Deploy(site.clone()))
+            Modal::ConfirmDeploy { site, git_ref, .. } => {
+                let effect = if git_ref.is_empty() {
+                    Effect::Deploy(site.clone())
+                } else {
+                    Effect::DeployRef {
+                        site: site.clone(),
+                        git_ref,
+                        fleet: false,
+                    }
+                };
+                self.start_job(&site, engine::Action::Deploy, effect)
             }
             Modal::ConfirmRollback { site, to_id, .. } => self.start_job(
                 &site,
@@ -65,7 +83,7 @@ impl App {
                 vec![Effect::CancelAll]
             }
             // A typed confirmation is answered by `on_typing_key`, which confirms what it guards.
-            Modal::Help | Modal::TypeDomain { .. } => vec![],
+            Modal::Help | Modal::TypeDomain { .. } | Modal::TypeRef { .. } => vec![],
         }
     }
 

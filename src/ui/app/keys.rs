@@ -14,7 +14,7 @@ impl App {
     /// focused pane.
     pub fn layer(&self) -> Layer {
         match &self.modal {
-            Some(Modal::TypeDomain { .. }) => Layer::Typing,
+            Some(Modal::TypeDomain { .. } | Modal::TypeRef { .. }) => Layer::Typing,
             Some(Modal::Commands { .. }) => Layer::Picker,
             Some(m) if m.is_confirm() => Layer::Dialog,
             Some(_) => Layer::Help,
@@ -196,6 +196,7 @@ impl App {
             | Action::Cancel
             | Action::Close
             | Action::SwitchButton
+            | Action::EditRef
             | Action::PressButton
             | Action::KeepFilter
             | Action::DeleteChar => {}

@@ -39,6 +39,12 @@ pub enum Effect {
     Deploy(String),
     /// A fleet deploy of this domain on every server that has it.
     DeployFleet(String),
+    /// `Deploy` or `DeployFleet` (`fleet`) of an exact ref (the deploy dialog's `r`).
+    DeployRef {
+        site: String,
+        git_ref: String,
+        fleet: bool,
+    },
     Rollback {
         site: String,
         to: i64,
@@ -144,6 +150,8 @@ pub enum Modal {
         branch: String,
         /// Every server with this domain when there are several: the fleet deploys together.
         fleet: Vec<String>,
+        /// An exact ref to deploy (a tag, a branch or a commit id); empty: the branch's newest.
+        git_ref: String,
     },
     ConfirmRollback {
         site: String,
@@ -176,6 +184,11 @@ pub enum Modal {
         typed: String,
         then: Box<Modal>,
     },
+    /// The ref of the deploy dialog `then`, being typed; Enter or Esc go back to it.
+    TypeRef {
+        typed: String,
+        then: Box<Modal>,
+    },
 }
 
 impl Modal {
@@ -191,7 +204,7 @@ impl Modal {
             Modal::ConfirmDeploy { domain, .. }
             | Modal::ConfirmRollback { domain, .. }
             | Modal::Commands { domain, .. } => Some(domain),
-            Modal::TypeDomain { then, .. } => then.domain(),
+            Modal::TypeDomain { then, .. } | Modal::TypeRef { then, .. } => then.domain(),
             _ => None,
         }
     }

@@ -50,6 +50,7 @@ impl App {
             domain: s.domain.clone(),
             branch: s.branch.clone(),
             fleet: if servers.len() > 1 { servers } else { vec![] },
+            git_ref: String::new(),
         };
         self.modal = Some(guard(modal, protected));
         self.confirm_focused = false;
@@ -140,7 +141,7 @@ impl App {
             Modal::PrunePreview { site, .. } => self.refusal(site),
             Modal::Commands { sites, .. } => sites.iter().find_map(|s| self.command_refusal(s)),
             // Typing the domain stands for the dialog it leads to.
-            Modal::TypeDomain { then, .. } => self.refusal_for(then),
+            Modal::TypeDomain { then, .. } | Modal::TypeRef { then, .. } => self.refusal_for(then),
             Modal::ConfirmQuit { .. } | Modal::Help => None,
         }
     }
@@ -171,6 +172,15 @@ impl App {
                 self.confirm_focused = !self.confirm_focused;
                 return vec![];
             }
+            Action::EditRef => {
+                if let Modal::ConfirmDeploy { git_ref, .. } = &modal {
+                    self.modal = Some(Modal::TypeRef {
+                        typed: git_ref.clone(),
+                        then: Box::new(modal.clone()),
+                    });
+                }
+                return vec![];
+            }
             Action::Confirm => true,
             Action::Cancel | Action::Close => false,
             Action::PressButton => self.confirm_focused,
@@ -192,6 +202,9 @@ impl App {
     /// A key in the typed confirmation of a protected site: Enter confirms only when the domain
     /// was typed exactly; any character no binding takes is typed.
     pub(super) fn on_typing_key(&mut self, key: KeyEvent, action: Option<Action>) -> Vec<Effect> {
+        if matches!(self.modal, Some(Modal::TypeRef { .. })) {
+            return self.on_ref_key(key, action);
+        }
         let Some(Modal::TypeDomain { typed, then }) = &mut self.modal else {
             return vec![];
         };
@@ -217,6 +230,48 @@ impl App {
                 if let KeyCode::Char(c) = key.code
                     && !key.modifiers.contains(KeyModifiers::CONTROL)
                     && typed.len() < 253
+                {
+                    typed.push(c);
+                }
+            }
+        }
+        vec![]
+    }
+
+    /// A key while typing the deploy dialog's ref: Enter takes it when it is a valid ref (or
+    /// empty: the branch's newest commit), Esc leaves it as it was; both go back to the dialog.
+    fn on_ref_key(&mut self, key: KeyEvent, action: Option<Action>) -> Vec<Effect> {
+        let Some(Modal::TypeRef { typed, then }) = &mut self.modal else {
+            return vec![];
+        };
+        match action {
+            Some(Action::Quit) => {
+                self.modal = None;
+                return self.request_quit();
+            }
+            Some(Action::Close) => self.modal = Some((**then).clone()),
+            Some(Action::DeleteChar) => {
+                typed.pop();
+            }
+            Some(Action::Confirm) => {
+                let r = typed.trim().to_string();
+                if let Err(why) = crate::validate::git_ref(&r).or_else(|e| match r.is_empty() {
+                    true => Ok(()),
+                    false => Err(e),
+                }) {
+                    self.toast(format!("{r:?} {why}"), true);
+                    return vec![];
+                }
+                let mut back = (**then).clone();
+                if let Modal::ConfirmDeploy { git_ref, .. } = &mut back {
+                    *git_ref = r;
+                }
+                self.modal = Some(back);
+            }
+            _ => {
+                if let KeyCode::Char(c) = key.code
+                    && !key.modifiers.contains(KeyModifiers::CONTROL)
+                    && typed.len() < 255
                 {
                     typed.push(c);
                 }

@@ -8,6 +8,7 @@ use std::process::{Command, Output};
 pub mod counting;
 pub mod faults;
 pub mod git;
+pub mod latency;
 pub mod pause;
 pub mod sshd;
 pub mod tmux;

@@ -47,7 +47,7 @@ pub(super) fn draw(f: &mut Frame<'_>, app: &App, m: &Modal, theme: &Theme, area:
     body.push(Line::from(""));
     match confirm {
         Some(c) => body.push(buttons(app, c, theme)),
-        None if matches!(m, Modal::TypeDomain { .. }) && !refused => {
+        None if matches!(m, Modal::TypeDomain { .. } | Modal::TypeRef { .. }) && !refused => {
             body.push(type_domain::hints(theme))
         }
         None if matches!(m, Modal::Commands { .. }) => body.push(commands::hints(theme)),
@@ -85,8 +85,9 @@ fn dialog<'a>(app: &'a App, m: &'a Modal, theme: &Theme, area: Rect) -> Dialog<'
             server,
             branch,
             fleet,
+            git_ref,
             ..
-        } => confirm_deploy::dialog(domain, server, branch, fleet, theme),
+        } => confirm_deploy::dialog(domain, server, branch, git_ref, fleet, theme),
         Modal::ConfirmRollback {
             domain,
             server,
@@ -103,6 +104,9 @@ fn dialog<'a>(app: &'a App, m: &'a Modal, theme: &Theme, area: Rect) -> Dialog<'
             selected,
             ..
         } => commands::dialog(site, sites, names, *selected, theme, area),
+        Modal::TypeRef { typed, then } => {
+            confirm_deploy::type_ref(dialog(app, then, theme, area), typed, theme)
+        }
         Modal::TypeDomain { typed, then } => {
             type_domain::dialog(dialog(app, then, theme, area), typed, then, theme)
         }
