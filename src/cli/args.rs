@@ -86,6 +86,21 @@ pub enum Command {
         #[arg(long)]
         yes: bool,
     },
+    /// What goes out: commits, files, migrations, lock files and env keys between the live
+    /// release and a target (changes nothing)
+    Diff {
+        #[arg(add = ArgValueCandidates::new(complete::sites))]
+        site: String,
+        /// Compare with this deployment (a rollback target) instead of the branch's tip
+        #[arg(long, value_name = "ID", conflicts_with = "git_ref")]
+        to: Option<i64>,
+        /// Compare with this branch, tag or commit instead of the configured branch
+        #[arg(long = "ref", value_name = "REF")]
+        git_ref: Option<String>,
+        /// Print one JSON object per server
+        #[arg(long)]
+        json: bool,
+    },
     /// Delete old releases (keeps the newest N successful ones and the active one)
     Prune(PruneArgs),
     /// The site's deployments, newest first (the newest 50 unless told otherwise)

@@ -170,6 +170,7 @@ fn site_count(config: &Config, command: Option<&Command>) -> usize {
         }
         Some(Command::Prune(a)) if a.target.site.is_some() => a.target.site.as_ref(),
         Some(Command::Env { command }) => Some(command.site()),
+        Some(Command::Diff { site, .. }) => Some(site),
         Some(Command::Prune(a)) if a.target.site_id.is_none() => return config.sites().count(),
         _ => None,
     };
@@ -221,6 +222,7 @@ async fn run(cli: Cli) -> Result<()> {
             | Command::Keygen { .. }
             | Command::Unlock { .. }
             | Command::Env { .. }
+            | Command::Diff { .. }
     );
     let ctx = Ctx::open(&cli, quiet)?;
     let r = dispatch(&ctx, command).await;
@@ -250,6 +252,12 @@ async fn dispatch(ctx: &Ctx, command: &Command) -> Result<()> {
         Command::Rollback { site, to, yes, .. } => {
             rollback::run(ctx, site, to.as_deref(), *yes).await
         }
+        Command::Diff {
+            site,
+            to,
+            git_ref,
+            json,
+        } => diff::run(ctx, site, *to, git_ref.as_deref(), *json).await,
         Command::Prune(args) => prune::run(ctx, args).await,
         Command::List {
             site,

@@ -11,9 +11,9 @@ mod web;
 
 use super::raw::{RawConfig, RawJump, RawServer, RawSite, line_of};
 use super::{
-    COLOR_ELEMENTS, CodeSource, Config, DEFAULT_CACHED, DEFAULT_KEEP, DEFAULT_SCRIPT,
-    DEFAULT_SHARED, DEFAULT_WEB_USER, DEFAULT_WRITABLE, Hooks, Jump, KeyBinding, ServerConfig,
-    SiteConfig, SshConfig, ThemeName, TransportKind, Writable,
+    COLOR_ELEMENTS, CodeSource, Config, DEFAULT_CACHED, DEFAULT_KEEP, DEFAULT_MIGRATIONS,
+    DEFAULT_SCRIPT, DEFAULT_SHARED, DEFAULT_WEB_USER, DEFAULT_WRITABLE, Hooks, Jump, KeyBinding,
+    ServerConfig, SiteConfig, SshConfig, ThemeName, TransportKind, Writable,
 };
 use crate::error::{Error, Result};
 use crate::redact::Redactor;
@@ -386,6 +386,15 @@ impl<'a> Check<'a> {
             None => None,
         };
         let commands = self.commands(at, site.commands.as_ref())?;
+        let migrations = match site.migrations {
+            Some(m) => {
+                if let Err(why) = crate::validate::shared_entry(m.get_ref()) {
+                    return Err(self.err(m.span(), &format!("{at}.migrations"), &why));
+                }
+                m.into_inner().trim_end_matches('/').to_string()
+            }
+            None => DEFAULT_MIGRATIONS.to_string(),
+        };
         Ok(SiteConfig {
             domain: site.domain.into_inner(),
             repository: site.repository.map(Spanned::into_inner),
@@ -409,6 +418,7 @@ impl<'a> Check<'a> {
                 on_failure: self.hook(at, "on_failure", site.on_failure)?,
             },
             require_env: site.require_env.unwrap_or(false),
+            migrations,
             commands,
         })
     }

@@ -21,6 +21,8 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 pub const DEFAULT_SCRIPT: &str = "git fetch && git pull";
+/// Where `flipdeck diff` looks for database migrations unless a site says `migrations = "path"`.
+pub const DEFAULT_MIGRATIONS: &str = "database/migrations";
 /// Data that outlives releases, linked from `shared/` into each.
 pub const DEFAULT_SHARED: [&str; 2] = ["storage/", ".env"];
 /// Dependency folders: each release has its own, started as a copy of the live release's.
@@ -204,6 +206,9 @@ pub struct SiteConfig {
     /// `require_env = true`: keys the new release's `.env.example` has and the shared `.env`
     /// lacks fail the build, instead of a warning.
     pub require_env: bool,
+    /// The repository's folder of database migrations (`flipdeck diff` names those added or
+    /// removed); default `database/migrations`.
+    pub migrations: String,
     /// The site's named commands (`flipdeck run SITE NAME`), by name.
     pub commands: Vec<(String, String)>,
     /// Where a new release's code comes from (`source`, `build`, `artifact_dir`).

@@ -100,6 +100,8 @@ pub(super) struct RawSite {
     pub after_rollback: Option<Spanned<String>>,
     pub on_failure: Option<Spanned<String>>,
     pub require_env: Option<bool>,
+    /// Where the repository keeps its database migrations (`flipdeck diff`).
+    pub migrations: Option<Spanned<String>>,
     /// `[servers.sites.commands]`: `NAME = "shell command"`.
     pub commands: Option<Spanned<std::collections::BTreeMap<String, String>>>,
     /// Where the code comes from: "server" (the default), "push" or "artifact".

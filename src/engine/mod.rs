@@ -3,6 +3,7 @@
 
 mod command;
 mod deploy;
+pub mod diff;
 pub mod doctor;
 pub mod env;
 pub mod events;

@@ -287,6 +287,38 @@ keys! {
     EnvExample = "env_example",
     /// A key the live release's `.env.example` has and the shared .env lacks.
     EnvLacks = "env_lacks",
+    /// `diff.sh`: the site has no layout on the server.
+    DiffNoSite = "diff_no_site",
+    /// The live release's name ("" for none), its commit, or that it is no git checkout.
+    DiffLive = "diff_live",
+    DiffLiveCommit = "diff_live_commit",
+    DiffLiveNotGit = "diff_live_not_git",
+    /// The server has no repository cache yet.
+    DiffNoCache = "diff_no_cache",
+    /// The fetch failed: git's last line, hex; `diff_stale`: the cache's refs were used instead.
+    DiffFetchFailed = "diff_fetch_failed",
+    DiffStale = "diff_stale",
+    /// Why the target cannot be known, in words.
+    DiffNoTarget = "diff_no_target",
+    DiffTarget = "diff_target",
+    /// Commits the target has and the live release lacks (`ahead`), and the reverse (`behind`):
+    /// counts, and the newest of each as hex of NUL-separated `SHORT`, `AUTHOR`, `SUBJECT`.
+    DiffAhead = "diff_ahead",
+    DiffCommitsOut = "diff_commits_out",
+    DiffBehind = "diff_behind",
+    DiffCommitsBack = "diff_commits_back",
+    /// How many files differ, and the first of them as hex of git's `--name-status -z`; the
+    /// same for the migrations and the lock files, whole.
+    DiffFiles = "diff_files",
+    DiffFileList = "diff_file_list",
+    DiffMigrations = "diff_migrations",
+    DiffLocks = "diff_locks",
+    /// The target has a `.env.example`; the shared .env is missing or unreadable; a key of the
+    /// former the latter lacks (names only).
+    DiffEnvExample = "diff_env_example",
+    DiffEnvNone = "diff_env_none",
+    DiffEnvUnreadable = "diff_env_unreadable",
+    DiffEnvLacks = "diff_env_lacks",
 }
 
 /// A hook that failed (`hook_failed NAME CODE`).
@@ -643,6 +675,61 @@ impl Report for EnvStatus {
             Key::EnvUnreadable => self.unreadable = true,
             Key::EnvExample => self.example = true,
             Key::EnvLacks => self.lacks.push(v.into()),
+            _ => {}
+        }
+    }
+}
+
+/// `diff.sh`, as sent (hex values still encoded; see `engine::diff`).
+#[derive(Debug, Clone, Default)]
+pub struct DiffReport {
+    pub no_site: bool,
+    pub live: Option<String>,
+    pub live_commit: Option<String>,
+    pub live_not_git: bool,
+    pub no_cache: bool,
+    pub fetch_failed: Option<String>,
+    pub stale: bool,
+    pub no_target: Option<String>,
+    pub target: Option<String>,
+    pub ahead: Option<u64>,
+    pub commits_out: String,
+    pub behind: Option<u64>,
+    pub commits_back: String,
+    pub files: Option<u64>,
+    pub file_list: String,
+    pub migrations: String,
+    pub locks: String,
+    pub env_example: bool,
+    pub env_none: bool,
+    pub env_unreadable: bool,
+    pub env_lacks: Vec<String>,
+}
+
+impl Report for DiffReport {
+    fn take(&mut self, key: Key, v: &str) {
+        match key {
+            Key::DiffNoSite => self.no_site = true,
+            Key::DiffLive => self.live = Some(v.into()),
+            Key::DiffLiveCommit => self.live_commit = Some(v.into()),
+            Key::DiffLiveNotGit => self.live_not_git = true,
+            Key::DiffNoCache => self.no_cache = true,
+            Key::DiffFetchFailed => self.fetch_failed = Some(v.into()),
+            Key::DiffStale => self.stale = true,
+            Key::DiffNoTarget => self.no_target = Some(v.into()),
+            Key::DiffTarget => self.target = Some(v.into()),
+            Key::DiffAhead => self.ahead = v.trim().parse().ok(),
+            Key::DiffCommitsOut => self.commits_out = v.into(),
+            Key::DiffBehind => self.behind = v.trim().parse().ok(),
+            Key::DiffCommitsBack => self.commits_back = v.into(),
+            Key::DiffFiles => self.files = v.trim().parse().ok(),
+            Key::DiffFileList => self.file_list = v.into(),
+            Key::DiffMigrations => self.migrations = v.into(),
+            Key::DiffLocks => self.locks = v.into(),
+            Key::DiffEnvExample => self.env_example = true,
+            Key::DiffEnvNone => self.env_none = true,
+            Key::DiffEnvUnreadable => self.env_unreadable = true,
+            Key::DiffEnvLacks => self.env_lacks.push(v.into()),
             _ => {}
         }
     }

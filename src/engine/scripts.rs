@@ -32,6 +32,7 @@ pub const ENV_READ: &str = include_str!("../../assets/remote/env_read.sh");
 pub const ENV_WRITE: &str = include_str!("../../assets/remote/env_write.sh");
 pub const ENV_STATUS: &str = include_str!("../../assets/remote/env_status.sh");
 pub const COMMAND: &str = include_str!("../../assets/remote/command.sh");
+pub const DIFF: &str = include_str!("../../assets/remote/diff.sh");
 
 /// Every file of `assets/remote`, by name (for the tests that read them).
 pub const FILES: &[(&str, &str)] = &[
@@ -57,6 +58,7 @@ pub const FILES: &[(&str, &str)] = &[
     ("env_write.sh", ENV_WRITE),
     ("env_status.sh", ENV_STATUS),
     ("command.sh", COMMAND),
+    ("diff.sh", DIFF),
 ];
 
 /// What every script is told first.

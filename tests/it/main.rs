@@ -8,6 +8,7 @@ mod dashboard_world;
 mod demo_recording;
 mod demo_tape;
 mod deploy_script;
+mod diff;
 mod doctor;
 mod env_file;
 mod fault_matrix;

@@ -4,6 +4,7 @@
 pub mod dashboard;
 pub mod demo;
 pub mod deploy;
+pub mod diff;
 pub mod doctor;
 pub mod env;
 mod env_editor;
