@@ -116,23 +116,12 @@ setv diff_file_list "$(changes | first_records $((max_files * 2)) | hexof)"
 setv diff_migrations "$(changes "$migrations" | hexof)"
 setv diff_locks "$(changes ':(glob)**/composer.lock' ':(glob)**/package-lock.json' ':(glob)**/yarn.lock' ':(glob)**/pnpm-lock.yaml' ':(glob)**/Gemfile.lock' ':(glob)**/poetry.lock' ':(glob)**/Cargo.lock' ':(glob)**/go.sum' | hexof)"
 
-# The keys the target's .env.example names that the shared .env lacks: names only, as
-# env_status.sh reads them.
+# The keys the target's .env.example names that the shared .env lacks: names only (env_lacking,
+# lib.sh).
 [ "$env_check" = 1 ] || exit 0
 g cat-file -e "$target_commit:.env.example" 2>/dev/null || exit 0
 setv diff_env_example 1
 e_env="$shared/.env"
 if [ ! -e "$e_env" ]; then setv diff_env_none 1; e_env=/dev/null
 elif [ ! -r "$e_env" ]; then setv diff_env_unreadable 1; exit 0; fi
-g show "$target_commit:.env.example" | awk '
-  function key(l) {
-    sub(/^[ \t]+/, "", l)
-    if (l ~ /^export[ \t]/) sub(/^export[ \t]+/, "", l)
-    if (!match(l, /^[A-Za-z0-9_.]+[ \t]*=/)) return ""
-    l = substr(l, 1, RLENGTH - 1)
-    sub(/[ \t]+$/, "", l)
-    return l
-  }
-  FILENAME == ARGV[1] { k = key($0); if (k != "") have[k] = 1; next }
-  { k = key($0); if (k != "" && !(k in have) && !(k in told)) { told[k] = 1; print k } }
-' "$e_env" - | while IFS= read -r k; do setv diff_env_lacks "$k"; done
+g show "$target_commit:.env.example" | env_lacking "$e_env" - | while IFS= read -r k; do setv diff_env_lacks "$k"; done
