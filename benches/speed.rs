@@ -6,7 +6,8 @@
 //!
 //! Run: `cargo bench --bench speed`. FLIPDECK_BENCH_ITERATIONS=N runs N per operation (default 5);
 //! FLIPDECK_BENCH_CAP=0 leaves Capistrano out (it takes most of the run);
-//! FLIPDECK_BENCH_ONLY=latency runs only the latency section.
+//! FLIPDECK_BENCH_ONLY=latency runs only the latency section (with the bastion and the warm
+//! connection after its table); `=bastion` or `=warm` only that part of it.
 
 #[path = "../tests/it/support/counting.rs"]
 mod counting;
@@ -15,6 +16,8 @@ mod latency;
 #[path = "../tests/it/support/sshd.rs"]
 mod sshd;
 
+#[path = "speed/bastion.rs"]
+mod bastion;
 #[path = "speed/cap.rs"]
 mod cap;
 #[path = "speed/flip.rs"]
@@ -29,6 +32,8 @@ mod repo;
 mod rtt;
 #[path = "speed/stats.rs"]
 mod stats;
+#[path = "speed/warm.rs"]
+mod warm;
 
 use chrono::{Duration as Span, TimeZone, Utc};
 use flip::{Flip, Sample};
@@ -217,9 +222,14 @@ fn main() {
         .enable_all()
         .build()
         .unwrap();
-    if std::env::var("FLIPDECK_BENCH_ONLY").as_deref() == Ok("latency") {
-        latency_section(&rt, w, &repo_dir, &sshd, cap_version.is_some(), iterations);
-        return;
+    match std::env::var("FLIPDECK_BENCH_ONLY").as_deref() {
+        Ok("latency") => {
+            latency_section(&rt, w, &repo_dir, &sshd, cap_version.is_some(), iterations);
+            return;
+        }
+        Ok("bastion") => return bastion_part(&rt, w, &repo_dir, &sshd, iterations),
+        Ok("warm") => return warm_part(&rt, w, &repo_dir, &sshd, iterations),
+        _ => {}
     }
     let (rows, breakdown) = rt.block_on(deploys(
         w,
@@ -286,7 +296,26 @@ fn latency_section(
     );
     println!("{}", rtt::table(&rows));
     rtt_verdicts(&rows);
+    bastion_part(rt, w, repo_dir, sshd, n);
+    warm_part(rt, w, repo_dir, sshd, n);
     rows
+}
+
+fn bastion_part(
+    rt: &tokio::runtime::Runtime,
+    w: &Path,
+    repo: &Path,
+    sshd: &sshd::TestSshd,
+    n: usize,
+) {
+    match rt.block_on(bastion::run(w, repo, sshd, n)) {
+        Some(r) => bastion::report(&r),
+        None => println!("no second sshd for the bastion: its part is left out"),
+    }
+}
+
+fn warm_part(rt: &tokio::runtime::Runtime, w: &Path, repo: &Path, sshd: &sshd::TestSshd, n: usize) {
+    warm::report(&rt.block_on(warm::run(w, repo, sshd, n)));
 }
 
 fn rtt_verdicts(rows: &[rtt::Row]) {

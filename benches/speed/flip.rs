@@ -79,7 +79,12 @@ keep = 14
             root = root.display(),
             repo = repo.display(),
         );
-        let config = Config::parse(&text, &dir.join("config.toml")).expect("bench config");
+        Self::from_config(dir, root, &text)
+    }
+
+    /// A site `DOMAIN` from a whole config `text` (servers, bastions), its server side at `root`.
+    pub fn from_config(dir: &Path, root: PathBuf, text: &str) -> Flip {
+        let config = Config::parse(text, &dir.join("config.toml")).expect("bench config");
         let store = Arc::new(Store::open(&dir.join("history.db")).unwrap());
         let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<flipdeck::engine::Event>();
         // Only step timings are kept; draining the rest keeps memory flat, as a CLI printer would.
