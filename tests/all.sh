@@ -16,12 +16,11 @@ ls /usr/sbin/php-fpm* >/dev/null 2>&1 || need+=(php-fpm)
 # The Laravel-shaped app's build runs `php artisan`; its writable paths are given ACLs.
 command -v php >/dev/null || need+=(php-cli)
 command -v setfacl >/dev/null || need+=(acl)
-# URL health checks on the "server" need curl (or wget); the fault tests use pgrep, runuser and
+# URL health checks on the "server" use curl (or wget), and the TLS site test requests its
+# self-signed certificate (made with openssl) with curl; the fault tests use pgrep, runuser and
 # chattr.
-command -v curl >/dev/null || command -v wget >/dev/null || need+=(curl)
-# The TLS site test makes a self-signed certificate and requests it with curl.
-command -v openssl >/dev/null || need+=(openssl)
 command -v curl >/dev/null || need+=(curl)
+command -v openssl >/dev/null || need+=(openssl)
 command -v pgrep >/dev/null || need+=(procps)
 # The env commands' server side compares files with cmp.
 command -v cmp >/dev/null || need+=(diffutils)
