@@ -9,6 +9,7 @@ mod confirm;
 mod each_site;
 pub mod json_events;
 mod printer;
+mod signals;
 mod tables;
 
 pub use args::{Cli, Command, EnvCommand};

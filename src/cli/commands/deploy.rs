@@ -4,6 +4,7 @@
 use crate::cli::Ctx;
 use crate::cli::each_site::{fleet_err, report_each};
 use crate::cli::printer::say;
+use crate::cli::signals::cancel_on_signal;
 use crate::engine::{Artifact, DeployOptions};
 use crate::error::{Error, Result};
 use crate::notify::{Act, Outcome};
@@ -35,7 +36,10 @@ pub async fn run(ctx: &Ctx, site: &str, what: What, yes: bool) -> Result<()> {
     };
     crate::cli::confirm::protected(&sites, "deploy", yes)?;
     let cancel = CancellationToken::new();
-    let watcher = tokio::spawn(cancel_on_signal(cancel.clone()));
+    let watcher = tokio::spawn(cancel_on_signal(
+        cancel.clone(),
+        "cancelling; cleaning up the half-built release and the lock...",
+    ));
     let opts = DeployOptions {
         branch: what.branch,
         initial: false,
@@ -85,22 +89,4 @@ pub async fn run(ctx: &Ctx, site: &str, what: What, yes: bool) -> Result<()> {
     };
     watcher.abort();
     r
-}
-
-/// Ctrl-C, SIGTERM or SIGHUP cancel the running deploy cleanly (half release removed, lock released).
-async fn cancel_on_signal(cancel: CancellationToken) {
-    use tokio::signal::unix::{SignalKind, signal};
-    let (Ok(mut term), Ok(mut hup)) = (
-        signal(SignalKind::terminate()),
-        signal(SignalKind::hangup()),
-    ) else {
-        return;
-    };
-    tokio::select! {
-        _ = tokio::signal::ctrl_c() => {}
-        _ = term.recv() => {}
-        _ = hup.recv() => {}
-    }
-    eprintln!("flipdeck: cancelling; cleaning up the half-built release and the lock...");
-    cancel.cancel();
 }

@@ -5,6 +5,7 @@
 use crate::cli::Ctx;
 use crate::cli::each_site::{Failures, fleet_err};
 use crate::cli::printer::say;
+use crate::cli::signals::cancel_on_signal;
 use crate::config::SiteRef;
 use crate::engine::unknown_command;
 use crate::error::{Error, Result};
@@ -50,7 +51,7 @@ pub async fn run(
     }
     crate::cli::confirm::protected(&sites, &format!("run {name} on"), yes)?;
     let cancel = CancellationToken::new();
-    let watcher = tokio::spawn(cancel_on_signal(cancel.clone()));
+    let watcher = tokio::spawn(cancel_on_signal(cancel.clone(), "stopping the command..."));
     let results = ctx
         .engine
         .run_command_each(&sites, ctx.config.parallel, name, cancel)
@@ -120,22 +121,4 @@ fn list(sites: &[SiteRef<'_>]) {
             println!("{n:<width$}  {}{more}", visible(first, false));
         }
     }
-}
-
-/// Ctrl-C, SIGTERM or SIGHUP stop the command on every server (its run is recorded failed).
-async fn cancel_on_signal(cancel: CancellationToken) {
-    use tokio::signal::unix::{SignalKind, signal};
-    let (Ok(mut term), Ok(mut hup)) = (
-        signal(SignalKind::terminate()),
-        signal(SignalKind::hangup()),
-    ) else {
-        return;
-    };
-    tokio::select! {
-        _ = tokio::signal::ctrl_c() => {}
-        _ = term.recv() => {}
-        _ = hup.recv() => {}
-    }
-    eprintln!("flipdeck: stopping the command...");
-    cancel.cancel();
 }
