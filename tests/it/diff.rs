@@ -322,17 +322,10 @@ fn never_waits_for_or_disturbs_a_deploy(h: Harness) {
 /// A fleet domain: one exec per server, each server compared with its own live release.
 #[test]
 fn each_server_of_a_fleet() {
-    use crate::support::sshd::TestSshd;
     let h = Harness::local();
-    let mut servers = Vec::new();
-    for (i, addr) in ["127.0.0.2", "127.0.0.3"].iter().enumerate() {
-        let Some(sshd) = TestSshd::start_on(addr) else {
-            return;
-        };
-        let root = h.dir.path().join(format!("srv{}", i + 1));
-        std::fs::create_dir_all(&root).unwrap();
-        servers.push((format!("web{}", i + 1), sshd, root));
-    }
+    let Some(servers) = crate::support::two_servers(&h) else {
+        return;
+    };
     let config = crate::support::servers_config(&h, &servers, 2, |_| {
         format!(
             "\n[[servers.sites]]\ndomain = \"{DOMAIN}\"\nrepository = \"{}\"\ndeployment_script = \"true\"\n\n",

@@ -30,13 +30,7 @@ fn fleet() -> Option<Fleet> {
     .unwrap();
     crate::support::git(&h.repo, &["add", "-A"]);
     crate::support::git(&h.repo, &["commit", "-qm", "example"]);
-    let mut servers = Vec::new();
-    for (i, addr) in ["127.0.0.2", "127.0.0.3"].iter().enumerate() {
-        let sshd = TestSshd::start_on(addr)?;
-        let root = h.dir.path().join(format!("srv{}", i + 1));
-        std::fs::create_dir_all(&root).unwrap();
-        servers.push((format!("web{}", i + 1), sshd, root));
-    }
+    let servers = crate::support::two_servers(&h)?;
     let config = crate::support::servers_config(&h, &servers, 2, |_| {
         format!(
             "\n[[servers.sites]]\ndomain = \"{DOMAIN}\"\nrepository = \"{}\"\ndeployment_script = \"echo built\"\n\n",

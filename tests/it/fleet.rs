@@ -12,13 +12,7 @@ struct Fleet {
 
 fn fleet() -> Option<Fleet> {
     let h = Harness::local();
-    let mut servers = Vec::new();
-    for (i, addr) in ["127.0.0.2", "127.0.0.3"].iter().enumerate() {
-        let sshd = TestSshd::start_on(addr)?;
-        let root = h.dir.path().join(format!("srv{}", i + 1));
-        std::fs::create_dir_all(&root).unwrap();
-        servers.push((format!("web{}", i + 1), sshd, root));
-    }
+    let servers = crate::support::two_servers(&h)?;
     let config = crate::support::servers_config(&h, &servers, 2, |_| {
         format!(
             "\n[[servers.sites]]\ndomain = \"{DOMAIN}\"\nrepository = \"{}\"\ndeployment_script = \"true\"\nkeep = 14\n\n",

@@ -452,17 +452,10 @@ fn a_failing_after_switch_switches_back_under_load_losing_no_request() {
 /// every server switches back (after_rollback each), and on_failure runs once on each.
 #[test]
 fn a_failing_after_switch_on_one_server_reverts_the_fleet() {
-    use crate::support::sshd::TestSshd;
     let h = Harness::local();
-    let mut servers = Vec::new();
-    for (i, addr) in ["127.0.0.2", "127.0.0.3"].iter().enumerate() {
-        let Some(sshd) = TestSshd::start_on(addr) else {
-            return;
-        };
-        let root = h.dir.path().join(format!("srv{}", i + 1));
-        std::fs::create_dir_all(&root).unwrap();
-        servers.push((format!("web{}", i + 1), sshd, root));
-    }
+    let Some(servers) = crate::support::two_servers(&h) else {
+        return;
+    };
     let site = |hooks: &str| {
         let config = crate::support::servers_config(&h, &servers, 2, |_| {
             format!(

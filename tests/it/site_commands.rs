@@ -241,15 +241,9 @@ fn command_runs_never_become_the_active_or_rollback_target(h: Harness) {
 #[test]
 fn a_command_runs_on_every_server_of_the_site() {
     let h = Harness::local();
-    let mut servers = Vec::new();
-    for (i, addr) in ["127.0.0.2", "127.0.0.3"].iter().enumerate() {
-        let Some(sshd) = TestSshd::start_on(addr) else {
-            return;
-        };
-        let root = h.dir.path().join(format!("srv{}", i + 1));
-        std::fs::create_dir_all(&root).unwrap();
-        servers.push((format!("web{}", i + 1), sshd, root));
-    }
+    let Some(servers) = crate::support::two_servers(&h) else {
+        return;
+    };
     let config = crate::support::servers_config(&h, &servers, 2, |name| {
         format!(
             "\n[[servers.sites]]\ndomain = \"{DOMAIN}\"\nrepository = \"{}\"\n{}\n\

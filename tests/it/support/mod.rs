@@ -332,6 +332,19 @@ pub fn succeeded(out: Output) -> Output {
     out
 }
 
+/// Two sshd servers on 127.0.0.2 and 127.0.0.3, named `web1` and `web2`, each with its own root
+/// under the harness's directory; `None` where sshd cannot start (outside CI: the skip is said).
+pub fn two_servers(h: &Harness) -> Option<Vec<(String, sshd::TestSshd, PathBuf)>> {
+    let mut servers = Vec::new();
+    for (i, addr) in ["127.0.0.2", "127.0.0.3"].iter().enumerate() {
+        let sshd = sshd::TestSshd::start_on(addr)?;
+        let root = h.dir.path().join(format!("srv{}", i + 1));
+        std::fs::create_dir_all(&root).unwrap();
+        servers.push((format!("web{}", i + 1), sshd, root));
+    }
+    Some(servers)
+}
+
 /// Writes a `known_hosts` trusting every one of `servers` and returns a config naming them all
 /// (`parallel` first), each server's block followed by `sites(name)`.
 pub fn servers_config(
