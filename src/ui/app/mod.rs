@@ -15,8 +15,10 @@ mod live;
 mod loaded;
 mod modal;
 mod navigation;
+mod outgoing;
 
 pub use live::{Link, holder as holder_line, next_age_change};
+pub use outgoing::Outgoing;
 
 use super::keymap::Pane;
 use super::layout;
@@ -69,6 +71,13 @@ pub enum Effect {
         sites: Vec<String>,
         name: String,
     },
+    /// What goes out to `site` (the deploy or rollback dialog's), for the dialog's ask
+    /// `generation`.
+    Outgoing {
+        generation: u64,
+        site: String,
+        target: engine::diff::DiffTarget,
+    },
 }
 
 /// Results of background work.
@@ -108,6 +117,12 @@ pub enum Loaded {
     },
     /// A `[[notify]]` webhook did not get a job's outcome.
     Notified(crate::notify::Warning),
+    /// What goes out to `site`, answering the dialog's ask `generation`.
+    Outgoing {
+        generation: u64,
+        site: String,
+        result: Result<Box<engine::diff::Diff>, String>,
+    },
 }
 
 #[derive(Debug, Clone)]
@@ -271,6 +286,9 @@ pub struct App {
     job_command: HashMap<u64, String>,
     /// The site whose command output the log pane shows (until the selection moves).
     pub command_shown: Option<String>,
+    /// What goes out, for the open deploy or rollback dialog; the generation of its latest ask.
+    outgoing: Option<Outgoing>,
+    outgoing_generation: u64,
 }
 
 const TOAST_TTL: Duration = Duration::from_secs(5);
@@ -312,6 +330,8 @@ impl App {
             command_logs: HashMap::new(),
             job_command: HashMap::new(),
             command_shown: None,
+            outgoing: None,
+            outgoing_generation: 0,
         }
     }
 

@@ -60,5 +60,6 @@ pub(super) fn dialog(keys: &keymap::Keymap, theme: &Theme, area: Rect) -> Dialog
         title: " Keys ",
         body,
         confirm: None,
+        outgoing: None,
     }
 }
