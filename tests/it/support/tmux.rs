@@ -174,7 +174,11 @@ pub fn exit_code(h: &super::Harness) -> Option<String> {
     let file = h.dir.path().join("exit-code");
     let deadline = Instant::now() + WAIT;
     while Instant::now() < deadline {
-        if let Ok(s) = std::fs::read_to_string(&file) {
+        // The shell creates the file before it writes the code: only a whole line counts (an
+        // empty read under load read as a wrong exit code).
+        if let Ok(s) = std::fs::read_to_string(&file)
+            && s.ends_with('\n')
+        {
             let _ = std::fs::remove_file(&file);
             return Some(s.trim().to_string());
         }
