@@ -32,6 +32,8 @@ pub struct DeployOptions {
     /// `source = "artifact"`: what to send (`--artifact FILE`, or built once for a whole fleet);
     /// built from the repository when absent.
     pub artifact: Option<Artifact>,
+    /// Instructions to a deploy that holds its switch (a watch, a paused rollout); see `hold`.
+    pub hold: Option<super::hold::HoldReceiver>,
 }
 
 /// One server's part in a fleet deploy: the release name every server uses, the fleet's id, and

@@ -10,6 +10,7 @@ pub mod events;
 mod fleet;
 mod fpm;
 mod health;
+pub mod hold;
 mod identity;
 mod job;
 pub mod keygen;

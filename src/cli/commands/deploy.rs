@@ -45,6 +45,7 @@ pub async fn run(ctx: &Ctx, site: &str, what: What, yes: bool) -> Result<()> {
         initial: false,
         git_ref: what.git_ref,
         artifact,
+        hold: None,
     };
     let started = chrono::Utc::now();
     let store = &ctx.engine.store;
