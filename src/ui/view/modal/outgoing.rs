@@ -173,9 +173,14 @@ fn known(
         .map(short)
         .unwrap_or("nothing live");
     let target = d.target_commit.as_deref().map(short).unwrap_or("?");
+    let what = if rollback {
+        "What the rollback changes"
+    } else {
+        "What goes out"
+    };
     let title = match on {
-        Some(site) => format!("What goes out to {site} (live {live} → {target}):"),
-        None => format!("What goes out (live {live} → {target}):"),
+        Some(site) => format!("{what} on {site} (live {live} → {target}):"),
+        None => format!("{what} (live {live} → {target}):"),
     };
     blocks.push(block(
         8,
@@ -187,16 +192,14 @@ fn known(
     // A rollback to an older release: its schema warning comes first, where the eyes are.
     if !d.migrations_removed.is_empty() {
         let strong = theme.warn().add_modifier(Modifier::BOLD);
-        let mut lines = vec![Line::from(Span::styled(
-            cut(
-                &format!(
-                    "⚠ The schema is ahead of the code: the target lacks {} migration(s) the live release has:",
-                    d.migrations_removed.len()
-                ),
-                width,
-            ),
-            strong,
-        ))];
+        let heading = format!(
+            "⚠ The schema is ahead of the code: the target lacks {} migration(s) the live release has:",
+            d.migrations_removed.len()
+        );
+        let mut lines: Vec<Line<'static>> = wrap(&heading, width, 2)
+            .into_iter()
+            .map(|l| Line::from(Span::styled(l, strong)))
+            .collect();
         for m in &d.migrations_removed {
             lines.push(Line::from(Span::styled(
                 cut(&format!("    {}", visible(m, false)), width),
@@ -238,19 +241,18 @@ fn known(
     if d.files_count > 0 {
         let names: Vec<String> = d.files.iter().map(|c| c.path.clone()).collect();
         let label = format!("  {} file(s) changed: ", d.files_count);
-        blocks.push(block(
-            4,
-            vec![Line::from(listed(&label, &names, d.files_count, width))],
-        ));
+        let lines = listed(&label, &names, d.files_count, width, 3);
+        blocks.push(block(4, lines.into_iter().map(Line::from).collect()));
     }
     let labelled = |keep: u8, label: &str, items: &[String], style: Style| {
         let label = format!("  {label}: ");
+        let lines = listed(&label, items, items.len() as u64, width, 2);
         block(
             keep,
-            vec![Line::from(Span::styled(
-                listed(&label, items, items.len() as u64, width),
-                style,
-            ))],
+            lines
+                .into_iter()
+                .map(|l| Line::from(Span::styled(l, style)))
+                .collect(),
         )
     };
     if !d.migrations_added.is_empty() {
@@ -346,41 +348,78 @@ fn commit_rows(
     rows
 }
 
-/// `label` and as many of `items` as fit in `width`, then "… and N more" (of `count`).
-fn listed(label: &str, items: &[String], count: u64, width: usize) -> String {
-    let mut line = label.to_string();
-    let mut shown = 0;
-    for (i, item) in items.iter().enumerate() {
-        let item = visible(item, false);
-        let sep = if i == 0 { "" } else { ", " };
-        let left = count - (i as u64 + 1);
-        let tail = if left > 0 {
-            format!(", … and {left} more").chars().count()
+/// `label` and as many of `items` as fit in `max` lines of `width` (the next ones indented),
+/// then "… and N more" (of `count`).
+fn listed(label: &str, items: &[String], count: u64, width: usize, max: usize) -> Vec<String> {
+    const INDENT: &str = "      ";
+    let len = |s: &str| s.chars().count();
+    let prefix = |i: usize| if i == 0 { label } else { INDENT };
+    let text = |i: usize, line: &[String]| format!("{}{}", prefix(i), line.join(", "));
+    let mut lines: Vec<Vec<String>> = vec![vec![]];
+    for item in items {
+        let item = visible(item, false).into_owned();
+        let i = lines.len() - 1;
+        let mut with = lines[i].clone();
+        with.push(item.clone());
+        // One column kept for the comma that ends a line when the list goes on.
+        if len(&text(i, &with)) < width {
+            lines[i] = with;
+        } else if lines[i].is_empty() {
+            lines[i].push(cut(&item, width.saturating_sub(len(prefix(i)) + 1)));
+        } else if lines.len() < max {
+            let room = width.saturating_sub(INDENT.len() + 1);
+            lines.push(vec![cut(&item, room)]);
         } else {
-            0
-        };
-        if line.chars().count() + sep.len() + item.chars().count() + tail > width {
-            // The first item always shows, cut if it must.
-            if i == 0 {
-                let more = if count > 1 {
-                    format!(" … and {} more", count - 1)
-                } else {
-                    String::new()
-                };
-                let room = width.saturating_sub(line.chars().count() + more.chars().count());
-                return format!("{line}{}{more}", cut(&item, room));
-            }
             break;
         }
-        line.push_str(sep);
-        line.push_str(&item);
-        shown += 1;
     }
-    let more = count.saturating_sub(shown);
-    if more > 0 {
-        line.push_str(&format!(", … and {more} more"));
+    let mut shown: u64 = lines.iter().map(|l| l.len() as u64).sum();
+    if shown < count {
+        // Room on the last line to say how many are left: items go back until it fits.
+        let i = lines.len() - 1;
+        let tail = |n: u64, empty: bool| format!("{}… and {n} more", if empty { "" } else { ", " });
+        while len(&text(i, &lines[i])) + len(&tail(count - shown, lines[i].is_empty())) > width
+            && !lines[i].is_empty()
+        {
+            if lines[i].len() == 1 {
+                let room = width
+                    .saturating_sub(len(prefix(i)) + len(&tail(count - shown, false)))
+                    .max(1);
+                if len(&lines[i][0]) <= room || room < 4 {
+                    lines[i].pop();
+                    shown -= 1;
+                } else {
+                    lines[i][0] = cut(&lines[i][0], room);
+                }
+            } else {
+                lines[i].pop();
+                shown -= 1;
+            }
+        }
+        let t = tail(count - shown, lines[i].is_empty());
+        lines[i].push(String::new());
+        let last = lines[i].len() - 1;
+        lines[i][last] = t;
     }
-    line
+    let n = lines.len();
+    lines
+        .iter()
+        .enumerate()
+        .map(|(i, l)| {
+            let mut t = prefix(i).to_string();
+            for (j, item) in l.iter().enumerate() {
+                // The "… and N more" brings its own separator.
+                if j > 0 && !item.starts_with(", …") {
+                    t.push_str(", ");
+                }
+                t.push_str(item);
+            }
+            if i + 1 < n {
+                t.push(',');
+            }
+            cut(&t, width)
+        })
+        .collect()
 }
 
 /// `s` cut to `w` characters, the last one `…` when cut.
@@ -409,18 +448,31 @@ mod tests {
     use super::*;
 
     #[test]
-    fn lists_cut_to_the_width_and_count_the_rest() {
+    fn lists_fill_their_lines_and_count_the_rest() {
         let items: Vec<String> = ["a.php", "b.php", "c.php"].map(String::from).into();
-        assert_eq!(listed("  x: ", &items, 3, 80), "  x: a.php, b.php, c.php");
         assert_eq!(
-            listed("  x: ", &items, 5, 80),
-            "  x: a.php, b.php, c.php, … and 2 more"
+            listed("  x: ", &items, 3, 80, 1),
+            ["  x: a.php, b.php, c.php"]
         );
-        let cut_one = listed("  x: ", &items, 3, 26);
-        assert!(cut_one.chars().count() <= 26, "{cut_one}");
-        assert!(cut_one.ends_with("… and 2 more"), "{cut_one}");
+        assert_eq!(
+            listed("  x: ", &items, 5, 80, 1),
+            ["  x: a.php, b.php, c.php, … and 2 more"]
+        );
+        assert_eq!(
+            listed("  x: ", &items, 3, 18, 2),
+            ["  x: a.php, b.php,", "      c.php"]
+        );
+        for w in 10..40 {
+            for max in 1..4 {
+                let l = listed("  files: ", &items, 9, w, max);
+                assert!(l.len() <= max, "{l:?}");
+                assert!(l.iter().all(|l| l.chars().count() <= w), "{w}: {l:?}");
+            }
+        }
+        let one = listed("  x: ", &items, 9, 26, 1);
+        assert_eq!(one, ["  x: a.php, … and 8 more"]);
         let long = vec!["x".repeat(100)];
-        assert!(listed("  x: ", &long, 1, 30).chars().count() <= 30);
+        assert!(listed("  x: ", &long, 1, 30, 2)[0].chars().count() <= 30);
         assert_eq!(cut("abcdef", 4), "abc…");
         assert_eq!(
             wrap("one two three four five", 9, 2),
