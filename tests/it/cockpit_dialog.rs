@@ -495,3 +495,89 @@ fn stale_answers_are_dropped_and_long_lists_fit_small_screens() {
     app.on_key(key(KeyCode::Char('r')));
     assert!(app.on_key(key(KeyCode::Enter)).is_empty());
 }
+
+#[test]
+fn a_fleet_dialog_shows_its_first_server_and_says_where_the_others_differ() {
+    use crate::dashboard::{dep, site};
+    use flipdeck::store::Status;
+    let mut app = flipdeck::ui::app::App::new(
+        vec![
+            site(
+                "web1",
+                "example.com",
+                vec![dep(2, Status::Success, true, 10, true)],
+            ),
+            site(
+                "web2",
+                "example.com",
+                vec![dep(1, Status::Success, true, 10, true)],
+            ),
+            site(
+                "web3",
+                "example.com",
+                vec![dep(3, Status::Success, true, 10, true)],
+            ),
+        ],
+        "/c".into(),
+    );
+    let fx = app.on_key(key(KeyCode::Char('d')));
+    let asked: Vec<&str> = fx
+        .iter()
+        .map(|f| match f {
+            Effect::Outgoing { site, .. } => site.as_str(),
+            _ => panic!("{fx:?}"),
+        })
+        .collect();
+    assert_eq!(
+        asked,
+        ["web1/example.com", "web2/example.com", "web3/example.com"],
+        "each server's own diff, the dialog's first"
+    );
+    let Effect::Outgoing { generation: g, .. } = fx[0] else {
+        unreachable!()
+    };
+    let s = render(&mut app, 100, 30);
+    assert!(
+        s.contains("reading what goes out to web1/example.com…"),
+        "{s}"
+    );
+    let diff = |live: &str, n: u64| {
+        let mut d = big_diff(0);
+        d.live_commit = Some(live.into());
+        d.migrations_removed.clear();
+        d.commits_out_count = n;
+        d.commits_out = (0..n)
+            .map(|i| Commit {
+                sha: format!("{:07x}", 0xdef0000 + i),
+                author: "Ann".into(),
+                subject: format!("c{i}"),
+            })
+            .collect();
+        d
+    };
+    for (site, d) in [
+        ("web1/example.com", diff("1111111aaaa", 3)),
+        ("web2/example.com", diff("2222222bbbb", 5)),
+        ("web3/example.com", diff("1111111aaaa", 3)),
+    ] {
+        app.on_loaded(Loaded::Outgoing {
+            generation: g,
+            site: site.into(),
+            result: Ok(Box::new(d)),
+        });
+    }
+    let s = render(&mut app, 100, 30);
+    assert!(
+        s.contains("What goes out to web1/example.com (live 1111111 → 4abcdef):"),
+        "{s}"
+    );
+    assert!(s.contains("3 commit(s) go out:"), "{s}");
+    assert!(
+        s.contains("web2/example.com: live 2222222 differs: 5 commit(s) go out, 0 taken back"),
+        "{s}"
+    );
+    assert!(
+        s.contains("web3/example.com: live at the same commit: the same goes out"),
+        "{s}"
+    );
+}

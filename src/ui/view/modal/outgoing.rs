@@ -73,19 +73,19 @@ pub(super) fn lines(
     };
     for (site, r) in o.sites.iter().skip(1) {
         let text = match r {
-            None => format!("{site}: reading…"),
-            Some(Err(e)) => format!("{site}: cannot be known: {e}"),
+            None => format!("  {site}: reading…"),
+            Some(Err(e)) => format!("  {site}: cannot be known: {e}"),
             Some(Ok(d)) if !d.known => {
                 format!(
-                    "{site}: cannot be known: {}",
+                    "  {site}: cannot be known: {}",
                     d.unknown.as_deref().unwrap_or("?")
                 )
             }
             Some(Ok(d)) if first_live.as_ref() == Some(&d.live_commit) => {
-                format!("{site}: live at the same commit: the same goes out")
+                format!("  {site}: live at the same commit: the same goes out")
             }
             Some(Ok(d)) => format!(
-                "{site}: live {} differs: {} commit(s) go out, {} taken back, {} file(s)",
+                "  {site}: live {} differs: {} commit(s) go out, {} taken back, {} file(s)",
                 d.live_commit.as_deref().map(short).unwrap_or("(nothing)"),
                 d.commits_out_count,
                 d.commits_back_count,
@@ -174,13 +174,16 @@ fn known(
         .unwrap_or("nothing live");
     let target = d.target_commit.as_deref().map(short).unwrap_or("?");
     let what = if rollback {
-        "What the rollback changes"
+        "What the rollback changes on"
     } else {
-        "What goes out"
+        "What goes out to"
     };
     let title = match on {
-        Some(site) => format!("{what} on {site} (live {live} → {target}):"),
-        None => format!("{what} (live {live} → {target}):"),
+        Some(site) => format!("{what} {site} (live {live} → {target}):"),
+        None => format!(
+            "{} (live {live} → {target}):",
+            what.trim_end_matches(" on").trim_end_matches(" to")
+        ),
     };
     blocks.push(block(
         8,
