@@ -494,6 +494,29 @@ fn stale_answers_are_dropped_and_long_lists_fit_small_screens() {
     // The same ref again asks nothing new.
     app.on_key(key(KeyCode::Char('r')));
     assert!(app.on_key(key(KeyCode::Enter)).is_empty());
+
+    // Closed and opened again while the question is still being read: not asked twice; once
+    // answered, asked again (the server may have moved).
+    app.modal = None;
+    let g = generation(&app.on_key(key(KeyCode::Char('d'))));
+    app.on_key(key(KeyCode::Esc));
+    assert!(app.modal.is_none());
+    assert!(app.on_key(key(KeyCode::Char('d'))).is_empty());
+    app.on_loaded(Loaded::Outgoing {
+        generation: g,
+        site: "web1/example.com".into(),
+        result: Ok(Box::new(big_diff(2))),
+    });
+    assert!(render(&mut app, 80, 24).contains("2 commit(s) taken back"));
+    app.on_key(key(KeyCode::Esc));
+    assert_eq!(generation(&app.on_key(key(KeyCode::Char('d')))), g + 1);
+    // Confirming while it is read deploys, and forgets the question.
+    app.on_key(key(KeyCode::Tab));
+    assert_eq!(
+        app.on_key(key(KeyCode::Enter)),
+        vec![Effect::Deploy("web1/example.com".into())]
+    );
+    assert!(app.outgoing().is_none());
 }
 
 #[test]

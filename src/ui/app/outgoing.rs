@@ -5,7 +5,6 @@
 
 use super::{App, Effect};
 use crate::engine::diff::{Diff, DiffTarget};
-use std::time::Instant;
 
 /// The diffs of the open dialog: one per server, the dialog's own server first.
 #[derive(Debug)]
@@ -14,8 +13,6 @@ pub struct Outgoing {
     pub target: DiffTarget,
     /// `SERVER/DOMAIN` with its result once it arrived (`None`: still reading).
     pub sites: Vec<(String, Option<Result<Diff, String>>)>,
-    /// When it was asked (the bench's start; nothing on screen depends on it).
-    pub asked: Instant,
 }
 
 impl Outgoing {
@@ -26,9 +23,22 @@ impl Outgoing {
 }
 
 impl App {
+    /// A job starts: what was read before it is no longer what goes out.
+    pub(super) fn forget_outgoing(&mut self) {
+        self.outgoing = None;
+    }
+
     /// Asks for what goes out to `sites` (the first is the dialog's own), dropping whatever an
-    /// earlier dialog asked.
+    /// earlier dialog asked. The same question still being read is not asked twice (a dialog
+    /// closed and opened again does not pile up reads on the server).
     pub(super) fn ask_outgoing(&mut self, sites: Vec<String>, target: DiffTarget) -> Vec<Effect> {
+        if let Some(o) = &self.outgoing
+            && o.target == target
+            && o.sites.iter().map(|(s, _)| s).eq(sites.iter())
+            && o.sites.iter().any(|(_, r)| r.is_none())
+        {
+            return vec![];
+        }
         self.outgoing_generation += 1;
         let generation = self.outgoing_generation;
         let effects = sites
@@ -43,7 +53,6 @@ impl App {
             generation,
             target,
             sites: sites.into_iter().map(|s| (s, None)).collect(),
-            asked: Instant::now(),
         });
         effects
     }
@@ -62,7 +71,7 @@ impl App {
         }
     }
 
-    /// The diffs of the open dialog, if it is a deploy or rollback dialog that asked for them.
+    /// What the latest deploy or rollback dialog asked, and the answers so far.
     pub fn outgoing(&self) -> Option<&Outgoing> {
         self.outgoing.as_ref()
     }
