@@ -604,3 +604,56 @@ fn a_fleet_dialog_shows_its_first_server_and_says_where_the_others_differ() {
         "{s}"
     );
 }
+
+/// Two sshd servers with the same domain, their live releases apart: the fleet's dialog lists
+/// the first server's commits and says the second one's live release differs, with its counts.
+#[test]
+fn a_fleet_dialog_over_two_servers_says_where_they_differ() {
+    if !tmux::available() {
+        return;
+    }
+    let h = Harness::local();
+    let Some(servers) = crate::support::two_servers(&h) else {
+        return;
+    };
+    let config = crate::support::servers_config(&h, &servers, 2, |_| {
+        format!(
+            "\n[[servers.sites]]\ndomain = \"{DOMAIN}\"\nrepository = \"{}\"\ndeployment_script = \"true\"\n\n",
+            h.repo.display()
+        )
+    });
+    std::fs::write(&h.config, config).unwrap();
+    h.ok(&["deploy", DOMAIN]);
+    let first = git(&h.repo, &["rev-parse", "--short=7", "HEAD"]);
+    let v2 = commit_as(&h, "public/index.php", "<?php echo 'v2';\n", "v2");
+    h.ok(&["deploy", &format!("web2/{DOMAIN}")]);
+    let v3 = commit_as(&h, "public/about.php", "<?php echo 'about';\n", "v3");
+    let t = dashboard(&h, 100, 30);
+    t.wait_for("web2", WAIT);
+    t.keys(&["d"]);
+    let d = wait_dialog(&t, " Deploy ", "both servers' answers", |d| {
+        let j = joined(d);
+        j.contains("web2/example.com: live") && j.contains("2 commit(s) go out:")
+    });
+    let text = joined(&d);
+    assert!(
+        text.contains(&format!(
+            "What goes out to web1/example.com (live {first} → {v3}):"
+        )),
+        "{d:#?}"
+    );
+    let rows: Vec<String> = commit_rows(&d).into_iter().map(|r| r.0).collect();
+    assert_eq!(rows, [v3.clone(), v2.clone()], "{d:#?}");
+    assert!(
+        text.contains(&format!(
+            "web2/example.com: live {v2} differs: 1 commit(s) go out, 0 taken back, 1 file(s)"
+        )),
+        "{d:#?}"
+    );
+    t.keys(&["Escape"]);
+    t.wait_until("the dialog closed", WAIT, |s| {
+        dialog(s, " Deploy ").is_none()
+    });
+    t.keys(&["q"]);
+    assert_eq!(exit_code(&h).as_deref(), Some("0"));
+}
