@@ -101,7 +101,6 @@ impl Tmux {
 
     /// With `FLIPDECK_SCREENSHOT=DIR` set, writes the screen with its colours to `DIR/NAME.ansi`
     /// for `scripts/screenshot.py` (the README's still pictures come from the tests' real states).
-    #[allow(dead_code)] // until a test takes a picture; the lead removes this at merge
     pub fn screenshot(&self, name: &str) {
         let Some(dir) = std::env::var_os("FLIPDECK_SCREENSHOT") else {
             return;
