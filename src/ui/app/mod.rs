@@ -15,8 +15,10 @@ mod live;
 mod loaded;
 mod modal;
 mod navigation;
+mod rollout;
 
 pub use live::{Link, holder as holder_line, next_age_change};
+pub use rollout::RolloutView;
 
 use super::keymap::Pane;
 use super::layout;
@@ -68,6 +70,11 @@ pub enum Effect {
     RunCommand {
         sites: Vec<String>,
         name: String,
+    },
+    /// Tell the deploy holding its switch on this site (`SERVER/DOMAIN`) what to do.
+    Hold {
+        site: String,
+        hold: engine::hold::Hold,
     },
 }
 
@@ -271,6 +278,8 @@ pub struct App {
     job_command: HashMap<u64, String>,
     /// The site whose command output the log pane shows (until the selection moves).
     pub command_shown: Option<String>,
+    /// Each domain's stepped rollout, as its events tell (see `rollout`).
+    pub rollouts: HashMap<String, RolloutView>,
 }
 
 const TOAST_TTL: Duration = Duration::from_secs(5);
@@ -312,6 +321,7 @@ impl App {
             command_logs: HashMap::new(),
             job_command: HashMap::new(),
             command_shown: None,
+            rollouts: HashMap::new(),
         }
     }
 
