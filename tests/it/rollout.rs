@@ -390,3 +390,85 @@ fn a_manual_pause_needs_a_terminal_or_a_timer() {
     let lives = f.lives();
     assert!(lives.iter().all(|l| *l == lives[0] && *l != before[0]));
 }
+
+/// The dashboard on a fleet whose rollout pauses for the operator, its deploy confirmed, shown
+/// paused after the canary.
+fn dashboard_paused(f: &Fleet) -> crate::support::tmux::Tmux {
+    use crate::support::tmux;
+    let t = tmux::dashboard(&f.h, "LANG=C.UTF-8", "", 110, 32);
+    t.wait_for("● connected", tmux::WAIT);
+    t.keys(&["d"]);
+    t.wait_for("Deploy (y)", tmux::WAIT);
+    t.keys(&["y"]);
+    t.wait_for(
+        "step 2/3 · paused (manual) · 1/4 live · n next · a all · x revert",
+        Duration::from_secs(180),
+    );
+    t
+}
+
+const MANUAL: &str = "rollout = { canary = 1, batches = [\"50%\", \"100%\"], pause = \"manual\" }";
+
+#[test]
+fn the_dashboard_steps_a_rollout_with_n_and_a() {
+    if !crate::support::tmux::available() {
+        return;
+    }
+    let Some(f) = fleet(MANUAL) else { return };
+    let before = f.provisioned();
+    let t = dashboard_paused(&f);
+    let s = t.screen();
+    t.screenshot("rollout");
+    let lives = f.lives();
+    assert_ne!(lives[0], before[0], "the canary switched");
+    assert_eq!(lives[1..], before[1..], "the others wait: {lives:?}");
+    assert_eq!(s.matches("[live]").count(), 1, "{s}");
+    assert_eq!(s.matches("[waiting]").count(), 3, "{s}");
+    let new = lives[0].clone();
+    t.keys(&["n"]);
+    let s = t.wait_for(
+        "step 3/3 · paused (manual) · 2/4 live",
+        Duration::from_secs(60),
+    );
+    assert_eq!(s.matches("[live]").count(), 2, "{s}");
+    let lives = f.lives();
+    assert_eq!(lives[..2], [new.clone(), new.clone()]);
+    assert_eq!(lives[2..], before[2..]);
+    t.keys(&["a"]);
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while f.newest().iter().any(|d| d.status != Status::Success) {
+        assert!(Instant::now() < deadline, "{:?}", f.newest());
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    assert_eq!(f.lives(), vec![new; 4], "all four on the new release");
+    t.wait_until("the job's end", Duration::from_secs(30), |s| {
+        !s.contains("rollout step") && !s.contains("[live]")
+    });
+    t.keys(&["q"]);
+}
+
+#[test]
+fn x_in_the_dashboard_after_the_first_batch_puts_all_four_back() {
+    if !crate::support::tmux::available() {
+        return;
+    }
+    let Some(f) = fleet(MANUAL) else { return };
+    let before = f.provisioned();
+    let t = dashboard_paused(&f);
+    t.keys(&["n"]);
+    t.wait_for(
+        "step 3/3 · paused (manual) · 2/4 live",
+        Duration::from_secs(60),
+    );
+    t.keys(&["x"]);
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while f.newest().iter().any(|d| d.status != Status::Failed) || !f.no_locks() {
+        assert!(Instant::now() < deadline, "{:?}", f.newest());
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    f.all_back(
+        &before,
+        "rollout reverted by the operator after batch 1 (step 2 of 3)",
+    );
+    t.keys(&["q"]);
+}

@@ -13,7 +13,8 @@ use std::collections::HashMap;
 pub struct RolloutView {
     pub step: usize,
     pub steps: usize,
-    pub phase: RolloutPhase,
+    /// `None` while the servers build.
+    pub phase: Option<RolloutPhase>,
     /// Each server's state, by `SERVER/DOMAIN`.
     pub servers: HashMap<String, RolloutState>,
     /// Whether the rollout still runs (it can be told something).
@@ -34,7 +35,7 @@ impl App {
         let r = self.rollouts.entry(domain).or_insert_with(|| RolloutView {
             step: 0,
             steps: 0,
-            phase: RolloutPhase::Committing,
+            phase: None,
             servers: HashMap::new(),
             running: true,
         });
@@ -55,17 +56,19 @@ impl App {
             .or_insert_with(|| RolloutView {
                 step,
                 steps,
-                phase: phase.clone(),
+                phase: None,
                 servers: HashMap::new(),
                 running: true,
             });
         r.running = !matches!(
             phase,
-            RolloutPhase::Reverted { .. } | RolloutPhase::Committing
+            RolloutPhase::Reverting { .. }
+                | RolloutPhase::Reverted { .. }
+                | RolloutPhase::Committing
         );
         r.step = step;
         r.steps = steps;
-        r.phase = phase;
+        r.phase = Some(phase);
         self.dirty = true;
     }
 
@@ -89,7 +92,7 @@ impl App {
         let Some(r) = self.holding_rollout() else {
             return vec![];
         };
-        let paused = matches!(r.phase, RolloutPhase::Paused { .. });
+        let paused = matches!(r.phase, Some(RolloutPhase::Paused { .. }));
         let msg = match hold {
             Hold::Next if !paused => {
                 self.toast(
