@@ -82,6 +82,7 @@ impl Engine {
             sites.len()
         ]));
 
+        let (lost_tx, lost_rx) = tokio::sync::mpsc::unbounded_channel();
         let mut ends = rollout::Ends {
             built: vec![],
             go: vec![],
@@ -105,7 +106,7 @@ impl Engine {
                 gate: Gate::default(),
             };
             let gate_why = rollout.is_some().then(|| why.clone());
-            let (states, stepped) = (states.clone(), rollout.is_some());
+            let (states, stepped, lost) = (states.clone(), rollout.is_some(), lost_tx.clone());
             let step = rollout
                 .as_ref()
                 .and_then(|(_, steps)| steps.iter().position(|r| r.contains(&i)))
@@ -130,6 +131,9 @@ impl Engine {
                 }
                 .await;
                 if stepped {
+                    if r.is_err() {
+                        let _ = lost.send(i);
+                    }
                     let end = {
                         let mut st = states.lock().unwrap_or_else(|p| p.into_inner());
                         st[i] = rollout::ended(st[i], r.is_ok());
@@ -179,7 +183,9 @@ impl Engine {
             members: members_cancel,
             why,
             states,
+            lost: Some(lost_rx),
         };
+        drop(lost_tx);
         let (results, reverted_at) = tokio::join!(join_all(members), coordinator.run(ends));
         coordinator.finished(reverted_at);
         Ok(results)

@@ -71,6 +71,22 @@ pub struct Coordinator<'e> {
     /// Why the rollout stops, sent with every abort and revert (see `Gate::why`).
     pub why: Arc<Mutex<Option<String>>>,
     pub states: States,
+    /// A server whose deploy ended (failed) on its own: the connection dropped, say. Before the
+    /// commit that breaks all or none, so the rollout stops.
+    pub lost: Option<tokio::sync::mpsc::UnboundedReceiver<usize>>,
+}
+
+/// Waits for the next server lost, or never once none can be.
+async fn next_lost(lost: &mut Option<tokio::sync::mpsc::UnboundedReceiver<usize>>) -> usize {
+    loop {
+        match lost.as_mut() {
+            Some(rx) => match rx.recv().await {
+                Some(i) => return i,
+                None => *lost = None,
+            },
+            None => std::future::pending::<()>().await,
+        }
+    }
 }
 
 impl Coordinator<'_> {
@@ -160,6 +176,7 @@ impl Coordinator<'_> {
         let mut all_built = true;
         let mut reverted: Option<String> = None;
         let mut hold = self.hold.take();
+        let mut lost = self.lost.take();
         while !pending.is_empty() {
             tokio::select! {
                 Some((i, ok)) = pending.next() => {
@@ -226,6 +243,7 @@ impl Coordinator<'_> {
                         _ = self.cancel.cancelled() => break 'steps Some(format!(
                             "rollout cancelled {}", self.at(done, false)
                         )),
+                        i = next_lost(&mut lost) => break 'steps Some(self.lost_why(i, done, false)),
                     }
                 }
             }
@@ -269,6 +287,7 @@ impl Coordinator<'_> {
                     _ = self.cancel.cancelled() => break 'steps Some(format!(
                         "rollout cancelled {}", self.at(done, true)
                     )),
+                    i = next_lost(&mut lost) => break 'steps Some(self.lost_why(i, done, true)),
                 }
             }
             self.step_event(
@@ -294,6 +313,17 @@ impl Coordinator<'_> {
             }
             Some(why) => Some(self.revert_all(why, done, &mut go, &mut commit)),
         }
+    }
+
+    /// Why the rollout stops when server `i`'s deploy ended before the commit.
+    fn lost_why(&self, i: usize, done: usize, during: bool) -> String {
+        let state = self.states.lock().unwrap_or_else(|p| p.into_inner())[i];
+        format!(
+            "{}'s deploy ended while {} (the connection dropped, or it was stopped) {}; every server goes back",
+            self.names[i],
+            state.as_str(),
+            self.at(done, during)
+        )
     }
 
     /// The moment every server has switched and is about to be told to keep the new release:

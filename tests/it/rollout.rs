@@ -267,7 +267,8 @@ fn a_signal_after_the_first_batch_puts_all_four_back() {
     let mut run = Running::start(
         &f.h,
         &[
-            "deploy", DOMAIN, "--canary", "1", "--batch", "50%,100%", "--pause", "2m", "--json",
+            "deploy", DOMAIN, "--canary", "1", "--batch", "50%,100%", "--pause", "1s", "--pause",
+            "10m", "--json",
         ],
     );
     // Paused before step 3: the canary and batch 1 are live.
