@@ -131,14 +131,15 @@ impl Engine {
                 }
                 .await;
                 if stepped {
-                    if r.is_err() {
-                        let _ = lost.send(i);
-                    }
-                    let end = {
+                    let (was, end) = {
                         let mut st = states.lock().unwrap_or_else(|p| p.into_inner());
-                        st[i] = rollout::ended(st[i], r.is_ok());
-                        st[i]
+                        let was = st[i];
+                        st[i] = rollout::ended(was, r.is_ok());
+                        (was, st[i])
                     };
+                    if r.is_err() {
+                        let _ = lost.send((i, was));
+                    }
                     self.emit(
                         self.new_job_id(),
                         &s.key(),

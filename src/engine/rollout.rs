@@ -73,11 +73,13 @@ pub struct Coordinator<'e> {
     pub states: States,
     /// A server whose deploy ended (failed) on its own: the connection dropped, say. Before the
     /// commit that breaks all or none, so the rollout stops.
-    pub lost: Option<tokio::sync::mpsc::UnboundedReceiver<usize>>,
+    pub lost: Option<tokio::sync::mpsc::UnboundedReceiver<(usize, RolloutState)>>,
 }
 
 /// Waits for the next server lost, or never once none can be.
-async fn next_lost(lost: &mut Option<tokio::sync::mpsc::UnboundedReceiver<usize>>) -> usize {
+async fn next_lost(
+    lost: &mut Option<tokio::sync::mpsc::UnboundedReceiver<(usize, RolloutState)>>,
+) -> (usize, RolloutState) {
     loop {
         match lost.as_mut() {
             Some(rx) => match rx.recv().await {
@@ -243,7 +245,7 @@ impl Coordinator<'_> {
                         _ = self.cancel.cancelled() => break 'steps Some(format!(
                             "rollout cancelled {}", self.at(done, false)
                         )),
-                        i = next_lost(&mut lost) => break 'steps Some(self.lost_why(i, done, false)),
+                        (i, was) = next_lost(&mut lost) => break 'steps Some(self.lost_why(i, was, done, false)),
                     }
                 }
             }
@@ -287,7 +289,7 @@ impl Coordinator<'_> {
                     _ = self.cancel.cancelled() => break 'steps Some(format!(
                         "rollout cancelled {}", self.at(done, true)
                     )),
-                    i = next_lost(&mut lost) => break 'steps Some(self.lost_why(i, done, true)),
+                    (i, was) = next_lost(&mut lost) => break 'steps Some(self.lost_why(i, was, done, true)),
                 }
             }
             self.step_event(
@@ -316,8 +318,7 @@ impl Coordinator<'_> {
     }
 
     /// Why the rollout stops when server `i`'s deploy ended before the commit.
-    fn lost_why(&self, i: usize, done: usize, during: bool) -> String {
-        let state = self.states.lock().unwrap_or_else(|p| p.into_inner())[i];
+    fn lost_why(&self, i: usize, state: RolloutState, done: usize, during: bool) -> String {
         format!(
             "{}'s deploy ended while {} (the connection dropped, or it was stopped) {}; every server goes back",
             self.names[i],

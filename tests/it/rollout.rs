@@ -473,3 +473,70 @@ fn x_in_the_dashboard_after_the_first_batch_puts_all_four_back() {
     );
     t.keys(&["q"]);
 }
+
+/// The pid of the deploy's shell on the server at `addr` (its session's SSH_CONNECTION names
+/// it), found by its environment.
+fn deploy_shell_on(addr: &str) -> Option<i32> {
+    for e in std::fs::read_dir("/proc").ok()?.flatten() {
+        let Ok(pid) = e.file_name().to_string_lossy().parse::<i32>() else {
+            continue;
+        };
+        let Ok(env) = std::fs::read(e.path().join("environ")) else {
+            continue;
+        };
+        let cmd = std::fs::read(e.path().join("cmdline")).unwrap_or_default();
+        let env = String::from_utf8_lossy(&env);
+        let vars: Vec<&str> = env.split('\0').collect();
+        let ours = vars.iter().any(|v| v.starts_with("FLIPDECK_JOB="))
+            && vars
+                .iter()
+                .any(|v| v.starts_with("SSH_CONNECTION=") && v.contains(&format!(" {addr} ")));
+        if ours && String::from_utf8_lossy(&cmd).contains("head -c") {
+            return Some(pid);
+        }
+    }
+    None
+}
+
+#[test]
+fn a_server_lost_while_live_puts_all_four_back() {
+    let Some(f) = fleet("") else { return };
+    let before = f.provisioned();
+    let mut run = Running::start(
+        &f.h,
+        &[
+            "deploy", DOMAIN, "--batch", "50%,100%", "--pause", "10m", "--json",
+        ],
+    );
+    run.until(180, "the pause before step 2", |v| {
+        step_event(v, "paused", 2)
+    });
+    assert_ne!(f.lives()[0], before[0], "the canary is live");
+    // web1's deploy dies on the server while it is live and not committed.
+    let pid = deploy_shell_on("127.0.0.2").expect("web1's deploy shell");
+    assert!(
+        std::process::Command::new("kill")
+            .args(["-KILL", &pid.to_string()])
+            .status()
+            .unwrap()
+            .success()
+    );
+    let rev = run.until(60, "the revert", |v| {
+        v["event"] == "rollout_step" && v["phase"] == "reverting"
+    });
+    let why = "web1's deploy ended while live";
+    assert!(rev["why"].as_str().unwrap().contains(why), "{rev}");
+    let (seen, code) = run.finish();
+    assert_eq!(code, Some(1), "{seen:#?}");
+    assert_eq!(f.lives(), before, "every server on the release it had");
+    let newest = f.newest();
+    assert!(
+        newest.iter().all(|d| d.status == Status::Failed),
+        "{newest:?}"
+    );
+    for d in &newest[1..] {
+        let reason = d.error.as_deref().unwrap_or_default();
+        assert!(reason.contains(why), "{reason}");
+    }
+    assert!(f.no_locks());
+}
