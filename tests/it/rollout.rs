@@ -540,3 +540,36 @@ fn a_server_lost_while_live_puts_all_four_back() {
     }
     assert!(f.no_locks());
 }
+
+#[test]
+fn the_cli_on_a_terminal_goes_on_with_enter_and_a() {
+    use crate::support::tmux::Tmux;
+    if !crate::support::tmux::available() {
+        return;
+    }
+    let Some(f) = fleet(MANUAL) else { return };
+    let before = f.provisioned();
+    let cmd = format!(
+        "FLIPDECK_CONFIG='{}' FLIPDECK_DB='{}' '{}' deploy {DOMAIN}; echo \"exit=$?\"; sleep 60",
+        f.h.config.display(),
+        f.h.db.display(),
+        env!("CARGO_BIN_EXE_flipdeck"),
+    );
+    let t = Tmux::start(&cmd, 200, 50);
+    t.wait_for(
+        "rollout step 2/3: paused (manual) before this step: Enter = next batch, a = all the rest, x = revert every server",
+        Duration::from_secs(180),
+    );
+    let lives = f.lives();
+    assert_ne!(lives[0], before[0]);
+    assert_eq!(lives[1..], before[1..]);
+    let new = lives[0].clone();
+    t.keys(&["Enter"]);
+    t.wait_for("rollout step 3/3: paused (manual)", Duration::from_secs(60));
+    assert_eq!(f.lives()[..2], [new.clone(), new.clone()]);
+    assert_eq!(f.lives()[2..], before[2..]);
+    t.keys(&["a", "Enter"]);
+    let s = t.wait_for("exit=", Duration::from_secs(60));
+    assert!(s.contains("fleet deployed to 4 servers") && s.contains("exit=0"), "{s}");
+    assert_eq!(f.lives(), vec![new; 4]);
+}
