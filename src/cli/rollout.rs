@@ -86,7 +86,8 @@ pub fn terminal_hold(rollout: Option<&Rollout>) -> Option<HoldReceiver> {
                 "a" => Hold::All,
                 "x" => Hold::Revert,
                 _ => {
-                    crate::cli::printer::say!(
+                    // To the terminal the operator types on, whatever --json does with stdout.
+                    eprintln!(
                         "flipdeck: Enter = next batch, a = all the rest, x = revert every server"
                     );
                     continue;
