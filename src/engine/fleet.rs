@@ -185,6 +185,7 @@ impl Engine {
             why,
             states,
             lost: Some(lost_rx),
+            stopped_at: None,
         };
         drop(lost_tx);
         let (results, reverted_at) = tokio::join!(join_all(members), coordinator.run(ends));

@@ -74,6 +74,8 @@ pub struct Coordinator<'e> {
     /// A server whose deploy ended (failed) on its own: the connection dropped, say. Before the
     /// commit that breaks all or none, so the rollout stops.
     pub lost: Option<tokio::sync::mpsc::UnboundedReceiver<(usize, RolloutState)>>,
+    /// The step (0-based) the rollout stopped at, once it did.
+    pub stopped_at: Option<usize>,
 }
 
 /// Waits for the next server lost, or never once none can be.
@@ -336,7 +338,7 @@ impl Coordinator<'_> {
     /// Stops the rollout: every server that was told to switch is told to go back (it does so
     /// once it reports switched, if it is still switching), every other one not to switch.
     fn revert_all(
-        &self,
+        &mut self,
         why: String,
         step: usize,
         go: &mut [Option<oneshot::Sender<bool>>],
@@ -345,6 +347,7 @@ impl Coordinator<'_> {
         let at = Instant::now();
         *self.why.lock().unwrap_or_else(|p| p.into_inner()) = Some(why.clone());
         let step = step.min(self.steps.len() - 1);
+        self.stopped_at = Some(step);
         self.step_event(step, RolloutPhase::Reverting { why });
         for (i, tx) in go.iter_mut().enumerate() {
             match tx.take() {
@@ -365,7 +368,7 @@ impl Coordinator<'_> {
     /// After every server's deploy ended: the rollout's last word, when it was reverted.
     pub fn finished(&self, reverted_at: Option<Instant>) {
         let Some(at) = reverted_at else { return };
-        let step = self.steps.len() - 1;
+        let step = self.stopped_at.unwrap_or(self.steps.len() - 1);
         self.step_event(
             step,
             RolloutPhase::Reverted {
