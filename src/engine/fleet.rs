@@ -1,7 +1,8 @@
 //! Fleet deploys: one domain on several servers, one release name, switched together. Every
 //! server builds in parallel (at most `parallel` at once) and waits at a gate; only when all have
 //! built do they all switch, and if any switch fails the others switch back. One exec per server:
-//! the gate is a conversation over the deploy script's stdin (see `job::Gate`).
+//! the gate is a conversation over the deploy script's stdin (see `job::Gate`). With a stepped
+//! rollout (`rollout`) the built servers switch step by step instead, still all or none.
 
 use super::Engine;
 use super::deploy::{DeployOptions, Deployed, FleetMember};
@@ -83,6 +84,8 @@ impl Engine {
         ]));
 
         let (lost_tx, lost_rx) = tokio::sync::mpsc::unbounded_channel();
+        // The rollout's events are one job's: the coordinator's.
+        let rollout_job = self.new_job_id();
         let mut ends = rollout::Ends {
             built: vec![],
             go: vec![],
@@ -141,7 +144,7 @@ impl Engine {
                         let _ = lost.send((i, was));
                     }
                     self.emit(
-                        self.new_job_id(),
+                        rollout_job,
                         &s.key(),
                         super::events::EventKind::RolloutServer { state: end, step },
                     );
@@ -173,7 +176,7 @@ impl Engine {
         };
         let mut coordinator = rollout::Coordinator {
             engine: self,
-            job: self.new_job_id(),
+            job: rollout_job,
             domain: sites[0].site.domain.clone(),
             keys: sites.iter().map(|s| s.key()).collect(),
             names: sites.iter().map(|s| s.server.name.clone()).collect(),
