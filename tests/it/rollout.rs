@@ -599,3 +599,84 @@ fn the_cli_on_a_terminal_goes_on_with_enter_and_a() {
     );
     assert_eq!(f.lives(), vec![new; 4]);
 }
+
+/// The dashboard's state alone: while the selected site's rollout holds, `n`, `a` and `x` go to
+/// it (`x` before the site commands' picker); `n` while a step switches is refused with a toast;
+/// once it is over the keys are the panes' again.
+#[test]
+fn holding_keys_go_to_the_rollout_only_while_it_holds() {
+    use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+    use flipdeck::engine::events::{RolloutPhase, RolloutState};
+    use flipdeck::engine::hold::Hold;
+    use flipdeck::engine::{Event, EventKind};
+    use flipdeck::ui::app::{App, Effect};
+    let key = |c| KeyEvent::new(KeyCode::Char(c), KeyModifiers::NONE);
+    let sites = ["web1", "web2"]
+        .iter()
+        .map(|s| crate::dashboard::site(s, DOMAIN, vec![]))
+        .collect();
+    let mut app = App::new(sites, "/c.toml".into());
+    app.commands.insert(
+        format!("web1/{DOMAIN}"),
+        vec![("cache".into(), "true".into())],
+    );
+    let ev = |site: &str, kind| Event {
+        job: 1,
+        site: site.to_string(),
+        kind,
+    };
+    for s in &mut app.sites {
+        s.running = Some(flipdeck::engine::Action::Deploy);
+    }
+    app.on_engine(ev(
+        &format!("web1/{DOMAIN}"),
+        EventKind::RolloutServer {
+            state: RolloutState::Live,
+            step: 1,
+        },
+    ));
+    app.on_engine(ev(
+        DOMAIN,
+        EventKind::RolloutStep {
+            step: 2,
+            steps: 2,
+            phase: RolloutPhase::Switching {
+                servers: vec!["web2".into()],
+            },
+        },
+    ));
+    assert_eq!(app.on_key(key('n')), vec![], "not paused: nothing sent");
+    assert!(app.toasts.last().unwrap().error);
+    app.on_engine(ev(
+        DOMAIN,
+        EventKind::RolloutStep {
+            step: 2,
+            steps: 2,
+            phase: RolloutPhase::Paused { pause: None },
+        },
+    ));
+    let hold = |h| {
+        vec![Effect::Hold {
+            site: format!("web1/{DOMAIN}"),
+            hold: h,
+        }]
+    };
+    assert_eq!(app.on_key(key('n')), hold(Hold::Next));
+    assert_eq!(app.on_key(key('a')), hold(Hold::All));
+    assert_eq!(app.on_key(key('x')), hold(Hold::Revert));
+    assert!(app.modal.is_none(), "x reverted; no picker opened");
+    // Over: `x` is the site commands' picker again.
+    app.on_engine(ev(
+        DOMAIN,
+        EventKind::RolloutStep {
+            step: 2,
+            steps: 2,
+            phase: RolloutPhase::Committing,
+        },
+    ));
+    for s in &mut app.sites {
+        s.running = None;
+    }
+    assert_eq!(app.on_key(key('x')), vec![]);
+    assert!(app.modal.is_some(), "the picker opened");
+}
