@@ -557,6 +557,9 @@ fn a_server_lost_while_live_puts_all_four_back() {
         newest.iter().all(|d| d.status == Status::Failed),
         "{newest:?}"
     );
+    // web1 says its own end.
+    let own = newest[0].error.as_deref().unwrap_or_default();
+    assert!(own.contains("killed by signal KILL"), "{own}");
     for d in &newest[1..] {
         let reason = d.error.as_deref().unwrap_or_default();
         assert!(reason.contains(why), "{reason}");
