@@ -390,6 +390,23 @@ impl Worker {
                     self.done(key, r);
                 }
             }
+            Effect::Outgoing {
+                generation,
+                site,
+                target,
+            } => {
+                // On the server's warm connection, like every job; nothing of the site changes.
+                let r: crate::error::Result<_> = async {
+                    let (s, c) = self.resolve(&site)?;
+                    Ok(Box::new(self.engine.diff(&s, c.as_ref(), &target).await?))
+                }
+                .await;
+                self.send(Loaded::Outgoing {
+                    generation,
+                    site,
+                    result: r.map_err(|e| e.one_line()),
+                });
+            }
             // The event loop's own (the terminal's clipboard and mouse).
             Effect::CancelAll
             | Effect::Copy(_)

@@ -7,6 +7,7 @@ use crate::engine;
 impl App {
     /// What confirming `modal` does: start its job, or (quitting) cancel every running one.
     pub(super) fn confirmed(&mut self, modal: Modal) -> Vec<Effect> {
+        self.forget_outgoing();
         match modal {
             Modal::ConfirmDeploy {
                 site,

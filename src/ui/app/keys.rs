@@ -184,7 +184,7 @@ impl App {
                 self.log_top = None;
                 return self.ensure_log();
             }
-            Action::Deploy => self.ask_deploy(),
+            Action::Deploy => return self.ask_deploy(),
             Action::Rollback => return self.ask_rollback(),
             Action::Prune => return self.ask_prune(),
             Action::Refresh => return self.refresh(),

@@ -109,6 +109,11 @@ impl App {
                 }
                 return vec![Effect::LoadDeployments(site)];
             }
+            Loaded::Outgoing {
+                generation,
+                site,
+                result,
+            } => self.on_outgoing(generation, site, result.map(|d| *d)),
             Loaded::Health { server, health } => return self.on_health(server, health),
             Loaded::Watched { sites } => return self.on_watched(sites),
             Loaded::Notified(w) => {

@@ -15,9 +15,11 @@ mod live;
 mod loaded;
 mod modal;
 mod navigation;
+mod outgoing;
 mod rollout;
 
 pub use live::{Link, holder as holder_line, next_age_change};
+pub use outgoing::Outgoing;
 pub use rollout::RolloutView;
 
 use super::keymap::Pane;
@@ -71,6 +73,13 @@ pub enum Effect {
         sites: Vec<String>,
         name: String,
     },
+    /// What goes out to `site` (the deploy or rollback dialog's), for the dialog's ask
+    /// `generation`.
+    Outgoing {
+        generation: u64,
+        site: String,
+        target: engine::diff::DiffTarget,
+    },
     /// Tell the deploy holding its switch on this site (`SERVER/DOMAIN`) what to do.
     Hold {
         site: String,
@@ -115,6 +124,12 @@ pub enum Loaded {
     },
     /// A `[[notify]]` webhook did not get a job's outcome.
     Notified(crate::notify::Warning),
+    /// What goes out to `site`, answering the dialog's ask `generation`.
+    Outgoing {
+        generation: u64,
+        site: String,
+        result: Result<Box<engine::diff::Diff>, String>,
+    },
 }
 
 #[derive(Debug, Clone)]
@@ -278,6 +293,9 @@ pub struct App {
     job_command: HashMap<u64, String>,
     /// The site whose command output the log pane shows (until the selection moves).
     pub command_shown: Option<String>,
+    /// What goes out, for the open deploy or rollback dialog; the generation of its latest ask.
+    outgoing: Option<Outgoing>,
+    outgoing_generation: u64,
     /// Each domain's stepped rollout, as its events tell (see `rollout`).
     pub rollouts: HashMap<String, RolloutView>,
 }
@@ -321,6 +339,8 @@ impl App {
             command_logs: HashMap::new(),
             job_command: HashMap::new(),
             command_shown: None,
+            outgoing: None,
+            outgoing_generation: 0,
             rollouts: HashMap::new(),
         }
     }

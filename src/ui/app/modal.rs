@@ -4,6 +4,7 @@
 use super::{App, Effect, Modal};
 use crate::commit::short;
 use crate::engine;
+use crate::engine::diff::DiffTarget;
 use crate::store::Deployment;
 use crate::ui::keymap::Action;
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
@@ -27,12 +28,13 @@ impl App {
 
     /// Asks before deploying the selected site, or its whole fleet when its domain is on several
     /// servers.
-    pub(super) fn ask_deploy(&mut self) {
-        let Some(s) = self.site() else { return };
+    pub(super) fn ask_deploy(&mut self) -> Vec<Effect> {
+        let Some(s) = self.site() else { return vec![] };
         if let Some(why) = self.deploy_refusal(&s.key.clone()) {
-            return self.toast(format!("cannot deploy: {why}"), true);
+            self.toast(format!("cannot deploy: {why}"), true);
+            return vec![];
         }
-        let Some(s) = self.site() else { return };
+        let Some(s) = self.site() else { return vec![] };
         let servers: Vec<String> = self
             .sites
             .iter()
@@ -52,8 +54,38 @@ impl App {
             fleet: if servers.len() > 1 { servers } else { vec![] },
             git_ref: String::new(),
         };
+        let outgoing = self.ask_deploy_outgoing(&modal);
         self.modal = Some(guard(modal, protected));
         self.confirm_focused = false;
+        outgoing
+    }
+
+    /// Asks what a deploy dialog's deploy sends out: to its own server first, then to the
+    /// fleet's others; the branch's newest commit, or the dialog's ref.
+    fn ask_deploy_outgoing(&mut self, modal: &Modal) -> Vec<Effect> {
+        let Modal::ConfirmDeploy {
+            site,
+            domain,
+            fleet,
+            git_ref,
+            ..
+        } = modal
+        else {
+            return vec![];
+        };
+        let mut sites = vec![site.clone()];
+        sites.extend(
+            fleet
+                .iter()
+                .map(|srv| format!("{srv}/{domain}"))
+                .filter(|k| k != site),
+        );
+        let target = if git_ref.is_empty() {
+            DiffTarget::Branch(None)
+        } else {
+            DiffTarget::Ref(git_ref.clone())
+        };
+        self.ask_outgoing(sites, target)
     }
 
     /// Asks before rolling back to the selected deployment, or says why it cannot.
@@ -90,9 +122,11 @@ impl App {
             to: describe(d),
             to_id: d.id,
         };
+        let (key, to_id) = (s.key.clone(), d.id);
         self.modal = Some(guard(modal, s.protected));
         self.confirm_focused = false;
-        vec![]
+        // What the live release has that the target lacks, and its migrations.
+        self.ask_outgoing(vec![key], DiffTarget::Deployment(to_id))
     }
 
     /// Opens the prune preview and asks for its dry run.
@@ -263,10 +297,19 @@ impl App {
                     return vec![];
                 }
                 let mut back = (**then).clone();
+                let mut changed = false;
                 if let Modal::ConfirmDeploy { git_ref, .. } = &mut back {
+                    changed = *git_ref != r;
                     *git_ref = r;
                 }
+                // Another target: what goes out is read again, the older answer dropped.
+                let fx = if changed {
+                    self.ask_deploy_outgoing(&back)
+                } else {
+                    vec![]
+                };
                 self.modal = Some(back);
+                return fx;
             }
             _ => {
                 if let KeyCode::Char(c) = key.code

@@ -117,6 +117,16 @@ impl Tmux {
         eprintln!("screenshot: {}", path.display());
     }
 
+    /// The screen with its colours (SGR sequences), as `capture-pane -e` gives it.
+    pub fn screen_ansi(&self) -> String {
+        let out = self
+            .tmux()
+            .args(["capture-pane", "-p", "-e", "-t", &self.session])
+            .output()
+            .unwrap();
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
     /// Waits until the screen contains `text`, panicking with the screen after `timeout`.
     pub fn wait_for(&self, text: &str, timeout: Duration) -> String {
         let deadline = Instant::now() + timeout;

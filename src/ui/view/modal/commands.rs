@@ -67,6 +67,7 @@ pub(super) fn dialog<'a>(
         title: " Commands ",
         body,
         confirm: None,
+        outgoing: None,
     }
 }
 

@@ -1,12 +1,13 @@
-//! Asks before a deploy: the site, its server (or every server of a fleet), the branch, and the
-//! exact ref when one is set (`r` types it).
+//! Asks before a deploy: the site, its server (or every server of a fleet), the branch, the
+//! exact ref when one is set (`r` types it), and what goes out (see `outgoing`).
 
-use super::Dialog;
+use super::{Dialog, Section};
 use crate::ui::keymap::{self, Action, Layer};
 use crate::ui::theme::Theme;
 use ratatui::text::{Line, Span};
 
 pub(super) fn dialog<'a>(
+    site: &str,
     domain: &'a str,
     server: &str,
     branch: &str,
@@ -49,6 +50,11 @@ pub(super) fn dialog<'a>(
             )),
         ],
         confirm: Some("Deploy"),
+        outgoing: Some(Section {
+            at: 3,
+            rollback: false,
+            site: site.to_string(),
+        }),
     }
 }
 
@@ -74,5 +80,6 @@ pub(super) fn type_ref<'a>(inner: Dialog<'a>, typed: &'a str, theme: &Theme) -> 
         title: inner.title,
         body,
         confirm: None,
+        outgoing: inner.outgoing,
     }
 }

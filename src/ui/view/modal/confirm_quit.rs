@@ -9,6 +9,7 @@ pub(super) fn dialog(running: usize) -> Dialog<'static> {
             title: " Quit? ",
             body: vec![Line::from("No job is running any more: nothing to cancel.")],
             confirm: Some("Quit"),
+            outgoing: None,
         };
     }
     Dialog {
@@ -19,5 +20,6 @@ pub(super) fn dialog(running: usize) -> Dialog<'static> {
             Line::from("the deployment is recorded failed (\"cancelled\")."),
         ],
         confirm: Some("Quit"),
+        outgoing: None,
     }
 }

@@ -1,10 +1,13 @@
-//! Asks before a rollback: the site, its server, and the releases it switches from and to.
+//! Asks before a rollback: the site, its server, the releases it switches from and to, and what
+//! changes between them (see `outgoing`: the commits taken back, and the migrations the target
+//! lacks).
 
-use super::Dialog;
+use super::{Dialog, Section};
 use crate::ui::theme::Theme;
 use ratatui::text::{Line, Span};
 
 pub(super) fn dialog<'a>(
+    site: &str,
     domain: &'a str,
     server: &str,
     from: &str,
@@ -27,5 +30,10 @@ pub(super) fn dialog<'a>(
             )),
         ],
         confirm: Some("Rollback"),
+        outgoing: Some(Section {
+            at: 4,
+            rollback: true,
+            site: site.to_string(),
+        }),
     }
 }

@@ -67,5 +67,6 @@ pub(super) fn dialog(keys: &keymap::Keymap, theme: &Theme, area: Rect) -> Dialog
         title: " Keys ",
         body,
         confirm: None,
+        outgoing: None,
     }
 }

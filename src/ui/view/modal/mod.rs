@@ -7,6 +7,7 @@ mod confirm_deploy;
 mod confirm_quit;
 mod confirm_rollback;
 mod help;
+mod outgoing;
 mod prune_preview;
 mod type_domain;
 
@@ -25,6 +26,15 @@ struct Dialog<'a> {
     body: Vec<Line<'a>>,
     /// The confirming button's label; `None`: nothing to confirm (yet).
     confirm: Option<&'static str>,
+    /// What goes out, shown after this many lines of `body`, in the lines the screen leaves.
+    outgoing: Option<Section>,
+}
+
+/// Where a deploy or rollback dialog shows what goes out, for which site.
+struct Section {
+    at: usize,
+    rollback: bool,
+    site: String,
 }
 
 pub(super) fn draw(f: &mut Frame<'_>, app: &App, m: &Modal, theme: &Theme, area: Rect) {
@@ -32,6 +42,7 @@ pub(super) fn draw(f: &mut Frame<'_>, app: &App, m: &Modal, theme: &Theme, area:
         title,
         mut body,
         confirm,
+        outgoing,
     } = dialog(app, m, theme, area);
     // The world changed under the dialog: it says why it cannot be confirmed now.
     let (confirm, refused) = match app.dialog_refusal() {
@@ -60,6 +71,17 @@ pub(super) fn draw(f: &mut Frame<'_>, app: &App, m: &Modal, theme: &Theme, area:
         }
         None => {}
     }
+    if let Some(sec) = outgoing {
+        // The lines the rest of the dialog and its border leave on the screen.
+        let room = (area.height as usize).saturating_sub(body.len() + 2);
+        let width = (area.width as usize).saturating_sub(6);
+        let o = app
+            .outgoing()
+            .filter(|o| o.sites.first().is_some_and(|(s, _)| *s == sec.site));
+        let lines = outgoing::lines(o, sec.rollback, theme, room, width);
+        let at = sec.at.min(body.len());
+        body.splice(at..at, lines);
+    }
     let w = body
         .iter()
         .map(|l| l.width() as u16)
@@ -81,20 +103,21 @@ fn dialog<'a>(app: &'a App, m: &'a Modal, theme: &Theme, area: Rect) -> Dialog<'
     match m {
         Modal::Help => help::dialog(&app.keymap, theme, area),
         Modal::ConfirmDeploy {
+            site,
             domain,
             server,
             branch,
             fleet,
             git_ref,
-            ..
-        } => confirm_deploy::dialog(domain, server, branch, git_ref, fleet, theme),
+        } => confirm_deploy::dialog(site, domain, server, branch, git_ref, fleet, theme),
         Modal::ConfirmRollback {
+            site,
             domain,
             server,
             from,
             to,
             ..
-        } => confirm_rollback::dialog(domain, server, from, to, theme),
+        } => confirm_rollback::dialog(site, domain, server, from, to, theme),
         Modal::PrunePreview { site, plan } => prune_preview::dialog(site, plan.as_ref(), theme),
         Modal::ConfirmQuit { .. } => confirm_quit::dialog(app.running_jobs()),
         Modal::Commands {

@@ -56,5 +56,6 @@ pub(super) fn dialog(
         title: " Prune preview ",
         body,
         confirm,
+        outgoing: None,
     }
 }

@@ -41,6 +41,7 @@ pub(super) fn dialog<'a>(
         title: inner.title,
         body,
         confirm: None,
+        outgoing: inner.outgoing,
     }
 }
 
