@@ -269,7 +269,11 @@ if [ "$fleet_gate" = 1 ]; then
   printf '%s gate\n' "$M"; printf '%s gate\n' "$M" >&2
   IFS= read -r go <&3 || go=abort
   if [ "$go" != go ]; then
-    echo "another server of the fleet failed to build: this one does not switch" >&2
+    # A stepped rollout says why it stops (`abort:WHY`).
+    case $go in
+    abort:*) printf '%s: this server does not switch\n' "${go#abort:}" >&2 ;;
+    *) echo "another server of the fleet failed to build: this one does not switch" >&2 ;;
+    esac
     failed fleet
     setv aborted 1
     built=0
@@ -301,7 +305,10 @@ if [ "$fleet_gate" = 1 ]; then
   # switching back failed too).
   IFS= read -r verdict <&3 || verdict=revert
   if [ "$verdict" != commit ]; then
-    echo "another server of the fleet failed to switch: switching back" >&2
+    case $verdict in
+    revert:*) printf '%s: switching back\n' "${verdict#revert:}" >&2 ;;
+    *) echo "another server of the fleet failed to switch: switching back" >&2 ;;
+    esac
     failed fleet
     go_back || { echo "switching back failed: the new release stays live" >&2; release_lock=1; exit 5; }
     setv reverted 1

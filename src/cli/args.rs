@@ -70,6 +70,18 @@ pub enum Command {
         /// Do not ask before deploying a protected site (required without a terminal)
         #[arg(long)]
         yes: bool,
+        // ---- a fleet's stepped rollout (over the site's `rollout`) ----
+        /// A stepped rollout: how many servers switch first (the canary; 0: none)
+        #[arg(long, value_name = "N")]
+        canary: Option<usize>,
+        /// A step after the canary: servers switched by its end, a share ("50%") or a count;
+        /// repeat or separate with commas; the last reaches every server ("100%")
+        #[arg(long = "batch", value_name = "P%|N", value_delimiter = ',')]
+        batch: Vec<String>,
+        /// The wait before each step after the first: "manual" (Enter, a or x on a terminal) or
+        /// a duration ("30s", "2m"); repeat for one per wait
+        #[arg(long = "pause", value_name = "manual|DURATION")]
+        pause: Vec<String>,
     },
     /// Switch the site back to an earlier release
     Rollback {

@@ -20,6 +20,19 @@ pub const FIELDS: &[(&str, &[&str])] = &[
     ("warning", &["message"]),
     ("job_finished", &["ok", "summary"]),
     ("env_missing", &["keys", "required"]),
+    ("rollout_server", &["state", "step"]),
+    (
+        "rollout_step",
+        &[
+            "step",
+            "steps",
+            "phase",
+            "servers",
+            "elapsed_ms",
+            "pause_ms",
+            "why",
+        ],
+    ),
     (
         "result",
         &["command", "ok", "exit_code", "error", "suggestion"],
@@ -62,6 +75,30 @@ pub fn event(ev: &Event) -> Value {
         }
         EventKind::EnvMissing { keys, required } => {
             ("env_missing", json!({"keys": keys, "required": required}))
+        }
+        EventKind::RolloutServer { state, step } => (
+            "rollout_server",
+            json!({"state": state.as_str(), "step": step}),
+        ),
+        EventKind::RolloutStep { step, steps, phase } => {
+            use crate::engine::events::RolloutPhase as P;
+            let ms = |d: &std::time::Duration| d.as_millis() as u64;
+            let (servers, elapsed, pause, why) = match phase {
+                P::Switching { servers } => (Some(servers.clone()), None, None, None),
+                P::Switched { elapsed } | P::Reverted { elapsed } => {
+                    (None, Some(ms(elapsed)), None, None)
+                }
+                P::Paused { pause } => (None, None, pause.as_ref().map(ms), None),
+                P::Reverting { why } => (None, None, None, Some(why.clone())),
+                P::Committing => (None, None, None, None),
+            };
+            (
+                "rollout_step",
+                json!({
+                    "step": step, "steps": steps, "phase": phase.as_str(), "servers": servers,
+                    "elapsed_ms": elapsed, "pause_ms": pause, "why": why,
+                }),
+            )
         }
     };
     let o = v.as_object_mut().expect("an object");

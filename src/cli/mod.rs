@@ -9,6 +9,7 @@ mod confirm;
 mod each_site;
 pub mod json_events;
 mod printer;
+mod rollout;
 mod signals;
 mod tables;
 
@@ -240,6 +241,9 @@ async fn dispatch(ctx: &Ctx, command: &Command) -> Result<()> {
             artifact,
             commit,
             yes,
+            canary,
+            batch,
+            pause,
             ..
         } => {
             let what = deploy::What {
@@ -247,6 +251,11 @@ async fn dispatch(ctx: &Ctx, command: &Command) -> Result<()> {
                 git_ref: git_ref.clone(),
                 artifact: artifact.clone(),
                 commit: commit.clone(),
+                rollout: rollout::Flags {
+                    canary: *canary,
+                    batches: batch.clone(),
+                    pauses: pause.clone(),
+                },
             };
             deploy::run(ctx, site, what, *yes).await
         }

@@ -68,6 +68,10 @@ fn render(kind: EventKind, quiet: bool, script_colors: bool) -> Option<String> {
         EventKind::Notice { message } => Some(format!("flipdeck: {message}")),
         EventKind::JobFinished { ok: true, summary } if !quiet => Some(format!("OK  {summary}")),
         EventKind::JobFinished { ok: false, summary } => Some(format!("ERR {summary}")),
+        EventKind::RolloutServer { state, .. } => Some(format!("rollout: {}", state.as_str())),
+        EventKind::RolloutStep { step, steps, phase } => {
+            Some(crate::cli::rollout::step_line(step, steps, &phase))
+        }
         _ => None,
     }
 }

@@ -79,6 +79,7 @@ impl<'a> Check<'a> {
             servers.push(server);
         }
         self.jumps(&mut servers, &jumps)?;
+        self.fleet_rollouts(&servers)?;
         let redactor = match &raw.redact {
             None => Redactor::default(),
             Some(list) => Redactor::from_patterns(list.get_ref())
@@ -385,6 +386,7 @@ impl<'a> Check<'a> {
             Some(h) => Some(self.health_check(at, h)?),
             None => None,
         };
+        let rollout = self.rollout(at, site.rollout.as_ref())?;
         let commands = self.commands(at, site.commands.as_ref())?;
         let migrations = match site.migrations {
             Some(m) => {
@@ -420,7 +422,100 @@ impl<'a> Check<'a> {
             require_env: site.require_env.unwrap_or(false),
             migrations,
             commands,
+            rollout,
         })
+    }
+
+    /// `rollout = { canary, batches, pause }`: each word checked here; against the fleet (its
+    /// size, the other servers' rollouts) once every server is read (`fleet_rollouts`).
+    fn rollout(
+        &self,
+        at: &str,
+        raw: Option<&Spanned<super::raw::RawRollout>>,
+    ) -> Result<Option<super::Rollout>> {
+        use super::rollout::{Pause, Pauses, Reach};
+        let Some(raw) = raw else { return Ok(None) };
+        let key = format!("{at}.rollout");
+        let bad = |why: &str| self.err(raw.span(), &key, why);
+        let r = raw.get_ref();
+        let canary = match r.canary {
+            None => 1,
+            Some(c) if (0..=10_000).contains(&c) => c as usize,
+            Some(_) => return Err(bad("canary must be a whole number from 0 to 10000")),
+        };
+        let Some(list) = &r.batches else {
+            return Err(bad(
+                "needs batches, e.g. batches = [\"50%\", \"100%\"] (each step's reach, counted from the start)",
+            ));
+        };
+        let mut batches = Vec::new();
+        for b in list {
+            let text = match b {
+                toml::Value::String(s) => s.clone(),
+                toml::Value::Integer(i) => i.to_string(),
+                other => other.to_string(),
+            };
+            batches.push(Reach::parse(&text).map_err(|w| bad(&format!("batches: {w}")))?);
+        }
+        let pause = |t: &str| Pause::parse(t).map_err(|w| bad(&format!("pause: {w}")));
+        let pauses = match &r.pause {
+            None => Pauses::Every(Pause::Manual),
+            Some(super::raw::RawStrings::One(p)) => Pauses::Every(pause(p)?),
+            Some(super::raw::RawStrings::Many(v)) => {
+                Pauses::Each(v.iter().map(|p| pause(p)).collect::<Result<_>>()?)
+            }
+        };
+        Ok(Some(super::Rollout {
+            canary,
+            batches,
+            pauses,
+        }))
+    }
+
+    /// Every server of a fleet (a domain on several servers) has the same rollout or none, and
+    /// it fits the fleet's size.
+    fn fleet_rollouts(&self, servers: &[ServerConfig]) -> Result<()> {
+        let mut domains: Vec<String> = Vec::new();
+        for s in servers.iter().flat_map(|s| &s.sites) {
+            let d = s.domain.to_ascii_lowercase();
+            if !domains.contains(&d) {
+                domains.push(d);
+            }
+        }
+        for d in domains {
+            let members: Vec<(&str, &SiteConfig)> = servers
+                .iter()
+                .flat_map(|srv| srv.sites.iter().map(move |s| (srv.name.as_str(), s)))
+                .filter(|(_, s)| s.domain.eq_ignore_ascii_case(&d))
+                .collect();
+            let Some((first, with)) = members.iter().find(|(_, s)| s.rollout.is_some()) else {
+                continue;
+            };
+            let differ: Vec<&str> = members
+                .iter()
+                .filter(|(_, s)| s.rollout != with.rollout)
+                .map(|(n, _)| *n)
+                .collect();
+            if !differ.is_empty() {
+                return Err(Error::config(
+                    self.path,
+                    None,
+                    format!(
+                        ": the servers of fleet {d} disagree on rollout: {} differ from {first}'s; every server of a fleet must have the same rollout (or none)",
+                        differ.join(", ")
+                    ),
+                ));
+            }
+            let rollout = with.rollout.as_ref().expect("found with one");
+            if let Err(why) = rollout.steps(members.len()) {
+                return Err(Error::config(
+                    self.path,
+                    None,
+                    format!(": the rollout of {d} (on {first}): {why}"),
+                ));
+            }
+        }
+        Ok(())
     }
 
     /// A hook: the user's own shell, run as written; only a NUL byte (which no shell file can

@@ -9,8 +9,10 @@ mod check;
 pub mod nginx_template;
 mod notify;
 mod raw;
+pub mod rollout;
 
 pub use notify::{Notify, NotifyEvent, NotifyFormat};
+pub use rollout::{Pause, Pauses, Reach, Rollout};
 
 pub use check::jump_address;
 
@@ -213,6 +215,8 @@ pub struct SiteConfig {
     pub commands: Vec<(String, String)>,
     /// Where a new release's code comes from (`source`, `build`, `artifact_dir`).
     pub source: CodeSource,
+    /// A fleet's stepped rollout (`rollout = { ... }`); `None`: every server switches at once.
+    pub rollout: Option<Rollout>,
 }
 
 /// A site's hooks; `None`: not set (nothing runs).

@@ -110,6 +110,19 @@ pub(super) struct RawSite {
     pub build: Option<Spanned<String>>,
     /// `source = "artifact"`: the folder of the built worktree that becomes the release.
     pub artifact_dir: Option<Spanned<String>>,
+    /// A fleet's stepped rollout: `{ canary = 1, batches = ["50%", "100%"], pause = "manual" }`.
+    pub rollout: Option<Spanned<RawRollout>>,
+}
+
+/// `rollout = { ... }`. Its errors point at the whole inline table.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawRollout {
+    pub canary: Option<i64>,
+    /// Each a share (`"50%"`) or a number of servers (`3`, or `"3"`).
+    pub batches: Option<Vec<toml::Value>>,
+    /// `"manual"`, a duration (`"30s"`), or one of those per wait.
+    pub pause: Option<RawStrings>,
 }
 
 /// `jump = "bastion"` or `jump = ["outer", "inner"]`.

@@ -783,3 +783,87 @@ mod commands {
         assert!(e.contains("line 8") && e.contains("string"), "{e}");
     }
 }
+
+/// `rollout = { ... }`: each word checked, and the fleet's servers agreeing and big enough.
+mod rollout {
+    use crate::config::{Config, Pause, Pauses, Reach};
+    use std::path::Path;
+    use std::time::Duration;
+
+    /// `n` servers with the domain, each with `rollout(i)` added to its site.
+    fn fleet(n: usize, rollout: impl Fn(usize) -> String) -> crate::error::Result<Config> {
+        let mut t = String::new();
+        for i in 0..n {
+            t.push_str(&format!(
+                "[[servers]]\nname = \"web{}\"\ntransport = \"local\"\nroot = \"/srv/{i}\"\n[[servers.sites]]\ndomain = \"example.com\"\n{}\n",
+                i + 1,
+                rollout(i)
+            ));
+        }
+        Config::parse(&t, Path::new("/c.toml"))
+    }
+
+    #[test]
+    fn a_rollout_parses_with_its_defaults() {
+        let same =
+            |_| "rollout = { batches = [\"50%\", 4], pause = [\"manual\", \"30s\"] }".to_string();
+        let c = fleet(4, same).unwrap();
+        let r = c.servers[0].sites[0].rollout.clone().unwrap();
+        assert_eq!(r.canary, 1);
+        assert_eq!(r.batches, [Reach::Percent(50), Reach::Count(4)]);
+        assert_eq!(
+            r.pauses,
+            Pauses::Each(vec![Pause::Manual, Pause::For(Duration::from_secs(30))])
+        );
+        let c = fleet(2, |_| "rollout = { batches = [\"100%\"] }".to_string()).unwrap();
+        let r = c.servers[1].sites[0].rollout.clone().unwrap();
+        assert_eq!(r.pauses, Pauses::Every(Pause::Manual));
+        assert!(
+            fleet(2, |_| String::new()).unwrap().servers[0].sites[0]
+                .rollout
+                .is_none()
+        );
+    }
+
+    #[test]
+    fn rollout_errors_say_what_is_wrong() {
+        let err = |n, r: &str| {
+            let r = r.to_string();
+            fleet(n, move |_| r.clone()).unwrap_err().to_string()
+        };
+        let e = err(4, "rollout = { canary = 1 }");
+        assert!(e.contains("line 7") && e.contains("needs batches"), "{e}");
+        let e = err(4, "rollout = { batches = [\"half\"] }");
+        assert!(e.contains("\"half\" is not a batch"), "{e}");
+        let e = err(4, "rollout = { batches = [\"100%\"], pause = \"soon\" }");
+        assert!(e.contains("\"soon\" is not a pause"), "{e}");
+        let e = err(4, "rollout = { batches = [\"100%\"], bogus = 1 }");
+        assert!(e.contains("unknown field `bogus`"), "{e}");
+        let e = err(4, "rollout = { batches = [\"75%\", \"50%\", \"100%\"] }");
+        assert!(e.contains("must grow") && e.contains("example.com"), "{e}");
+        let e = err(4, "rollout = { batches = [\"50%\"] }");
+        assert!(e.contains("must reach every server"), "{e}");
+        let e = err(1, "rollout = { batches = [\"100%\"] }");
+        assert!(e.contains("needs a fleet"), "{e}");
+        let e = err(
+            4,
+            "rollout = { batches = [\"50%\", \"100%\"], pause = [\"manual\"] }",
+        );
+        assert!(e.contains("waits 2 times"), "{e}");
+    }
+
+    #[test]
+    fn the_servers_of_a_fleet_must_agree() {
+        let e = fleet(3, |i| match i {
+            0 => "rollout = { batches = [\"100%\"] }".to_string(),
+            1 => "rollout = { batches = [\"100%\"], pause = \"30s\" }".to_string(),
+            _ => String::new(),
+        })
+        .unwrap_err()
+        .to_string();
+        assert!(
+            e.contains("disagree on rollout: web2, web3 differ from web1's"),
+            "{e}"
+        );
+    }
+}

@@ -34,6 +34,9 @@ pub struct DeployOptions {
     pub artifact: Option<Artifact>,
     /// Instructions to a deploy that holds its switch (a watch, a paused rollout); see `hold`.
     pub hold: Option<super::hold::HoldReceiver>,
+    /// A fleet's stepped rollout for this deploy (`deploy --canary --batch --pause`); `None`:
+    /// the site's configured `rollout`, if any.
+    pub rollout: Option<crate::config::Rollout>,
 }
 
 /// One server's part in a fleet deploy: the release name every server uses, the fleet's id, and
@@ -196,6 +199,8 @@ impl Engine {
         });
 
         let now = Utc::now();
+        // A stepped rollout's reason for stopping, said in this server's record.
+        let fleet_why = fleet.as_ref().and_then(|f| f.gate.why.clone());
         let (release, gate) = match fleet {
             Some(f) => {
                 self.store.set_fleet(id, &f.fleet_id)?;
@@ -429,7 +434,11 @@ impl Engine {
             (None, Ok(r)) if !r.report::<DeployReport>().built => {
                 return Err(self.build_failed(&mut job, id, site, r));
             }
-            (None, Ok(r)) => return Err(self.switch_failed(&mut job, id, &release, r).await),
+            (None, Ok(r)) => {
+                let why =
+                    fleet_why.and_then(|w| w.lock().unwrap_or_else(|p| p.into_inner()).clone());
+                return Err(self.switch_failed(&mut job, id, &release, r, why).await);
+            }
             (None, Err(e)) => {
                 return Err(self
                     .interrupted(&mut job, id, Some(&release), e, connector)
@@ -526,6 +535,7 @@ impl Engine {
         id: i64,
         release: &str,
         r: RunResult,
+        fleet_why: Option<String>,
     ) -> Error {
         let rep: DeployReport = r.report();
         let commit = rep.commit.clone();
@@ -546,6 +556,15 @@ impl Engine {
             format!("the after_switch hook failed (exit code {}){at}", h.code)
         });
         let why = match (rep.switch.switched_back, health_failed) {
+            _ if rep.aborted && fleet_why.is_some() => {
+                format!("not switched: {}", fleet_why.unwrap_or_default())
+            }
+            _ if rep.reverted && fleet_why.is_some() => {
+                format!(
+                    "switched back to {back_to}: {}",
+                    fleet_why.unwrap_or_default()
+                )
+            }
             _ if rep.aborted => {
                 "not switched: another server of the fleet failed to build".to_string()
             }

@@ -75,6 +75,82 @@ pub enum EventKind {
         keys: Vec<String>,
         required: bool,
     },
+    // ---- stepped fleet rollouts (see `rollout`) ----
+    /// A server's part in a stepped rollout changed; `site` is that server's `SERVER/DOMAIN`,
+    /// `step` (1-based) the step it switches in.
+    RolloutServer {
+        state: RolloutState,
+        step: usize,
+    },
+    /// A stepped rollout moved on; `site` is the fleet's domain, `step` (1-based) of `steps`.
+    RolloutStep {
+        step: usize,
+        steps: usize,
+        phase: RolloutPhase,
+    },
+}
+
+/// Where one server of a stepped rollout stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RolloutState {
+    /// Built, holding its lock and its release at the gate.
+    Built,
+    /// Built, its step not come yet.
+    Waiting,
+    /// Told to switch; switching, reloading, health-checking.
+    Switching,
+    /// Switched and healthy, not committed: its way back is still prepared.
+    Live,
+    /// Was live, switched back to the release it had.
+    Reverted,
+    /// Never switched: the rollout stopped before its step (its live link untouched).
+    Untouched,
+    /// The rollout completed: the new release is kept.
+    Committed,
+}
+
+impl RolloutState {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RolloutState::Built => "built",
+            RolloutState::Waiting => "waiting",
+            RolloutState::Switching => "switching",
+            RolloutState::Live => "live",
+            RolloutState::Reverted => "reverted",
+            RolloutState::Untouched => "not switched",
+            RolloutState::Committed => "committed",
+        }
+    }
+}
+
+/// What a stepped rollout is doing.
+#[derive(Debug, Clone, PartialEq)]
+pub enum RolloutPhase {
+    /// These servers were told to switch.
+    Switching { servers: Vec<String> },
+    /// Every server of the step switched (and passed its checks), this long after the go.
+    Switched { elapsed: Duration },
+    /// Waiting before the step: `None` for the operator, else this long.
+    Paused { pause: Option<Duration> },
+    /// The rollout stops: every switched server goes back, the others never switch.
+    Reverting { why: String },
+    /// Every server has ended after the revert, this long after it was decided.
+    Reverted { elapsed: Duration },
+    /// Every server switched: each is told to keep the new release.
+    Committing,
+}
+
+impl RolloutPhase {
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            RolloutPhase::Switching { .. } => "switching",
+            RolloutPhase::Switched { .. } => "switched",
+            RolloutPhase::Paused { .. } => "paused",
+            RolloutPhase::Reverting { .. } => "reverting",
+            RolloutPhase::Reverted { .. } => "reverted",
+            RolloutPhase::Committing => "committing",
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq)]

@@ -1,12 +1,15 @@
 //! Fleet deploys: one domain on several servers, one release name, switched together. Every
 //! server builds in parallel (at most `parallel` at once) and waits at a gate; only when all have
 //! built do they all switch, and if any switch fails the others switch back. One exec per server:
-//! the gate is a conversation over the deploy script's stdin (see `job::Gate`).
+//! the gate is a conversation over the deploy script's stdin (see `job::Gate`). With a stepped
+//! rollout (`rollout`) the built servers switch step by step instead, still all or none.
 
 use super::Engine;
 use super::deploy::{DeployOptions, Deployed, FleetMember};
+use super::events::RolloutState;
 use super::job::Gate;
 use super::rollback::{RollbackOptions, RolledBack, refusal};
+use super::rollout;
 use crate::config::SiteRef;
 use crate::error::{Error, Result};
 use crate::release::ReleaseName;
@@ -67,25 +70,50 @@ impl Engine {
         let release = ReleaseName::next_free(now, &taken).to_string();
         let fleet_id = format!("{release}-{}", self.identity.pid);
         let slots = Arc::new(Semaphore::new(parallel.max(1)));
+        let rollout = self.rollout_of(sites, &opts)?;
+        // A rollout's servers are not cancelled once built: a cancel then is the coordinator's
+        // abort (every switched server goes back through its own exec).
+        let members_cancel = match &rollout {
+            Some(_) => CancellationToken::new(),
+            None => cancel.clone(),
+        };
+        let why = Arc::new(std::sync::Mutex::new(None));
+        let states: rollout::States = Arc::new(std::sync::Mutex::new(vec![
+            RolloutState::Built;
+            sites.len()
+        ]));
 
-        let (mut built_rx, mut go_tx, mut switched_rx, mut commit_tx) =
-            (vec![], vec![], vec![], vec![]);
+        let (lost_tx, lost_rx) = tokio::sync::mpsc::unbounded_channel();
+        // The rollout's events are one job's: the coordinator's.
+        let rollout_job = self.new_job_id();
+        let mut ends = rollout::Ends {
+            built: vec![],
+            go: vec![],
+            switched: vec![],
+            commit: vec![],
+        };
         let mut members = Vec::new();
-        for s in sites {
+        for (i, s) in sites.iter().enumerate() {
             let (b_tx, b_rx) = oneshot::channel();
             let (g_tx, g_rx) = oneshot::channel();
             let (s_tx, s_rx) = oneshot::channel();
             let (c_tx, c_rx) = oneshot::channel();
-            built_rx.push(b_rx);
-            go_tx.push(g_tx);
-            switched_rx.push(s_rx);
-            commit_tx.push(c_tx);
-            let (slots, opts, cancel) = (slots.clone(), opts.clone(), cancel.clone());
+            ends.built.push(b_rx);
+            ends.go.push(g_tx);
+            ends.switched.push(s_rx);
+            ends.commit.push(c_tx);
+            let (slots, opts, cancel) = (slots.clone(), opts.clone(), members_cancel.clone());
             let member = FleetMember {
                 release: release.clone(),
                 fleet_id: fleet_id.clone(),
                 gate: Gate::default(),
             };
+            let gate_why = rollout.is_some().then(|| why.clone());
+            let (states, stepped, lost) = (states.clone(), rollout.is_some(), lost_tx.clone());
+            let step = rollout
+                .as_ref()
+                .and_then(|(_, steps)| steps.iter().position(|r| r.contains(&i)))
+                .map_or(0, |k| k + 1);
             members.push(async move {
                 let permit = slots.acquire_owned().await.expect("never closed");
                 let gate = Gate {
@@ -94,6 +122,7 @@ impl Engine {
                     switched: Some(s_tx),
                     commit: Some(c_rx),
                     permit: Some(permit),
+                    why: gate_why,
                 };
                 let member = FleetMember { gate, ..member };
                 // A failure before the gate drops its sender: the coordinator aborts the fleet.
@@ -104,23 +133,96 @@ impl Engine {
                         .await
                 }
                 .await;
+                if stepped {
+                    let (was, end) = {
+                        let mut st = states.lock().unwrap_or_else(|p| p.into_inner());
+                        let was = st[i];
+                        st[i] = rollout::ended(was, r.is_ok());
+                        (was, st[i])
+                    };
+                    if r.is_err() {
+                        let _ = lost.send((i, was));
+                    }
+                    self.emit(
+                        rollout_job,
+                        &s.key(),
+                        super::events::EventKind::RolloutServer { state: end, step },
+                    );
+                }
                 (s.key(), r)
             });
         }
-        let coordinator = async move {
-            let all_built = join_all(built_rx).await.iter().all(Result::is_ok);
-            for tx in go_tx {
-                let _ = tx.send(all_built);
-            }
-            if all_built {
-                let all_switched = join_all(switched_rx).await.iter().all(Result::is_ok);
-                for tx in commit_tx {
-                    let _ = tx.send(all_switched);
+        let Some((rollout, steps)) = rollout else {
+            let rollout::Ends {
+                built: built_rx,
+                go: go_tx,
+                switched: switched_rx,
+                commit: commit_tx,
+            } = ends;
+            let coordinator = async move {
+                let all_built = join_all(built_rx).await.iter().all(Result::is_ok);
+                for tx in go_tx {
+                    let _ = tx.send(all_built);
                 }
-            }
+                if all_built {
+                    let all_switched = join_all(switched_rx).await.iter().all(Result::is_ok);
+                    for tx in commit_tx {
+                        let _ = tx.send(all_switched);
+                    }
+                }
+            };
+            let (results, ()) = tokio::join!(join_all(members), coordinator);
+            return Ok(results);
         };
-        let (results, ()) = tokio::join!(join_all(members), coordinator);
+        let mut coordinator = rollout::Coordinator {
+            engine: self,
+            job: rollout_job,
+            domain: sites[0].site.domain.clone(),
+            keys: sites.iter().map(|s| s.key()).collect(),
+            names: sites.iter().map(|s| s.server.name.clone()).collect(),
+            rollout,
+            steps,
+            hold: opts.hold.clone(),
+            cancel,
+            members: members_cancel,
+            why,
+            states,
+            lost: Some(lost_rx),
+            stopped_at: None,
+        };
+        drop(lost_tx);
+        let (results, reverted_at) = tokio::join!(join_all(members), coordinator.run(ends));
+        coordinator.finished(reverted_at);
         Ok(results)
+    }
+
+    /// The stepped rollout this fleet deploy follows (the command line's, else the site's) with
+    /// its steps, or none. A pause for the operator needs someone who can end it.
+    fn rollout_of(
+        &self,
+        sites: &[SiteRef<'_>],
+        opts: &DeployOptions,
+    ) -> Result<Option<(crate::config::Rollout, Vec<std::ops::Range<usize>>)>> {
+        let Some(r) = opts
+            .rollout
+            .clone()
+            .or_else(|| sites.first().and_then(|s| s.site.rollout.clone()))
+        else {
+            return Ok(None);
+        };
+        let steps = rollout::plan(&r, sites.len()).map_err(|why| {
+            Error::usage(format!(
+                "the rollout of {} cannot run: {why}",
+                sites.first().map_or("", |s| s.site.domain.as_str())
+            ))
+        })?;
+        let manual = (1..steps.len()).any(|k| r.pause_before(k) == crate::config::Pause::Manual);
+        if manual && opts.hold.is_none() {
+            return Err(Error::usage(
+                "this rollout pauses for the operator (pause = \"manual\"), and nobody can end the pause here: give a timed pause (--pause 30s)",
+            ));
+        }
+        Ok(Some((r, steps)))
     }
 
     /// Rolls every server of a fleet back to one release name: `to`, or the newest release every

@@ -61,6 +61,20 @@ pub struct Gate {
     pub commit: Option<tokio::sync::oneshot::Receiver<bool>>,
     /// A build slot (`parallel`), given back once built: waiting at the gate takes no slot.
     pub permit: Option<tokio::sync::OwnedSemaphorePermit>,
+    /// Why the fleet stops, when the coordinator says (a stepped rollout): sent with the abort
+    /// or the revert, so the server's log says it (`abort:WHY`, `revert:WHY`).
+    pub why: Option<std::sync::Arc<std::sync::Mutex<Option<String>>>>,
+}
+
+/// `abort` or `revert`, with the coordinator's reason when it gave one.
+fn refusal(word: &str, why: &Option<std::sync::Arc<std::sync::Mutex<Option<String>>>>) -> Vec<u8> {
+    let said = why
+        .as_ref()
+        .and_then(|w| w.lock().unwrap_or_else(|p| p.into_inner()).clone());
+    match said {
+        Some(w) => format!("{word}:{}\n", w.replace('\n', " ")).into_bytes(),
+        None => format!("{word}\n").into_bytes(),
+    }
 }
 
 /// Waits on an optional receiver; a missing or dropped sender counts as "no".
@@ -263,6 +277,7 @@ impl<'e> Job<'e> {
             mut switched,
             mut commit,
             mut permit,
+            why,
         } = gate.unwrap_or_default();
         let mut gate_on = (false, false);
         let (mut waiting_go, mut waiting_commit) = (false, false);
@@ -359,7 +374,7 @@ impl<'e> Job<'e> {
                     waiting_go = false;
                     go = None;
                     if let Some(in_tx) = &in_tx {
-                        let _ = in_tx.send(if go_on { b"go\n".to_vec() } else { b"abort\n".to_vec() });
+                        let _ = in_tx.send(if go_on { b"go\n".to_vec() } else { refusal("abort", &why) });
                     }
                 }
                 commit_on = decision(&mut commit), if waiting_commit => {
@@ -372,7 +387,7 @@ impl<'e> Job<'e> {
                             d.extend(reply(self, &vars));
                             d
                         } else {
-                            b"revert\n".to_vec()
+                            refusal("revert", &why)
                         };
                         let _ = in_tx.send(data);
                     }

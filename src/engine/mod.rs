@@ -24,6 +24,7 @@ mod provision;
 mod prune;
 mod refresh;
 mod rollback;
+pub mod rollout;
 pub mod scripts;
 pub mod source;
 mod unlock;

@@ -45,6 +45,9 @@ pub enum Layer {
     Typing,
     /// The site commands' picker (`x`).
     Picker,
+    /// The selected site's job holds its switch open (a stepped rollout between or during its
+    /// steps): these keys come before the panes' (`x` reverts instead of opening the picker).
+    Holding,
 }
 
 impl From<Pane> for Layer {
@@ -58,7 +61,7 @@ impl Layer {
     /// `c`). Over the panes a key counts whatever else is held, as long as the binding's modifiers
     /// are among them (Shift-Tab still switches a dialog's button; Ctrl-C still needs Ctrl).
     fn exact_modifiers(self) -> bool {
-        matches!(self, Layer::Pane(_))
+        matches!(self, Layer::Pane(_) | Layer::Holding)
     }
 }
 
@@ -120,6 +123,13 @@ pub enum Action {
     EditRef,
     /// Press the focused button.
     PressButton,
+    // A held deploy (a stepped rollout).
+    /// Switch the rollout's next batch now.
+    NextBatch,
+    /// Switch every server left, without pausing again.
+    AllBatches,
+    /// Put every server already switched back on the release it had.
+    Revert,
     // The filter input.
     KeepFilter,
     ClearFilter,
@@ -559,6 +569,31 @@ pub const BINDINGS: &[Binding] = &[
         layers: &[Layer::Picker],
         bar: Some("Esc close"),
     },
+    // ---- while the selected site's rollout holds (before the panes' keys) ----
+    Binding {
+        keys: "n",
+        codes: &[(KeyCode::Char('n'), NONE)],
+        action: Action::NextBatch,
+        help: Some("next batch"),
+        layers: &[Layer::Holding],
+        bar: Some("n next"),
+    },
+    Binding {
+        keys: "a",
+        codes: &[(KeyCode::Char('a'), NONE)],
+        action: Action::AllBatches,
+        help: Some("all the rest"),
+        layers: &[Layer::Holding],
+        bar: Some("a all"),
+    },
+    Binding {
+        keys: "x",
+        codes: &[(KeyCode::Char('x'), NONE)],
+        action: Action::Revert,
+        help: Some("revert every server"),
+        layers: &[Layer::Holding],
+        bar: Some("x revert"),
+    },
     // ---- typing a protected site's domain (any other character is typed) ----
     Binding {
         keys: "Enter",
@@ -780,7 +815,15 @@ mod tests {
         KeyEvent::new(c, m)
     }
 
-    const ALL_LAYERS: [Layer; 6] = [TREE, TABLE, LOG, Layer::Dialog, Layer::Help, Layer::Filter];
+    const ALL_LAYERS: [Layer; 7] = [
+        TREE,
+        TABLE,
+        LOG,
+        Layer::Dialog,
+        Layer::Help,
+        Layer::Filter,
+        Layer::Holding,
+    ];
 
     #[test]
     fn keys_resolve_per_pane() {

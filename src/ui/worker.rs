@@ -24,6 +24,9 @@ pub struct Worker {
     pub engine: Arc<Engine>,
     tx: UnboundedSender<Loaded>,
     cancels: Arc<Mutex<HashMap<String, CancellationToken>>>,
+    /// The hold of each site whose deploy can be told something (a stepped rollout), by
+    /// `SERVER/DOMAIN`.
+    holds: Arc<Mutex<HashMap<String, engine::hold::HoldSender>>>,
     /// One warm connection per server: the engine's connectors, and every job's and refresh's.
     pool: Arc<Pool>,
 }
@@ -42,6 +45,7 @@ impl Worker {
             engine,
             tx,
             cancels: Arc::default(),
+            holds: Arc::default(),
             pool,
         }
     }
@@ -113,6 +117,13 @@ impl Worker {
             }
             return;
         }
+        if let Effect::Hold { site, hold } = &effect {
+            let holds = self.holds.lock().unwrap_or_else(|p| p.into_inner());
+            if let Some(tx) = holds.get(site) {
+                let _ = tx.send(*hold);
+            }
+            return;
+        }
         let w = self.clone();
         tokio::spawn(async move { w.perform(effect).await });
     }
@@ -174,6 +185,18 @@ impl Worker {
                 .unwrap_or_else(|p| p.into_inner())
                 .insert(k.clone(), token.clone());
         }
+        // A stepped rollout is told `n`, `a`, `x` through its hold.
+        let hold = sites
+            .first()
+            .and_then(|s| s.site.rollout.as_ref())
+            .map(|_| {
+                let (tx, rx) = engine::hold::channel();
+                let mut holds = self.holds.lock().unwrap_or_else(|p| p.into_inner());
+                for k in &keys {
+                    holds.insert(k.clone(), tx.clone());
+                }
+                rx
+            });
         let started = chrono::Utc::now();
         let r = self
             .engine
@@ -182,11 +205,18 @@ impl Worker {
                 self.config.parallel,
                 DeployOptions {
                     git_ref,
+                    hold,
                     ..Default::default()
                 },
                 token,
             )
             .await;
+        {
+            let mut holds = self.holds.lock().unwrap_or_else(|p| p.into_inner());
+            for k in &keys {
+                holds.remove(k);
+            }
+        }
         let store = &self.engine.store;
         self.notify(match &r {
             Ok(each) => each
@@ -378,7 +408,11 @@ impl Worker {
                 });
             }
             // The event loop's own (the terminal's clipboard and mouse).
-            Effect::CancelAll | Effect::Copy(_) | Effect::MouseCapture(_) | Effect::EditEnv(_) => {}
+            Effect::CancelAll
+            | Effect::Copy(_)
+            | Effect::MouseCapture(_)
+            | Effect::EditEnv(_)
+            | Effect::Hold { .. } => {}
         }
     }
 

@@ -33,6 +33,7 @@ mod real_app;
 mod redaction;
 mod release_log;
 mod repo_cache;
+mod rollout;
 mod round_trips;
 mod shared_links;
 mod site_commands;

@@ -340,6 +340,8 @@ fn json_events_for_every_job_command() {
             .contains("no site")
     );
     seen.push("result".into());
+    // A stepped rollout's events need a fleet: rollout.rs checks their lines.
+    seen.extend(["rollout_server".into(), "rollout_step".into()]);
     for (kind, _) in flipdeck::cli::json_events::FIELDS {
         assert!(seen.iter().any(|k| k == kind), "{kind} appears in a run");
     }

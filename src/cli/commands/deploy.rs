@@ -17,6 +17,8 @@ pub struct What {
     pub git_ref: Option<String>,
     pub artifact: Option<PathBuf>,
     pub commit: Option<String>,
+    /// `--canary`, `--batch`, `--pause`: a stepped fleet rollout.
+    pub rollout: crate::cli::rollout::Flags,
 }
 
 pub async fn run(ctx: &Ctx, site: &str, what: What, yes: bool) -> Result<()> {
@@ -40,12 +42,20 @@ pub async fn run(ctx: &Ctx, site: &str, what: What, yes: bool) -> Result<()> {
         cancel.clone(),
         "cancelling; cleaning up the half-built release and the lock...",
     ));
+    // A stepped rollout: the flags' (over the site's); on a terminal the operator's keys.
+    let rollout = crate::cli::rollout::from_flags(&what.rollout, &sites)?;
+    let stepped = rollout.clone().or_else(|| {
+        (sites.len() > 1)
+            .then(|| sites[0].site.rollout.clone())
+            .flatten()
+    });
     let opts = DeployOptions {
         branch: what.branch,
         initial: false,
         git_ref: what.git_ref,
         artifact,
-        hold: None,
+        hold: crate::cli::rollout::terminal_hold(stepped.as_ref()),
+        rollout,
     };
     let started = chrono::Utc::now();
     let store = &ctx.engine.store;

@@ -48,6 +48,14 @@ impl App {
             EventKind::Notice { message } => {
                 Some((LineKind::Notice, format!("flipdeck: {message}")))
             }
+            EventKind::RolloutServer { state, .. } => {
+                self.on_rollout_server(&ev.site, state);
+                None
+            }
+            EventKind::RolloutStep { step, steps, phase } => {
+                self.on_rollout_step(&ev.site, step, steps, phase);
+                None
+            }
             // A warning's notice is in the log already; a failure says it in its summary.
             EventKind::StepFinished { .. }
             | EventKind::JobStarted { .. }

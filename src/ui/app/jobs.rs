@@ -31,6 +31,8 @@ impl App {
                         s.running = Some(engine::Action::Deploy);
                     }
                 }
+                // A rollout before this one is over: its states go.
+                self.rollouts.remove(&domain);
                 self.select_newest = Some(site);
                 if git_ref.is_empty() {
                     vec![Effect::DeployFleet(domain)]

@@ -39,6 +39,13 @@ impl App {
         if pending_g && action == Some(Action::GoTop) {
             return self.on_action(Action::Home);
         }
+        // A rollout holding on the selected site: its keys first (see `Layer::Holding`).
+        if matches!(layer, Layer::Pane(_))
+            && self.holding_rollout().is_some()
+            && let Some(a) = self.keymap.lookup(key, Layer::Holding)
+        {
+            return self.on_holding_action(a);
+        }
         match layer {
             Layer::Dialog => match action {
                 Some(a) => self.on_dialog_action(a),
@@ -57,7 +64,7 @@ impl App {
                 self.on_filter_key(key, action);
                 vec![]
             }
-            Layer::Pane(_) => match action {
+            Layer::Pane(_) | Layer::Holding => match action {
                 Some(a) => self.on_action(a),
                 None => vec![],
             },
@@ -199,9 +206,23 @@ impl App {
             | Action::EditRef
             | Action::PressButton
             | Action::KeepFilter
-            | Action::DeleteChar => {}
+            | Action::DeleteChar
+            | Action::NextBatch
+            | Action::AllBatches
+            | Action::Revert => {}
         }
         vec![]
+    }
+
+    /// `n`, `a`, `x` while the selected site's rollout holds.
+    fn on_holding_action(&mut self, action: Action) -> Vec<Effect> {
+        use crate::engine::hold::Hold;
+        match action {
+            Action::NextBatch => self.tell_rollout(Hold::Next),
+            Action::AllBatches => self.tell_rollout(Hold::All),
+            Action::Revert => self.tell_rollout(Hold::Revert),
+            _ => vec![],
+        }
     }
 
     /// `y`: the selected deployment's id in the table, the selected log line in the log (the

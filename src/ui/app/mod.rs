@@ -16,9 +16,11 @@ mod loaded;
 mod modal;
 mod navigation;
 mod outgoing;
+mod rollout;
 
 pub use live::{Link, holder as holder_line, next_age_change};
 pub use outgoing::Outgoing;
+pub use rollout::RolloutView;
 
 use super::keymap::Pane;
 use super::layout;
@@ -77,6 +79,11 @@ pub enum Effect {
         generation: u64,
         site: String,
         target: engine::diff::DiffTarget,
+    },
+    /// Tell the deploy holding its switch on this site (`SERVER/DOMAIN`) what to do.
+    Hold {
+        site: String,
+        hold: engine::hold::Hold,
     },
 }
 
@@ -289,6 +296,8 @@ pub struct App {
     /// What goes out, for the open deploy or rollback dialog; the generation of its latest ask.
     outgoing: Option<Outgoing>,
     outgoing_generation: u64,
+    /// Each domain's stepped rollout, as its events tell (see `rollout`).
+    pub rollouts: HashMap<String, RolloutView>,
 }
 
 const TOAST_TTL: Duration = Duration::from_secs(5);
@@ -332,6 +341,7 @@ impl App {
             command_shown: None,
             outgoing: None,
             outgoing_generation: 0,
+            rollouts: HashMap::new(),
         }
     }
 

@@ -7,6 +7,7 @@ mod empty_state;
 mod header;
 mod log;
 mod modal;
+mod rollout;
 mod status_bar;
 mod table;
 mod toasts;
@@ -33,6 +34,7 @@ pub fn draw(f: &mut Frame<'_>, app: &App, theme: &Theme) {
         tree::draw(f, app, theme, panes.tree);
         table::draw(f, app, theme, panes.table);
         log::draw(f, app, theme, panes.log);
+        rollout::draw(f, app, theme, panes.log);
         // Over the log, never over the table's newest rows.
         toasts::draw(f, app, theme, panes.log);
     }

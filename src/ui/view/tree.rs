@@ -6,6 +6,7 @@
 
 use super::{age, pane_block, spinner};
 use crate::commit::short;
+use crate::engine::events::RolloutState;
 use crate::ui::app::{App, Link, SiteView};
 use crate::ui::keymap::Pane;
 use crate::ui::theme::Theme;
@@ -92,11 +93,26 @@ fn site_line<'a>(
     if s.protected {
         marks.push(Span::styled(" [protected]", theme.warn()));
     }
-    if let Some(a) = s.running {
-        marks.push(Span::styled(
+    // A stepped rollout: where this server stands in it, in place of the job's name.
+    let rollout = s.running.and_then(|_| {
+        app.rollout_of(&s.domain)
+            .and_then(|r| r.servers.get(&s.key))
+    });
+    match (s.running, rollout) {
+        (Some(_), Some(state)) => {
+            let style = match state {
+                RolloutState::Live | RolloutState::Committed => theme.ok(),
+                RolloutState::Reverted | RolloutState::Untouched => theme.error(),
+                _ => theme.warn(),
+            };
+            marks.push(Span::styled(format!(" {}", spinner(app)), theme.warn()));
+            marks.push(Span::styled(format!(" [{}]", state.as_str()), style));
+        }
+        (Some(a), None) => marks.push(Span::styled(
             format!(" {} {}", spinner(app), a.as_str()),
             theme.warn(),
-        ));
+        )),
+        (None, _) => {}
     }
     if s.lock.is_some() {
         marks.push(Span::styled(" [locked]", theme.error()));

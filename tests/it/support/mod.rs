@@ -335,9 +335,15 @@ pub fn succeeded(out: Output) -> Output {
 /// Two sshd servers on 127.0.0.2 and 127.0.0.3, named `web1` and `web2`, each with its own root
 /// under the harness's directory; `None` where sshd cannot start (outside CI: the skip is said).
 pub fn two_servers(h: &Harness) -> Option<Vec<(String, sshd::TestSshd, PathBuf)>> {
+    servers(h, 2)
+}
+
+/// `n` sshd servers on 127.0.0.2 onwards, named `web1` to `webN`, as `two_servers` makes two.
+pub fn servers(h: &Harness, n: usize) -> Option<Vec<(String, sshd::TestSshd, PathBuf)>> {
     let mut servers = Vec::new();
-    for (i, addr) in ["127.0.0.2", "127.0.0.3"].iter().enumerate() {
-        let sshd = sshd::TestSshd::start_on(addr)?;
+    for i in 0..n {
+        let addr = format!("127.0.0.{}", i + 2);
+        let sshd = sshd::TestSshd::start_on(&addr)?;
         let root = h.dir.path().join(format!("srv{}", i + 1));
         std::fs::create_dir_all(&root).unwrap();
         servers.push((format!("web{}", i + 1), sshd, root));

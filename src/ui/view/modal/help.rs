@@ -53,6 +53,13 @@ pub(super) fn dialog(keys: &keymap::Keymap, theme: &Theme, area: Rect) -> Dialog
         theme.dim(),
     )));
     body.push(Line::from(Span::styled(
+        format!(
+            "While a rollout holds: {}.",
+            keymap::layer_help(Layer::Holding)
+        ),
+        theme.dim(),
+    )));
+    body.push(Line::from(Span::styled(
         format!("{}.", keymap::layer_help(Layer::Help)),
         theme.dim(),
     )));
