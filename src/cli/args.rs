@@ -70,6 +70,11 @@ pub enum Command {
         /// Do not ask before deploying a protected site (required without a terminal)
         #[arg(long)]
         yes: bool,
+        /// Print what the deploy would do on each server (what goes out, the releases the prune
+        /// would delete, the hooks in order, the lock) and change nothing; with --json, one
+        /// object per server
+        #[arg(long)]
+        dry_run: bool,
     },
     /// Switch the site back to an earlier release
     Rollback {

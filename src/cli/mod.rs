@@ -6,6 +6,7 @@ mod candidates;
 mod commands;
 pub mod complete;
 mod confirm;
+mod dry_run;
 mod each_site;
 pub mod json_events;
 mod printer;
@@ -60,7 +61,11 @@ pub fn main() -> Result<i32> {
 fn json_command(command: &Command) -> Option<&'static str> {
     match command {
         Command::Provision { json: true, .. } => Some("provision"),
-        Command::Deploy { json: true, .. } => Some("deploy"),
+        Command::Deploy {
+            json: true,
+            dry_run: false,
+            ..
+        } => Some("deploy"),
         Command::Rollback { json: true, .. } => Some("rollback"),
         Command::Prune(a) if a.json => Some("prune"),
         Command::Unlock { json: true, .. } => Some("unlock"),
@@ -224,6 +229,7 @@ async fn run(cli: Cli) -> Result<()> {
             | Command::Unlock { .. }
             | Command::Env { .. }
             | Command::Diff { .. }
+            | Command::Deploy { dry_run: true, .. }
     );
     let ctx = Ctx::open(&cli, quiet)?;
     let r = dispatch(&ctx, command).await;
@@ -240,6 +246,8 @@ async fn dispatch(ctx: &Ctx, command: &Command) -> Result<()> {
             artifact,
             commit,
             yes,
+            dry_run,
+            json,
             ..
         } => {
             let what = deploy::What {
@@ -248,6 +256,9 @@ async fn dispatch(ctx: &Ctx, command: &Command) -> Result<()> {
                 artifact: artifact.clone(),
                 commit: commit.clone(),
             };
+            if *dry_run {
+                return deploy::dry_run(ctx, site, what, *json).await;
+            }
             deploy::run(ctx, site, what, *yes).await
         }
         Command::Rollback { site, to, yes, .. } => {
