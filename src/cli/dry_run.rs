@@ -15,10 +15,12 @@ use crate::visible::visible;
 
 pub async fn run(ctx: &Ctx, sites: &[SiteRef<'_>], opts: &DeployOptions, json: bool) -> Result<()> {
     let fleet = sites.len() > 1;
+    // One moment for every server: a fleet's release has one name.
+    let now = chrono::Utc::now();
     let outcomes = on_each_site(&ctx.config, sites, |site| async move {
         let connector = ctx.connector(&site)?;
         ctx.engine
-            .dry_run(&site, connector.as_ref(), opts, fleet)
+            .dry_run(&site, connector.as_ref(), opts, fleet, now)
             .await
     })
     .await;

@@ -152,14 +152,16 @@ fn entries(list: &[String]) -> Vec<&str> {
 }
 
 impl Engine {
-    /// What `deploy` with `opts` would do on `site` (`fleet`: one server of a fleet deploy). One
-    /// connection, one exec; nothing changes on the server or in the history.
+    /// What `deploy` with `opts` would do on `site` if it started at `now` (`fleet`: one server
+    /// of a fleet deploy, whose servers share `now` and so the release name). One connection,
+    /// one exec; nothing changes on the server or in the history.
     pub async fn dry_run(
         &self,
         site: &SiteRef<'_>,
         connector: &dyn Connector,
         opts: &DeployOptions,
         fleet: bool,
+        now: chrono::DateTime<chrono::Utc>,
     ) -> Result<DryRun> {
         let branch = check(site, opts)?;
         let s = site.site;
@@ -292,7 +294,6 @@ impl Engine {
 
         // The release name, as the deploy would choose it now (the history's names and the
         // server's directories taken).
-        let now = chrono::Utc::now();
         let row = self.store.find_site(&site.server.name, &s.domain)?;
         let second = ReleaseName::next_free(now, &[]).to_string();
         let mut taken = match &row {
@@ -395,6 +396,18 @@ impl Engine {
                 prune: prune.delete.len(),
             },
         );
+        // The user's commands and the repository's URL may hold secrets: redacted as the
+        // history's copy of the deploy script is.
+        let redact = |v: Vec<Step>| -> Vec<Step> {
+            v.into_iter()
+                .map(|st| Step {
+                    does: self.redactor.apply(&st.does).into_owned(),
+                    command: st.command.map(|c| self.redactor.apply(&c).into_owned()),
+                    ..st
+                })
+                .collect()
+        };
+        let (steps, on_failure) = (redact(steps), redact(on_failure));
         // A reason given twice (a fleet's shared cause) is said once.
         refused.dedup();
         Ok(DryRun {
@@ -710,7 +723,7 @@ fn steps(site: &SiteRef<'_>, p: Plan<'_>) -> (Vec<Step>, Vec<Step>) {
             None,
         ));
     }
-    if !p.artifact || s.repository.is_some() {
+    if !p.artifact && s.repository.is_some() {
         v.push(step("commit", "records the release's commit".into(), None));
     }
     if p.fleet {

@@ -296,7 +296,10 @@ fn names_exactly_what_would_happen_and_changes_nothing(h: Harness) {
 /// printed); require_env with a key missing; a ref that does not exist; a ref that is no ref
 /// name (exit 2, nothing read).
 fn says_why_it_would_be_refused(h: Harness) {
-    h.write_config("deployment_script = \"true\"\nrequire_env = true");
+    h.write_config(
+        "deployment_script = \"true\"\nrequire_env = true\n\
+         on_failure = \"curl -H 'Authorization: Bearer sekret-value-123' https://chat.example.com\"",
+    );
     h.ok(&["deploy", DOMAIN]);
     std::fs::create_dir_all(h.lock_dir()).unwrap();
     let holder = "ops@elsewhere pid=4242 deployment=9 since=2026-01-01T00:00:00.000Z token=x";
@@ -325,6 +328,10 @@ fn says_why_it_would_be_refused(h: Harness) {
     assert_eq!(d["would_deploy"], false);
     assert_eq!(d["lock"]["holder"], holder);
     assert_eq!(d["lock"]["stale"], false);
+    // A hook's secret is redacted, as the history's copy of the script is.
+    let hook = d["on_failure"][0]["command"].as_str().unwrap();
+    assert!(hook.starts_with("curl -H 'Authorization: "), "{hook}");
+    assert!(!d.to_string().contains("sekret-value-123") && !stdout.contains("sekret-value-123"));
     std::fs::remove_dir_all(h.lock_dir()).unwrap();
 
     // require_env: the target's .env.example names a key the shared .env lacks.
@@ -364,8 +371,66 @@ fn says_why_it_would_be_refused(h: Harness) {
     assert_eq!(h.list().len(), 1, "nothing recorded");
 }
 
+/// `source = "push"`: the commit is this machine's; `source = "artifact"` with `--artifact`:
+/// nothing to compare, the artifact's hash named, the tar unpacked instead of a fetch.
+fn push_and_artifact_sources(h: Harness) {
+    h.write_config("deployment_script = \"true\"\nsource = \"push\"");
+    h.ok(&["deploy", DOMAIN]);
+    let head = h.commit("public/index.php", "<?php echo 'v2';\n");
+    let d = &dry_json(&h, &[], 0)[0];
+    assert_eq!(d["source"], "push");
+    assert_eq!(d["target_commit"].as_str(), Some(head.as_str()), "{d}");
+    let steps: Vec<&str> = d["steps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["step"].as_str().unwrap())
+        .collect();
+    assert_eq!(&steps[2..4], ["push", "clone"]);
+
+    let tree = h.dir.path().join("built");
+    std::fs::create_dir_all(tree.join("public")).unwrap();
+    std::fs::write(tree.join("public/index.php"), "<?php echo 'built';\n").unwrap();
+    let tar = h.dir.path().join("app.tar");
+    let ok = std::process::Command::new("tar")
+        .arg("-cf")
+        .arg(&tar)
+        .arg("-C")
+        .arg(&tree)
+        .arg(".")
+        .status()
+        .unwrap();
+    assert!(ok.success());
+    h.write_config("deployment_script = \"true\"\nsource = \"artifact\"");
+    let before = listing(&h.root);
+    let d = &dry_json(&h, &["--artifact", tar.to_str().unwrap()], 0)[0];
+    assert!(d["diff"].is_null());
+    assert!(d["diff_unknown"].as_str().unwrap().contains("artifact"));
+    assert!(
+        d["target"]
+            .as_str()
+            .unwrap()
+            .starts_with("artifact sha256:"),
+        "{d}"
+    );
+    let steps: Vec<&str> = d["steps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["step"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        &steps[..4],
+        ["lock", "mkdir", "unpack", "links"],
+        "{steps:?}"
+    );
+    assert!(!steps.contains(&"fetch"));
+    assert_eq!(listing(&h.root), before);
+}
+
 both!(
     names_exactly_what_would_happen_and_changes_nothing,
+    push_and_artifact_sources,
     says_why_it_would_be_refused
 );
 
@@ -415,4 +480,58 @@ fn each_server_of_a_fleet() {
     let human = h.ok(&["deploy", DOMAIN, "--dry-run"]);
     assert!(human.contains(&format!("OK  web1/{DOMAIN}")), "{human}");
     assert!(human.contains(&format!("OK  web2/{DOMAIN}")), "{human}");
+}
+
+/// The engine's cost: one connection and one exec per server, on both transports.
+mod cost {
+    use crate::support::counting::CountingConnector;
+    use crate::support::{DOMAIN, Harness};
+    use flipdeck::config::Config;
+    use flipdeck::engine::{DeployOptions, Engine};
+    use flipdeck::store::Store;
+    use flipdeck::transport::{Connector, LocalConnector};
+    use std::sync::Arc;
+
+    async fn one_connection_one_exec(h: &Harness, connector: Option<Arc<dyn Connector>>) {
+        h.write_config("deployment_script = \"true\"\nkeep = 1");
+        h.ok(&["deploy", DOMAIN]);
+        h.commit("public/index.php", "<?php echo 'v2';\n");
+        let config = Config::load(&h.config).unwrap();
+        let site = config.find_site(DOMAIN).unwrap();
+        let connector = connector
+            .unwrap_or_else(|| flipdeck::transport::connect::connector_for(site.server).unwrap());
+        let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+        tokio::spawn(async move { while rx.recv().await.is_some() {} });
+        let engine = Engine::new(
+            Arc::new(Store::open(&h.db).unwrap()),
+            tx,
+            flipdeck::transport::connect::direct(),
+        );
+        let c = CountingConnector::new(connector);
+        let d = engine
+            .dry_run(
+                &site,
+                &c,
+                &DeployOptions::default(),
+                false,
+                chrono::Utc::now(),
+            )
+            .await
+            .unwrap();
+        assert_eq!(c.take(), (1, 1), "one connection, one exec");
+        assert!(d.would_deploy, "{:?}", d.refused);
+        assert_eq!(d.diff.as_ref().unwrap().commits_out_count, 1);
+        assert_eq!(d.prune.delete.len(), 1, "keep = 1: the live one goes");
+    }
+
+    #[tokio::test]
+    async fn local() {
+        one_connection_one_exec(&Harness::local(), Some(Arc::new(LocalConnector))).await;
+    }
+
+    #[tokio::test]
+    async fn ssh() {
+        let Some(h) = Harness::ssh() else { return };
+        one_connection_one_exec(&h, None).await;
+    }
 }
