@@ -332,6 +332,23 @@ fn says_why_it_would_be_refused(h: Harness) {
     let hook = d["on_failure"][0]["command"].as_str().unwrap();
     assert!(hook.starts_with("curl -H 'Authorization: "), "{hook}");
     assert!(!d.to_string().contains("sekret-value-123") && !stdout.contains("sekret-value-123"));
+    // A lock a killed flipdeck of this machine left: the deploy would recover it first, so it
+    // would go ahead; the dry run recovers nothing.
+    let host = std::fs::read_to_string("/proc/sys/kernel/hostname").unwrap();
+    let mut gone = std::process::Command::new("true").spawn().unwrap();
+    let pid = gone.id();
+    gone.wait().unwrap();
+    let stale = format!(
+        "me@{} pid={pid} deployment=9 since=2026-01-01T00:00:00.000Z token=y",
+        host.trim()
+    );
+    std::fs::write(h.lock_dir().join("owner"), format!("{stale}\n")).unwrap();
+    let before = listing(&h.root);
+    let d = &dry_json(&h, &[], 0)[0];
+    assert_eq!(d["lock"]["stale"], true, "{d}");
+    assert_eq!(d["would_deploy"], true, "{d}");
+    assert!(strs(&d["warnings"])[0].contains("would first recover"), "{d}");
+    assert_eq!(listing(&h.root), before, "the dry run recovered nothing");
     std::fs::remove_dir_all(h.lock_dir()).unwrap();
 
     // require_env: the target's .env.example names a key the shared .env lacks.
