@@ -347,7 +347,10 @@ fn says_why_it_would_be_refused(h: Harness) {
     let d = &dry_json(&h, &[], 0)[0];
     assert_eq!(d["lock"]["stale"], true, "{d}");
     assert_eq!(d["would_deploy"], true, "{d}");
-    assert!(strs(&d["warnings"])[0].contains("would first recover"), "{d}");
+    assert!(
+        strs(&d["warnings"])[0].contains("would first recover"),
+        "{d}"
+    );
     assert_eq!(listing(&h.root), before, "the dry run recovered nothing");
     std::fs::remove_dir_all(h.lock_dir()).unwrap();
 
@@ -551,4 +554,53 @@ mod cost {
         let Some(h) = Harness::ssh() else { return };
         one_connection_one_exec(&h, None).await;
     }
+}
+
+/// Through the latency proxy (`support/latency.rs`) at 20 ms RTT: a dry run costs what a
+/// rollback does, one connection and 6 data round trips (`round_trips.rs`'s `CLI_ROLLBACK`: no
+/// log is sent after it, unlike a deploy's 7), as `flipdeck diff` does.
+#[test]
+fn round_trips_through_the_proxy() {
+    use crate::support::TransportKind;
+    use crate::support::latency::LatencyProxy;
+    use crate::support::sshd::TestSshd;
+    use std::time::Duration;
+    let Some(sshd) = TestSshd::start() else {
+        return;
+    };
+    let proxy = LatencyProxy::start(
+        &format!("{}:{}", sshd.address, sshd.port),
+        Duration::from_millis(20),
+    );
+    let (port, key) = (sshd.port, sshd.known_hosts_line.clone());
+    let h = Harness::new(TransportKind::Ssh(sshd));
+    let line = key.replace(&format!(":{port} "), &format!(":{} ", proxy.port));
+    std::fs::write(h.dir.path().join("known_hosts"), format!("{line}\n")).unwrap();
+    h.write_config("deployment_script = \"true\"\nkeep = 1");
+    let text = std::fs::read_to_string(&h.config).unwrap();
+    let from = format!("port = {port}\n");
+    assert!(text.contains(&from));
+    std::fs::write(
+        &h.config,
+        text.replace(&from, &format!("port = {}\n", proxy.port)),
+    )
+    .unwrap();
+    h.ok(&["deploy", DOMAIN]);
+    h.commit("public/index.php", "<?php echo 'v2';\n");
+    let cost = |args: &[&str]| {
+        assert!(proxy.wait_closed(Duration::from_secs(10)));
+        let before = proxy.tally();
+        h.ok(args);
+        assert!(
+            proxy.wait_closed(Duration::from_secs(10)),
+            "{args:?} left a connection open"
+        );
+        let t = proxy.tally() - before;
+        (t.connections, t.round_trips)
+    };
+    let diff = cost(&["diff", DOMAIN, "--json"]);
+    let dry = cost(&["deploy", DOMAIN, "--dry-run", "--json"]);
+    println!("20 ms RTT: diff {diff:?}, deploy --dry-run {dry:?} (connections, round trips)");
+    assert_eq!(dry, (1, 6), "deploy --dry-run");
+    assert_eq!(dry, diff, "as many as flipdeck diff");
 }
