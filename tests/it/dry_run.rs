@@ -500,6 +500,24 @@ fn each_server_of_a_fleet() {
     let human = h.ok(&["deploy", DOMAIN, "--dry-run"]);
     assert!(human.contains(&format!("OK  web1/{DOMAIN}")), "{human}");
     assert!(human.contains(&format!("OK  web2/{DOMAIN}")), "{human}");
+    // One server locked: the whole fleet deploy would be refused (all or none), both printed.
+    let lock = servers[1]
+        .2
+        .join(format!("deployments/{DOMAIN}/.flipdeck/lock"));
+    std::fs::create_dir_all(&lock).unwrap();
+    std::fs::write(lock.join("owner"), "ops@elsewhere pid=7 token=z\n").unwrap();
+    let out = h.run(&["deploy", DOMAIN, "--dry-run"]);
+    assert_eq!(out.status.code(), Some(1));
+    let (stdout, stderr) = (
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr),
+    );
+    assert!(stdout.contains(&format!("OK  web1/{DOMAIN}")), "{stdout}");
+    assert!(stdout.contains(&format!("NO  web2/{DOMAIN}")), "{stdout}");
+    assert!(
+        stderr.contains("(all or none)") && stderr.contains("locked by ops@elsewhere"),
+        "{stderr}"
+    );
 }
 
 /// The engine's cost: one connection and one exec per server, on both transports.
