@@ -616,8 +616,11 @@ fn round_trips_through_the_proxy() {
         let t = proxy.tally() - before;
         (t.connections, t.round_trips)
     };
-    let diff = cost(&["diff", DOMAIN, "--json"]);
-    let dry = cost(&["deploy", DOMAIN, "--dry-run", "--json"]);
+    // The fewest of three runs: on a loaded machine, a flow-control message sent while output
+    // streams can count as one more exchange; it only ever adds.
+    let fewest = |args: &[&str]| (0..3).map(|_| cost(args)).min().unwrap();
+    let diff = fewest(&["diff", DOMAIN, "--json"]);
+    let dry = fewest(&["deploy", DOMAIN, "--dry-run", "--json"]);
     println!("20 ms RTT: diff {diff:?}, deploy --dry-run {dry:?} (connections, round trips)");
     assert_eq!(dry, (1, 6), "deploy --dry-run");
     assert_eq!(dry, diff, "as many as flipdeck diff");
