@@ -11,10 +11,12 @@
 # migrations (the repository's folder of migrations), max_commits and max_files (how many of
 # each are listed), fetch_timeout (seconds a fetch may take, where the server has `timeout`),
 # server_fetch (1: the server fetches repo; empty: `source = push`, the repository is on the
-# operator's machine and the cache holds what the last deploy pushed), env_check (1: compare the target's .env.example with the shared .env).
+# operator's machine and the cache holds what the last deploy pushed), env_check (1: compare the target's .env.example with the shared .env),
+# scratch_out (1: the private repository is a temporary directory outside the site's tree, so
+# nothing in the tree changes, not even a directory's mtime: `deploy --dry-run`).
 # Lists are sent as hex (`SIZE`-less: od's bytes), NUL-separated, so nothing a commit or a
 # path holds can break a marker line.
-: "${repo?}" "${target_kind?}" "${target?}" "${target_commit?}" "${migrations?}" "${max_commits?}" "${max_files?}" "${fetch_timeout?}" "${server_fetch?}" "${env_check?}"
+: "${repo?}" "${target_kind?}" "${target?}" "${target_commit?}" "${migrations?}" "${max_commits?}" "${max_files?}" "${fetch_timeout?}" "${server_fetch?}" "${env_check?}" "${scratch_out?}"
 # From lib.sh.
 : "${M?}" "${base?}" "${shared?}" "${meta?}" "${live?}"
 
@@ -27,7 +29,7 @@ first_records() { tr '\n\000' '\000\n' | head -n "$1" | tr '\n\000' '\000\n'; }
 
 if [ ! -d "$base" ]; then setv diff_no_site 1; exit 0; fi
 cache="$meta/repo.git"
-work="$meta/.diff-$$"
+work=
 trap 'rm -rf "$work"' EXIT
 trap 'exit 130' INT TERM HUP
 
@@ -47,9 +49,17 @@ if [ -n "$live_link" ] && [ -d "$live/" ]; then
 fi
 
 step prepare
-mkdir -p "$meta" || exit 1
-# Private repositories of killed runs, an hour old.
-find "$meta" -maxdepth 1 -name '.diff-*' -mmin +60 -exec rm -rf {} + 2>/dev/null
+if [ "$scratch_out" = 1 ]; then
+  tmp_dir=${TMPDIR:-/tmp}
+  # This user's private repositories of killed runs, an hour old.
+  find "$tmp_dir" -maxdepth 1 -name 'flipdeck-diff.*' -user "$(id -u)" -mmin +60 -exec rm -rf {} + 2>/dev/null
+  work=$(mktemp -d "$tmp_dir/flipdeck-diff.XXXXXX") || exit 1
+else
+  mkdir -p "$meta" || exit 1
+  # Private repositories of killed runs, an hour old.
+  find "$meta" -maxdepth 1 -name '.diff-*' -mmin +60 -exec rm -rf {} + 2>/dev/null
+  work="$meta/.diff-$$"
+fi
 git init --quiet --bare "$work" || exit 1
 if [ -d "$cache/objects" ]; then
   printf '%s\n' "$cache/objects" >>"$work/objects/info/alternates"

@@ -82,6 +82,11 @@ pub enum Command {
         /// a duration ("30s", "2m"); repeat for one per wait
         #[arg(long = "pause", value_name = "manual|DURATION")]
         pause: Vec<String>,
+        /// Print what the deploy would do on each server (what goes out, the releases the prune
+        /// would delete, the hooks in order, the lock) and change nothing; with --json, one
+        /// object per server
+        #[arg(long)]
+        dry_run: bool,
     },
     /// Switch the site back to an earlier release
     Rollback {

@@ -6,6 +6,7 @@ mod candidates;
 mod commands;
 pub mod complete;
 mod confirm;
+mod dry_run;
 mod each_site;
 pub mod json_events;
 mod printer;
@@ -61,7 +62,11 @@ pub fn main() -> Result<i32> {
 fn json_command(command: &Command) -> Option<&'static str> {
     match command {
         Command::Provision { json: true, .. } => Some("provision"),
-        Command::Deploy { json: true, .. } => Some("deploy"),
+        Command::Deploy {
+            json: true,
+            dry_run: false,
+            ..
+        } => Some("deploy"),
         Command::Rollback { json: true, .. } => Some("rollback"),
         Command::Prune(a) if a.json => Some("prune"),
         Command::Unlock { json: true, .. } => Some("unlock"),
@@ -225,6 +230,7 @@ async fn run(cli: Cli) -> Result<()> {
             | Command::Unlock { .. }
             | Command::Env { .. }
             | Command::Diff { .. }
+            | Command::Deploy { dry_run: true, .. }
     );
     let ctx = Ctx::open(&cli, quiet)?;
     let r = dispatch(&ctx, command).await;
@@ -244,6 +250,8 @@ async fn dispatch(ctx: &Ctx, command: &Command) -> Result<()> {
             canary,
             batch,
             pause,
+            dry_run,
+            json,
             ..
         } => {
             let what = deploy::What {
@@ -257,6 +265,9 @@ async fn dispatch(ctx: &Ctx, command: &Command) -> Result<()> {
                     pauses: pause.clone(),
                 },
             };
+            if *dry_run {
+                return deploy::dry_run(ctx, site, what, *json).await;
+            }
             deploy::run(ctx, site, what, *yes).await
         }
         Command::Rollback { site, to, yes, .. } => {

@@ -169,8 +169,11 @@ impl Engine {
         };
         // The spec's default script (`git fetch && git pull`) would leave an exact ref for the
         // branch's head, and an artifact has no git: there it is not run.
-        let default_off = site.site.deployment_script == crate::config::DEFAULT_SCRIPT
-            && (opts.git_ref.is_some() || matches!(material, Material::Artifact(_)));
+        let default_off = default_script_off(
+            site.site,
+            opts.git_ref.is_some(),
+            matches!(material, Material::Artifact(_)),
+        );
         let run_script = !opts.initial && !default_off;
         let script_text = if run_script {
             &site.site.deployment_script
@@ -941,8 +944,18 @@ impl Engine {
     }
 }
 
+/// Whether the site's deploy script is the spec's default one that a deploy does not run: for an
+/// exact ref (`git fetch && git pull` would leave it for the branch's head) or an artifact (no git).
+pub(super) fn default_script_off(
+    site: &crate::config::SiteConfig,
+    exact_ref: bool,
+    artifact: bool,
+) -> bool {
+    site.deployment_script == crate::config::DEFAULT_SCRIPT && (exact_ref || artifact)
+}
+
 /// Validates the options; returns the branch to deploy.
-fn check(site: &SiteRef<'_>, opts: &DeployOptions) -> Result<String> {
+pub(super) fn check(site: &SiteRef<'_>, opts: &DeployOptions) -> Result<String> {
     let branch = opts
         .branch
         .as_deref()

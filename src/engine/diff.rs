@@ -83,6 +83,15 @@ pub struct Diff {
     pub warnings: Vec<String>,
 }
 
+/// What `diff.sh` is told for one comparison, and what reading its report needs.
+pub(super) struct DiffRequest {
+    /// `branch main`, `ref v1.2`, `deployment #7 (release …)`.
+    pub what: String,
+    /// `source = "push"`: the server compares with what its cache has.
+    pub push: bool,
+    pub params: Params,
+}
+
 impl Engine {
     /// Compares the live release of `site` with `target`. One connection, one exec; nothing
     /// of the site changes (see `diff.sh`).
@@ -92,6 +101,49 @@ impl Engine {
         connector: &dyn Connector,
         target: &DiffTarget,
     ) -> Result<Diff> {
+        let layout = Layout::new(site.server.root.as_deref(), &site.site.domain);
+        let req = self.diff_request(site, target, &layout, false)?;
+        let target_conn = connector.connect().await?;
+        let mut job = Job::new(self, site.key(), target_conn, layout, Action::Inspect);
+        let script = job.prelude().script(req.params.clone(), &[scripts::DIFF]);
+        let r = job.run(&script, None, None).await.map_err(|e| match e {
+            RunError::Transport { error, .. } => {
+                Error::failed(format!("comparing {}: {error}", site.key()))
+            }
+            RunError::Cancelled { .. } => Error::failed("cancelled"),
+        })?;
+        let ok = r.status.success();
+        job.finish(ok, if ok { "compared" } else { "compare failed" });
+        if !ok {
+            return Err(Error::failed(format!(
+                "could not compare {} at step {} ({})",
+                site.key(),
+                r.last_step.as_deref().unwrap_or("start"),
+                r.status
+            )));
+        }
+        let rep: DiffReport = r.report();
+        if rep.no_site {
+            return Err(Error::failed(format!(
+                "{} is not provisioned ({} does not exist): run `flipdeck provision {}` first",
+                site.key(),
+                job.layout.base(),
+                site.key()
+            )));
+        }
+        Ok(self.diff_read(site, &req, &rep))
+    }
+
+    /// Checks what `target` names and makes `diff.sh`'s parameters. `outside`: its private
+    /// repository goes in a temporary directory outside the site's tree rather than in
+    /// `.flipdeck/`, so not even a directory's mtime there changes (`deploy --dry-run`).
+    pub(super) fn diff_request(
+        &self,
+        site: &SiteRef<'_>,
+        target: &DiffTarget,
+        layout: &Layout,
+        outside: bool,
+    ) -> Result<DiffRequest> {
         let Some(repo) = site.site.repository.as_deref() else {
             return Err(Error::usage(format!(
                 "{} has no repository (its releases are placeholders): there is nothing to compare",
@@ -139,10 +191,7 @@ impl Engine {
                 )
             }
         };
-        let target_conn = connector.connect().await?;
-        let layout = Layout::new(site.server.root.as_deref(), &site.site.domain);
-        let mut job = Job::new(self, site.key(), target_conn, layout, Action::Inspect);
-        let p = Params::new()
+        let params = Params::new()
             .set("repo", repo)
             .set("target_kind", kind)
             .set("target", &name)
@@ -153,36 +202,21 @@ impl Engine {
             .set("fetch_timeout", &FETCH_TIMEOUT_S.to_string())
             .flag("server_fetch", !push)
             .flag("env_check", super::env::shares_env(site.site))
-            .export("GIT_SSH_COMMAND", &scripts::git_ssh_command(&job.layout))
+            .flag("scratch_out", outside)
+            .export("GIT_SSH_COMMAND", &scripts::git_ssh_command(layout))
             .export("GIT_SSH_VARIANT", "ssh");
-        let script = job.prelude().script(p, &[scripts::DIFF]);
-        let r = job.run(&script, None, None).await.map_err(|e| match e {
-            RunError::Transport { error, .. } => {
-                Error::failed(format!("comparing {}: {error}", site.key()))
-            }
-            RunError::Cancelled { .. } => Error::failed("cancelled"),
-        })?;
-        let ok = r.status.success();
-        job.finish(ok, if ok { "compared" } else { "compare failed" });
-        if !ok {
-            return Err(Error::failed(format!(
-                "could not compare {} at step {} ({})",
-                site.key(),
-                r.last_step.as_deref().unwrap_or("start"),
-                r.status
-            )));
-        }
-        let rep: DiffReport = r.report();
-        if rep.no_site {
-            return Err(Error::failed(format!(
-                "{} is not provisioned ({} does not exist): run `flipdeck provision {}` first",
-                site.key(),
-                job.layout.base(),
-                site.key()
-            )));
-        }
-        let mut d = read(site.key(), what, &rep);
-        if push && d.stale && d.fetch_error.is_none() {
+        Ok(DiffRequest { what, push, params })
+    }
+
+    /// `diff.sh`'s report as a `Diff` (of a provisioned site), with git's words redacted.
+    pub(super) fn diff_read(
+        &self,
+        site: &SiteRef<'_>,
+        req: &DiffRequest,
+        rep: &DiffReport,
+    ) -> Diff {
+        let mut d = read(site.key(), req.what.clone(), rep);
+        if req.push && d.stale && d.fetch_error.is_none() {
             d.warnings.push(
                 "source = \"push\": compared with what the server's cache got at the last deploy; newer commits of this machine's repository are not counted"
                     .into(),
@@ -199,7 +233,7 @@ impl Engine {
             }
             d.fetch_error = Some(e);
         }
-        Ok(d)
+        d
     }
 
     fn deployment_of(&self, site: &SiteRef<'_>, id: i64) -> Result<crate::store::Deployment> {

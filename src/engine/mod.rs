@@ -5,6 +5,7 @@ mod command;
 mod deploy;
 pub mod diff;
 pub mod doctor;
+pub mod dry_run;
 pub mod env;
 pub mod events;
 mod fleet;

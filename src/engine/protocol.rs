@@ -319,6 +319,12 @@ keys! {
     DiffEnvNone = "diff_env_none",
     DiffEnvUnreadable = "diff_env_unreadable",
     DiffEnvLacks = "diff_env_lacks",
+    /// `dry_run.sh`: shared entry I as a deploy would find it in `shared/`: `I present`, `I
+    /// missing` (it would be seeded from the release, or created empty) or `I link` (a
+    /// symlink on its way: refused).
+    DryShared = "dry_shared",
+    /// Cached entry I in the live release: `I present` (copied) or `I missing` (not copied).
+    DryCached = "dry_cached",
 }
 
 /// A hook that failed (`hook_failed NAME CODE`).

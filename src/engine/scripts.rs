@@ -33,6 +33,7 @@ pub const ENV_WRITE: &str = include_str!("../../assets/remote/env_write.sh");
 pub const ENV_STATUS: &str = include_str!("../../assets/remote/env_status.sh");
 pub const COMMAND: &str = include_str!("../../assets/remote/command.sh");
 pub const DIFF: &str = include_str!("../../assets/remote/diff.sh");
+pub const DRY_RUN: &str = include_str!("../../assets/remote/dry_run.sh");
 
 /// Every file of `assets/remote`, by name (for the tests that read them).
 pub const FILES: &[(&str, &str)] = &[
@@ -59,6 +60,7 @@ pub const FILES: &[(&str, &str)] = &[
     ("env_status.sh", ENV_STATUS),
     ("command.sh", COMMAND),
     ("diff.sh", DIFF),
+    ("dry_run.sh", DRY_RUN),
 ];
 
 /// What every script is told first.

@@ -11,6 +11,7 @@ mod demo_tape;
 mod deploy_script;
 mod diff;
 mod doctor;
+mod dry_run;
 mod env_file;
 mod fault_matrix;
 mod faults;

@@ -409,6 +409,21 @@ fn a_manual_pause_needs_a_terminal_or_a_timer() {
     let err = String::from_utf8_lossy(&f.h.run(&["deploy", DOMAIN]).stderr).into_owned();
     assert!(err.contains("--pause 30s"), "{err}");
     assert_eq!(f.lives(), before, "nothing switched");
+    // A dry run needs no terminal: it shows the steps and switches nothing.
+    let plan =
+        f.h.ok(&["deploy", DOMAIN, "--dry-run", "--batch", "50%,100%"]);
+    for line in [
+        "rollout: every server builds first, then 3 step(s):\n",
+        "  the canary: web1\n",
+        "  batch 1 after the operator says so: web2\n",
+        "  batch 2 after the operator says so: web3, web4\n",
+    ] {
+        assert!(plan.contains(line), "{line:?} in {plan}");
+    }
+    assert_eq!(f.lives(), before, "nothing switched");
+    let bad =
+        f.h.expect(&["deploy", DOMAIN, "--dry-run", "--batch", "50%"], 2);
+    let _ = bad;
     // The flags override the site's rollout.
     f.h.ok(&["deploy", DOMAIN, "--pause", "0s"]);
     let lives = f.lives();

@@ -1,5 +1,6 @@
 //! `deploy SITE [--branch B | --ref TAG_OR_SHA | --artifact FILE [--commit SHA]]`: one site, or every server of a fleet domain (all or none keep the
-//! new release). The log streams through the event printer; Ctrl-C cancels cleanly.
+//! new release). The log streams through the event printer; Ctrl-C cancels cleanly. `--dry-run`:
+//! what it would do, changing nothing.
 
 use crate::cli::Ctx;
 use crate::cli::each_site::{fleet_err, report_each};
@@ -21,8 +22,8 @@ pub struct What {
     pub rollout: crate::cli::rollout::Flags,
 }
 
-pub async fn run(ctx: &Ctx, site: &str, what: What, yes: bool) -> Result<()> {
-    let mut sites = ctx.config.find_sites(site)?;
+/// The options' own checks, and the artifact read (and checked) before anything is asked or sent.
+fn checked_artifact(what: &What) -> Result<Option<Artifact>> {
     if let Some(c) = &what.commit {
         crate::validate::commit_id(c).map_err(|w| Error::usage(format!("--commit {c:?} {w}")))?;
     }
@@ -31,11 +32,39 @@ pub async fn run(ctx: &Ctx, site: &str, what: What, yes: bool) -> Result<()> {
             "--ref chooses what to build; an --artifact is built already (name its commit with --commit)",
         ));
     }
-    // Read (and checked) before anything is asked or sent.
-    let artifact = match &what.artifact {
-        Some(f) => Some(Artifact::load(f, what.commit.clone())?),
-        None => None,
+    match &what.artifact {
+        Some(f) => Ok(Some(Artifact::load(f, what.commit.clone())?)),
+        None => Ok(None),
+    }
+}
+
+/// `deploy --dry-run`: what the deploy would do on each server; changes and records nothing
+/// (see `cli::dry_run`).
+pub async fn dry_run(ctx: &Ctx, site: &str, what: What, json: bool) -> Result<()> {
+    let sites = ctx.config.find_sites(site)?;
+    // The rollout flags are checked as a deploy checks them, and the steps shown.
+    let rollout = crate::cli::rollout::from_flags(&what.rollout, &sites)?.or_else(|| {
+        (sites.len() > 1)
+            .then(|| sites[0].site.rollout.clone())
+            .flatten()
+    });
+    let opts = DeployOptions {
+        artifact: checked_artifact(&what)?,
+        branch: what.branch,
+        initial: false,
+        git_ref: what.git_ref,
+        ..Default::default()
     };
+    let r = crate::cli::dry_run::run(ctx, &sites, &opts, json).await;
+    if let Some(rollout) = rollout.filter(|_| !json) {
+        crate::cli::rollout::print_plan(&rollout, &sites)?;
+    }
+    r
+}
+
+pub async fn run(ctx: &Ctx, site: &str, what: What, yes: bool) -> Result<()> {
+    let mut sites = ctx.config.find_sites(site)?;
+    let artifact = checked_artifact(&what)?;
     crate::cli::confirm::protected(&sites, "deploy", yes)?;
     let cancel = CancellationToken::new();
     let watcher = tokio::spawn(cancel_on_signal(

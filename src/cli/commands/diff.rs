@@ -64,7 +64,7 @@ fn v(s: &str) -> String {
     visible(s, false).into_owned()
 }
 
-fn print_human(d: &Diff) {
+pub(crate) fn print_human(d: &Diff) {
     let live = match &d.live_release {
         Some(r) => format!("live {} ({})", v(r), short(&d.live_commit)),
         None => "nothing live".to_string(),
