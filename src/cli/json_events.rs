@@ -20,6 +20,21 @@ pub const FIELDS: &[(&str, &[&str])] = &[
     ("warning", &["message"]),
     ("job_finished", &["ok", "summary"]),
     ("env_missing", &["keys", "required"]),
+    ("watch_started", &["seconds", "errors_5xx_per_s", "for_s"]),
+    (
+        "watch_second",
+        &[
+            "second",
+            "left",
+            "2xx",
+            "3xx",
+            "4xx",
+            "5xx",
+            "app_lines",
+            "app_more",
+        ],
+    ),
+    ("watch_ended", &["kept", "reverted"]),
     (
         "result",
         &["command", "ok", "exit_code", "error", "suggestion"],
@@ -63,6 +78,40 @@ pub fn event(ev: &Event) -> Value {
         EventKind::EnvMissing { keys, required } => {
             ("env_missing", json!({"keys": keys, "required": required}))
         }
+        EventKind::WatchStarted {
+            seconds,
+            auto_revert,
+        } => (
+            "watch_started",
+            json!({
+                "seconds": seconds,
+                "errors_5xx_per_s": auto_revert.map(|a| a.errors_5xx_per_s),
+                "for_s": auto_revert.map(|a| a.for_s),
+            }),
+        ),
+        EventKind::WatchSecond {
+            second,
+            left,
+            by_class,
+            app,
+            app_more,
+        } => (
+            "watch_second",
+            json!({
+                "second": second,
+                "left": left,
+                "2xx": by_class[0],
+                "3xx": by_class[1],
+                "4xx": by_class[2],
+                "5xx": by_class[3],
+                "app_lines": app,
+                "app_more": app_more,
+            }),
+        ),
+        EventKind::WatchEnded { reverted } => (
+            "watch_ended",
+            json!({"kept": reverted.is_none(), "reverted": reverted}),
+        ),
     };
     let o = v.as_object_mut().expect("an object");
     o.insert("event".into(), kind.into());
@@ -150,6 +199,18 @@ mod tests {
                 keys: vec!["APP_KEY".into()],
                 required: false,
             },
+            EventKind::WatchStarted {
+                seconds: 30,
+                auto_revert: None,
+            },
+            EventKind::WatchSecond {
+                second: 1,
+                left: 29,
+                by_class: [10, 0, 1, 2],
+                app: vec!["[error] x".into()],
+                app_more: 0,
+            },
+            EventKind::WatchEnded { reverted: None },
         ];
         for k in all {
             let v = event(&ev(k));

@@ -240,6 +240,7 @@ async fn dispatch(ctx: &Ctx, command: &Command) -> Result<()> {
             artifact,
             commit,
             yes,
+            watch,
             ..
         } => {
             let what = deploy::What {
@@ -247,6 +248,7 @@ async fn dispatch(ctx: &Ctx, command: &Command) -> Result<()> {
                 git_ref: git_ref.clone(),
                 artifact: artifact.clone(),
                 commit: commit.clone(),
+                watch: *watch,
             };
             deploy::run(ctx, site, what, *yes).await
         }

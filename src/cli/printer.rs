@@ -68,6 +68,42 @@ fn render(kind: EventKind, quiet: bool, script_colors: bool) -> Option<String> {
         EventKind::Notice { message } => Some(format!("flipdeck: {message}")),
         EventKind::JobFinished { ok: true, summary } if !quiet => Some(format!("OK  {summary}")),
         EventKind::JobFinished { ok: false, summary } => Some(format!("ERR {summary}")),
+        EventKind::WatchStarted {
+            seconds,
+            auto_revert,
+        } => Some(format!(
+            "watching for {seconds} s after the switch{}; the switch is held: Ctrl-C reverts",
+            auto_revert
+                .map(|a| format!(
+                    " (auto_revert at {}/s 5xx for {} s)",
+                    a.errors_5xx_per_s, a.for_s
+                ))
+                .unwrap_or_default()
+        )),
+        EventKind::WatchSecond {
+            second,
+            left,
+            by_class: [c2, c3, c4, c5],
+            app,
+            app_more,
+        } if !quiet => {
+            let mut l = format!(
+                "watch {second:>3}s  2xx {c2:>5}  3xx {c3:>4}  4xx {c4:>4}  5xx {c5:>4}  ({left} s left)"
+            );
+            for a in app {
+                l.push_str(&format!("\n{OUT_GUTTER}app: {a}"));
+            }
+            if app_more > 0 {
+                l.push_str(&format!("\n{OUT_GUTTER}app: ({app_more} more lines)"));
+            }
+            Some(l)
+        }
+        EventKind::WatchEnded { reverted: None } => {
+            Some("watch ended: the new release stays".to_string())
+        }
+        EventKind::WatchEnded {
+            reverted: Some(why),
+        } => Some(format!("watch ended: {why}")),
         _ => None,
     }
 }

@@ -110,6 +110,23 @@ pub(super) struct RawSite {
     pub build: Option<Spanned<String>>,
     /// `source = "artifact"`: the folder of the built worktree that becomes the release.
     pub artifact_dir: Option<Spanned<String>>,
+    // The watch after the switch (see `engine::aftercare`).
+    /// Seconds to watch the site after a deploy's switch (0: off).
+    pub watch_s: Option<Spanned<i64>>,
+    /// The site's nginx access log on the server.
+    pub access_log: Option<Spanned<String>>,
+    /// The application's log, relative to the release (`storage/logs/laravel.log`).
+    pub app_log: Option<Spanned<String>>,
+    /// `auto_revert = { errors_5xx_per_s = N, for_s = M }`.
+    pub auto_revert: Option<Spanned<RawAutoRevert>>,
+}
+
+/// `auto_revert = { ... }`: its errors point at the whole inline table.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawAutoRevert {
+    pub errors_5xx_per_s: Option<f64>,
+    pub for_s: Option<i64>,
 }
 
 /// `jump = "bastion"` or `jump = ["outer", "inner"]`.

@@ -431,6 +431,7 @@ mod web {
                 template: None,
                 directives: Vec::new(),
                 tls: None,
+                access_log: crate::config::default_access_log(&s.sites[0].domain),
             })
         );
         assert_eq!(

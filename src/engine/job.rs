@@ -116,6 +116,10 @@ pub struct Job<'e> {
     pub feed: Option<Feed>,
     /// Why the feed could not be made, when it could not.
     pub feed_error: Option<String>,
+    /// Why a held switch is reverted, set by whoever decides (the watch after the switch) before
+    /// it sends the gate's `commit` receiver `false`: said on the verdict line (see
+    /// `protocol::verdict_line`). Shared, since the job is busy running the script meanwhile.
+    pub revert_why: Arc<std::sync::Mutex<Option<String>>>,
 }
 
 impl<'e> Job<'e> {
@@ -160,12 +164,18 @@ impl<'e> Job<'e> {
             payload: None,
             feed: None,
             feed_error: None,
+            revert_why: Default::default(),
         };
         job.emit(EventKind::JobStarted {
             action,
             target: job.target.describe(),
         });
         job
+    }
+
+    /// The key every marker line of this job's scripts starts with (see `protocol::Marker`).
+    pub fn marker(&self) -> &str {
+        &self.marker
     }
 
     /// Ties the job to a deployment record: the lock names it and the output is mirrored to it.
@@ -372,7 +382,8 @@ impl<'e> Job<'e> {
                             d.extend(reply(self, &vars));
                             d
                         } else {
-                            b"revert\n".to_vec()
+                            let why = self.revert_why.lock().unwrap_or_else(|p| p.into_inner()).clone();
+                            super::protocol::verdict_line(Some(why.as_deref().unwrap_or("")))
                         };
                         let _ = in_tx.send(data);
                     }

@@ -27,6 +27,9 @@ pub const NEED: &str = "need";
 /// 2. for `source = "artifact"`: one frame holding the tar, sent at once;
 ///    for `source = "push"`: one frame holding the pack, sent once the script printed `need`;
 /// 3. for a fleet member: `go` or `abort` (after `gate`), then `commit` or `revert` (after `ready`);
+///    for a deploy that holds its switch (a watch, `hold_switch`): `commit` or `revert` after
+///    `ready`. A revert may say why, on its line: `revert WHY` (one line of words, no control
+///    characters, see `verdict_line`), which the script prints and reports as `revert_why`;
 /// 4. the deployment's log (after `ready`, or after `commit`), up to end of file.
 ///
 /// Each part is read only once the one before it is, so nothing needs escaping. A frame is a
@@ -56,6 +59,24 @@ pub const BAD_HOME: i32 = 78;
 pub const FLEET_ABORTED: i32 = 3;
 /// A fleet member that switched back because another server failed to switch.
 pub const FLEET_REVERTED: i32 = 4;
+/// The verdict line for a held switch (see `frame`'s stdin item 3): `commit`, or `revert` with
+/// why in words (made one line of printable text, so it cannot end the line early).
+pub fn verdict_line(revert_why: Option<&str>) -> Vec<u8> {
+    match revert_why {
+        None => b"commit\n".to_vec(),
+        Some(why) => {
+            let why: String = why
+                .chars()
+                .map(|c| if c.is_control() { ' ' } else { c })
+                .collect();
+            match why.trim() {
+                "" => b"revert\n".to_vec(),
+                w => format!("revert {w}\n").into_bytes(),
+            }
+        }
+    }
+}
+
 /// A fleet member that could not switch back: its new release stays live.
 pub const FLEET_REVERT_FAILED: i32 = 5;
 /// A script stopped by INT, TERM or HUP.
@@ -203,6 +224,8 @@ keys! {
     Aborted = "aborted",
     /// A fleet member that switched back.
     Reverted = "reverted",
+    /// Why a held switch was reverted, in words (the verdict's, see `verdict_line`).
+    RevertWhy = "revert_why",
     /// What the live link pointed at before a switch ("" for nothing).
     Prev = "prev",
     Switched = "switched",
@@ -319,6 +342,45 @@ keys! {
     DiffEnvNone = "diff_env_none",
     DiffEnvUnreadable = "diff_env_unreadable",
     DiffEnvLacks = "diff_env_lacks",
+    /// `signals.sh`, once a second: `SECOND C2 C3 C4 C5`, the responses of each class in it
+    /// (see `SignalCounts`); it closes the second.
+    Sig = "sig",
+    /// A new line of the application's log in that second, and how many more the cap left out.
+    SigApp = "sig_app",
+    SigAppMore = "sig_app_more",
+    /// The access log is not there, or the login user may not read it (said once).
+    SigAccessMissing = "sig_access_missing",
+    SigAccessUnreadable = "sig_access_unreadable",
+    /// The application's log is not there or not readable (`missing` or `unreadable`, once).
+    SigAppMissing = "sig_app_missing",
+}
+
+/// One second of `signals.sh` (`sig SECOND C2 C3 C4 C5`): which second of the watch (from 1),
+/// and the responses with a 2xx, 3xx, 4xx and 5xx status the access log gained in it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct SignalCounts {
+    pub second: u32,
+    pub by_class: [u32; 4],
+}
+
+impl SignalCounts {
+    pub fn parse(v: &str) -> Option<SignalCounts> {
+        let mut n = v.split_whitespace().map(|w| w.parse::<u32>().ok());
+        let second = n.next()??;
+        let mut by_class = [0; 4];
+        for c in &mut by_class {
+            *c = n.next()??;
+        }
+        Some(SignalCounts { second, by_class })
+    }
+
+    pub fn ok_2xx(&self) -> u32 {
+        self.by_class[0]
+    }
+
+    pub fn errors_5xx(&self) -> u32 {
+        self.by_class[3]
+    }
 }
 
 /// A hook that failed (`hook_failed NAME CODE`).
@@ -428,6 +490,8 @@ pub struct DeployReport {
     pub commit: Option<String>,
     pub aborted: bool,
     pub reverted: bool,
+    /// Why it was reverted (see `Key::RevertWhy`).
+    pub revert_why: Option<String>,
     /// Why the failing step failed, when the script could say.
     pub why: Option<String>,
     /// Keys `.env.example` has and `.env` lacks (see `Key::EnvMissing`).
@@ -454,6 +518,7 @@ impl Report for DeployReport {
             Key::Commit => self.commit = Some(v.into()),
             Key::Aborted => self.aborted = true,
             Key::Reverted => self.reverted = true,
+            Key::RevertWhy => self.revert_why = Some(v.into()),
             Key::Why => self.why = Some(v.into()),
             Key::Have => self.haves.push(v.into()),
             Key::EnvMissing => self.env_missing = env_keys(v),

@@ -53,6 +53,9 @@ impl App {
             | EventKind::JobStarted { .. }
             | EventKind::JobFinished { .. }
             | EventKind::EnvMissing { .. } => None,
+            EventKind::WatchStarted { .. }
+            | EventKind::WatchSecond { .. }
+            | EventKind::WatchEnded { .. } => None,
         };
         if let (Some((kind, text)), Some(id)) = (line, self.job_deployment.get(&ev.job)) {
             if let Some(buf) = self.logs.get_mut(id) {

@@ -1,0 +1,314 @@
+//! The watch after the switch: for `watch_s` seconds after a deploy's switch, each server streams
+//! its site's signals (`signals.sh`: response classes from the nginx access log, new lines of the
+//! application's log), one exec beside the deploy's, on the same connection. The deploy holds its
+//! switch meanwhile (the lock, the prepared way back); the watch decides its verdict: keep at the
+//! end, or revert at once on the operator's word (`Hold::Revert`, Ctrl-C) or by itself when the
+//! 5xx rate stays at `auto_revert`'s threshold for `for_s` seconds in a row.
+//!
+//! One entry point, [`Engine::aftercare`], for one server or several (a fleet's "all switched,
+//! before commit" point): any server's threshold reverts them all, as a fleet is all or none.
+
+use super::Engine;
+use super::events::EventKind;
+use super::hold::{Hold, HoldReceiver};
+use super::protocol::{Key, Marker, SignalCounts};
+use crate::config::AutoRevert;
+use crate::transport::{OutputLine, Stream, Transport};
+use futures_util::future::join_all;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
+
+/// One server to watch: its job's id and site (what the events are told under), the connection,
+/// and its `signals.sh` script with the marker and token it was made with.
+pub struct Watched {
+    pub job: u64,
+    pub site: String,
+    /// The server's name, for the words of a revert when several are watched.
+    pub server: String,
+    pub target: Arc<dyn Transport>,
+    pub marker: String,
+    pub token: String,
+    pub script: String,
+    /// The access log the script reads (for the one message when it cannot).
+    pub access_log: String,
+}
+
+/// How the watch ended.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Verdict {
+    /// The whole watch passed: the new release stays.
+    Keep,
+    /// Revert every watched server, for this reason (in words, one line).
+    Revert(String),
+}
+
+/// The auto_revert count of one server: seconds in a row at the threshold, and their 5xx.
+#[derive(Default)]
+struct Streak {
+    seconds: u32,
+    errors: u64,
+}
+
+impl Streak {
+    /// Adds a second; the reason to revert once the threshold has held for `for_s` seconds.
+    fn add(&mut self, errors_5xx: u32, rule: &AutoRevert) -> Option<String> {
+        if f64::from(errors_5xx) >= rule.errors_5xx_per_s {
+            self.seconds += 1;
+            self.errors += u64::from(errors_5xx);
+        } else {
+            *self = Streak::default();
+        }
+        (self.seconds >= rule.for_s).then(|| {
+            format!(
+                "reverted by the watch: 5xx at {:.1}/s for {} s (auto_revert: {}/s for {} s)",
+                self.errors as f64 / f64::from(self.seconds),
+                self.seconds,
+                rule.errors_5xx_per_s,
+                rule.for_s
+            )
+        })
+    }
+}
+
+/// One server's watch as it goes.
+#[derive(Default)]
+struct Seen {
+    seconds: u32,
+    app: Vec<String>,
+    app_more: u32,
+    streak: Streak,
+}
+
+/// The next instruction, if there is a channel; `None` forever without one.
+async fn next_hold(hold: Option<&HoldReceiver>) -> Option<Hold> {
+    match hold {
+        Some(h) => h.recv().await,
+        None => std::future::pending().await,
+    }
+}
+
+impl Engine {
+    /// Watches `servers` for `seconds` after their switch. Returns the verdict for all of them
+    /// (the caller tells each held deploy). Cancelling `cancel` reverts, as `Hold::Revert` does:
+    /// the deploy is not committed yet, so an interrupted watch keeps what was live before.
+    pub async fn aftercare(
+        &self,
+        servers: &[Watched],
+        seconds: u32,
+        auto_revert: Option<AutoRevert>,
+        hold: Option<&HoldReceiver>,
+        cancel: &CancellationToken,
+    ) -> Verdict {
+        let started = tokio::time::Instant::now();
+        let (tx, mut rx) = mpsc::unbounded_channel::<(usize, OutputLine)>();
+        for w in servers {
+            self.emit(
+                w.job,
+                &w.site,
+                EventKind::WatchStarted {
+                    seconds,
+                    auto_revert,
+                },
+            );
+        }
+        let execs = servers.iter().enumerate().map(|(i, w)| {
+            let tx = tx.clone();
+            async move {
+                let (out_tx, mut out_rx) = mpsc::unbounded_channel();
+                let (in_tx, in_rx) = mpsc::unbounded_channel();
+                let (command, script) = super::scripts::launch(&w.token, &w.script);
+                let _ = in_tx.send(script);
+                drop(in_tx);
+                let exec = w.target.exec_fed(&command, in_rx, out_tx);
+                tokio::pin!(exec);
+                let status = loop {
+                    tokio::select! {
+                        Some(line) = out_rx.recv() => { let _ = tx.send((i, line)); }
+                        r = &mut exec => break r,
+                    }
+                };
+                while let Ok(line) = out_rx.try_recv() {
+                    let _ = tx.send((i, line));
+                }
+                (i, status)
+            }
+        });
+        let execs: Vec<_> = execs.collect();
+        drop(tx);
+        let all = join_all(execs);
+        tokio::pin!(all);
+        let mut seen: Vec<Seen> = servers.iter().map(|_| Seen::default()).collect();
+        let mut hold = hold;
+        let mut ended = false;
+        let end_at = started + Duration::from_secs(u64::from(seconds));
+        let verdict = loop {
+            tokio::select! {
+                biased;
+                h = next_hold(hold) => match h {
+                    Some(Hold::Revert) => break Verdict::Revert("reverted by the operator".into()),
+                    // A rollout's words mean nothing to a watch.
+                    Some(_) => {}
+                    None => hold = None,
+                },
+                _ = cancel.cancelled() => {
+                    break Verdict::Revert("reverted by the operator (interrupted during the watch)".into())
+                }
+                Some((i, line)) = rx.recv() => {
+                    if let Some(why) = self.signal_line(&servers[i], &mut seen[i], line, seconds, auto_revert.as_ref()) {
+                        break Verdict::Revert(match servers.len() {
+                            1 => why,
+                            _ => format!("{why} on {}", servers[i].server),
+                        });
+                    }
+                }
+                done = &mut all, if !ended => {
+                    ended = true;
+                    while let Ok((i, line)) = rx.try_recv() {
+                        if let Some(why) = self.signal_line(&servers[i], &mut seen[i], line, seconds, auto_revert.as_ref()) {
+                            return self.watch_ended(servers, Verdict::Revert(why));
+                        }
+                    }
+                    for (i, status) in done {
+                        if seen[i].seconds < seconds {
+                            let how = match status {
+                                Ok(s) => format!("({s})"),
+                                Err(e) => format!("({e})"),
+                            };
+                            self.emit(servers[i].job, &servers[i].site, EventKind::Notice {
+                                message: format!(
+                                    "the signals of {} stopped after {} s {how}; the switch stays held until the watch ends, and the revert key still reverts",
+                                    servers[i].server, seen[i].seconds
+                                ),
+                            });
+                        }
+                    }
+                }
+                _ = tokio::time::sleep_until(end_at), if ended => break Verdict::Keep,
+            }
+            if ended && seen.iter().all(|s| s.seconds >= seconds) {
+                break Verdict::Keep;
+            }
+        };
+        self.watch_ended(servers, verdict)
+    }
+
+    fn watch_ended(&self, servers: &[Watched], verdict: Verdict) -> Verdict {
+        let reverted = match &verdict {
+            Verdict::Keep => None,
+            Verdict::Revert(why) => Some(why.clone()),
+        };
+        for w in servers {
+            self.emit(
+                w.job,
+                &w.site,
+                EventKind::WatchEnded {
+                    reverted: reverted.clone(),
+                },
+            );
+        }
+        verdict
+    }
+
+    /// One line of a server's `signals.sh`; the reason to revert when its threshold is met.
+    fn signal_line(
+        &self,
+        w: &Watched,
+        seen: &mut Seen,
+        line: OutputLine,
+        seconds: u32,
+        rule: Option<&AutoRevert>,
+    ) -> Option<String> {
+        if line.stream != Stream::Stdout {
+            // The script's own complaints (a tool missing on the server): said, never parsed.
+            self.emit(
+                w.job,
+                &w.site,
+                EventKind::Notice {
+                    message: format!(
+                        "watch on {}: {}",
+                        w.server,
+                        crate::visible::visible(&line.line, false)
+                    ),
+                },
+            );
+            return None;
+        }
+        let Some(Marker::Set { key, value }) = Marker::parse(&w.marker, &line.line) else {
+            return None;
+        };
+        let notice = |message: String| {
+            self.emit(w.job, &w.site, EventKind::Notice { message });
+        };
+        match key {
+            Key::SigApp => {
+                let text = self.redactor.apply(value);
+                seen.app
+                    .push(crate::visible::visible(&text, false).into_owned());
+            }
+            Key::SigAppMore => seen.app_more += value.trim().parse::<u32>().unwrap_or(0),
+            Key::SigAppMissing => notice(format!(
+                "the application's log (app_log) is {} on {}; the watch shows its lines once it can read them",
+                if value == "missing" {
+                    "not there yet"
+                } else {
+                    "not readable by the login user"
+                },
+                w.server
+            )),
+            Key::SigAccessUnreadable => notice(format!(
+                "the access log {} on {} cannot be read by the login user, so this watch has no response codes (and auto_revert cannot act); \
+                 fix: add the deploy user to the log's group (Debian's nginx logs are 0640 root:adm: `sudo usermod -aG adm USER`, then log in again), \
+                 or set access_log to a path it can read. The application's log is still watched.",
+                w.access_log, w.server
+            )),
+            Key::SigAccessMissing => notice(format!(
+                "there is no access log at {} on {}, so this watch has no response codes (and auto_revert cannot act); \
+                 set access_log to the site's nginx access log (flipdeck's server blocks write /var/log/nginx/DOMAIN.access.log: \
+                 `flipdeck provision` rewrites an older one). The application's log is still watched.",
+                w.access_log, w.server
+            )),
+            Key::Sig => {
+                let c = SignalCounts::parse(value)?;
+                seen.seconds = c.second;
+                self.emit(
+                    w.job,
+                    &w.site,
+                    EventKind::WatchSecond {
+                        second: c.second,
+                        left: seconds.saturating_sub(c.second),
+                        by_class: c.by_class,
+                        app: std::mem::take(&mut seen.app),
+                        app_more: std::mem::take(&mut seen.app_more),
+                    },
+                );
+                return rule.and_then(|r| seen.streak.add(c.errors_5xx(), r));
+            }
+            _ => {}
+        }
+        None
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_streak_reverts_after_for_s_seconds_in_a_row_and_restarts_below_the_rate() {
+        let rule = AutoRevert {
+            errors_5xx_per_s: 2.0,
+            for_s: 3,
+        };
+        let mut s = Streak::default();
+        assert_eq!(s.add(5, &rule), None);
+        assert_eq!(s.add(1, &rule), None, "below the rate: the count restarts");
+        assert_eq!(s.add(2, &rule), None);
+        assert_eq!(s.add(4, &rule), None);
+        assert_eq!(
+            s.add(6, &rule).as_deref(),
+            Some("reverted by the watch: 5xx at 4.0/s for 3 s (auto_revert: 2/s for 3 s)")
+        );
+    }
+}
