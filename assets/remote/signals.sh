@@ -10,8 +10,9 @@
 # is counted, not sent).
 #
 # Reports, each second: `sig_app LINE` for each new line of app_log, `sig_app_more N` for the
-# lines over the cap, then `sig SECOND C2 C3 C4 C5` (responses with a 2xx, 3xx, 4xx, 5xx status
-# in that second), which closes the second. Once, when it is so: `sig_access_missing` (no file
+# lines over the cap, then `sig N C2 C3 C4 C5 MS` (responses with a 2xx, 3xx, 4xx, 5xx status in
+# that sample, and how many milliseconds it covers: a loaded server takes longer than the 1 s
+# sleep), which closes the sample. It ends once watch_s seconds have passed. Once, when it is so: `sig_access_missing` (no file
 # there), `sig_access_unreadable` (the login user may not read it), `sig_app_missing`.
 : "${watch_s?}" "${access_log?}" "${app_log?}" "${app_lines?}" "${app_bytes?}"
 # From lib.sh.
@@ -84,6 +85,15 @@ new_bytes() {
   nb_off=$nb_size nb_ino=$nb_now
 }
 
+# Milliseconds since the epoch (GNU date), or whole seconds' worth where %N is not known.
+now_ms() {
+  nm=$(date +%s%N 2>/dev/null)
+  case $nm in
+  '' | *[!0-9]*) echo $(($(date +%s) * 1000)) ;;
+  *) echo $((nm / 1000000)) ;;
+  esac
+}
+
 # Where each file ends now: only what comes after counts.
 start_of() {
   st_ino='' st_off=0
@@ -102,7 +112,10 @@ if [ -n "$app_file" ]; then
 fi
 
 sg_i=1
-while [ "$sg_i" -le "$watch_s" ]; do
+sg_start=$(now_ms)
+sg_last=$sg_start
+sg_end=$((sg_start + watch_s * 1000))
+while [ "$sg_last" -lt "$sg_end" ]; do
   sleep 1
   if [ -n "$app_file" ]; then
     new_bytes "$app_file" "$ap_off" "$ap_ino" app_lines_out
@@ -120,6 +133,8 @@ while [ "$sg_i" -le "$watch_s" ]; do
     if [ "$al_state" = missing ]; then setv sig_access_missing 1; else setv sig_access_unreadable 1; fi
     al_said=1
   fi
-  setv sig "$sg_i $1 $2 $3 $4"
+  sg_now=$(now_ms)
+  setv sig "$sg_i $1 $2 $3 $4 $((sg_now - sg_last))"
+  sg_last=$sg_now
   sg_i=$((sg_i + 1))
 done

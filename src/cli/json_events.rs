@@ -93,6 +93,7 @@ pub fn event(ev: &Event) -> Value {
             second,
             left,
             by_class,
+            ms,
             app,
             app_more,
         } => (
@@ -104,6 +105,7 @@ pub fn event(ev: &Event) -> Value {
                 "3xx": by_class[1],
                 "4xx": by_class[2],
                 "5xx": by_class[3],
+                "ms": ms,
                 "app_lines": app,
                 "app_more": app_more,
             }),
@@ -207,6 +209,7 @@ mod tests {
                 second: 1,
                 left: 29,
                 by_class: [10, 0, 1, 2],
+                ms: 1004,
                 app: vec!["[error] x".into()],
                 app_more: 0,
             },

@@ -84,11 +84,13 @@ fn render(kind: EventKind, quiet: bool, script_colors: bool) -> Option<String> {
             second,
             left,
             by_class: [c2, c3, c4, c5],
+            ms,
             app,
             app_more,
         } if !quiet => {
             let mut l = format!(
-                "watch {second:>3}s  2xx {c2:>5}  3xx {c3:>4}  4xx {c4:>4}  5xx {c5:>4}  ({left} s left)"
+                "watch {second:>3}  2xx {c2:>5}  3xx {c3:>4}  4xx {c4:>4}  5xx {c5:>4}  in {:.1} s  ({left} s left)",
+                f64::from(ms) / 1000.0
             );
             for a in app {
                 l.push_str(&format!("\n{OUT_GUTTER}app: {a}"));

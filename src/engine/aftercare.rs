@@ -44,27 +44,33 @@ pub enum Verdict {
     Revert(String),
 }
 
-/// The auto_revert count of one server: seconds in a row at the threshold, and their 5xx.
+/// The auto_revert count of one server: the time in a row at the threshold, and its 5xx.
 #[derive(Default)]
 struct Streak {
-    seconds: u32,
+    ms: u64,
     errors: u64,
 }
 
+/// A run of samples this close to `for_s` counts as `for_s` (samples are about a second each,
+/// measured on the server; one a few milliseconds short must not need a whole extra second).
+const STREAK_SLACK_MS: u64 = 200;
+
 impl Streak {
-    /// Adds a second; the reason to revert once the threshold has held for `for_s` seconds.
-    fn add(&mut self, errors_5xx: u32, rule: &AutoRevert) -> Option<String> {
-        if f64::from(errors_5xx) >= rule.errors_5xx_per_s {
-            self.seconds += 1;
+    /// Adds a sample of `ms` milliseconds; the reason to revert once the rate has held for
+    /// `for_s` seconds in a row.
+    fn add(&mut self, errors_5xx: u32, ms: u32, rule: &AutoRevert) -> Option<String> {
+        let ms = u64::from(ms.max(1));
+        if f64::from(errors_5xx) * 1000.0 / ms as f64 >= rule.errors_5xx_per_s {
+            self.ms += ms;
             self.errors += u64::from(errors_5xx);
         } else {
             *self = Streak::default();
         }
-        (self.seconds >= rule.for_s).then(|| {
+        (self.ms + STREAK_SLACK_MS >= u64::from(rule.for_s) * 1000).then(|| {
+            let secs = self.ms as f64 / 1000.0;
             format!(
-                "reverted by the watch: 5xx at {:.1}/s for {} s (auto_revert: {}/s for {} s)",
-                self.errors as f64 / f64::from(self.seconds),
-                self.seconds,
+                "reverted by the watch: 5xx at {:.1}/s for {secs:.1} s (auto_revert: {}/s for {} s)",
+                self.errors as f64 / secs,
                 rule.errors_5xx_per_s,
                 rule.for_s
             )
@@ -75,7 +81,9 @@ impl Streak {
 /// One server's watch as it goes.
 #[derive(Default)]
 struct Seen {
-    seconds: u32,
+    /// Samples so far, and the milliseconds they covered.
+    samples: u32,
+    ms: u64,
     app: Vec<String>,
     app_more: u32,
     streak: Streak,
@@ -171,7 +179,7 @@ impl Engine {
                         }
                     }
                     for (i, status) in done {
-                        if seen[i].seconds < seconds {
+                        if seen[i].ms + STREAK_SLACK_MS < u64::from(seconds) * 1000 {
                             let how = match status {
                                 Ok(s) => format!("({s})"),
                                 Err(e) => format!("({e})"),
@@ -179,7 +187,7 @@ impl Engine {
                             self.emit(servers[i].job, &servers[i].site, EventKind::Notice {
                                 message: format!(
                                     "the signals of {} stopped after {} s {how}; the switch stays held until the watch ends, and the revert key still reverts",
-                                    servers[i].server, seen[i].seconds
+                                    servers[i].server, seen[i].ms / 1000
                                 ),
                             });
                         }
@@ -187,7 +195,11 @@ impl Engine {
                 }
                 _ = tokio::time::sleep_until(end_at), if ended => break Verdict::Keep,
             }
-            if ended && seen.iter().all(|s| s.seconds >= seconds) {
+            if ended
+                && seen
+                    .iter()
+                    .all(|s| s.ms + STREAK_SLACK_MS >= u64::from(seconds) * 1000)
+            {
                 break Verdict::Keep;
             }
         };
@@ -271,19 +283,21 @@ impl Engine {
             )),
             Key::Sig => {
                 let c = SignalCounts::parse(value)?;
-                seen.seconds = c.second;
+                seen.samples = c.second;
+                seen.ms += u64::from(c.ms);
                 self.emit(
                     w.job,
                     &w.site,
                     EventKind::WatchSecond {
                         second: c.second,
-                        left: seconds.saturating_sub(c.second),
+                        left: seconds.saturating_sub((seen.ms / 1000) as u32),
                         by_class: c.by_class,
+                        ms: c.ms,
                         app: std::mem::take(&mut seen.app),
                         app_more: std::mem::take(&mut seen.app_more),
                     },
                 );
-                return rule.and_then(|r| seen.streak.add(c.errors_5xx(), r));
+                return rule.and_then(|r| seen.streak.add(c.errors_5xx(), c.ms, r));
             }
             _ => {}
         }
@@ -302,13 +316,24 @@ mod tests {
             for_s: 3,
         };
         let mut s = Streak::default();
-        assert_eq!(s.add(5, &rule), None);
-        assert_eq!(s.add(1, &rule), None, "below the rate: the count restarts");
-        assert_eq!(s.add(2, &rule), None);
-        assert_eq!(s.add(4, &rule), None);
+        assert_eq!(s.add(5, 1000, &rule), None);
         assert_eq!(
-            s.add(6, &rule).as_deref(),
-            Some("reverted by the watch: 5xx at 4.0/s for 3 s (auto_revert: 2/s for 3 s)")
+            s.add(1, 1000, &rule),
+            None,
+            "below the rate: the count restarts"
+        );
+        assert_eq!(s.add(3, 2000, &rule), None, "1.5/s over 2 s is below");
+        assert_eq!(s.add(2, 1000, &rule), None);
+        assert_eq!(s.add(4, 1010, &rule), None);
+        assert_eq!(
+            s.add(6, 990, &rule).as_deref(),
+            Some("reverted by the watch: 5xx at 4.0/s for 3.0 s (auto_revert: 2/s for 3 s)")
+        );
+        let mut s = Streak::default();
+        assert_eq!(s.add(4, 900, &rule), None);
+        assert!(
+            s.add(10, 2000, &rule).is_some(),
+            "a slow sample counts its length"
         );
     }
 }

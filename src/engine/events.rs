@@ -81,13 +81,14 @@ pub enum EventKind {
         seconds: u32,
         auto_revert: Option<crate::config::AutoRevert>,
     },
-    /// One second of the watch: its number (from 1), the seconds left, the responses of each
-    /// class (2xx, 3xx, 4xx, 5xx), and the application log's new lines (made visible, redacted)
-    /// with how many more the cap left out.
+    /// One sample of the watch, about a second: its number (from 1), the seconds left, the
+    /// responses of each class (2xx, 3xx, 4xx, 5xx) in its `ms` milliseconds, and the
+    /// application log's new lines (made visible, redacted) with how many more the cap left out.
     WatchSecond {
         second: u32,
         left: u32,
         by_class: [u32; 4],
+        ms: u32,
         app: Vec<String>,
         app_more: u32,
     },

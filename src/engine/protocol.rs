@@ -342,8 +342,8 @@ keys! {
     DiffEnvNone = "diff_env_none",
     DiffEnvUnreadable = "diff_env_unreadable",
     DiffEnvLacks = "diff_env_lacks",
-    /// `signals.sh`, once a second: `SECOND C2 C3 C4 C5`, the responses of each class in it
-    /// (see `SignalCounts`); it closes the second.
+    /// `signals.sh`, once a second: `N C2 C3 C4 C5 MS`, the responses of each class in the
+    /// sample and the milliseconds it covers (see `SignalCounts`); it closes the sample.
     Sig = "sig",
     /// A new line of the application's log in that second, and how many more the cap left out.
     SigApp = "sig_app",
@@ -355,12 +355,14 @@ keys! {
     SigAppMissing = "sig_app_missing",
 }
 
-/// One second of `signals.sh` (`sig SECOND C2 C3 C4 C5`): which second of the watch (from 1),
-/// and the responses with a 2xx, 3xx, 4xx and 5xx status the access log gained in it.
+/// One sample of `signals.sh` (`sig N C2 C3 C4 C5 MS`), about a second long: its number (from
+/// 1), the responses with a 2xx, 3xx, 4xx and 5xx status the access log gained in it, and the
+/// milliseconds it covers.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct SignalCounts {
     pub second: u32,
     pub by_class: [u32; 4],
+    pub ms: u32,
 }
 
 impl SignalCounts {
@@ -371,7 +373,13 @@ impl SignalCounts {
         for c in &mut by_class {
             *c = n.next()??;
         }
-        Some(SignalCounts { second, by_class })
+        // A sample of no measurable length counts as one second.
+        let ms = n.next()??.max(1);
+        Some(SignalCounts {
+            second,
+            by_class,
+            ms,
+        })
     }
 
     pub fn ok_2xx(&self) -> u32 {
