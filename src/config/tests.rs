@@ -683,7 +683,7 @@ mod notify {
             ),
             (
                 "[[notify]]\nurl = \"https://x.test/\"\non = [\"deploy\", \"deploys\"]\n",
-                "line 12: notify[0].on entry \"deploys\" is not an event; the events are deploy, rollback, failure, health",
+                "line 12: notify[0].on entry \"deploys\" is not an event; the events are deploy, rollback, failure, health, reverted",
             ),
             (
                 "[[notify]]\nurl = \"https://x.test/\"\non = []\n",
