@@ -30,6 +30,7 @@ pub const FIELDS: &[(&str, &[&str])] = &[
             "3xx",
             "4xx",
             "5xx",
+            "ms",
             "app_lines",
             "app_more",
         ],

@@ -45,6 +45,10 @@ pub enum Layer {
     Typing,
     /// The site commands' picker (`x`).
     Picker,
+    /// Over the panes, while the selected site's deploy holds its switch (the watch after the
+    /// switch; a paused rollout): its keys take precedence over the panes' (`x` reverts rather
+    /// than opening the site-commands picker).
+    Holding,
 }
 
 impl From<Pane> for Layer {
@@ -58,7 +62,7 @@ impl Layer {
     /// `c`). Over the panes a key counts whatever else is held, as long as the binding's modifiers
     /// are among them (Shift-Tab still switches a dialog's button; Ctrl-C still needs Ctrl).
     fn exact_modifiers(self) -> bool {
-        matches!(self, Layer::Pane(_))
+        matches!(self, Layer::Pane(_) | Layer::Holding)
     }
 }
 
@@ -107,6 +111,8 @@ pub enum Action {
     EditEnv,
     /// Open the picker of the site's commands.
     Commands,
+    /// While the selected site's deploy holds its switch: revert now, through the way back.
+    Revert,
     // Dialogs and the help popup.
     /// Press the dialog's confirming button.
     Confirm,
@@ -420,6 +426,15 @@ pub const BINDINGS: &[Binding] = &[
         layers: PANES,
         bar: Some("q quit"),
     },
+    // ---- while the selected site's deploy holds its switch (before the panes' keys) ----
+    Binding {
+        keys: "x",
+        codes: &[(KeyCode::Char('x'), NONE)],
+        action: Action::Revert,
+        help: Some("while a deploy holds its switch (the watch after it): revert now"),
+        layers: &[Layer::Holding],
+        bar: Some("x revert"),
+    },
     // ---- dialogs (confirm deploy, rollback, prune, quit) ----
     Binding {
         keys: "y",
@@ -689,7 +704,11 @@ impl Keymap {
     /// The help popup's and the README's key table: the panes' keys, each spelling once, with
     /// what it does.
     pub fn help_rows(&self) -> Vec<(String, String)> {
-        self.rows(BINDINGS.iter().filter(|b| b.in_panes()))
+        self.rows(
+            BINDINGS
+                .iter()
+                .filter(|b| b.in_panes() || b.layers.contains(&Layer::Holding)),
+        )
     }
 
     fn rows<'a>(&'a self, bindings: impl Iterator<Item = &'a Binding>) -> Vec<(String, String)> {

@@ -24,6 +24,8 @@ pub struct Worker {
     pub engine: Arc<Engine>,
     tx: UnboundedSender<Loaded>,
     cancels: Arc<Mutex<HashMap<String, CancellationToken>>>,
+    /// The deploys that can hold their switch (the watch after it), by site: what `x` tells.
+    holds: Arc<Mutex<HashMap<String, engine::hold::HoldSender>>>,
     /// One warm connection per server: the engine's connectors, and every job's and refresh's.
     pool: Arc<Pool>,
 }
@@ -42,6 +44,7 @@ impl Worker {
             engine,
             tx,
             cancels: Arc::default(),
+            holds: Arc::default(),
             pool,
         }
     }
@@ -113,6 +116,17 @@ impl Worker {
             }
             return;
         }
+        if let Effect::Hold { site, hold } = &effect {
+            if let Some(tx) = self
+                .holds
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .get(site)
+            {
+                let _ = tx.send(*hold);
+            }
+            return;
+        }
         let w = self.clone();
         tokio::spawn(async move { w.perform(effect).await });
     }
@@ -128,6 +142,12 @@ impl Worker {
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .insert(site.clone(), token.clone());
+        // What the revert key tells this deploy while it holds its switch.
+        let (hold_tx, hold) = engine::hold::channel();
+        self.holds
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(site.clone(), hold_tx);
         let r = async {
             let (s, c) = self.resolve(&site)?;
             let started = chrono::Utc::now();
@@ -138,6 +158,7 @@ impl Worker {
                     c.as_ref(),
                     DeployOptions {
                         git_ref,
+                        hold: Some(hold),
                         ..Default::default()
                     },
                     token,
@@ -154,6 +175,10 @@ impl Worker {
         }
         .await;
         self.cancels
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .remove(&site);
+        self.holds
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .remove(&site);
@@ -225,6 +250,8 @@ impl Worker {
 
     async fn perform(&self, effect: Effect) {
         match effect {
+            // Told at once by `run`.
+            Effect::Hold { .. } => {}
             Effect::LoadDeployments(site) => {
                 let store = self.engine.store.clone();
                 let cfg = self.config.clone();

@@ -57,10 +57,20 @@ impl App {
                 self.on_filter_key(key, action);
                 vec![]
             }
-            Layer::Pane(_) => match action {
-                Some(a) => self.on_action(a),
-                None => vec![],
-            },
+            // Never the layer that has the keyboard: looked up over the panes (below).
+            Layer::Holding => vec![],
+            Layer::Pane(_) => {
+                // While the selected site's deploy holds its switch, its keys come first.
+                let held = self
+                    .holding()
+                    .then(|| self.keymap.lookup(key, Layer::Holding))
+                    .flatten();
+                match (held, action) {
+                    (Some(a), _) => self.on_holding_action(a),
+                    (None, Some(a)) => self.on_action(a),
+                    (None, None) => vec![],
+                }
+            }
         }
     }
 
@@ -108,6 +118,14 @@ impl App {
         }
         if let Some(i) = (0..self.sites.len()).find(|&i| passes(i)) {
             self.selected = i;
+        }
+    }
+
+    /// An action of `Layer::Holding`.
+    fn on_holding_action(&mut self, action: Action) -> Vec<Effect> {
+        match action {
+            Action::Revert => self.revert_held(),
+            _ => vec![],
         }
     }
 
@@ -191,8 +209,9 @@ impl App {
                 None => {}
             },
             Action::Commands => self.open_commands(),
-            // The dialogs' and the filter's actions are not bound in the panes.
-            Action::Confirm
+            // The dialogs', the filter's and a held switch's actions are not bound in the panes.
+            Action::Revert
+            | Action::Confirm
             | Action::Cancel
             | Action::Close
             | Action::SwitchButton

@@ -15,6 +15,7 @@ mod live;
 mod loaded;
 mod modal;
 mod navigation;
+mod watching;
 
 pub use live::{Link, holder as holder_line, next_age_change};
 
@@ -68,6 +69,11 @@ pub enum Effect {
     RunCommand {
         sites: Vec<String>,
         name: String,
+    },
+    /// Tell the deploy of `site` that holds its switch (the watch after the switch) this.
+    Hold {
+        site: String,
+        hold: crate::engine::hold::Hold,
     },
 }
 
@@ -218,6 +224,8 @@ pub struct Toast {
 }
 
 pub struct App {
+    /// The watch after the switch, per site (see `watching`).
+    pub watches: HashMap<String, watching::WatchView>,
     pub sites: Vec<SiteView>,
     pub selected: usize,
     pub focus: Pane,
@@ -278,6 +286,7 @@ const TOAST_TTL: Duration = Duration::from_secs(5);
 impl App {
     pub fn new(sites: Vec<SiteView>, config_path: String) -> App {
         App {
+            watches: HashMap::new(),
             sites,
             selected: 0,
             focus: Pane::Tree,

@@ -24,6 +24,16 @@ pub(super) fn draw(f: &mut Frame<'_>, app: &App, theme: &Theme, area: Rect) {
         spans.push(Span::styled(what, theme.key()));
         spans.push(Span::raw(format!("{text}▏  {}", hints.join(" · "))));
     } else {
+        // A held switch's keys first: they take precedence over the panes' while it holds.
+        let held = if app.holding() {
+            app.keymap.bar_hints(Layer::Holding)
+        } else {
+            Vec::new()
+        };
+        for (k, h) in held {
+            spans.push(Span::styled(format!(" {k}"), theme.error()));
+            spans.push(Span::raw(format!(" {h} ")));
+        }
         for (k, h) in app.keymap.bar_hints(Layer::Pane(app.focus)) {
             spans.push(Span::styled(format!(" {k}"), theme.key()));
             spans.push(Span::raw(format!(" {h} ")));
