@@ -12,10 +12,14 @@ use std::path::PathBuf;
 use std::time::{Duration, Instant, SystemTime};
 
 /// Names its release, or (with a `bad` file at the release's top) answers 500 to about half the
-/// requests, and logs each such failure in the application's log.
-const INDEX: &str = "<?php\nif (file_exists(dirname(__DIR__) . '/bad') && random_int(0, 1) === 0) {\n    \
+/// requests (with `wavy`: a third of them, 2 seconds in 7), and logs each such failure in the
+/// application's log.
+const INDEX: &str = "<?php\n$top = dirname(__DIR__);\n\
+                     if (file_exists(\"$top/bad\") && random_int(0, 1) === 0\n    \
+                     || file_exists(\"$top/wavy\") && time() % 7 < 2 && random_int(0, 2) === 0) {\n    \
                      http_response_code(500);\n    \
-                     file_put_contents(dirname(__DIR__) . '/storage/logs/app.log', \"[error] boom\\n\", FILE_APPEND);\n    \
+                     file_put_contents(\"$top/storage/logs/app.log\", \
+                     'production.ERROR: Undefined array key \"plan\" at app/Http/Controllers/BillingController.php:42' . \"\\n\", FILE_APPEND);\n    \
                      echo \"bad\\n\";\n    exit;\n}\n\
                      echo basename(dirname(__DIR__)), \"\\n\";\n";
 /// Writes a line naming its release to the application's log (through the shared storage link).
@@ -357,4 +361,77 @@ fn a_missing_access_log_is_said_once_with_the_fix_and_the_app_log_is_still_watch
         "{out}"
     );
     assert!(out.contains("watch ended: the new release stays"), "{out}");
+}
+
+/// The dashboard over real sshd: a deploy of a site with `watch_s` shows the watch beside the
+/// log (sparklines, rates, seconds left), the status bar offers `x revert`, and `x` reverts at
+/// once through the held switch. With `FLIPDECK_SCREENSHOT=DIR` the screen during the watch is
+/// written to `DIR/watch.ansi` (for `scripts/screenshot.py`).
+#[test]
+fn the_dashboard_shows_the_watch_and_x_reverts_it() {
+    use crate::support::tmux::{self, WAIT};
+    if !tmux::available() {
+        return;
+    }
+    let Some(stack) = WebStack::start() else {
+        return;
+    };
+    // A threshold its bursts of 2 s never hold for: only the key reverts.
+    let Some(Site { h, port, .. }) = site(
+        &stack,
+        "watch_s = 90\nauto_revert = { errors_5xx_per_s = 50, for_s = 10 }",
+    ) else {
+        return;
+    };
+    let before = h.live_release().unwrap();
+    h.commit("wavy", "this release answers 500 in bursts\n");
+    let load = Load::start(port, "/", 2, Duration::from_secs(120));
+    let t = tmux::dashboard(&h, "LANG=C.UTF-8", "", 130, 34);
+    t.wait_for("● connected", WAIT);
+    t.wait_for("#1 ", WAIT);
+    t.keys(&["d"]);
+    t.wait_for("Deploy (y)", WAIT);
+    t.keys(&["y"]);
+    // The pane's title counts down; wait for a few samples and the app-log lines under them.
+    let s = t.wait_until("the watch with samples", Duration::from_secs(60), |s| {
+        s.contains(" watch · ") && s.contains("production.ERROR") && s.contains("x revert")
+    });
+    assert!(
+        s.contains("2xx") && s.contains("5xx") && s.contains("auto_revert at 50/s 5xx for 10 s"),
+        "{s}"
+    );
+    // A few more seconds of sparkline (for a picture, more).
+    let more = match std::env::var("FLIPDECK_SCREENSHOT") {
+        Ok(_) => 20,
+        Err(_) => 3,
+    };
+    let left =
+        |s: &str| -> Option<u32> { s.split(" watch · ").nth(1)?.split(' ').next()?.parse().ok() };
+    let first = left(&s).unwrap();
+    let s = t.wait_until("more samples", Duration::from_secs(60), |s| {
+        left(s).is_some_and(|l| l + more <= first)
+    });
+    if let Ok(dir) = std::env::var("FLIPDECK_SCREENSHOT") {
+        std::fs::write(PathBuf::from(dir).join("watch.ansi"), t.screen_ansi()).unwrap();
+    }
+    assert_ne!(h.live_release().as_deref(), Some(before.as_str()), "{s}");
+    t.keys(&["x"]);
+    let s = t.wait_until("the revert shown", WAIT, |s| {
+        s.contains(" watch ended: reverted ") && s.contains("reverted by the operator")
+    });
+    assert!(!s.contains("kept"), "{s}");
+    t.wait_until("the deploy recorded", WAIT, |_| newest(&h).0 == "failed");
+    assert_eq!(h.live_release().as_deref(), Some(before.as_str()));
+    assert_eq!(get(port, "/", DOMAIN).body.trim(), before);
+    let (_, error) = newest(&h);
+    assert!(
+        error.starts_with("reverted by the operator; switched back to"),
+        "{error}"
+    );
+    // The revert key is the picker's again once nothing holds.
+    let s = t.wait_until("no revert hint", WAIT, |s| !s.contains("x revert"));
+    assert!(!s.contains("x revert"));
+    load.finish();
+    t.keys(&["q"]);
+    assert_eq!(tmux::exit_code(&h).as_deref(), Some("0"));
 }

@@ -43,6 +43,20 @@ impl App {
                 seconds,
                 auto_revert,
             } => {
+                let threshold = auto_revert
+                    .map(|a| {
+                        format!(
+                            " (auto_revert at {}/s 5xx for {} s)",
+                            a.errors_5xx_per_s, a.for_s
+                        )
+                    })
+                    .unwrap_or_default();
+                self.log_line(
+                    ev.job,
+                    format!(
+                        "flipdeck: watching for {seconds} s after the switch{threshold}; the switch is held: x reverts"
+                    ),
+                );
                 self.watches.insert(
                     ev.site.clone(),
                     WatchView {
@@ -81,6 +95,13 @@ impl App {
                 }
             }
             EventKind::WatchEnded { reverted } => {
+                self.log_line(
+                    ev.job,
+                    match reverted {
+                        None => "flipdeck: watch ended: the new release stays".to_string(),
+                        Some(why) => format!("flipdeck: watch ended: {why}"),
+                    },
+                );
                 if let Some(w) = self.watches.get_mut(&ev.site) {
                     w.ended = Some(reverted.clone());
                     w.left = 0;
@@ -90,6 +111,17 @@ impl App {
         }
         self.dirty = true;
         true
+    }
+
+    /// A line of flipdeck's own in the log of the deployment job `job` writes.
+    fn log_line(&mut self, job: u64, text: String) {
+        if let Some(buf) = self
+            .job_deployment
+            .get(&job)
+            .and_then(|id| self.logs.get_mut(id))
+        {
+            buf.push(crate::ui::logbuf::LineKind::Notice, text);
+        }
     }
 
     /// The watches of the selected site's domain (every server of a fleet), by site key.

@@ -99,6 +99,17 @@ impl Tmux {
         String::from_utf8_lossy(&out.stdout).into_owned()
     }
 
+    /// The screen with its colours and attributes (`capture-pane -e`): what
+    /// `scripts/screenshot.py` turns into an SVG.
+    pub fn screen_ansi(&self) -> String {
+        let out = self
+            .tmux()
+            .args(["capture-pane", "-e", "-p", "-t", &self.session])
+            .output()
+            .unwrap();
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
     /// Waits until the screen contains `text`, panicking with the screen after `timeout`.
     pub fn wait_for(&self, text: &str, timeout: Duration) -> String {
         let deadline = Instant::now() + timeout;
