@@ -51,13 +51,22 @@ impl Failures {
         }
     }
 
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    /// The failed sites (`SERVER/DOMAIN`, comma-separated).
+    pub fn sites(&self) -> String {
+        self.0.join(", ")
+    }
+
     /// `Ok` when no site failed, else a failure whose message `summary` makes from the failed
     /// sites (`SERVER/DOMAIN`, comma-separated).
     pub fn verdict(self, summary: impl FnOnce(&str) -> String) -> Result<()> {
         if self.0.is_empty() {
             Ok(())
         } else {
-            Err(Error::failed(summary(&self.0.join(", "))))
+            Err(Error::failed(summary(&self.sites())))
         }
     }
 }

@@ -28,6 +28,17 @@ impl Engine {
     ) -> Result<Vec<(String, Result<Deployed>)>> {
         // An artifact is built once, before any server is asked: every server gets its bytes.
         let mut opts = opts;
+        // aftercare: the watch after the switch is not run for a fleet yet; said, never skipped
+        // silently. (`Engine::aftercare` takes N servers: the lead joins it with the stepped
+        // rollout's "all switched, before commit" point.)
+        for s in sites {
+            if opts.watch_s.unwrap_or(s.site.watch.seconds) > 0 {
+                self.notice(
+                    &s.key(),
+                    "watch_s: the watch after the switch runs for a one-server deploy; this fleet deploy is not watched".into(),
+                );
+            }
+        }
         if let Some(first) = sites.first() {
             opts.artifact = self.fleet_artifact(first, &opts).await?;
         }

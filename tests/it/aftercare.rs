@@ -366,7 +366,7 @@ fn a_missing_access_log_is_said_once_with_the_fix_and_the_app_log_is_still_watch
 /// The dashboard over real sshd: a deploy of a site with `watch_s` shows the watch beside the
 /// log (sparklines, rates, seconds left), the status bar offers `x revert`, and `x` reverts at
 /// once through the held switch. With `FLIPDECK_SCREENSHOT=DIR` the screen during the watch is
-/// written to `DIR/watch.ansi` (for `scripts/screenshot.py`).
+/// written to `DIR/watch.ansi` (`scripts/screenshot.py` makes `assets/screens/watch.svg` of it).
 #[test]
 fn the_dashboard_shows_the_watch_and_x_reverts_it() {
     use crate::support::tmux::{self, WAIT};
@@ -411,9 +411,7 @@ fn the_dashboard_shows_the_watch_and_x_reverts_it() {
     let s = t.wait_until("more samples", Duration::from_secs(60), |s| {
         left(s).is_some_and(|l| l + more <= first)
     });
-    if let Ok(dir) = std::env::var("FLIPDECK_SCREENSHOT") {
-        std::fs::write(PathBuf::from(dir).join("watch.ansi"), t.screen_ansi()).unwrap();
-    }
+    t.screenshot("watch");
     assert_ne!(h.live_release().as_deref(), Some(before.as_str()), "{s}");
     t.keys(&["x"]);
     let s = t.wait_until("the revert shown", WAIT, |s| {

@@ -168,13 +168,20 @@ fn quitting_after_the_job_ended_under_the_dialog_quits() {
     let h = Harness::local();
     h.write_config("deployment_script = \"true\"");
     h.ok(&["deploy", DOMAIN]);
-    h.write_config("deployment_script = \"\"\"\necho short-build\nsleep 2\n\"\"\"");
+    // The build ends when the test says so (a file appears), not after a sleep a loaded machine
+    // could outlast before the dialog opens.
+    let done = h.dir.path().join("build-may-end");
+    h.write_config(&format!(
+        "deployment_script = \"\"\"\necho short-build\nwhile [ ! -e '{}' ]; do sleep 0.1; done\n\"\"\"",
+        done.display()
+    ));
     let t = dashboard(&h, "", 80, 24);
     t.wait_for("#1 ", WAIT);
     t.keys(&["d", "y"]);
     t.wait_for("short-build", WAIT);
     t.keys(&["q"]);
     t.wait_for("Quit?", WAIT);
+    std::fs::write(&done, "").unwrap();
     // The job ends while the dialog is open: it says so.
     t.wait_for("No job is running any more", WAIT);
     t.keys(&["y"]);

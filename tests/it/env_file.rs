@@ -374,6 +374,64 @@ fn servers_that_differ_are_shown_apart_and_edited_only_on_purpose() {
     assert_eq!(f.value(1, "B").as_deref(), Some("2"));
 }
 
+/// A write that fails on one server of a fleet puts the others back: the fleet never stays
+/// split between two .env files.
+#[test]
+fn a_write_failing_on_one_server_puts_the_others_back() {
+    let Some(f) = fleet() else { return };
+    f.ok(&["env", "set", DOMAIN, "A=1"]);
+    let before: Vec<Vec<u8>> = (0..2)
+        .map(|i| std::fs::read(f.env_path(i)).unwrap())
+        .collect();
+    // web2 is locked by an operator elsewhere: its write is refused after both files were read.
+    let lock = f.servers[1]
+        .2
+        .join("deployments")
+        .join(DOMAIN)
+        .join(".flipdeck/lock");
+    std::fs::create_dir_all(&lock).unwrap();
+    std::fs::write(
+        lock.join("owner"),
+        "ops@elsewhere pid=4242 deployment=9 since=2026-01-01T00:00:00.000Z token=x\n",
+    )
+    .unwrap();
+    let out = f.run_with(&["env", "set", DOMAIN, "A=2"], &[]);
+    assert_eq!(out.status.code(), Some(1), "{out:?}");
+    let text = String::from_utf8_lossy(&out.stdout);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        text.contains("ERR web2/example.com") && text.contains("ops@elsewhere"),
+        "{text}"
+    );
+    assert!(
+        text.contains("OK  web1/example.com: put back as it was"),
+        "{text}"
+    );
+    assert!(
+        err.contains("could not write the .env of web2/example.com; the other servers were put back as they were"),
+        "{err}"
+    );
+    for (i, b) in before.iter().enumerate() {
+        assert_eq!(
+            &std::fs::read(f.env_path(i)).unwrap(),
+            b,
+            "server {i} as it was"
+        );
+    }
+    // web1 keeps both steps in its history: the file it had, and the one briefly written.
+    assert_eq!(f.versions(0).len(), 3, "{:?}", f.versions(0));
+    let hist = f.ok(&["env", "history", "web1/example.com"]);
+    assert!(
+        hist.contains("put back: set A failed on web2/example.com"),
+        "{hist}"
+    );
+    // Unlocked, the same command writes both.
+    std::fs::remove_dir_all(&lock).unwrap();
+    f.ok(&["env", "set", DOMAIN, "A=2"]);
+    assert_eq!(f.value(0, "A").as_deref(), Some("2"));
+    assert_eq!(f.value(1, "A").as_deref(), Some("2"));
+}
+
 /// An env write holds the deploy lock: a deploy started meanwhile is refused, the write
 /// completes, and nothing is left beside the .env.
 #[test]

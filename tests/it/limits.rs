@@ -43,6 +43,13 @@ fn five_thousand_releases_are_imported_and_pruned_over_ssh() {
     let all = h.ok(&["list", DOMAIN, "--json", "--all"]);
     let all: serde_json::Value = serde_json::from_str(&all).unwrap();
     assert_eq!(all.as_array().unwrap().len(), 5001, "all imported");
+    // A page says how many more there are, below the table (counted, not guessed).
+    let page = h.ok(&["list", DOMAIN, "--limit", "3"]);
+    assert_eq!(page.lines().count(), 1 + 3 + 1, "{page}");
+    assert!(
+        page.contains("(the newest 3 of 5001 deployments; `--limit N` or `--all` shows more)"),
+        "{page}"
+    );
     // The dry run lists them all; the prune removes them in one exec.
     let plan = h.ok(&["prune", "--dry-run"]);
     assert!(

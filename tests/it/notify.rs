@@ -621,3 +621,76 @@ fn the_readme_shows_every_payload_field() {
         }
     }
 }
+
+/// A fleet's deploy and rollback notify once per server, with the fleet's one release name; a
+/// build failing on one server makes every server's outcome a failure, each saying why.
+#[test]
+fn a_fleet_notifies_once_per_server() {
+    let h = Harness::local();
+    let Some(servers) = crate::support::two_servers(&h) else {
+        return;
+    };
+    let hook = Hook::start(vec![Answer::Status(200)]);
+    let flag = h.dir.path().join("web2-fails");
+    let config = crate::support::servers_config(&h, &servers, 2, |name| {
+        // web2's build fails while the flag file exists.
+        let script = if name == "web2" {
+            format!("test ! -e '{}'", flag.display())
+        } else {
+            "true".into()
+        };
+        format!(
+            "\n[[servers.sites]]\ndomain = \"{DOMAIN}\"\nrepository = \"{}\"\ndeployment_script = \"{script}\"\n\n",
+            h.repo.display()
+        )
+    });
+    std::fs::write(
+        &h.config,
+        format!("{config}\n{}", block(&hook.url("/h"), "json", "")),
+    )
+    .unwrap();
+    h.ok(&["provision", DOMAIN]);
+    let sites = |from: usize| -> Vec<Value> {
+        let mut got: Vec<Value> = hook.got()[from..].iter().map(|g| g.body.clone()).collect();
+        got.sort_by_key(|b| b["site"].as_str().unwrap().to_string());
+        got
+    };
+    let n = hook.got().len();
+    h.ok(&["deploy", DOMAIN]);
+    let got = sites(n);
+    assert_eq!(got.len(), 2, "one per server: {got:#?}");
+    for (b, server) in got.iter().zip(["web1", "web2"]) {
+        assert_eq!(b["event"], "deploy", "{b:#}");
+        assert_eq!(b["status"], "success", "{b:#}");
+        assert_eq!(b["site"], format!("{server}/{DOMAIN}"));
+        assert_eq!(
+            b["release"], got[0]["release"],
+            "one release name: {got:#?}"
+        );
+    }
+    let first = got[0]["release"].clone();
+
+    std::fs::write(&flag, "").unwrap();
+    crate::support::git(&h.repo, &["commit", "-q", "--allow-empty", "-m", "second"]);
+    let out = h.run(&["deploy", DOMAIN]);
+    assert_eq!(out.status.code(), Some(1), "{}", both_streams(&out));
+    let got = sites(n + 2);
+    assert_eq!(got.len(), 2, "{got:#?}");
+    // The failed server says its build failed; the other, that it did not switch because of it.
+    let why = |b: &Value| b["error"].as_str().unwrap_or_default().to_string();
+    assert!(got.iter().all(|b| b["event"] == "failure"), "{got:#?}");
+    assert!(why(&got[1]).contains("deploy script"), "{got:#?}");
+    assert!(why(&got[0]).contains("failed to build"), "{got:#?}");
+    std::fs::remove_file(&flag).unwrap();
+    h.ok(&["deploy", DOMAIN]);
+    h.ok(&["rollback", DOMAIN]);
+    let got = sites(n + 6);
+    assert_eq!(got.len(), 2, "{got:#?}");
+    for b in &got {
+        assert_eq!(b["event"], "rollback", "{b:#}");
+        assert_eq!(
+            b["release"], first,
+            "back to the first release everywhere: {b:#}"
+        );
+    }
+}

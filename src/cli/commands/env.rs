@@ -225,7 +225,11 @@ async fn write_all(
         return Ok(());
     }
     let mut failures = Failures::default();
+    let mut written = Vec::new();
     for (key, outcome) in outcomes {
+        if outcome.is_ok() {
+            written.push(key.clone());
+        }
         failures.report(
             &key,
             outcome,
@@ -233,13 +237,71 @@ async fn write_all(
             |e| say!("ERR {key}: {}", visible(&e.to_string(), false)),
         );
     }
-    failures.verdict(|s| {
-        if servers > 1 {
-            format!("could not write the .env of {s}; the others were written, so the servers' .env files now differ: run the command again")
-        } else {
-            format!("could not write the .env of {s}")
-        }
-    })
+    if failures.is_empty() || written.is_empty() {
+        return failures
+            .verdict(|s| format!("could not write the .env of {s}; nothing was changed"));
+    }
+    // Some servers were written and some not: the written ones get back the file they had, so
+    // a fleet never stays split between two .env files.
+    let failed = failures.sites();
+    let back = plan
+        .iter()
+        .filter(|(s, ..)| written.contains(&s.key()))
+        .map(|(s, seen, new, _)| (s.clone(), seen.clone(), new.clone()))
+        .collect::<Vec<_>>();
+    let change = format!("put back: {what} failed on {failed}");
+    let outcomes = on_each_site(
+        &ctx.config,
+        &back.iter().map(|(s, ..)| s.clone()).collect::<Vec<_>>(),
+        |site| {
+            let (_, seen, new) = back
+                .iter()
+                .find(|(s, ..)| s.key() == site.key())
+                .expect("written");
+            let change = &change;
+            async move {
+                let EnvFile::File(old) = seen else {
+                    return Err(Error::failed(
+                        "it had no .env before, and flipdeck does not delete one",
+                    ));
+                };
+                let connector = ctx.connector(&site)?;
+                ctx.engine
+                    .env_write(
+                        &site,
+                        connector.as_ref(),
+                        &EnvFile::File(new.clone()),
+                        old,
+                        change,
+                    )
+                    .await
+            }
+        },
+    )
+    .await;
+    let mut stuck = Failures::default();
+    for (key, outcome) in outcomes {
+        stuck.report(
+            &key,
+            outcome,
+            |_| say!("OK  {key}: put back as it was"),
+            |e| {
+                say!(
+                    "ERR {key}: could not put it back: {}",
+                    visible(&e.to_string(), false)
+                )
+            },
+        );
+    }
+    if stuck.is_empty() {
+        return Err(Error::failed(format!(
+            "could not write the .env of {failed}; the other servers were put back as they were, so every server keeps the .env it had"
+        )));
+    }
+    Err(Error::failed(format!(
+        "could not write the .env of {failed}, nor put back {}: the servers' .env files now differ; run the command again",
+        stuck.sites()
+    )))
 }
 
 /// `set` and `unset`: `f` makes each server's new text from its current one (and notes to

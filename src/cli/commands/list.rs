@@ -27,40 +27,20 @@ pub fn run(
         }
         return command_runs(ctx, row.map(|r| r.id), json, limit);
     }
-    let (list, total) = match &row {
-        Some(row) => {
-            let list = store.list(row.id, limit)?;
-            // Counted only when there may be more: a long history is not scanned.
-            let total = if Some(list.len()) == limit {
-                store.count(row.id)?
-            } else {
-                list.len()
-            };
-            (list, total)
-        }
-        None => (Vec::new(), 0),
-    };
-    let more = (total > list.len()).then(|| {
-        format!(
-            "the newest {} of {total} deployments; `--limit N` or `--all` shows more",
-            list.len()
-        )
-    });
-    if json {
-        let v: Vec<DeploymentJson<'_>> = list.iter().map(DeploymentJson::from).collect();
-        println!(
-            "{}",
-            serde_json::to_string_pretty(&v).expect("serializable")
-        );
-        // On stderr, so stdout stays one JSON document.
-        if let Some(more) = more {
-            eprintln!("flipdeck: {more}");
-        }
-    } else {
-        print!("{}", visible_lines(&tables::deployments(&list)));
-        if let Some(more) = more {
-            println!("({more})");
-        }
+    let (list, total) = newest(
+        row.as_ref().map(|r| r.id),
+        limit,
+        |id, l| store.list(id, l),
+        |id| store.count(id),
+    )?;
+    let json_rows = json.then(|| list.iter().map(DeploymentJson::from).collect::<Vec<_>>());
+    if show(
+        json_rows,
+        || tables::deployments(&list),
+        list.len(),
+        total,
+        "deployments",
+    ) {
         // Command runs are no deployments: a pointer to them, never a row among these.
         let runs = match &row {
             Some(row) => store.command_run_count(row.id)?,
@@ -81,26 +61,56 @@ pub fn run(
 /// has `"kind": "command"`).
 fn command_runs(ctx: &Ctx, site_id: Option<i64>, json: bool, limit: Option<usize>) -> Result<()> {
     let store = &ctx.engine.store;
-    let (list, total) = match site_id {
-        Some(id) => {
-            let list = store.command_runs(id, limit)?;
-            let total = if Some(list.len()) == limit {
-                store.command_run_count(id)?
-            } else {
-                list.len()
-            };
-            (list, total)
-        }
-        None => (Vec::new(), 0),
+    let (list, total) = newest(
+        site_id,
+        limit,
+        |id, l| store.command_runs(id, l),
+        |id| store.command_run_count(id),
+    )?;
+    let json_rows = json.then(|| list.iter().map(CommandRunJson::from).collect::<Vec<_>>());
+    show(
+        json_rows,
+        || tables::command_runs(&list),
+        list.len(),
+        total,
+        "command runs",
+    );
+    Ok(())
+}
+
+/// The newest `limit` rows of the site and how many it has in all; counted only when there may
+/// be more, so a long history is not scanned.
+fn newest<T>(
+    site_id: Option<i64>,
+    limit: Option<usize>,
+    rows: impl Fn(i64, Option<usize>) -> Result<Vec<T>>,
+    count: impl Fn(i64) -> Result<usize>,
+) -> Result<(Vec<T>, usize)> {
+    let Some(id) = site_id else {
+        return Ok((Vec::new(), 0));
     };
-    let more = (total > list.len()).then(|| {
-        format!(
-            "the newest {} of {total} command runs; `--limit N` or `--all` shows more",
-            list.len()
-        )
+    let list = rows(id, limit)?;
+    let total = if Some(list.len()) == limit {
+        count(id)?
+    } else {
+        list.len()
+    };
+    Ok((list, total))
+}
+
+/// Prints a page: the rows as one pretty JSON array (the "more" line on stderr, so stdout stays
+/// one document), or the table with the "more" line under it. True when it printed the table.
+fn show<J: serde::Serialize>(
+    json_rows: Option<Vec<J>>,
+    table: impl FnOnce() -> String,
+    shown: usize,
+    total: usize,
+    what: &str,
+) -> bool {
+    let more = (total > shown).then(|| {
+        format!("the newest {shown} of {total} {what}; `--limit N` or `--all` shows more")
     });
-    if json {
-        let v: Vec<CommandRunJson<'_>> = list.iter().map(CommandRunJson::from).collect();
+    if let Some(v) = json_rows {
         println!(
             "{}",
             serde_json::to_string_pretty(&v).expect("serializable")
@@ -108,11 +118,11 @@ fn command_runs(ctx: &Ctx, site_id: Option<i64>, json: bool, limit: Option<usize
         if let Some(more) = more {
             eprintln!("flipdeck: {more}");
         }
-    } else {
-        print!("{}", visible_lines(&tables::command_runs(&list)));
-        if let Some(more) = more {
-            println!("({more})");
-        }
+        return false;
     }
-    Ok(())
+    print!("{}", visible_lines(&table()));
+    if let Some(more) = more {
+        println!("({more})");
+    }
+    true
 }

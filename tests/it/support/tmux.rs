@@ -99,15 +99,21 @@ impl Tmux {
         String::from_utf8_lossy(&out.stdout).into_owned()
     }
 
-    /// The screen with its colours and attributes (`capture-pane -e`): what
-    /// `scripts/screenshot.py` turns into an SVG.
-    pub fn screen_ansi(&self) -> String {
+    /// With `FLIPDECK_SCREENSHOT=DIR` set, writes the screen with its colours to `DIR/NAME.ansi`
+    /// for `scripts/screenshot.py` (the README's still pictures come from the tests' real states).
+    pub fn screenshot(&self, name: &str) {
+        let Some(dir) = std::env::var_os("FLIPDECK_SCREENSHOT") else {
+            return;
+        };
         let out = self
             .tmux()
-            .args(["capture-pane", "-e", "-p", "-t", &self.session])
+            .args(["capture-pane", "-p", "-e", "-t", &self.session])
             .output()
             .unwrap();
-        String::from_utf8_lossy(&out.stdout).into_owned()
+        let path = std::path::Path::new(&dir).join(format!("{name}.ansi"));
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(&path, &out.stdout).unwrap();
+        eprintln!("screenshot: {}", path.display());
     }
 
     /// Waits until the screen contains `text`, panicking with the screen after `timeout`.
@@ -167,7 +173,11 @@ pub fn exit_code(h: &super::Harness) -> Option<String> {
     let file = h.dir.path().join("exit-code");
     let deadline = Instant::now() + WAIT;
     while Instant::now() < deadline {
-        if let Ok(s) = std::fs::read_to_string(&file) {
+        // The shell creates the file before it writes the code: only a whole line counts (an
+        // empty read under load read as a wrong exit code).
+        if let Ok(s) = std::fs::read_to_string(&file)
+            && s.ends_with('\n')
+        {
             let _ = std::fs::remove_file(&file);
             return Some(s.trim().to_string());
         }
