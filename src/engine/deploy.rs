@@ -601,12 +601,14 @@ impl Engine {
             _ if rep.aborted => {
                 "not switched: another server of the fleet failed to build".to_string()
             }
-            _ if rep.reverted => match rep.revert_why.as_deref() {
-                Some(why) => format!("{why}; switched back to {back_to}"),
-                None => format!(
-                    "switched back to {back_to}: another server of the fleet failed to switch"
-                ),
-            },
+            // The watch's (or the operator's) revert says why itself.
+            _ if rep.reverted && rep.switch.failed_step.as_deref() == Some("watch") => format!(
+                "{}; switched back to {back_to}",
+                rep.revert_why.as_deref().unwrap_or("reverted")
+            ),
+            _ if rep.reverted => {
+                format!("switched back to {back_to}: another server of the fleet failed to switch")
+            }
             (true, _) if hook.is_some() => {
                 format!("{}; switched back to {back_to}", hook.unwrap_or_default())
             }

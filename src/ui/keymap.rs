@@ -431,7 +431,7 @@ pub const BINDINGS: &[Binding] = &[
         keys: "x",
         codes: &[(KeyCode::Char('x'), NONE)],
         action: Action::Revert,
-        help: Some("while a deploy holds its switch (the watch after it): revert now"),
+        help: Some("revert a held switch (the watch)"),
         layers: &[Layer::Holding],
         bar: Some("x revert"),
     },
