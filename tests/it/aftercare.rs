@@ -433,3 +433,65 @@ fn the_dashboard_shows_the_watch_and_x_reverts_it() {
     t.keys(&["q"]);
     assert_eq!(tmux::exit_code(&h).as_deref(), Some("0"));
 }
+
+/// nginx's logs are often 0640 root:adm: `signals.sh`, run as a user who may not read the access
+/// log (nobody, through runuser), says so once and keeps reporting its seconds (the engine turns
+/// that into the one message with the fix: see `aftercare::signal_line`).
+#[test]
+fn an_unreadable_access_log_is_reported_once_and_the_watch_goes_on() {
+    use flipdeck::engine::protocol::Params;
+    use flipdeck::engine::scripts;
+    use std::process::Command;
+    let runuser = Command::new("runuser")
+        .arg("--help")
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if !runuser || unsafe { libc::getuid() } != 0 {
+        return crate::support::cannot_run(
+            "CI runs as root with runuser (util-linux)",
+            "needs root and runuser",
+        );
+    }
+    // A folder anyone may enter, a log only root may read.
+    let dir = tempfile::Builder::new()
+        .prefix("flipdeck-signals-")
+        .tempdir()
+        .unwrap();
+    let _ = Command::new("chmod").arg("755").arg(dir.path()).status();
+    let log = dir.path().join("access.log");
+    std::fs::write(&log, "").unwrap();
+    let _ = Command::new("chmod").arg("640").arg(&log).status();
+    let params = Params::new()
+        .set("M", "::m::")
+        .set("token", "t")
+        .set("owner", "o")
+        .set("job_env", "FLIPDECK_JOB")
+        .set("root", &dir.path().display().to_string())
+        .flag("home_root", false)
+        .set("domain", DOMAIN)
+        .set("watch_s", "2")
+        .set("access_log", &log.display().to_string())
+        .set("app_log", "")
+        .set("app_lines", "20")
+        .set("app_bytes", "4096");
+    let script = scripts::assemble(params.as_str(), &[scripts::SIGNALS]);
+    let out = Command::new("runuser")
+        .args(["-u", "nobody", "--", "sh", "-c", &script])
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{out:?}");
+    assert_eq!(
+        stdout.matches("::m:: set sig_access_unreadable 1").count(),
+        1,
+        "{stdout}"
+    );
+    let samples: Vec<&str> = stdout
+        .lines()
+        .filter(|l| l.starts_with("::m:: set sig "))
+        .collect();
+    assert!(
+        !samples.is_empty() && samples.iter().all(|l| l.contains(" 0 0 0 0 ")),
+        "{stdout}"
+    );
+}
