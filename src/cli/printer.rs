@@ -100,12 +100,8 @@ fn render(kind: EventKind, quiet: bool, script_colors: bool) -> Option<String> {
             }
             Some(l)
         }
-        EventKind::WatchEnded { reverted: None } => {
-            Some("watch ended: the new release stays".to_string())
-        }
-        EventKind::WatchEnded {
-            reverted: Some(why),
-        } => Some(format!("watch ended: {why}")),
+        // The deploy says how it ended (kept, or reverted and why) in its own notice.
+        EventKind::WatchEnded { .. } => None,
         _ => None,
     }
 }

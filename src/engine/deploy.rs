@@ -430,8 +430,11 @@ impl Engine {
                     let _ = verdict.send(v == super::aftercare::Verdict::Keep);
                     Some(v)
                 };
-                let (ran, _) =
+                let (ran, verdict) =
                     tokio::join!(job.converse_gated(&script, &building, reply, gate), watch);
+                if verdict == Some(super::aftercare::Verdict::Keep) && ran.is_ok() {
+                    job.notice(format!("watched {watch_s} s after the switch: kept"));
+                }
                 ran
             }
             None => job.converse(&script, &cancel, reply).await,

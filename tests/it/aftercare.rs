@@ -248,7 +248,7 @@ fn a_healthy_release_is_kept_after_the_watch_and_its_signals_are_shown() {
         ),
         "{out}"
     );
-    assert!(out.contains("watch ended: the new release stays"), "{out}");
+    assert!(out.contains("watched 4 s after the switch: kept"), "{out}");
     assert!(
         out.contains(&format!("app: [info] hello from {live}")),
         "{out}"
@@ -360,7 +360,7 @@ fn a_missing_access_log_is_said_once_with_the_fix_and_the_app_log_is_still_watch
         out.contains(&format!("app: [info] hello from {live}")),
         "{out}"
     );
-    assert!(out.contains("watch ended: the new release stays"), "{out}");
+    assert!(out.contains("watched 3 s after the switch: kept"), "{out}");
 }
 
 /// The dashboard over real sshd: a deploy of a site with `watch_s` shows the watch beside the

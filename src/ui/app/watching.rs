@@ -95,13 +95,7 @@ impl App {
                 }
             }
             EventKind::WatchEnded { reverted } => {
-                self.log_line(
-                    ev.job,
-                    match reverted {
-                        None => "flipdeck: watch ended: the new release stays".to_string(),
-                        Some(why) => format!("flipdeck: watch ended: {why}"),
-                    },
-                );
+                // The deploy's own notice says how it ended, in the log.
                 if let Some(w) = self.watches.get_mut(&ev.site) {
                     w.ended = Some(reverted.clone());
                     w.left = 0;
