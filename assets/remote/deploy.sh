@@ -311,7 +311,11 @@ if [ "$fleet_gate" = 1 ] || [ "$hold_switch" = 1 ]; then
     esac
     printf '%s: switching back\n' "$rv_why" >&2
     setv revert_why "$rv_why"
-    if [ "$fleet_gate" = 1 ]; then failed fleet; else failed watch; fi
+    # The step that failed: the watch's revert (one that says why), else the fleet's.
+    case $verdict in
+    'revert '?*) failed watch ;;
+    *) if [ "$fleet_gate" = 1 ]; then failed fleet; else failed watch; fi ;;
+    esac
     go_back || { echo "switching back failed: the new release stays live" >&2; release_lock=1; exit 5; }
     setv reverted 1
     built=0

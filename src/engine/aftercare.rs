@@ -33,6 +33,15 @@ pub struct Watched {
     pub script: String,
     /// The access log the script reads (for the one message when it cannot).
     pub access_log: String,
+    /// Where its deploy's job reads why it reverts (`Job::revert_why`).
+    pub revert_why: Arc<std::sync::Mutex<Option<String>>>,
+}
+
+impl Watched {
+    /// Tells its deploy why it reverts (said on its verdict line).
+    pub fn tell_revert(&self, why: &str) {
+        *self.revert_why.lock().unwrap_or_else(|p| p.into_inner()) = Some(why.to_string());
+    }
 }
 
 /// How the watch ended.

@@ -322,10 +322,11 @@ impl Engine {
         // A failing health check switches back at once. Provisioning's first release has nothing
         // to go back to (and nginx may not serve it yet).
         let health = site.site.health_check.as_ref().filter(|_| !opts.initial);
-        // The watch after the switch, for one server (a fleet's is its coordinator's to run).
-        let watch_s = match (&gate, opts.initial) {
-            (None, false) => opts.watch_s.unwrap_or(site.site.watch.seconds),
-            _ => 0,
+        // The watch after the switch: this deploy's own for one server; a fleet's coordinator runs
+        // its servers' together (the gate's `watch`).
+        let watch_s = match opts.initial {
+            false => opts.watch_s.unwrap_or(site.site.watch.seconds),
+            true => 0,
         };
         let after = scripts::AfterSwitch {
             reload: site.server.reload_command.as_deref(),
@@ -344,7 +345,7 @@ impl Engine {
                 Some(id),
             ),
             gated: gate.is_some(),
-            hold: watch_s > 0,
+            hold: watch_s > 0 && gate.is_none(),
         };
         let script = match &provision {
             None => scripts::deploy(
@@ -389,19 +390,49 @@ impl Engine {
             log.extend_from_slice(b"==> done\n");
             log
         });
+        let watched = super::aftercare::Watched {
+            job: job.id,
+            site: job.site.clone(),
+            server: site.server.name.clone(),
+            target: job.target.clone(),
+            marker: job.marker().to_string(),
+            token: job.token.clone(),
+            script: scripts::signals(&job.prelude(), &site.site.watch, watch_s),
+            access_log: site.site.watch.access_log.clone(),
+            revert_why: job.revert_why.clone(),
+        };
         let ran = match gate {
+            // aftercare: a watched fleet member hands the coordinator its part of the watch, and
+            // an interruption once switched is the watch's to answer (a revert), as below.
+            Some(mut g) if watch_s > 0 && g.watch.is_some() => {
+                if let Some(tx) = g.watch.take() {
+                    let _ = tx.send(watched);
+                }
+                let (s_tx, s_rx) = tokio::sync::oneshot::channel();
+                let to_coordinator = g.switched.replace(s_tx);
+                let building = CancellationToken::new();
+                let forward = async {
+                    tokio::select! {
+                        r = s_rx => if r.is_ok() && let Some(tx) = to_coordinator {
+                            let _ = tx.send(());
+                        },
+                        _ = cancel.cancelled() => building.cancel(),
+                    }
+                };
+                let (ran, ()) =
+                    tokio::join!(job.converse_gated(&script, &building, reply, g), forward);
+                let reverted = job
+                    .revert_why
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .is_some();
+                if matches!(&ran, Ok(r) if r.status.success()) && !reverted {
+                    job.notice("watched after the switch with the rest of the fleet: kept");
+                }
+                ran
+            }
             Some(g) => job.converse_gated(&script, &cancel, reply, g).await,
             None if watch_s > 0 => {
-                let watched = super::aftercare::Watched {
-                    job: job.id,
-                    site: job.site.clone(),
-                    server: site.server.name.clone(),
-                    target: job.target.clone(),
-                    marker: job.marker().to_string(),
-                    token: job.token.clone(),
-                    script: scripts::signals(&job.prelude(), &site.site.watch, watch_s),
-                    access_log: site.site.watch.access_log.clone(),
-                };
                 let why = job.revert_why.clone();
                 let (gate, switched, verdict) = hold_gate();
                 // Before the switch, an interruption cancels the build as it always does; once

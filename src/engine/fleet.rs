@@ -28,17 +28,6 @@ impl Engine {
     ) -> Result<Vec<(String, Result<Deployed>)>> {
         // An artifact is built once, before any server is asked: every server gets its bytes.
         let mut opts = opts;
-        // aftercare: the watch after the switch is not run for a fleet yet; said, never skipped
-        // silently. (`Engine::aftercare` takes N servers: the lead joins it with the stepped
-        // rollout's "all switched, before commit" point.)
-        for s in sites {
-            if opts.watch_s.unwrap_or(s.site.watch.seconds) > 0 {
-                self.notice(
-                    &s.key(),
-                    "watch_s: the watch after the switch runs for a one-server deploy; this fleet deploy is not watched".into(),
-                );
-            }
-        }
         if let Some(first) = sites.first() {
             opts.artifact = self.fleet_artifact(first, &opts).await?;
         }
@@ -78,15 +67,28 @@ impl Engine {
         let release = ReleaseName::next_free(now, &taken).to_string();
         let fleet_id = format!("{release}-{}", self.identity.pid);
         let slots = Arc::new(Semaphore::new(parallel.max(1)));
+        let (hold, watch_cancel) = (opts.hold.clone(), cancel.clone());
 
         let (mut built_rx, mut go_tx, mut switched_rx, mut commit_tx) =
             (vec![], vec![], vec![], vec![]);
+        // aftercare: the watch after the switch, for the whole fleet at once (the longest of the
+        // sites' `watch_s` or `--watch`, the first site's auto_revert): each member hands its
+        // part over, and the watch's verdict is the fleet's commit.
+        let watch_s = sites
+            .iter()
+            .map(|s| opts.watch_s.unwrap_or(s.site.watch.seconds))
+            .max()
+            .unwrap_or(0);
+        let auto_revert = sites.iter().find_map(|s| s.site.watch.auto_revert);
+        let mut watch_rx = vec![];
         let mut members = Vec::new();
         for s in sites {
             let (b_tx, b_rx) = oneshot::channel();
             let (g_tx, g_rx) = oneshot::channel();
             let (s_tx, s_rx) = oneshot::channel();
             let (c_tx, c_rx) = oneshot::channel();
+            let (w_tx, w_rx) = oneshot::channel();
+            watch_rx.push(w_rx);
             built_rx.push(b_rx);
             go_tx.push(g_tx);
             switched_rx.push(s_rx);
@@ -105,6 +107,7 @@ impl Engine {
                     switched: Some(s_tx),
                     commit: Some(c_rx),
                     permit: Some(permit),
+                    watch: (watch_s > 0).then_some(w_tx),
                 };
                 let member = FleetMember { gate, ..member };
                 // A failure before the gate drops its sender: the coordinator aborts the fleet.
@@ -125,8 +128,24 @@ impl Engine {
             }
             if all_built {
                 let all_switched = join_all(switched_rx).await.iter().all(Result::is_ok);
+                let mut commit = all_switched;
+                // aftercare: every server switched; watch them all before the commit.
+                if all_switched && watch_s > 0 {
+                    let watched: Vec<_> = join_all(watch_rx)
+                        .await
+                        .into_iter()
+                        .filter_map(Result::ok)
+                        .collect();
+                    let v = self
+                        .aftercare(&watched, watch_s, auto_revert, hold.as_ref(), &watch_cancel)
+                        .await;
+                    if let super::aftercare::Verdict::Revert(why) = v {
+                        watched.iter().for_each(|w| w.tell_revert(&why));
+                        commit = false;
+                    }
+                }
                 for tx in commit_tx {
-                    let _ = tx.send(all_switched);
+                    let _ = tx.send(commit);
                 }
             }
         };

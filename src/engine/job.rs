@@ -61,6 +61,9 @@ pub struct Gate {
     pub commit: Option<tokio::sync::oneshot::Receiver<bool>>,
     /// A build slot (`parallel`), given back once built: waiting at the gate takes no slot.
     pub permit: Option<tokio::sync::OwnedSemaphorePermit>,
+    /// The fleet is watched after its switch: this server's part of the watch, for the
+    /// coordinator's `Engine::aftercare` (which then decides the verdict). Not the job's business.
+    pub watch: Option<tokio::sync::oneshot::Sender<super::aftercare::Watched>>,
 }
 
 /// Waits on an optional receiver; a missing or dropped sender counts as "no".
@@ -273,6 +276,7 @@ impl<'e> Job<'e> {
             mut switched,
             mut commit,
             mut permit,
+            watch: _,
         } = gate.unwrap_or_default();
         let mut gate_on = (false, false);
         let (mut waiting_go, mut waiting_commit) = (false, false);

@@ -495,3 +495,83 @@ fn an_unreadable_access_log_is_reported_once_and_the_watch_goes_on() {
         "{stdout}"
     );
 }
+
+/// A fleet (two sshd servers) is watched as one after every server has switched: kept together
+/// at the end, and reverted together by Ctrl-C during `deploy --watch`, each server's history
+/// saying why.
+#[test]
+fn a_fleet_is_watched_once_every_server_switched_and_reverted_together() {
+    let h = Harness::local();
+    let Some(servers) = crate::support::two_servers(&h) else {
+        return;
+    };
+    let config = crate::support::servers_config(&h, &servers, 2, |_| {
+        format!(
+            "\n[[servers.sites]]\ndomain = \"{DOMAIN}\"\nrepository = \"{}\"\ndeployment_script = \"true\"\nkeep = 14\n\n",
+            h.repo.display()
+        )
+    });
+    std::fs::write(&h.config, config).unwrap();
+    let live = |root: &std::path::Path| {
+        std::fs::read_link(root.join(DOMAIN))
+            .ok()
+            .map(|l| l.file_name().unwrap().to_string_lossy().into_owned())
+    };
+    h.ok(&["provision", DOMAIN]);
+    h.commit("public/extra.txt", "v2\n");
+    let out = h.ok(&["deploy", DOMAIN, "--watch=2"]);
+    assert_eq!(
+        out.matches("watching for 2 s after the switch").count(),
+        2,
+        "{out}"
+    );
+    assert_eq!(
+        out.matches("watched after the switch with the rest of the fleet: kept")
+            .count(),
+        2,
+        "{out}"
+    );
+    let kept: Vec<Option<String>> = servers.iter().map(|(_, _, r)| live(r)).collect();
+    assert!(kept[0].is_some() && kept[0] == kept[1], "{kept:?}");
+
+    h.commit("public/extra.txt", "v3\n");
+    let mut child = h.spawn(&["deploy", DOMAIN, "--watch=60", "--json"]);
+    let mut stdout = BufReader::new(child.stdout.take().unwrap());
+    let mut seen = 0;
+    while seen < 2 {
+        let mut l = String::new();
+        assert!(
+            stdout.read_line(&mut l).unwrap() > 0,
+            "the deploy ended early"
+        );
+        if l.contains("\"watch_second\"") && l.contains("\"second\":1,") {
+            seen += 1;
+        }
+    }
+    // Both switched to the new release, held.
+    let switched: Vec<Option<String>> = servers.iter().map(|(_, _, r)| live(r)).collect();
+    assert!(
+        switched[0] != kept[0] && switched[0] == switched[1],
+        "{switched:?}"
+    );
+    unsafe { libc::kill(child.id() as i32, libc::SIGINT) };
+    let mut rest = String::new();
+    std::io::Read::read_to_string(&mut stdout, &mut rest).unwrap();
+    assert_ne!(child.wait().unwrap().code(), Some(0), "{rest}");
+    let now: Vec<Option<String>> = servers.iter().map(|(_, _, r)| live(r)).collect();
+    assert_eq!(now, kept, "every server is back on the release before");
+    let db = rusqlite::Connection::open(&h.db).unwrap();
+    let errors: Vec<String> = db
+        .prepare("SELECT COALESCE(error, '') FROM server_deployments ORDER BY id DESC LIMIT 2")
+        .unwrap()
+        .query_map([], |r| r.get(0))
+        .unwrap()
+        .map(Result::unwrap)
+        .collect();
+    assert!(
+        errors.iter().all(|e| e.starts_with(
+            "reverted by the operator (interrupted during the watch); switched back to"
+        )),
+        "{errors:?}"
+    );
+}

@@ -112,11 +112,6 @@ pub async fn run(ctx: &Ctx, site: &str, what: What, yes: bool) -> Result<()> {
 fn watch_s(sites: &[crate::config::SiteRef<'_>], flag: Option<Option<u32>>) -> Result<Option<u32>> {
     /// A bare `--watch` on a site without `watch_s`.
     const DEFAULT_WATCH_S: u32 = 60;
-    if flag.is_some() && sites.len() > 1 {
-        return Err(Error::usage(
-            "--watch watches a one-server deploy; a fleet deploy is not watched yet",
-        ));
-    }
     let secs = match flag {
         None => return Ok(None),
         Some(Some(0)) => return Err(Error::usage("--watch=SECS needs at least 1 second")),
