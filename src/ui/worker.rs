@@ -193,11 +193,17 @@ impl Worker {
             Err(e) => return self.done(domain, Err(e)),
         };
         let keys: Vec<String> = sites.iter().map(|s| s.key()).collect();
+        // One channel for the fleet's watch: `x` on any of its servers reverts them all.
+        let (hold_tx, hold) = engine::hold::channel();
         for k in &keys {
             self.cancels
                 .lock()
                 .unwrap_or_else(|p| p.into_inner())
                 .insert(k.clone(), token.clone());
+            self.holds
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .insert(k.clone(), hold_tx.clone());
         }
         let started = chrono::Utc::now();
         let r = self
@@ -207,6 +213,7 @@ impl Worker {
                 self.config.parallel,
                 DeployOptions {
                     git_ref,
+                    hold: Some(hold),
                     ..Default::default()
                 },
                 token,
@@ -224,6 +231,10 @@ impl Worker {
         });
         for k in &keys {
             self.cancels
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .remove(k);
+            self.holds
                 .lock()
                 .unwrap_or_else(|p| p.into_inner())
                 .remove(k);
