@@ -57,7 +57,8 @@ pub const LOCK_HELD: i32 = 75;
 pub const BAD_HOME: i32 = 78;
 /// A fleet member that did not switch because another server failed to build.
 pub const FLEET_ABORTED: i32 = 3;
-/// A fleet member that switched back because another server failed to switch.
+/// A fleet member that switched back because another server failed to switch, or a held switch
+/// the watch after it reverted (`revert_why` says which).
 pub const FLEET_REVERTED: i32 = 4;
 /// The verdict line for a held switch (see `frame`'s stdin item 3): `commit`, or `revert` with
 /// why in words (made one line of printable text, so it cannot end the line early).
