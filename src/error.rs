@@ -12,6 +12,9 @@ use std::path::PathBuf;
 pub const EXIT_FAILED: i32 = 1;
 /// Exit code of a usage or config error.
 pub const EXIT_USAGE: i32 = 2;
+/// Exit code of a deploy that the watch after its switch reverted (`auto_revert`, the revert
+/// key, Ctrl-C during `deploy --watch`): the release before serves again.
+pub const EXIT_REVERTED: i32 = 3;
 
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
@@ -46,6 +49,9 @@ pub enum Error {
     /// The operation ran and failed: a deploy, a check, a remote step.
     #[error("{0}")]
     Failed(String),
+    /// A deploy switched, was watched, and was reverted (the release before serves again).
+    #[error("{0}")]
+    Reverted(String),
 }
 
 impl Error {
@@ -70,6 +76,7 @@ impl Error {
     pub fn exit_code(&self) -> i32 {
         match self {
             Error::Usage(_) | Error::Config { .. } => EXIT_USAGE,
+            Error::Reverted(_) => EXIT_REVERTED,
             _ => EXIT_FAILED,
         }
     }

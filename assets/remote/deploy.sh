@@ -12,12 +12,13 @@
 # run_script (1: run the deploy script, `deploy_script`, its commands traced behind `trace`), the
 # list `shared` with shared_kind_I (file or dir), the list `cached` (see copy_cached), the writable paths (see make_writable), reload_cmd (may be empty), hc_kind (empty: no
 # health check; see health_check in lib.sh), the list `prune` (see prune_releases),
-# fleet_gate (1: one server of a fleet, which waits at the gate, see below), the hooks
+# fleet_gate (1: one server of a fleet, which waits at the gate, see below), hold_switch (1: once
+# switched, hold the lock and the way back until the verdict, see below), the hooks
 # hook_after_switch, hook_after_rollback and hook_on_failure (each may be empty; see run_hook)
 # and require_env (1: keys .env lacks fail the build; see env_check).
 : "${rel_name?}" "${release_link?}" "${relog_before_name?}" "${relog_after_name?}" "${source?}" "${repo?}" "${branch?}" "${run_script?}"
 : "${want?}" "${push_ref?}" "${src_commit?}" "${art_z?}"
-: "${shared_n?}" "${cached_n?}" "${deploy_script?}" "${trace?}" "${reload_cmd?}" "${hc_kind?}" "${fleet_gate?}" "${require_env?}"
+: "${shared_n?}" "${cached_n?}" "${deploy_script?}" "${trace?}" "${reload_cmd?}" "${hc_kind?}" "${fleet_gate?}" "${hold_switch?}" "${require_env?}"
 # From lib.sh.
 : "${M?}" "${base?}" "${shared?}" "${meta?}" "${live?}" "${domain?}" "${root?}" "${token?}"
 
@@ -269,9 +270,9 @@ if [ "$fleet_gate" = 1 ]; then
   printf '%s gate\n' "$M"; printf '%s gate\n' "$M" >&2
   IFS= read -r go <&3 || go=abort
   if [ "$go" != go ]; then
-    # A stepped rollout says why it stops (`abort:WHY`).
+    # A stepped rollout says why it stops (`abort WHY`).
     case $go in
-    abort:*) printf '%s: this server does not switch\n' "${go#abort:}" >&2 ;;
+    'abort '?*) printf '%s: this server does not switch\n' "${go#abort }" >&2 ;;
     *) echo "another server of the fleet failed to build: this one does not switch" >&2 ;;
     esac
     failed fleet
@@ -300,16 +301,22 @@ if [ -n "$hc_kind" ] && ! health_check; then
 fi
 printf '%s ready\n' "$M"; printf '%s ready\n' "$M" >&2
 
-if [ "$fleet_gate" = 1 ]; then
-  # Switched: commit, or revert because another server failed to switch (exit 4; exit 5 when
-  # switching back failed too).
-  IFS= read -r verdict <&3 || verdict=revert
+if [ "$fleet_gate" = 1 ] || [ "$hold_switch" = 1 ]; then
+  # Switched, and held (a fleet waits for its other servers, a watch for its verdict; the lock
+  # and the way back are kept meanwhile): commit, or revert (exit 4; exit 5 when switching back
+  # failed too). `revert WHY` says why in words (the watch's, the operator's); a bare `revert` is
+  # a fleet's other server that failed to switch; no line at all, flipdeck gone.
+  IFS= read -r verdict <&3 || verdict=
   if [ "$verdict" != commit ]; then
     case $verdict in
-    revert:*) printf '%s: switching back\n' "${verdict#revert:}" >&2 ;;
-    *) echo "another server of the fleet failed to switch: switching back" >&2 ;;
+    'revert '?*) rv_why=${verdict#revert } ;;
+    revert) rv_why="another server of the fleet failed to switch" ;;
+    *) rv_why="flipdeck ended the hold without a verdict (flipdeck or its connection is gone)" ;;
     esac
-    failed fleet
+    printf '%s: switching back\n' "$rv_why" >&2
+    setv revert_why "$rv_why"
+    # The step that failed: a fleet's (a rollout, a watched fleet, another server), else the watch's.
+    if [ "$fleet_gate" = 1 ]; then failed fleet; else failed watch; fi
     go_back || { echo "switching back failed: the new release stays live" >&2; release_lock=1; exit 5; }
     setv reverted 1
     built=0

@@ -6,7 +6,7 @@
 #
 # A list parameter LIST is given as LIST_n (how many) and LIST_1 ... LIST_n; `item` reads one.
 # Exit codes: 75 the lock is held by someone else, 78 the login user's home cannot be the root,
-# 130 interrupted (INT, TERM, HUP); the deploy's fleet gate adds 3, 4 and 5 (see deploy.sh).
+# 130 interrupted (INT, TERM, HUP); the deploy's fleet gate and held switch add 3, 4 and 5 (see deploy.sh).
 
 # The parameters of every operation; root is empty for `/`, and unused when home_root is 1 (the
 # root is then the login user's home, checked and reported below).

@@ -64,6 +64,10 @@ pub enum Command {
         /// The commit the --artifact was built from, recorded in the history
         #[arg(long, value_name = "SHA", requires = "artifact")]
         commit: Option<String>,
+        /// Watch the site for SECS seconds after the switch, holding it (Ctrl-C reverts); without
+        /// SECS the site's watch_s, or 60 [exit code 3 when the watch reverted]
+        #[arg(long, value_name = "SECS", num_args = 0..=1, require_equals = true)]
+        watch: Option<Option<u32>>,
         /// Print the job as JSON events, one object per line (human output goes to stderr)
         #[arg(long)]
         json: bool,

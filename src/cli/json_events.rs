@@ -33,6 +33,22 @@ pub const FIELDS: &[(&str, &[&str])] = &[
             "why",
         ],
     ),
+    ("watch_started", &["seconds", "errors_5xx_per_s", "for_s"]),
+    (
+        "watch_second",
+        &[
+            "second",
+            "left",
+            "2xx",
+            "3xx",
+            "4xx",
+            "5xx",
+            "ms",
+            "app_lines",
+            "app_more",
+        ],
+    ),
+    ("watch_ended", &["kept", "reverted"]),
     (
         "result",
         &["command", "ok", "exit_code", "error", "suggestion"],
@@ -100,6 +116,42 @@ pub fn event(ev: &Event) -> Value {
                 }),
             )
         }
+        EventKind::WatchStarted {
+            seconds,
+            auto_revert,
+        } => (
+            "watch_started",
+            json!({
+                "seconds": seconds,
+                "errors_5xx_per_s": auto_revert.map(|a| a.errors_5xx_per_s),
+                "for_s": auto_revert.map(|a| a.for_s),
+            }),
+        ),
+        EventKind::WatchSecond {
+            second,
+            left,
+            by_class,
+            ms,
+            app,
+            app_more,
+        } => (
+            "watch_second",
+            json!({
+                "second": second,
+                "left": left,
+                "2xx": by_class[0],
+                "3xx": by_class[1],
+                "4xx": by_class[2],
+                "5xx": by_class[3],
+                "ms": ms,
+                "app_lines": app,
+                "app_more": app_more,
+            }),
+        ),
+        EventKind::WatchEnded { reverted } => (
+            "watch_ended",
+            json!({"kept": reverted.is_none(), "reverted": reverted}),
+        ),
     };
     let o = v.as_object_mut().expect("an object");
     o.insert("event".into(), kind.into());
@@ -187,6 +239,19 @@ mod tests {
                 keys: vec!["APP_KEY".into()],
                 required: false,
             },
+            EventKind::WatchStarted {
+                seconds: 30,
+                auto_revert: None,
+            },
+            EventKind::WatchSecond {
+                second: 1,
+                left: 29,
+                by_class: [10, 0, 1, 2],
+                ms: 1004,
+                app: vec!["[error] x".into()],
+                app_more: 0,
+            },
+            EventKind::WatchEnded { reverted: None },
         ];
         for k in all {
             let v = event(&ev(k));

@@ -252,6 +252,7 @@ async fn dispatch(ctx: &Ctx, command: &Command) -> Result<()> {
             pause,
             dry_run,
             json,
+            watch,
             ..
         } => {
             let what = deploy::What {
@@ -264,6 +265,7 @@ async fn dispatch(ctx: &Ctx, command: &Command) -> Result<()> {
                     batches: batch.clone(),
                     pauses: pause.clone(),
                 },
+                watch: *watch,
             };
             if *dry_run {
                 return deploy::dry_run(ctx, site, what, *json).await;

@@ -72,6 +72,40 @@ fn render(kind: EventKind, quiet: bool, script_colors: bool) -> Option<String> {
         EventKind::RolloutStep { step, steps, phase } => {
             Some(crate::cli::rollout::step_line(step, steps, &phase))
         }
+        EventKind::WatchStarted {
+            seconds,
+            auto_revert,
+        } => Some(format!(
+            "watching for {seconds} s after the switch{}; the switch is held: Ctrl-C reverts",
+            auto_revert
+                .map(|a| format!(
+                    " (auto_revert at {}/s 5xx for {} s)",
+                    a.errors_5xx_per_s, a.for_s
+                ))
+                .unwrap_or_default()
+        )),
+        EventKind::WatchSecond {
+            second,
+            left,
+            by_class: [c2, c3, c4, c5],
+            ms,
+            app,
+            app_more,
+        } if !quiet => {
+            let mut l = format!(
+                "watch {second:>3}  2xx {c2:>5}  3xx {c3:>4}  4xx {c4:>4}  5xx {c5:>4}  in {:.1} s  ({left} s left)",
+                f64::from(ms) / 1000.0
+            );
+            for a in app {
+                l.push_str(&format!("\n{OUT_GUTTER}app: {a}"));
+            }
+            if app_more > 0 {
+                l.push_str(&format!("\n{OUT_GUTTER}app: ({app_more} more lines)"));
+            }
+            Some(l)
+        }
+        // The deploy says how it ended (kept, or reverted and why) in its own notice.
+        EventKind::WatchEnded { .. } => None,
         _ => None,
     }
 }

@@ -388,6 +388,7 @@ impl<'a> Check<'a> {
         };
         let rollout = self.rollout(at, site.rollout.as_ref())?;
         let commands = self.commands(at, site.commands.as_ref())?;
+        let watch = self.watch(at, &site)?;
         let migrations = match site.migrations {
             Some(m) => {
                 if let Err(why) = crate::validate::shared_entry(m.get_ref()) {
@@ -398,6 +399,7 @@ impl<'a> Check<'a> {
             None => DEFAULT_MIGRATIONS.to_string(),
         };
         Ok(SiteConfig {
+            watch,
             domain: site.domain.into_inner(),
             repository: site.repository.map(Spanned::into_inner),
             branch: site
@@ -516,6 +518,69 @@ impl<'a> Check<'a> {
             }
         }
         Ok(())
+    }
+
+    /// The site's access log: `access_log`, else where flipdeck's templates write it.
+    pub(super) fn access_log(&self, at: &str, site: &RawSite) -> Result<String> {
+        match &site.access_log {
+            Some(p) => {
+                self.valid(Some(p), &format!("{at}.access_log"), validate::nginx_path)?;
+                Ok(p.get_ref().clone())
+            }
+            None => Ok(crate::config::default_access_log(site.domain.get_ref())),
+        }
+    }
+
+    /// `watch_s`, `access_log`, `app_log` and `auto_revert` (see `engine::aftercare`).
+    fn watch(&self, at: &str, site: &RawSite) -> Result<crate::config::Watch> {
+        let seconds = self
+            .in_range(
+                site.watch_s.as_ref(),
+                &format!("{at}.watch_s"),
+                0..=86_400,
+                "must be a whole number of seconds from 0 (no watch) to 86400",
+            )?
+            .unwrap_or(0) as u32;
+        let app_log = match &site.app_log {
+            Some(p) => {
+                self.valid(Some(p), &format!("{at}.app_log"), validate::shared_entry)?;
+                Some(p.get_ref().trim_end_matches('/').to_string())
+            }
+            None => None,
+        };
+        let auto_revert = match &site.auto_revert {
+            None => None,
+            Some(raw) => {
+                let key = format!("{at}.auto_revert");
+                let bad = |why: &str| self.err(raw.span(), &key, why);
+                let a = raw.get_ref();
+                let rate = match a.errors_5xx_per_s {
+                    Some(n) if n.is_finite() && n > 0.0 => n,
+                    Some(_) => return Err(bad("errors_5xx_per_s must be a number above 0")),
+                    None => return Err(bad("needs errors_5xx_per_s (5xx responses per second)")),
+                };
+                let for_s = match a.for_s {
+                    Some(n) if (1..=86_400).contains(&n) => n as u32,
+                    Some(_) => return Err(bad("for_s must be a whole number of seconds from 1")),
+                    None => return Err(bad("needs for_s (seconds in a row at that rate)")),
+                };
+                if seconds < for_s {
+                    return Err(bad(&format!(
+                        "needs watch_s of at least for_s ({for_s} s): the watch after the switch is when it can revert (watch_s is {seconds})"
+                    )));
+                }
+                Some(crate::config::AutoRevert {
+                    errors_5xx_per_s: rate,
+                    for_s,
+                })
+            }
+        };
+        Ok(crate::config::Watch {
+            seconds,
+            access_log: self.access_log(at, site)?,
+            app_log,
+            auto_revert,
+        })
     }
 
     /// A hook: the user's own shell, run as written; only a NUL byte (which no shell file can

@@ -217,6 +217,34 @@ pub struct SiteConfig {
     pub source: CodeSource,
     /// A fleet's stepped rollout (`rollout = { ... }`); `None`: every server switches at once.
     pub rollout: Option<Rollout>,
+    /// The watch after the switch (`watch_s`, `access_log`, `app_log`, `auto_revert`).
+    pub watch: Watch,
+}
+
+/// What a deploy watches after its switch, and when it reverts by itself (see
+/// `engine::aftercare`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Watch {
+    /// `watch_s`: seconds to watch after the switch; 0 = no watch.
+    pub seconds: u32,
+    /// `access_log`: the site's nginx access log on the server (nginx's `combined` format).
+    pub access_log: String,
+    /// `app_log`: the application's log, relative to the release.
+    pub app_log: Option<String>,
+    pub auto_revert: Option<AutoRevert>,
+}
+
+/// `auto_revert = { errors_5xx_per_s = N, for_s = M }`: revert when the 5xx rate stays at or
+/// above N per second for M seconds in a row.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct AutoRevert {
+    pub errors_5xx_per_s: f64,
+    pub for_s: u32,
+}
+
+/// Where flipdeck's nginx templates write a site's access log (`access_log`'s default).
+pub fn default_access_log(domain: &str) -> String {
+    format!("/var/log/nginx/{domain}.access.log")
 }
 
 /// A site's hooks; `None`: not set (nothing runs).
@@ -427,6 +455,8 @@ pub struct NginxSite {
     pub directives: Vec<String>,
     /// `ssl_certificate` and `ssl_certificate_key`: the site is served over TLS.
     pub tls: Option<Tls>,
+    /// Where the server block writes its access log (`access_log`; read by the watch).
+    pub access_log: String,
 }
 
 impl NginxSite {

@@ -6,13 +6,14 @@
 use super::{NginxSite, SiteKind};
 
 /// Every placeholder, with what defines it (shown in errors and in the README's table).
-pub const PLACEHOLDERS: [(&str, &str); 13] = [
+pub const PLACEHOLDERS: [(&str, &str); 14] = [
     ("domain", "always"),
     ("listen", "always"),
     ("live", "always"),
     ("root", "always"),
     ("directives", "always"),
     ("kind", "always"),
+    ("access_log", "always"),
     ("php_fpm_socket", "kind = \"php\""),
     ("upstream", "kind = \"proxy\""),
     ("ssl_listen", "ssl_certificate"),

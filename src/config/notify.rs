@@ -90,14 +90,17 @@ pub enum NotifyEvent {
     Failure,
     /// A health check failed after a switch: the deploy was switched back, or the rollback kept.
     Health,
+    /// The watch after a deploy's switch reverted it (`auto_revert`, or the operator's key).
+    Reverted,
 }
 
 impl NotifyEvent {
-    pub const ALL: [NotifyEvent; 4] = [
+    pub const ALL: [NotifyEvent; 5] = [
         NotifyEvent::Deploy,
         NotifyEvent::Rollback,
         NotifyEvent::Failure,
         NotifyEvent::Health,
+        NotifyEvent::Reverted,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -106,6 +109,7 @@ impl NotifyEvent {
             NotifyEvent::Rollback => "rollback",
             NotifyEvent::Failure => "failure",
             NotifyEvent::Health => "health",
+            NotifyEvent::Reverted => "reverted",
         }
     }
 }

@@ -112,6 +112,15 @@ pub(super) struct RawSite {
     pub artifact_dir: Option<Spanned<String>>,
     /// A fleet's stepped rollout: `{ canary = 1, batches = ["50%", "100%"], pause = "manual" }`.
     pub rollout: Option<Spanned<RawRollout>>,
+    // The watch after the switch (see `engine::aftercare`).
+    /// Seconds to watch the site after a deploy's switch (0: off).
+    pub watch_s: Option<Spanned<i64>>,
+    /// The site's nginx access log on the server.
+    pub access_log: Option<Spanned<String>>,
+    /// The application's log, relative to the release (`storage/logs/laravel.log`).
+    pub app_log: Option<Spanned<String>>,
+    /// `auto_revert = { errors_5xx_per_s = N, for_s = M }`.
+    pub auto_revert: Option<Spanned<RawAutoRevert>>,
 }
 
 /// `rollout = { ... }`. Its errors point at the whole inline table.
@@ -123,6 +132,14 @@ pub(super) struct RawRollout {
     pub batches: Option<Vec<toml::Value>>,
     /// `"manual"`, a duration (`"30s"`), or one of those per wait.
     pub pause: Option<RawStrings>,
+}
+
+/// `auto_revert = { ... }`: its errors point at the whole inline table.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawAutoRevert {
+    pub errors_5xx_per_s: Option<f64>,
+    pub for_s: Option<i64>,
 }
 
 /// `jump = "bastion"` or `jump = ["outer", "inner"]`.

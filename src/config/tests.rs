@@ -270,6 +270,34 @@ fn error_texts_are_pinned() {
             "config /c.toml line 7: servers[0].sites[0].health_check expect_status must be a whole number from 100 to 599",
         ),
         (
+            "[[servers]]\nname = \"w\"\ntransport = \"local\"\nroot = \"/srv\"\n[[servers.sites]]\ndomain = \"example.com\"\nauto_revert = { errors_5xx_per_s = 2, for_s = 10 }\n",
+            "config /c.toml line 7: servers[0].sites[0].auto_revert needs watch_s of at least for_s (10 s): the watch after the switch is when it can revert (watch_s is 0)",
+        ),
+        (
+            "[[servers]]\nname = \"w\"\ntransport = \"local\"\nroot = \"/srv\"\n[[servers.sites]]\ndomain = \"example.com\"\nwatch_s = 30\nauto_revert = { errors_5xx_per_s = 0, for_s = 10 }\n",
+            "config /c.toml line 8: servers[0].sites[0].auto_revert errors_5xx_per_s must be a number above 0",
+        ),
+        (
+            "[[servers]]\nname = \"w\"\ntransport = \"local\"\nroot = \"/srv\"\n[[servers.sites]]\ndomain = \"example.com\"\nwatch_s = 30\nauto_revert = { errors_5xx_per_s = 2.5, for_s = 0 }\n",
+            "config /c.toml line 8: servers[0].sites[0].auto_revert for_s must be a whole number of seconds from 1",
+        ),
+        (
+            "[[servers]]\nname = \"w\"\ntransport = \"local\"\nroot = \"/srv\"\n[[servers.sites]]\ndomain = \"example.com\"\nwatch_s = 30\nauto_revert = { errors_5xx_per_s = 2.5 }\n",
+            "config /c.toml line 8: servers[0].sites[0].auto_revert needs for_s (seconds in a row at that rate)",
+        ),
+        (
+            "[[servers]]\nname = \"w\"\ntransport = \"local\"\nroot = \"/srv\"\n[[servers.sites]]\ndomain = \"example.com\"\nwatch_s = -1\n",
+            "config /c.toml line 7: servers[0].sites[0].watch_s must be a whole number of seconds from 0 (no watch) to 86400",
+        ),
+        (
+            "[[servers]]\nname = \"w\"\ntransport = \"local\"\nroot = \"/srv\"\n[[servers.sites]]\ndomain = \"example.com\"\napp_log = \"../../etc/shadow\"\n",
+            "config /c.toml line 7: servers[0].sites[0].app_log must be a relative path of letters, digits, '.', '_', '-' and '/' (e.g. storage or .env), without '..' or empty components",
+        ),
+        (
+            "[[servers]]\nname = \"w\"\ntransport = \"local\"\nroot = \"/srv\"\n[[servers.sites]]\ndomain = \"example.com\"\naccess_log = \"/var/log/x;y\"\n",
+            "config /c.toml line 7: servers[0].sites[0].access_log must be an absolute path of letters, digits and '/', '.', '_', '-', '+', '@' (it goes into an nginx config)",
+        ),
+        (
             "servers = [1]\n",
             "config /c.toml line 1 (`servers = [1]`): invalid type: integer `1`, expected struct RawServer",
         ),
@@ -431,6 +459,7 @@ mod web {
                 template: None,
                 directives: Vec::new(),
                 tls: None,
+                access_log: crate::config::default_access_log(&s.sites[0].domain),
             })
         );
         assert_eq!(
@@ -682,7 +711,7 @@ mod notify {
             ),
             (
                 "[[notify]]\nurl = \"https://x.test/\"\non = [\"deploy\", \"deploys\"]\n",
-                "line 12: notify[0].on entry \"deploys\" is not an event; the events are deploy, rollback, failure, health",
+                "line 12: notify[0].on entry \"deploys\" is not an event; the events are deploy, rollback, failure, health, reverted",
             ),
             (
                 "[[notify]]\nurl = \"https://x.test/\"\non = []\n",

@@ -37,6 +37,9 @@ pub struct DeployOptions {
     /// A fleet's stepped rollout for this deploy (`deploy --canary --batch --pause`); `None`:
     /// the site's configured `rollout`, if any.
     pub rollout: Option<crate::config::Rollout>,
+    /// Watch this many seconds after the switch instead of the site's `watch_s` (`deploy
+    /// --watch`); 0 turns the watch off.
+    pub watch_s: Option<u32>,
 }
 
 /// One server's part in a fleet deploy: the release name every server uses, the fleet's id, and
@@ -327,6 +330,12 @@ impl Engine {
         // A failing health check switches back at once. Provisioning's first release has nothing
         // to go back to (and nginx may not serve it yet).
         let health = site.site.health_check.as_ref().filter(|_| !opts.initial);
+        // The watch after the switch: this deploy's own for one server; a fleet's coordinator runs
+        // its servers' together (the gate's `watch`).
+        let watch_s = match opts.initial {
+            false => opts.watch_s.unwrap_or(site.site.watch.seconds),
+            true => 0,
+        };
         let after = scripts::AfterSwitch {
             reload: site.server.reload_command.as_deref(),
             health,
@@ -344,6 +353,7 @@ impl Engine {
                 Some(id),
             ),
             gated: gate.is_some(),
+            hold: watch_s > 0 && gate.is_none(),
         };
         let script = match &provision {
             None => scripts::deploy(
@@ -388,8 +398,84 @@ impl Engine {
             log.extend_from_slice(b"==> done\n");
             log
         });
+        let watched = super::aftercare::Watched {
+            job: job.id,
+            site: job.site.clone(),
+            server: site.server.name.clone(),
+            target: job.target.clone(),
+            marker: job.marker().to_string(),
+            token: job.token.clone(),
+            script: scripts::signals(&job.prelude(), &site.site.watch, watch_s),
+            access_log: site.site.watch.access_log.clone(),
+            revert_why: job.revert_why.clone(),
+        };
         let ran = match gate {
+            // aftercare: a watched fleet member hands the coordinator its part of the watch, and
+            // an interruption once switched is the watch's to answer (a revert), as below.
+            Some(mut g) if watch_s > 0 && g.watch.is_some() => {
+                if let Some(tx) = g.watch.take() {
+                    let _ = tx.send(watched);
+                }
+                let (s_tx, s_rx) = tokio::sync::oneshot::channel();
+                let to_coordinator = g.switched.replace(s_tx);
+                let building = CancellationToken::new();
+                let forward = async {
+                    tokio::select! {
+                        r = s_rx => if r.is_ok() && let Some(tx) = to_coordinator {
+                            let _ = tx.send(());
+                        },
+                        _ = cancel.cancelled() => building.cancel(),
+                    }
+                };
+                let (ran, ()) =
+                    tokio::join!(job.converse_gated(&script, &building, reply, g), forward);
+                let reverted = job
+                    .revert_why
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .is_some();
+                if matches!(&ran, Ok(r) if r.status.success()) && !reverted {
+                    job.notice("watched after the switch with the rest of the fleet: kept");
+                }
+                ran
+            }
             Some(g) => job.converse_gated(&script, &cancel, reply, g).await,
+            None if watch_s > 0 => {
+                let why = job.revert_why.clone();
+                let (gate, switched, verdict) = hold_gate();
+                // Before the switch, an interruption cancels the build as it always does; once
+                // switched, it is the watch's to answer (a revert).
+                let building = CancellationToken::new();
+                let watch = async {
+                    tokio::select! {
+                        r = switched => r.ok()?,
+                        _ = cancel.cancelled() => {
+                            building.cancel();
+                            return None;
+                        }
+                    }
+                    let v = self
+                        .aftercare(
+                            std::slice::from_ref(&watched),
+                            watch_s,
+                            site.site.watch.auto_revert,
+                            opts.hold.as_ref(),
+                            &cancel,
+                        )
+                        .await;
+                    if let super::aftercare::Verdict::Revert(w) = &v {
+                        *why.lock().unwrap_or_else(|p| p.into_inner()) = Some(w.clone());
+                    }
+                    let _ = verdict.send(v == super::aftercare::Verdict::Keep);
+                    Some(v)
+                };
+                let (ran, verdict) =
+                    tokio::join!(job.converse_gated(&script, &building, reply, gate), watch);
+                if verdict == Some(super::aftercare::Verdict::Keep) && ran.is_ok() {
+                    job.notice(format!("watched {watch_s} s after the switch: kept"));
+                }
+                ran
+            }
             None => job.converse(&script, &cancel, reply).await,
         };
         if let Some(check) = &provision
@@ -571,6 +657,11 @@ impl Engine {
             _ if rep.aborted => {
                 "not switched: another server of the fleet failed to build".to_string()
             }
+            // The watch's (or the operator's) revert says why itself.
+            _ if rep.reverted && rep.switch.failed_step.as_deref() == Some("watch") => format!(
+                "{}; switched back to {back_to}",
+                rep.revert_why.as_deref().unwrap_or("reverted")
+            ),
             _ if rep.reverted => {
                 format!("switched back to {back_to}: another server of the fleet failed to switch")
             }
@@ -598,7 +689,31 @@ impl Engine {
             self.cleanup_after_failure(job, Some(release), Some((release, "switch")))
                 .await;
         }
+        if rep.reverted && rep.switch.failed_step.as_deref() == Some("watch") {
+            return self.record_reverted(job, id, &why, commit.as_deref());
+        }
         self.record_failure(job, id, &why, commit.as_deref())
+    }
+
+    /// The watch after the switch reverted the deployment: the release before serves again. It
+    /// is recorded failed with why (the history's `error`), and said as a revert, not a failure
+    /// of the deploy's steps.
+    fn record_reverted(&self, job: &mut Job<'_>, id: i64, why: &str, sha: Option<&str>) -> Error {
+        job.notice(format!("deployment #{id} {why}"));
+        job.flush();
+        let stored = self.store.finish_failed(id, why, sha, Utc::now());
+        job.emit(EventKind::Status {
+            deployment_id: id,
+            status: Status::Failed,
+        });
+        job.finish(false, format!("deployment #{id} {why}"));
+        Error::Reverted(match stored {
+            Ok(()) => format!("deployment #{id} of {} {why}", job.site),
+            Err(e) => format!(
+                "deployment #{id} of {} {why} (and recording it failed: {e})",
+                job.site
+            ),
+        })
     }
 
     /// The hooks that ran after the failure (after_rollback on the switch back, on_failure) and
@@ -849,6 +964,23 @@ impl Engine {
             )),
         }
     }
+}
+
+/// The gate of a single server's deploy that holds its switch for the watch: no build gate, only
+/// `switched` (told once the script is ready) and the verdict (true: commit).
+fn hold_gate() -> (
+    Gate,
+    tokio::sync::oneshot::Receiver<()>,
+    tokio::sync::oneshot::Sender<bool>,
+) {
+    let (s_tx, s_rx) = tokio::sync::oneshot::channel();
+    let (c_tx, c_rx) = tokio::sync::oneshot::channel();
+    let gate = Gate {
+        switched: Some(s_tx),
+        commit: Some(c_rx),
+        ..Gate::default()
+    };
+    (gate, s_rx, c_tx)
 }
 
 /// What this machine contributes to a deploy, made before the server is asked anything.

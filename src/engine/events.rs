@@ -88,6 +88,27 @@ pub enum EventKind {
         steps: usize,
         phase: RolloutPhase,
     },
+    /// The watch after a deploy's switch began on this server (see `aftercare`): `seconds`
+    /// long, reverting by itself at `auto_revert`'s threshold. The switch is held meanwhile.
+    WatchStarted {
+        seconds: u32,
+        auto_revert: Option<crate::config::AutoRevert>,
+    },
+    /// One sample of the watch, about a second: its number (from 1), the seconds left, the
+    /// responses of each class (2xx, 3xx, 4xx, 5xx) in its `ms` milliseconds, and the
+    /// application log's new lines (made visible, redacted) with how many more the cap left out.
+    WatchSecond {
+        second: u32,
+        left: u32,
+        by_class: [u32; 4],
+        ms: u32,
+        app: Vec<String>,
+        app_more: u32,
+    },
+    /// The watch ended: the release is kept (`reverted` None), or reverted, with why.
+    WatchEnded {
+        reverted: Option<String>,
+    },
 }
 
 /// Where one server of a stepped rollout stands.

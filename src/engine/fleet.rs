@@ -5,6 +5,7 @@
 //! rollout (`rollout`) the built servers switch step by step instead, still all or none.
 
 use super::Engine;
+use super::aftercare::{FleetWatch, Verdict, Watched};
 use super::deploy::{DeployOptions, Deployed, FleetMember};
 use super::events::RolloutState;
 use super::job::Gate;
@@ -92,6 +93,19 @@ impl Engine {
             switched: vec![],
             commit: vec![],
         };
+        // The watch after the switch, for the whole fleet at once (the longest of the sites'
+        // `watch_s` or `--watch`, the first site's auto_revert): each member hands its part over
+        // at the gate, and the watch's verdict decides the fleet's commit.
+        let watch_s = sites
+            .iter()
+            .map(|s| opts.watch_s.unwrap_or(s.site.watch.seconds))
+            .max()
+            .unwrap_or(0);
+        let mut watch = FleetWatch {
+            parts: vec![],
+            seconds: watch_s,
+            auto_revert: sites.iter().find_map(|s| s.site.watch.auto_revert),
+        };
         let mut members = Vec::new();
         for (i, s) in sites.iter().enumerate() {
             let (b_tx, b_rx) = oneshot::channel();
@@ -102,6 +116,8 @@ impl Engine {
             ends.go.push(g_tx);
             ends.switched.push(s_rx);
             ends.commit.push(c_tx);
+            let (w_tx, w_rx) = oneshot::channel();
+            watch.parts.push(w_rx);
             let (slots, opts, cancel) = (slots.clone(), opts.clone(), members_cancel.clone());
             let member = FleetMember {
                 release: release.clone(),
@@ -123,6 +139,7 @@ impl Engine {
                     commit: Some(c_rx),
                     permit: Some(permit),
                     why: gate_why,
+                    watch: (watch_s > 0).then_some(w_tx),
                 };
                 let member = FleetMember { gate, ..member };
                 // A failure before the gate drops its sender: the coordinator aborts the fleet.
@@ -159,6 +176,7 @@ impl Engine {
                 switched: switched_rx,
                 commit: commit_tx,
             } = ends;
+            let (hold, cancel) = (opts.hold.clone(), cancel.clone());
             let coordinator = async move {
                 let all_built = join_all(built_rx).await.iter().all(Result::is_ok);
                 for tx in go_tx {
@@ -166,8 +184,17 @@ impl Engine {
                 }
                 if all_built {
                     let all_switched = join_all(switched_rx).await.iter().all(Result::is_ok);
+                    // Every server switched: watch them all before the commit.
+                    let commit = all_switched
+                        && match self.watch_fleet(watch, hold.as_ref(), &cancel).await {
+                            Ok(()) => true,
+                            Err((why, watched)) => {
+                                watched.iter().for_each(|w| w.tell_revert(&why));
+                                false
+                            }
+                        };
                     for tx in commit_tx {
-                        let _ = tx.send(all_switched);
+                        let _ = tx.send(commit);
                     }
                 }
             };
@@ -189,11 +216,37 @@ impl Engine {
             states,
             lost: Some(lost_rx),
             stopped_at: None,
+            watch: Some(watch),
         };
         drop(lost_tx);
         let (results, reverted_at) = tokio::join!(join_all(members), coordinator.run(ends));
         coordinator.finished(reverted_at);
         Ok(results)
+    }
+
+    /// The watch after every server of a fleet switched (none when `watch_s` is 0); `Err` with
+    /// why and the servers watched when it reverts.
+    pub(super) async fn watch_fleet(
+        &self,
+        watch: FleetWatch,
+        hold: Option<&super::hold::HoldReceiver>,
+        cancel: &CancellationToken,
+    ) -> std::result::Result<(), (String, Vec<Watched>)> {
+        if watch.seconds == 0 {
+            return Ok(());
+        }
+        let watched: Vec<Watched> = join_all(watch.parts)
+            .await
+            .into_iter()
+            .filter_map(std::result::Result::ok)
+            .collect();
+        match self
+            .aftercare(&watched, watch.seconds, watch.auto_revert, hold, cancel)
+            .await
+        {
+            Verdict::Keep => Ok(()),
+            Verdict::Revert(why) => Err((why, watched)),
+        }
     }
 
     /// The stepped rollout this fleet deploy follows (the command line's, else the site's) with

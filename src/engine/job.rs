@@ -62,19 +62,16 @@ pub struct Gate {
     /// A build slot (`parallel`), given back once built: waiting at the gate takes no slot.
     pub permit: Option<tokio::sync::OwnedSemaphorePermit>,
     /// Why the fleet stops, when the coordinator says (a stepped rollout): sent with the abort
-    /// or the revert, so the server's log says it (`abort:WHY`, `revert:WHY`).
+    /// or the revert, so the server's log says it (`protocol::go_line`, `verdict_line`).
     pub why: Option<std::sync::Arc<std::sync::Mutex<Option<String>>>>,
+    /// The fleet is watched after its switch: this server's part of the watch, for the
+    /// coordinator's `Engine::aftercare` (which then decides the verdict). Not the job's business.
+    pub watch: Option<tokio::sync::oneshot::Sender<super::aftercare::Watched>>,
 }
 
-/// `abort` or `revert`, with the coordinator's reason when it gave one.
-fn refusal(word: &str, why: &Option<std::sync::Arc<std::sync::Mutex<Option<String>>>>) -> Vec<u8> {
-    let said = why
-        .as_ref()
-        .and_then(|w| w.lock().unwrap_or_else(|p| p.into_inner()).clone());
-    match said {
-        Some(w) => format!("{word}:{}\n", w.replace('\n', " ")).into_bytes(),
-        None => format!("{word}\n").into_bytes(),
-    }
+/// What a shared reason holds now (`None`: nobody said why).
+fn said(why: Option<&std::sync::Arc<std::sync::Mutex<Option<String>>>>) -> Option<String> {
+    why.and_then(|w| w.lock().unwrap_or_else(|p| p.into_inner()).clone())
 }
 
 /// Waits on an optional receiver; a missing or dropped sender counts as "no".
@@ -130,6 +127,10 @@ pub struct Job<'e> {
     pub feed: Option<Feed>,
     /// Why the feed could not be made, when it could not.
     pub feed_error: Option<String>,
+    /// Why a held switch is reverted, set by whoever decides (the watch after the switch) before
+    /// it sends the gate's `commit` receiver `false`: said on the verdict line (see
+    /// `protocol::verdict_line`). Shared, since the job is busy running the script meanwhile.
+    pub revert_why: Arc<std::sync::Mutex<Option<String>>>,
 }
 
 impl<'e> Job<'e> {
@@ -174,12 +175,18 @@ impl<'e> Job<'e> {
             payload: None,
             feed: None,
             feed_error: None,
+            revert_why: Default::default(),
         };
         job.emit(EventKind::JobStarted {
             action,
             target: job.target.describe(),
         });
         job
+    }
+
+    /// The key every marker line of this job's scripts starts with (see `protocol::Marker`).
+    pub fn marker(&self) -> &str {
+        &self.marker
     }
 
     /// Ties the job to a deployment record: the lock names it and the output is mirrored to it.
@@ -278,6 +285,7 @@ impl<'e> Job<'e> {
             mut commit,
             mut permit,
             why,
+            watch: _,
         } = gate.unwrap_or_default();
         let mut gate_on = (false, false);
         let (mut waiting_go, mut waiting_commit) = (false, false);
@@ -374,7 +382,7 @@ impl<'e> Job<'e> {
                     waiting_go = false;
                     go = None;
                     if let Some(in_tx) = &in_tx {
-                        let _ = in_tx.send(if go_on { b"go\n".to_vec() } else { refusal("abort", &why) });
+                        let _ = in_tx.send(if go_on { b"go\n".to_vec() } else { super::protocol::go_line(said(why.as_ref()).as_deref()) });
                     }
                 }
                 commit_on = decision(&mut commit), if waiting_commit => {
@@ -387,7 +395,9 @@ impl<'e> Job<'e> {
                             d.extend(reply(self, &vars));
                             d
                         } else {
-                            refusal("revert", &why)
+                            // The coordinator's reason (a rollout's), else the watch's.
+                            let why = said(why.as_ref()).or_else(|| said(Some(&self.revert_why)));
+                            super::protocol::verdict_line(Some(why.as_deref().unwrap_or("")))
                         };
                         let _ = in_tx.send(data);
                     }

@@ -1,6 +1,7 @@
 //! The deployment engine: runs the spec's flows on a target and reports events on a channel.
 //! It knows nothing of terminals; the CLI, the dashboard and tests consume its events.
 
+pub mod aftercare;
 mod command;
 mod deploy;
 pub mod diff;

@@ -66,6 +66,8 @@ pub fn render(layout: &Layout, site: &NginxSite) -> Result<String, String> {
     let live = layout.live();
     let root = format!("{live}/{}", site.web_root);
     validate::nginx_path(&root).map_err(|w| format!("the document root {root:?} {w}"))?;
+    validate::nginx_path(&site.access_log)
+        .map_err(|w| format!("access_log {:?} {w}", site.access_log))?;
     if let Some(sock) = site.php_fpm_socket() {
         validate::nginx_path(sock).map_err(|w| format!("php_fpm_socket {sock:?} {w}"))?;
     }
@@ -99,6 +101,7 @@ pub fn render(layout: &Layout, site: &NginxSite) -> Result<String, String> {
             "live" => live.clone(),
             "root" => root.clone(),
             "kind" => site.kind.name().to_string(),
+            "access_log" => site.access_log.clone(),
             "directives" => site.directives.join("\n"),
             "php_fpm_socket" => site.php_fpm_socket()?.to_string(),
             "upstream" => match site.kind {
@@ -266,6 +269,7 @@ mod tests {
             template: None,
             directives: Vec::new(),
             tls: None,
+            access_log: "/var/log/nginx/example.com.access.log".into(),
         }
     }
 

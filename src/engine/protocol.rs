@@ -27,6 +27,9 @@ pub const NEED: &str = "need";
 /// 2. for `source = "artifact"`: one frame holding the tar, sent at once;
 ///    for `source = "push"`: one frame holding the pack, sent once the script printed `need`;
 /// 3. for a fleet member: `go` or `abort` (after `gate`), then `commit` or `revert` (after `ready`);
+///    for a deploy that holds its switch (a watch, `hold_switch`): `commit` or `revert` after
+///    `ready`. A revert may say why, on its line: `revert WHY` (one line of words, no control
+///    characters, see `verdict_line`), which the script prints and reports as `revert_why`;
 /// 4. the deployment's log (after `ready`, or after `commit`), up to end of file.
 ///
 /// Each part is read only once the one before it is, so nothing needs escaping. A frame is a
@@ -54,8 +57,40 @@ pub const LOCK_HELD: i32 = 75;
 pub const BAD_HOME: i32 = 78;
 /// A fleet member that did not switch because another server failed to build.
 pub const FLEET_ABORTED: i32 = 3;
-/// A fleet member that switched back because another server failed to switch.
+/// A fleet member that switched back because another server failed to switch, or a held switch
+/// the watch after it reverted (`revert_why` says which).
 pub const FLEET_REVERTED: i32 = 4;
+/// The verdict line for a held switch (see `frame`'s stdin item 3): `commit`, or `revert` with
+/// why in words (made one line of printable text, so it cannot end the line early).
+pub fn verdict_line(revert_why: Option<&str>) -> Vec<u8> {
+    match revert_why {
+        None => b"commit\n".to_vec(),
+        Some(why) => match one_line(why).as_str() {
+            "" => b"revert\n".to_vec(),
+            w => format!("revert {w}\n").into_bytes(),
+        },
+    }
+}
+
+/// The answer at a fleet's gate (see `frame`'s stdin item 3): `go`, or `abort` with why in
+/// words when the coordinator said (a stepped rollout stopping), one line of printable text.
+pub fn go_line(abort_why: Option<&str>) -> Vec<u8> {
+    match abort_why.map(one_line) {
+        None => b"abort\n".to_vec(),
+        Some(w) if w.is_empty() => b"abort\n".to_vec(),
+        Some(w) => format!("abort {w}\n").into_bytes(),
+    }
+}
+
+/// Words made one line of printable text, so they cannot end a stdin line early.
+fn one_line(why: &str) -> String {
+    why.chars()
+        .map(|c| if c.is_control() { ' ' } else { c })
+        .collect::<String>()
+        .trim()
+        .to_string()
+}
+
 /// A fleet member that could not switch back: its new release stays live.
 pub const FLEET_REVERT_FAILED: i32 = 5;
 /// A script stopped by INT, TERM or HUP.
@@ -203,6 +238,8 @@ keys! {
     Aborted = "aborted",
     /// A fleet member that switched back.
     Reverted = "reverted",
+    /// Why a held switch was reverted, in words (the verdict's, see `verdict_line`).
+    RevertWhy = "revert_why",
     /// What the live link pointed at before a switch ("" for nothing).
     Prev = "prev",
     Switched = "switched",
@@ -325,6 +362,53 @@ keys! {
     DryShared = "dry_shared",
     /// Cached entry I in the live release: `I present` (copied) or `I missing` (not copied).
     DryCached = "dry_cached",
+    /// `signals.sh`, once a second: `N C2 C3 C4 C5 MS`, the responses of each class in the
+    /// sample and the milliseconds it covers (see `SignalCounts`); it closes the sample.
+    Sig = "sig",
+    /// A new line of the application's log in that second, and how many more the cap left out.
+    SigApp = "sig_app",
+    SigAppMore = "sig_app_more",
+    /// The access log is not there, or the login user may not read it (said once).
+    SigAccessMissing = "sig_access_missing",
+    SigAccessUnreadable = "sig_access_unreadable",
+    /// The application's log is not there or not readable (`missing` or `unreadable`, once).
+    SigAppMissing = "sig_app_missing",
+}
+
+/// One sample of `signals.sh` (`sig N C2 C3 C4 C5 MS`), about a second long: its number (from
+/// 1), the responses with a 2xx, 3xx, 4xx and 5xx status the access log gained in it, and the
+/// milliseconds it covers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct SignalCounts {
+    pub second: u32,
+    pub by_class: [u32; 4],
+    pub ms: u32,
+}
+
+impl SignalCounts {
+    pub fn parse(v: &str) -> Option<SignalCounts> {
+        let mut n = v.split_whitespace().map(|w| w.parse::<u32>().ok());
+        let second = n.next()??;
+        let mut by_class = [0; 4];
+        for c in &mut by_class {
+            *c = n.next()??;
+        }
+        // A sample of no measurable length counts as one second.
+        let ms = n.next()??.max(1);
+        Some(SignalCounts {
+            second,
+            by_class,
+            ms,
+        })
+    }
+
+    pub fn ok_2xx(&self) -> u32 {
+        self.by_class[0]
+    }
+
+    pub fn errors_5xx(&self) -> u32 {
+        self.by_class[3]
+    }
 }
 
 /// A hook that failed (`hook_failed NAME CODE`).
@@ -434,6 +518,8 @@ pub struct DeployReport {
     pub commit: Option<String>,
     pub aborted: bool,
     pub reverted: bool,
+    /// Why it was reverted (see `Key::RevertWhy`).
+    pub revert_why: Option<String>,
     /// Why the failing step failed, when the script could say.
     pub why: Option<String>,
     /// Keys `.env.example` has and `.env` lacks (see `Key::EnvMissing`).
@@ -460,6 +546,7 @@ impl Report for DeployReport {
             Key::Commit => self.commit = Some(v.into()),
             Key::Aborted => self.aborted = true,
             Key::Reverted => self.reverted = true,
+            Key::RevertWhy => self.revert_why = Some(v.into()),
             Key::Why => self.why = Some(v.into()),
             Key::Have => self.haves.push(v.into()),
             Key::EnvMissing => self.env_missing = env_keys(v),

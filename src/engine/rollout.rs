@@ -76,6 +76,8 @@ pub struct Coordinator<'e> {
     pub lost: Option<tokio::sync::mpsc::UnboundedReceiver<(usize, RolloutState)>>,
     /// The step (0-based) the rollout stopped at, once it did.
     pub stopped_at: Option<usize>,
+    /// The watch after the last step, before the commit (`watch_s`).
+    pub watch: Option<super::aftercare::FleetWatch>,
 }
 
 /// Waits for the next server lost, or never once none can be.
@@ -331,8 +333,15 @@ impl Coordinator<'_> {
 
     /// The moment every server has switched and is about to be told to keep the new release:
     /// what must hold before that (the watch after the switch plugs in here) returns why not.
-    async fn before_commit(&self) -> Result<(), String> {
-        Ok(())
+    async fn before_commit(&mut self) -> Result<(), String> {
+        let Some(watch) = self.watch.take() else {
+            return Ok(());
+        };
+        // The revert's words reach every server through `why` (see `revert_all`).
+        self.engine
+            .watch_fleet(watch, self.hold.as_ref(), &self.cancel)
+            .await
+            .map_err(|(why, _)| why)
     }
 
     /// Stops the rollout: every server that was told to switch is told to go back (it does so

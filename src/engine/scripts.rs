@@ -34,6 +34,7 @@ pub const ENV_STATUS: &str = include_str!("../../assets/remote/env_status.sh");
 pub const COMMAND: &str = include_str!("../../assets/remote/command.sh");
 pub const DIFF: &str = include_str!("../../assets/remote/diff.sh");
 pub const DRY_RUN: &str = include_str!("../../assets/remote/dry_run.sh");
+pub const SIGNALS: &str = include_str!("../../assets/remote/signals.sh");
 
 /// Every file of `assets/remote`, by name (for the tests that read them).
 pub const FILES: &[(&str, &str)] = &[
@@ -61,7 +62,23 @@ pub const FILES: &[(&str, &str)] = &[
     ("command.sh", COMMAND),
     ("diff.sh", DIFF),
     ("dry_run.sh", DRY_RUN),
+    ("signals.sh", SIGNALS),
 ];
+
+/// At most this many lines, and bytes, of the application's log per second of a watch.
+pub const APP_LINES_PER_S: u32 = 20;
+pub const APP_BYTES_PER_S: u32 = 4096;
+
+/// The watch after a deploy's switch (`signals.sh`): `seconds` seconds of the site's signals.
+pub fn signals(prelude: &Prelude<'_>, watch: &crate::config::Watch, seconds: u32) -> String {
+    let p = Params::new()
+        .set("watch_s", &seconds.to_string())
+        .set("access_log", &watch.access_log)
+        .set("app_log", watch.app_log.as_deref().unwrap_or(""))
+        .set("app_lines", &APP_LINES_PER_S.to_string())
+        .set("app_bytes", &APP_BYTES_PER_S.to_string());
+    prelude.script(p, &[SIGNALS])
+}
 
 /// What every script is told first.
 pub struct Prelude<'a> {
@@ -193,6 +210,8 @@ pub struct Finish<'a> {
     /// One server of a fleet: wait for `go` before the switch, and for `commit` or `revert` after
     /// it (the other servers' outcome decides).
     pub gated: bool,
+    /// Once switched, wait for `commit` or `revert` (the watch after the switch decides).
+    pub hold: bool,
 }
 
 /// A whole deploy in one exec (`deploy.sh`): lock, build, switch and reload; then, once the engine
@@ -303,7 +322,9 @@ fn deploy_params(
         .export("GIT_SSH_VARIANT", "ssh");
     let p = writable_params(cached_params(shared_params(p, site), site), site);
     let p = after.params(p, &prelude.layout.domain);
-    prune_params(p, finish.prune, prelude.who).flag("fleet_gate", finish.gated)
+    prune_params(p, finish.prune, prelude.who)
+        .flag("fleet_gate", finish.gated)
+        .flag("hold_switch", finish.hold)
 }
 
 /// How git reaches a repository over SSH during a deploy: with the site's deploy key and only

@@ -127,6 +127,8 @@ impl Outcome {
                 // The engine's words for a release its health check switched back.
                 o.events = if error.starts_with("health check failed") {
                     vec![NotifyEvent::Health, NotifyEvent::Failure]
+                } else if matches!(e, crate::error::Error::Reverted(_)) {
+                    vec![NotifyEvent::Reverted, NotifyEvent::Failure]
                 } else {
                     vec![NotifyEvent::Failure]
                 };

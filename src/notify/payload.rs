@@ -69,6 +69,11 @@ pub fn text(o: &Outcome) -> String {
             where_(o),
             o.operator
         ),
+        (Act::Deploy, NotifyEvent::Reverted) => format!(
+            "The deploy of {} by {} was reverted during the watch after the switch: {error}",
+            where_(o),
+            o.operator
+        ),
         (Act::Deploy, _) => format!(
             "The deploy of {} by {} failed: {error}",
             where_(o),
@@ -126,7 +131,7 @@ fn colour(o: &Outcome) -> (&'static str, u32) {
     match o.event() {
         NotifyEvent::Deploy | NotifyEvent::Rollback => ("good", 0x2e_b8_86),
         NotifyEvent::Failure => ("danger", 0xd4_00_00),
-        NotifyEvent::Health => ("warning", 0xda_a0_38),
+        NotifyEvent::Health | NotifyEvent::Reverted => ("warning", 0xda_a0_38),
     }
 }
 

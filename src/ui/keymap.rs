@@ -45,8 +45,9 @@ pub enum Layer {
     Typing,
     /// The site commands' picker (`x`).
     Picker,
-    /// The selected site's job holds its switch open (a stepped rollout between or during its
-    /// steps): these keys come before the panes' (`x` reverts instead of opening the picker).
+    /// Over the panes, while the selected site's deploy holds its switch (the watch after the
+    /// switch; a paused rollout): its keys take precedence over the panes' (`x` reverts rather
+    /// than opening the site-commands picker).
     Holding,
 }
 
@@ -123,12 +124,12 @@ pub enum Action {
     EditRef,
     /// Press the focused button.
     PressButton,
-    // A held deploy (a stepped rollout).
+    // A held deploy (a stepped rollout, a watch after the switch).
     /// Switch the rollout's next batch now.
     NextBatch,
     /// Switch every server left, without pausing again.
     AllBatches,
-    /// Put every server already switched back on the release it had.
+    /// Put every server already switched back on the release it had, at once (the way back).
     Revert,
     // The filter input.
     KeepFilter,
@@ -569,7 +570,8 @@ pub const BINDINGS: &[Binding] = &[
         layers: &[Layer::Picker],
         bar: Some("Esc close"),
     },
-    // ---- while the selected site's rollout holds (before the panes' keys) ----
+    // ---- while the selected site's deploy holds its switch: a stepped rollout, a watch after
+    // the switch (before the panes' keys) ----
     Binding {
         keys: "n",
         codes: &[(KeyCode::Char('n'), NONE)],
@@ -590,7 +592,7 @@ pub const BINDINGS: &[Binding] = &[
         keys: "x",
         codes: &[(KeyCode::Char('x'), NONE)],
         action: Action::Revert,
-        help: Some("revert every server"),
+        help: Some("revert every server switched (a rollout, a watch)"),
         layers: &[Layer::Holding],
         bar: Some("x revert"),
     },
@@ -724,7 +726,11 @@ impl Keymap {
     /// The help popup's and the README's key table: the panes' keys, each spelling once, with
     /// what it does.
     pub fn help_rows(&self) -> Vec<(String, String)> {
-        self.rows(BINDINGS.iter().filter(|b| b.in_panes()))
+        self.rows(
+            BINDINGS
+                .iter()
+                .filter(|b| b.in_panes() || b.layers.contains(&Layer::Holding)),
+        )
     }
 
     fn rows<'a>(&'a self, bindings: impl Iterator<Item = &'a Binding>) -> Vec<(String, String)> {

@@ -24,7 +24,7 @@ pub struct Worker {
     pub engine: Arc<Engine>,
     tx: UnboundedSender<Loaded>,
     cancels: Arc<Mutex<HashMap<String, CancellationToken>>>,
-    /// The hold of each site whose deploy can be told something (a stepped rollout), by
+    /// The hold of each site whose deploy can be told something (its watch, a stepped rollout), by
     /// `SERVER/DOMAIN`.
     holds: Arc<Mutex<HashMap<String, engine::hold::HoldSender>>>,
     /// One warm connection per server: the engine's connectors, and every job's and refresh's.
@@ -139,6 +139,12 @@ impl Worker {
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .insert(site.clone(), token.clone());
+        // What the revert key tells this deploy while it holds its switch.
+        let (hold_tx, hold) = engine::hold::channel();
+        self.holds
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(site.clone(), hold_tx);
         let r = async {
             let (s, c) = self.resolve(&site)?;
             let started = chrono::Utc::now();
@@ -149,6 +155,7 @@ impl Worker {
                     c.as_ref(),
                     DeployOptions {
                         git_ref,
+                        hold: Some(hold),
                         ..Default::default()
                     },
                     token,
@@ -168,6 +175,10 @@ impl Worker {
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .remove(&site);
+        self.holds
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .remove(&site);
         self.done(site, r);
     }
 
@@ -179,24 +190,19 @@ impl Worker {
             Err(e) => return self.done(domain, Err(e)),
         };
         let keys: Vec<String> = sites.iter().map(|s| s.key()).collect();
+        // One channel for the fleet (its watch, its stepped rollout): `n`, `a` or `x` on any of
+        // its servers tells the whole fleet.
+        let (hold_tx, hold) = engine::hold::channel();
         for k in &keys {
             self.cancels
                 .lock()
                 .unwrap_or_else(|p| p.into_inner())
                 .insert(k.clone(), token.clone());
+            self.holds
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .insert(k.clone(), hold_tx.clone());
         }
-        // A stepped rollout is told `n`, `a`, `x` through its hold.
-        let hold = sites
-            .first()
-            .and_then(|s| s.site.rollout.as_ref())
-            .map(|_| {
-                let (tx, rx) = engine::hold::channel();
-                let mut holds = self.holds.lock().unwrap_or_else(|p| p.into_inner());
-                for k in &keys {
-                    holds.insert(k.clone(), tx.clone());
-                }
-                rx
-            });
         let started = chrono::Utc::now();
         let r = self
             .engine
@@ -205,18 +211,12 @@ impl Worker {
                 self.config.parallel,
                 DeployOptions {
                     git_ref,
-                    hold,
+                    hold: Some(hold),
                     ..Default::default()
                 },
                 token,
             )
             .await;
-        {
-            let mut holds = self.holds.lock().unwrap_or_else(|p| p.into_inner());
-            for k in &keys {
-                holds.remove(k);
-            }
-        }
         let store = &self.engine.store;
         self.notify(match &r {
             Ok(each) => each
@@ -229,6 +229,10 @@ impl Worker {
         });
         for k in &keys {
             self.cancels
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .remove(k);
+            self.holds
                 .lock()
                 .unwrap_or_else(|p| p.into_inner())
                 .remove(k);
@@ -412,6 +416,7 @@ impl Worker {
             | Effect::Copy(_)
             | Effect::MouseCapture(_)
             | Effect::EditEnv(_)
+            // Told at once by `run`.
             | Effect::Hold { .. } => {}
         }
     }

@@ -1,6 +1,7 @@
 //! Every integration test, in one binary so CI links the library once. Each module is one
 //! area; `support` holds the harness they share (real git, sshd, tmux, nginx and PHP-FPM).
 
+mod aftercare;
 mod cockpit_dialog;
 mod dashboard;
 mod dashboard_e2e;

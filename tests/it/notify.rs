@@ -694,3 +694,51 @@ fn a_fleet_notifies_once_per_server() {
         );
     }
 }
+
+/// A deploy reverted during the watch after its switch (here by Ctrl-C during `deploy --watch`)
+/// is one `reverted` outcome: the payload says so, with why, and the text names the watch.
+#[test]
+fn a_deploy_reverted_by_its_watch_notifies_reverted() {
+    let h = Harness::local();
+    let hook = Hook::start(vec![Answer::Status(200)]);
+    configure(
+        &h,
+        "deployment_script = \"true\"",
+        "",
+        &block(&hook.url("/"), "json", "on = [\"reverted\"]"),
+    );
+    h.ok(&["deploy", DOMAIN, "--watch=1"]);
+    assert_eq!(hook.got().len(), 0, "a kept deploy is no `reverted` event");
+    h.commit("public/extra.txt", "x\n");
+    let mut child = h.spawn(&["deploy", DOMAIN, "--watch=60", "--json"]);
+    let mut out = BufReader::new(child.stdout.take().unwrap());
+    loop {
+        let mut l = String::new();
+        assert!(out.read_line(&mut l).unwrap() > 0, "the deploy ended early");
+        if l.contains("\"watch_second\"") {
+            break;
+        }
+    }
+    unsafe { libc::kill(child.id() as i32, libc::SIGINT) };
+    let mut rest = String::new();
+    out.read_to_string(&mut rest).unwrap();
+    assert_eq!(child.wait().unwrap().code(), Some(3), "{rest}");
+    let g = hook.one_after(0);
+    assert_eq!(g.body["event"], "reverted", "{:#}", g.body);
+    assert_eq!(g.body["status"], "failed");
+    let error = g.body["error"].as_str().unwrap();
+    assert!(
+        error.starts_with(
+            "reverted by the operator (interrupted during the watch); switched back to"
+        ),
+        "{error}"
+    );
+    assert!(
+        g.body["text"]
+            .as_str()
+            .unwrap()
+            .contains("was reverted during the watch after the switch"),
+        "{:#}",
+        g.body
+    );
+}

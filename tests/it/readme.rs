@@ -82,7 +82,8 @@ fn cli_table_matches_help() {
         let flags: Vec<&str> = h
             .lines()
             .filter_map(|l| l.split_whitespace().find(|w| w.starts_with("--")))
-            .map(|w| w.trim_end_matches(','))
+            // `--watch[=<SECS>]`: an optional value is the flag's business, not a word of its own.
+            .map(|w| w.trim_end_matches(',').split("[=").next().unwrap_or(w))
             .filter(|f| {
                 ![
                     "--config",

@@ -331,6 +331,11 @@ fn json_events_for_every_job_command() {
     );
     seen.extend(k);
 
+    // A deploy watched for a second after its switch (no access log here: said once).
+    let (k, _, _) = json_run(&h, &["deploy", DOMAIN, "--watch=1", "--json"], 0);
+    assert!(k.contains(&"watch_second".into()), "{k:?}");
+    seen.extend(k);
+
     // A failure: its result carries the exit code and the error.
     let (_, values, _) = json_run(&h, &["deploy", "nope.example", "--json"], 2);
     assert!(

@@ -20,6 +20,8 @@ pub struct What {
     pub commit: Option<String>,
     /// `--canary`, `--batch`, `--pause`: a stepped fleet rollout.
     pub rollout: crate::cli::rollout::Flags,
+    /// `--watch[=SECS]` (see `watch_s`).
+    pub watch: Option<Option<u32>>,
 }
 
 /// The options' own checks, and the artifact read (and checked) before anything is asked or sent.
@@ -65,11 +67,23 @@ pub async fn dry_run(ctx: &Ctx, site: &str, what: What, json: bool) -> Result<()
 pub async fn run(ctx: &Ctx, site: &str, what: What, yes: bool) -> Result<()> {
     let mut sites = ctx.config.find_sites(site)?;
     let artifact = checked_artifact(&what)?;
+    let watch_s = watch_s(&sites, what.watch)?;
     crate::cli::confirm::protected(&sites, "deploy", yes)?;
     let cancel = CancellationToken::new();
+    let watched = watch_s.unwrap_or_else(|| {
+        sites
+            .iter()
+            .map(|s| s.site.watch.seconds)
+            .max()
+            .unwrap_or(0)
+    }) > 0;
     let watcher = tokio::spawn(cancel_on_signal(
         cancel.clone(),
-        "cancelling; cleaning up the half-built release and the lock...",
+        if watched {
+            "interrupted: cancelling the build, or, once switched, reverting to the release before..."
+        } else {
+            "cancelling; cleaning up the half-built release and the lock..."
+        },
     ));
     // A stepped rollout: the flags' (over the site's); on a terminal the operator's keys.
     let rollout = crate::cli::rollout::from_flags(&what.rollout, &sites)?;
@@ -85,6 +99,7 @@ pub async fn run(ctx: &Ctx, site: &str, what: What, yes: bool) -> Result<()> {
         artifact,
         hold: crate::cli::rollout::terminal_hold(stepped.as_ref()),
         rollout,
+        watch_s,
     };
     let started = chrono::Utc::now();
     let store = &ctx.engine.store;
@@ -129,4 +144,32 @@ pub async fn run(ctx: &Ctx, site: &str, what: What, yes: bool) -> Result<()> {
     };
     watcher.abort();
     r
+}
+
+/// Without `--watch`, each site's `watch_s`; a bare `--watch`, that or 60 s; `--watch=SECS`,
+/// SECS. A watch shorter than the site's `auto_revert.for_s` could never revert: refused.
+fn watch_s(sites: &[crate::config::SiteRef<'_>], flag: Option<Option<u32>>) -> Result<Option<u32>> {
+    /// A bare `--watch` on a site without `watch_s`.
+    const DEFAULT_WATCH_S: u32 = 60;
+    let secs = match flag {
+        None => return Ok(None),
+        Some(Some(0)) => return Err(Error::usage("--watch=SECS needs at least 1 second")),
+        Some(Some(n)) => n,
+        Some(None) => match sites.iter().map(|s| s.site.watch.seconds).max() {
+            Some(n) if n > 0 => n,
+            _ => DEFAULT_WATCH_S,
+        },
+    };
+    for s in sites {
+        if let Some(a) = s.site.watch.auto_revert
+            && a.for_s > secs
+        {
+            return Err(Error::usage(format!(
+                "--watch={secs} is shorter than auto_revert's for_s ({} s) of {}: it could never revert; watch longer",
+                a.for_s,
+                s.key()
+            )));
+        }
+    }
+    Ok(Some(secs))
 }

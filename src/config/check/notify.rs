@@ -45,7 +45,8 @@ impl Check<'_> {
             Some(list) => {
                 let key = format!("{at}.on");
                 if list.get_ref().is_empty() {
-                    let why = "must name at least one event: deploy, rollback, failure, health";
+                    let why =
+                        "must name at least one event: deploy, rollback, failure, health, reverted";
                     return Err(self.err(list.span(), &key, why));
                 }
                 let mut on = Vec::new();
@@ -55,7 +56,7 @@ impl Check<'_> {
                         .find(|k| k.as_str() == e)
                         .ok_or_else(|| {
                             let why = format!(
-                                "entry {e:?} is not an event; the events are deploy, rollback, failure, health"
+                                "entry {e:?} is not an event; the events are deploy, rollback, failure, health, reverted"
                             );
                             self.err(list.span(), &key, &why)
                         })?;

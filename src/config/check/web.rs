@@ -208,6 +208,7 @@ impl Check<'_> {
             template: None,
             directives,
             tls,
+            access_log: self.access_log(at, site)?,
         };
         if let Some(t) = &site.nginx_template {
             out.template = Some(self.template(&format!("{at}.nginx_template"), t, &out)?);

@@ -9,7 +9,7 @@ use crate::ui::logbuf::{LineKind, LogBuf};
 impl App {
     pub fn on_engine(&mut self, ev: Event) -> Vec<Effect> {
         let mut fx = vec![];
-        if self.on_command_event(&ev) {
+        if self.on_command_event(&ev) || self.on_watch_event(&ev) {
             return fx;
         }
         let line = match ev.kind {
@@ -61,6 +61,10 @@ impl App {
             | EventKind::JobStarted { .. }
             | EventKind::JobFinished { .. }
             | EventKind::EnvMissing { .. } => None,
+            // Kept by `on_watch_event`, drawn beside the log.
+            EventKind::WatchStarted { .. }
+            | EventKind::WatchSecond { .. }
+            | EventKind::WatchEnded { .. } => None,
         };
         if let (Some((kind, text)), Some(id)) = (line, self.job_deployment.get(&ev.job)) {
             if let Some(buf) = self.logs.get_mut(id) {

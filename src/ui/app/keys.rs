@@ -39,9 +39,10 @@ impl App {
         if pending_g && action == Some(Action::GoTop) {
             return self.on_action(Action::Home);
         }
-        // A rollout holding on the selected site: its keys first (see `Layer::Holding`).
+        // A deploy holding its switch on the selected site (a rollout, a watch): its keys first
+        // (see `Layer::Holding`).
         if matches!(layer, Layer::Pane(_))
-            && self.holding_rollout().is_some()
+            && (self.holding_rollout().is_some() || self.holding())
             && let Some(a) = self.keymap.lookup(key, Layer::Holding)
         {
             return self.on_holding_action(a);
@@ -198,7 +199,7 @@ impl App {
                 None => {}
             },
             Action::Commands => self.open_commands(),
-            // The dialogs' and the filter's actions are not bound in the panes.
+            // The dialogs', the filter's and a held switch's actions are not bound in the panes.
             Action::Confirm
             | Action::Cancel
             | Action::Close
@@ -214,9 +215,15 @@ impl App {
         vec![]
     }
 
-    /// `n`, `a`, `x` while the selected site's rollout holds.
+    /// `n`, `a`, `x` while the selected site's rollout holds; `x` while its watch does.
     fn on_holding_action(&mut self, action: Action) -> Vec<Effect> {
         use crate::engine::hold::Hold;
+        if self.holding_rollout().is_none() {
+            return match action {
+                Action::Revert => self.revert_held(),
+                _ => vec![],
+            };
+        }
         match action {
             Action::NextBatch => self.tell_rollout(Hold::Next),
             Action::AllBatches => self.tell_rollout(Hold::All),

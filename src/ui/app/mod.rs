@@ -17,6 +17,7 @@ mod modal;
 mod navigation;
 mod outgoing;
 mod rollout;
+mod watching;
 
 pub use live::{Link, holder as holder_line, next_age_change};
 pub use outgoing::Outgoing;
@@ -240,6 +241,8 @@ pub struct Toast {
 }
 
 pub struct App {
+    /// The watch after the switch, per site (see `watching`).
+    pub watches: HashMap<String, watching::WatchView>,
     pub sites: Vec<SiteView>,
     pub selected: usize,
     pub focus: Pane,
@@ -305,6 +308,7 @@ const TOAST_TTL: Duration = Duration::from_secs(5);
 impl App {
     pub fn new(sites: Vec<SiteView>, config_path: String) -> App {
         App {
+            watches: HashMap::new(),
             sites,
             selected: 0,
             focus: Pane::Tree,

@@ -8,6 +8,7 @@ mod header;
 mod log;
 mod modal;
 mod rollout;
+mod signals;
 mod status_bar;
 mod table;
 mod toasts;
@@ -33,10 +34,27 @@ pub fn draw(f: &mut Frame<'_>, app: &App, theme: &Theme) {
         let panes = layout::panes(screen.body);
         tree::draw(f, app, theme, panes.tree);
         table::draw(f, app, theme, panes.table);
-        log::draw(f, app, theme, panes.log);
-        rollout::draw(f, app, theme, panes.log);
+        // While the selected site's domain has a watch after the switch, it takes the log's
+        // right side (the log keeps its height, so its scrolling is unchanged).
+        let (log_area, watch_area) = if signals::shown(app) {
+            let w = (panes.log.width / 2).clamp(30, 60);
+            let cols = ratatui::layout::Layout::horizontal([
+                ratatui::layout::Constraint::Min(20),
+                ratatui::layout::Constraint::Length(w),
+            ])
+            .split(panes.log);
+            (cols[0], Some(cols[1]))
+        } else {
+            (panes.log, None)
+        };
+        log::draw(f, app, theme, log_area);
+        // A stepped rollout's bar, on the log's lower border.
+        rollout::draw(f, app, theme, log_area);
+        if let Some(a) = watch_area {
+            signals::draw(f, app, theme, a);
+        }
         // Over the log, never over the table's newest rows.
-        toasts::draw(f, app, theme, panes.log);
+        toasts::draw(f, app, theme, log_area);
     }
     status_bar::draw(f, app, theme, screen.status_bar);
     if let Some(m) = &app.modal {

@@ -4,7 +4,7 @@
 
 use crate::engine::events::{RolloutPhase, RolloutState};
 use crate::ui::app::App;
-use crate::ui::keymap::{self, Layer};
+use crate::ui::keymap::Layer;
 use crate::ui::theme::Theme;
 use ratatui::Frame;
 use ratatui::layout::Rect;
@@ -36,7 +36,7 @@ pub(super) fn draw(f: &mut Frame<'_>, app: &App, theme: &Theme, log: Rect) {
     };
     let mut spans = vec![Span::styled(" rollout ", theme.key()), Span::raw(text)];
     if app.holding_rollout().is_some() {
-        for (k, h) in keymap::bar_hints(Layer::Holding) {
+        for (k, h) in app.keymap.bar_hints(Layer::Holding) {
             spans.push(Span::styled(format!("· {k}"), theme.key()));
             spans.push(Span::raw(format!(" {h} ")));
         }

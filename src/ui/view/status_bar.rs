@@ -24,6 +24,21 @@ pub(super) fn draw(f: &mut Frame<'_>, app: &App, theme: &Theme, area: Rect) {
         spans.push(Span::styled(what, theme.key()));
         spans.push(Span::raw(format!("{text}▏  {}", hints.join(" · "))));
     } else {
+        // A held switch's keys first: they take precedence over the panes' while it holds.
+        // A rollout's bar shows its own keys; a watch has only the revert.
+        let held = if app.holding() && app.holding_rollout().is_none() {
+            app.keymap
+                .bar_hints(Layer::Holding)
+                .into_iter()
+                .filter(|(_, word)| *word == "revert")
+                .collect()
+        } else {
+            Vec::new()
+        };
+        for (k, h) in held {
+            spans.push(Span::styled(format!(" {k}"), theme.error()));
+            spans.push(Span::raw(format!(" {h} ")));
+        }
         for (k, h) in app.keymap.bar_hints(Layer::Pane(app.focus)) {
             spans.push(Span::styled(format!(" {k}"), theme.key()));
             spans.push(Span::raw(format!(" {h} ")));

@@ -1,0 +1,356 @@
+//! The watch after the switch: for `watch_s` seconds after a deploy's switch, each server streams
+//! its site's signals (`signals.sh`: response classes from the nginx access log, new lines of the
+//! application's log), one exec beside the deploy's, on the same connection. The deploy holds its
+//! switch meanwhile (the lock, the prepared way back); the watch decides its verdict: keep at the
+//! end, or revert at once on the operator's word (`Hold::Revert`, Ctrl-C) or by itself when the
+//! 5xx rate stays at `auto_revert`'s threshold for `for_s` seconds in a row.
+//!
+//! One entry point, [`Engine::aftercare`], for one server or several (a fleet's "all switched,
+//! before commit" point): any server's threshold reverts them all, as a fleet is all or none.
+
+use super::Engine;
+use super::events::EventKind;
+use super::hold::{Hold, HoldReceiver};
+use super::protocol::{Key, Marker, SignalCounts};
+use crate::config::AutoRevert;
+use crate::transport::{OutputLine, Stream, Transport};
+use futures_util::future::join_all;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
+
+/// One server to watch: its job's id and site (what the events are told under), the connection,
+/// and its `signals.sh` script with the marker and token it was made with.
+pub struct Watched {
+    pub job: u64,
+    pub site: String,
+    /// The server's name, for the words of a revert when several are watched.
+    pub server: String,
+    pub target: Arc<dyn Transport>,
+    pub marker: String,
+    pub token: String,
+    pub script: String,
+    /// The access log the script reads (for the one message when it cannot).
+    pub access_log: String,
+    /// Where its deploy's job reads why it reverts (`Job::revert_why`).
+    pub revert_why: Arc<std::sync::Mutex<Option<String>>>,
+}
+
+impl Watched {
+    /// Tells its deploy why it reverts (said on its verdict line).
+    pub fn tell_revert(&self, why: &str) {
+        *self.revert_why.lock().unwrap_or_else(|p| p.into_inner()) = Some(why.to_string());
+    }
+}
+
+/// A fleet's watch, gathered at its gates: each member's part (sent once it switched), how long,
+/// and the threshold.
+pub struct FleetWatch {
+    pub parts: Vec<tokio::sync::oneshot::Receiver<Watched>>,
+    pub seconds: u32,
+    pub auto_revert: Option<AutoRevert>,
+}
+
+/// How the watch ended.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Verdict {
+    /// The whole watch passed: the new release stays.
+    Keep,
+    /// Revert every watched server, for this reason (in words, one line).
+    Revert(String),
+}
+
+/// The auto_revert count of one server: the time in a row at the threshold, and its 5xx.
+#[derive(Default)]
+struct Streak {
+    ms: u64,
+    errors: u64,
+}
+
+/// A run of samples this close to `for_s` counts as `for_s` (samples are about a second each,
+/// measured on the server; one a few milliseconds short must not need a whole extra second).
+const STREAK_SLACK_MS: u64 = 200;
+
+impl Streak {
+    /// Adds a sample of `ms` milliseconds; the reason to revert once the rate has held for
+    /// `for_s` seconds in a row.
+    fn add(&mut self, errors_5xx: u32, ms: u32, rule: &AutoRevert) -> Option<String> {
+        let ms = u64::from(ms.max(1));
+        if f64::from(errors_5xx) * 1000.0 / ms as f64 >= rule.errors_5xx_per_s {
+            self.ms += ms;
+            self.errors += u64::from(errors_5xx);
+        } else {
+            *self = Streak::default();
+        }
+        (self.ms + STREAK_SLACK_MS >= u64::from(rule.for_s) * 1000).then(|| {
+            let secs = self.ms as f64 / 1000.0;
+            format!(
+                "reverted by the watch: 5xx at {:.1}/s for {secs:.1} s (auto_revert: {}/s for {} s)",
+                self.errors as f64 / secs,
+                rule.errors_5xx_per_s,
+                rule.for_s
+            )
+        })
+    }
+}
+
+/// One server's watch as it goes.
+#[derive(Default)]
+struct Seen {
+    /// Samples so far, and the milliseconds they covered.
+    samples: u32,
+    ms: u64,
+    app: Vec<String>,
+    app_more: u32,
+    streak: Streak,
+}
+
+/// The next instruction, if there is a channel; `None` forever without one.
+async fn next_hold(hold: Option<&HoldReceiver>) -> Option<Hold> {
+    match hold {
+        Some(h) => h.recv().await,
+        None => std::future::pending().await,
+    }
+}
+
+impl Engine {
+    /// Watches `servers` for `seconds` after their switch. Returns the verdict for all of them
+    /// (the caller tells each held deploy). Cancelling `cancel` reverts, as `Hold::Revert` does:
+    /// the deploy is not committed yet, so an interrupted watch keeps what was live before.
+    pub async fn aftercare(
+        &self,
+        servers: &[Watched],
+        seconds: u32,
+        auto_revert: Option<AutoRevert>,
+        hold: Option<&HoldReceiver>,
+        cancel: &CancellationToken,
+    ) -> Verdict {
+        let started = tokio::time::Instant::now();
+        let (tx, mut rx) = mpsc::unbounded_channel::<(usize, OutputLine)>();
+        for w in servers {
+            self.emit(
+                w.job,
+                &w.site,
+                EventKind::WatchStarted {
+                    seconds,
+                    auto_revert,
+                },
+            );
+        }
+        let execs = servers.iter().enumerate().map(|(i, w)| {
+            let tx = tx.clone();
+            async move {
+                let (out_tx, mut out_rx) = mpsc::unbounded_channel();
+                let (in_tx, in_rx) = mpsc::unbounded_channel();
+                let (command, script) = super::scripts::launch(&w.token, &w.script);
+                let _ = in_tx.send(script);
+                drop(in_tx);
+                let exec = w.target.exec_fed(&command, in_rx, out_tx);
+                tokio::pin!(exec);
+                let status = loop {
+                    tokio::select! {
+                        Some(line) = out_rx.recv() => { let _ = tx.send((i, line)); }
+                        r = &mut exec => break r,
+                    }
+                };
+                while let Ok(line) = out_rx.try_recv() {
+                    let _ = tx.send((i, line));
+                }
+                (i, status)
+            }
+        });
+        let execs: Vec<_> = execs.collect();
+        drop(tx);
+        let all = join_all(execs);
+        tokio::pin!(all);
+        let mut seen: Vec<Seen> = servers.iter().map(|_| Seen::default()).collect();
+        let mut hold = hold;
+        let mut ended = false;
+        let end_at = started + Duration::from_secs(u64::from(seconds));
+        let verdict = loop {
+            tokio::select! {
+                biased;
+                h = next_hold(hold) => match h {
+                    Some(Hold::Revert) => break Verdict::Revert("reverted by the operator".into()),
+                    // A rollout's words mean nothing to a watch.
+                    Some(_) => {}
+                    None => hold = None,
+                },
+                _ = cancel.cancelled() => {
+                    break Verdict::Revert("reverted by the operator (interrupted during the watch)".into())
+                }
+                Some((i, line)) = rx.recv() => {
+                    if let Some(why) = self.signal_line(&servers[i], &mut seen[i], line, seconds, auto_revert.as_ref()) {
+                        break Verdict::Revert(match servers.len() {
+                            1 => why,
+                            _ => format!("{why} on {}", servers[i].server),
+                        });
+                    }
+                }
+                done = &mut all, if !ended => {
+                    ended = true;
+                    while let Ok((i, line)) = rx.try_recv() {
+                        if let Some(why) = self.signal_line(&servers[i], &mut seen[i], line, seconds, auto_revert.as_ref()) {
+                            return self.watch_ended(servers, Verdict::Revert(why));
+                        }
+                    }
+                    for (i, status) in done {
+                        if seen[i].ms + STREAK_SLACK_MS < u64::from(seconds) * 1000 {
+                            let how = match status {
+                                Ok(s) => format!("({s})"),
+                                Err(e) => format!("({e})"),
+                            };
+                            self.emit(servers[i].job, &servers[i].site, EventKind::Notice {
+                                message: format!(
+                                    "the signals of {} stopped after {} s {how}; the switch stays held until the watch ends, and the revert key still reverts",
+                                    servers[i].server, seen[i].ms / 1000
+                                ),
+                            });
+                        }
+                    }
+                }
+                _ = tokio::time::sleep_until(end_at), if ended => break Verdict::Keep,
+            }
+            if ended
+                && seen
+                    .iter()
+                    .all(|s| s.ms + STREAK_SLACK_MS >= u64::from(seconds) * 1000)
+            {
+                break Verdict::Keep;
+            }
+        };
+        self.watch_ended(servers, verdict)
+    }
+
+    fn watch_ended(&self, servers: &[Watched], verdict: Verdict) -> Verdict {
+        let reverted = match &verdict {
+            Verdict::Keep => None,
+            Verdict::Revert(why) => Some(why.clone()),
+        };
+        for w in servers {
+            self.emit(
+                w.job,
+                &w.site,
+                EventKind::WatchEnded {
+                    reverted: reverted.clone(),
+                },
+            );
+        }
+        verdict
+    }
+
+    /// One line of a server's `signals.sh`; the reason to revert when its threshold is met.
+    fn signal_line(
+        &self,
+        w: &Watched,
+        seen: &mut Seen,
+        line: OutputLine,
+        seconds: u32,
+        rule: Option<&AutoRevert>,
+    ) -> Option<String> {
+        if line.stream != Stream::Stdout {
+            // The script's own complaints (a tool missing on the server): said, never parsed.
+            self.emit(
+                w.job,
+                &w.site,
+                EventKind::Notice {
+                    message: format!(
+                        "watch on {}: {}",
+                        w.server,
+                        crate::visible::visible(&line.line, false)
+                    ),
+                },
+            );
+            return None;
+        }
+        let Some(Marker::Set { key, value }) = Marker::parse(&w.marker, &line.line) else {
+            return None;
+        };
+        let notice = |message: String| {
+            self.emit(w.job, &w.site, EventKind::Notice { message });
+        };
+        match key {
+            Key::SigApp => {
+                let text = self.redactor.apply(value);
+                seen.app
+                    .push(crate::visible::visible(&text, false).into_owned());
+            }
+            Key::SigAppMore => seen.app_more += value.trim().parse::<u32>().unwrap_or(0),
+            Key::SigAppMissing => notice(format!(
+                "the application's log (app_log) is {} on {}; the watch shows its lines once it can read them",
+                if value == "missing" {
+                    "not there yet"
+                } else {
+                    "not readable by the login user"
+                },
+                w.server
+            )),
+            Key::SigAccessUnreadable => notice(format!(
+                "the access log {} on {} cannot be read by the login user, so this watch has no response codes (and auto_revert cannot act); \
+                 fix: add the deploy user to the log's group (Debian's nginx logs are 0640 root:adm: `sudo usermod -aG adm USER`, then log in again), \
+                 or set access_log to a path it can read. The application's log is still watched.",
+                w.access_log, w.server
+            )),
+            Key::SigAccessMissing => notice(format!(
+                "there is no access log at {} on {}, so this watch has no response codes (and auto_revert cannot act); \
+                 set access_log to the site's nginx access log (flipdeck's server blocks write /var/log/nginx/DOMAIN.access.log: \
+                 `flipdeck provision` rewrites an older one). The application's log is still watched.",
+                w.access_log, w.server
+            )),
+            Key::Sig => {
+                let c = SignalCounts::parse(value)?;
+                seen.samples = c.second;
+                seen.ms += u64::from(c.ms);
+                self.emit(
+                    w.job,
+                    &w.site,
+                    EventKind::WatchSecond {
+                        second: c.second,
+                        left: seconds.saturating_sub((seen.ms / 1000) as u32),
+                        by_class: c.by_class,
+                        ms: c.ms,
+                        app: std::mem::take(&mut seen.app),
+                        app_more: std::mem::take(&mut seen.app_more),
+                    },
+                );
+                return rule.and_then(|r| seen.streak.add(c.errors_5xx(), c.ms, r));
+            }
+            _ => {}
+        }
+        None
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_streak_reverts_after_for_s_seconds_in_a_row_and_restarts_below_the_rate() {
+        let rule = AutoRevert {
+            errors_5xx_per_s: 2.0,
+            for_s: 3,
+        };
+        let mut s = Streak::default();
+        assert_eq!(s.add(5, 1000, &rule), None);
+        assert_eq!(
+            s.add(1, 1000, &rule),
+            None,
+            "below the rate: the count restarts"
+        );
+        assert_eq!(s.add(3, 2000, &rule), None, "1.5/s over 2 s is below");
+        assert_eq!(s.add(2, 1000, &rule), None);
+        assert_eq!(s.add(4, 1010, &rule), None);
+        assert_eq!(
+            s.add(6, 990, &rule).as_deref(),
+            Some("reverted by the watch: 5xx at 4.0/s for 3.0 s (auto_revert: 2/s for 3 s)")
+        );
+        let mut s = Streak::default();
+        assert_eq!(s.add(4, 900, &rule), None);
+        assert!(
+            s.add(10, 2000, &rule).is_some(),
+            "a slow sample counts its length"
+        );
+    }
+}
