@@ -315,8 +315,12 @@ if [ "$fleet_gate" = 1 ] || [ "$hold_switch" = 1 ]; then
     esac
     printf '%s: switching back\n' "$rv_why" >&2
     setv revert_why "$rv_why"
-    # The step that failed: a fleet's (a rollout, a watched fleet, another server), else the watch's.
-    if [ "$fleet_gate" = 1 ]; then failed fleet; else failed watch; fi
+    # The step that failed: a revert that says why (the watch's, the operator's, a rollout's)
+    # is a watch's revert; a bare one, the fleet's.
+    case $verdict in
+    'revert '?*) failed watch ;;
+    *) if [ "$fleet_gate" = 1 ]; then failed fleet; else failed watch; fi ;;
+    esac
     go_back || { echo "switching back failed: the new release stays live" >&2; release_lock=1; exit 5; }
     setv reverted 1
     built=0

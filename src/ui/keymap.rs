@@ -576,7 +576,7 @@ pub const BINDINGS: &[Binding] = &[
         keys: "n",
         codes: &[(KeyCode::Char('n'), NONE)],
         action: Action::NextBatch,
-        help: Some("next batch"),
+        help: Some("a paused rollout: switch the next batch now"),
         layers: &[Layer::Holding],
         bar: Some("n next"),
     },
@@ -584,7 +584,7 @@ pub const BINDINGS: &[Binding] = &[
         keys: "a",
         codes: &[(KeyCode::Char('a'), NONE)],
         action: Action::AllBatches,
-        help: Some("all the rest"),
+        help: Some("a rollout: switch every server left, no more pauses"),
         layers: &[Layer::Holding],
         bar: Some("a all"),
     },
@@ -643,14 +643,18 @@ static DEFAULT: Keymap = Keymap {
 
 impl Keymap {
     /// The table with `action` asking for `codes` (spelled `keys`) in every pane it applies in,
-    /// instead of its own keys there. Refuses an action no pane binds.
+    /// instead of its own keys there (and over the panes, for a held switch's). Refuses an action
+    /// neither binds.
     pub fn remap(
         mut self,
         action: Action,
         codes: Vec<Code>,
         keys: String,
     ) -> Result<Keymap, String> {
-        if !BINDINGS.iter().any(|b| b.action == action && b.in_panes()) {
+        if !BINDINGS
+            .iter()
+            .any(|b| b.action == action && b.remappable())
+        {
             return Err(format!("{action:?} is not an action of the panes"));
         }
         self.remapped.retain(|(a, ..)| *a != action);
@@ -660,7 +664,7 @@ impl Keymap {
 
     /// The remapped action of a pane binding's action, if any.
     fn remapped(&self, b: &Binding, layer: Layer) -> Option<&Remap> {
-        if !matches!(layer, Layer::Pane(_)) {
+        if !matches!(layer, Layer::Pane(_) | Layer::Holding) {
             return None;
         }
         self.remapped.iter().find(|(a, ..)| *a == b.action)
@@ -697,7 +701,7 @@ impl Keymap {
 
     /// Two actions of one layer asking for the same key, if any: (the key, the two actions).
     pub fn clash(&self) -> Option<((KeyCode, KeyModifiers), Action, Action)> {
-        for layer in [TREE, TABLE, LOG] {
+        for layer in [TREE, TABLE, LOG, Layer::Holding] {
             let mut seen: Vec<((KeyCode, KeyModifiers), Action)> = Vec::new();
             for (a, codes) in self.codes(layer) {
                 for c in codes {
@@ -716,7 +720,7 @@ impl Keymap {
         match self
             .remapped
             .iter()
-            .find(|(a, ..)| *a == b.action && b.in_panes())
+            .find(|(a, ..)| *a == b.action && b.remappable())
         {
             Some((_, _, keys)) => keys,
             None => b.keys,
@@ -766,6 +770,11 @@ impl Keymap {
 }
 
 impl Binding {
+    /// What `[keys]` may remap: the panes' keys and a held switch's.
+    fn remappable(&self) -> bool {
+        self.in_panes() || self.layers.contains(&Layer::Holding)
+    }
+
     fn in_panes(&self) -> bool {
         self.layers.iter().any(|l| matches!(l, Layer::Pane(_)))
     }

@@ -40,6 +40,10 @@ pub const ACTIONS: &[(&str, Action)] = &[
     ("mouse", Action::ToggleMouse),
     ("help", Action::Help),
     ("quit", Action::Quit),
+    // While the selected site's deploy holds its switch (a rollout, a watch).
+    ("next_batch", Action::NextBatch),
+    ("all_batches", Action::AllBatches),
+    ("revert", Action::Revert),
 ];
 
 /// The keymap with the config's `[keys]`.
@@ -195,5 +199,27 @@ mod tests {
                 );
             }
         }
+    }
+
+    #[test]
+    fn a_held_switchs_keys_can_be_remapped() {
+        use super::super::keymap::Layer;
+        use crossterm::event::KeyEvent;
+        let key = |c| KeyEvent::new(KeyCode::Char(c), KeyModifiers::NONE);
+        let map = Keymap::default()
+            .remap(Action::Revert, parse("u").unwrap(), "u".into())
+            .unwrap();
+        assert_eq!(map.lookup(key('u'), Layer::Holding), Some(Action::Revert));
+        assert_eq!(map.lookup(key('x'), Layer::Holding), None);
+        // The site-commands picker keeps its x in the panes.
+        assert_eq!(
+            map.lookup(key('x'), Layer::Pane(super::super::keymap::Pane::Tree)),
+            Some(Action::Commands)
+        );
+        assert!(
+            ACTIONS
+                .iter()
+                .any(|(n, a)| *n == "next_batch" && *a == Action::NextBatch)
+        );
     }
 }
