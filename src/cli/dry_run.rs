@@ -198,3 +198,35 @@ fn steps(list: &[Step]) {
         }
     }
 }
+
+/// `deploy --dry-run` of a stepped rollout: which servers each step switches and the wait
+/// before it.
+pub fn print_rollout_plan(rollout: &crate::config::Rollout, sites: &[SiteRef<'_>]) -> Result<()> {
+    let steps =
+        crate::engine::rollout::plan(rollout, sites.len()).map_err(crate::error::Error::usage)?;
+    say!(
+        "rollout: every server builds first, then {} step(s):",
+        steps.len()
+    );
+    for (k, range) in steps.iter().enumerate() {
+        let names: Vec<&str> = sites[range.clone()]
+            .iter()
+            .map(|s| s.server.name.as_str())
+            .collect();
+        let wait = if k == 0 {
+            String::new()
+        } else {
+            match rollout.pause_before(k) {
+                crate::config::Pause::Manual => " after the operator says so".to_string(),
+                p => format!(" after {p}"),
+            }
+        };
+        say!(
+            "  {}{wait}: {}",
+            crate::engine::rollout::step_name(rollout, k),
+            names.join(", ")
+        );
+    }
+    say!("  then every server keeps the new release; any failure puts every switched one back");
+    Ok(())
+}

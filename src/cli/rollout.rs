@@ -2,7 +2,6 @@
 //! (over the site's `rollout`), the lines its events print, and, on a terminal, the operator's
 //! keys while it pauses (Enter: the next batch, `a`: all the rest, `x`: revert every server).
 
-use crate::cli::printer::say;
 use crate::config::{Pause, Pauses, Reach, Rollout, SiteRef};
 use crate::engine::events::RolloutPhase;
 use crate::engine::hold::{self, Hold, HoldReceiver};
@@ -124,35 +123,4 @@ pub fn step_line(step: usize, steps: usize, phase: &RolloutPhase) -> String {
         ),
         RolloutPhase::Committing => format!("{at}: every server switched; keeping the new release"),
     }
-}
-
-/// `deploy --dry-run` of a stepped rollout: which servers each step switches and the wait
-/// before it.
-pub fn print_plan(rollout: &Rollout, sites: &[SiteRef<'_>]) -> Result<()> {
-    let steps = crate::engine::rollout::plan(rollout, sites.len()).map_err(Error::usage)?;
-    say!(
-        "rollout: every server builds first, then {} step(s):",
-        steps.len()
-    );
-    for (k, range) in steps.iter().enumerate() {
-        let names: Vec<&str> = sites[range.clone()]
-            .iter()
-            .map(|s| s.server.name.as_str())
-            .collect();
-        let wait = if k == 0 {
-            String::new()
-        } else {
-            match rollout.pause_before(k) {
-                Pause::Manual => " after the operator says so".to_string(),
-                p => format!(" after {p}"),
-            }
-        };
-        say!(
-            "  {}{wait}: {}",
-            crate::engine::rollout::step_name(rollout, k),
-            names.join(", ")
-        );
-    }
-    say!("  then every server keeps the new release; any failure puts every switched one back");
-    Ok(())
 }

@@ -397,6 +397,7 @@ impl Engine {
                 link: &job.layout.link_target(&release),
                 env_example: rep.env_example,
                 prune: prune.delete.len(),
+                watch_s: opts.watch_s.unwrap_or(site.site.watch.seconds),
             },
         );
         // The user's commands and the repository's URL may hold secrets: redacted as the

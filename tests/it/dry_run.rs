@@ -279,6 +279,13 @@ fn names_exactly_what_would_happen_and_changes_nothing(h: Harness) {
     ] {
         assert!(human.contains(&want), "{want:?} in\n{human}");
     }
+    // With --watch, the watch after the switch is a step of its own, before the finish.
+    let watched = h.ok(&["deploy", DOMAIN, "--dry-run", "--watch=7"]);
+    assert!(
+        watched.contains("watch: holds the switch (the lock, the way back) for 7 s, reading /var/log/nginx/example.com.access.log; reverts only when told"),
+        "{watched}"
+    );
+    assert!(!human.contains("holds the switch"), "{human}");
 
     // Nothing changed: the whole tree (mtimes of directories included) and the history.
     assert_eq!(listing(&h.root), before, "the dry run changed the server");

@@ -698,3 +698,72 @@ fn holding_keys_go_to_the_rollout_only_while_it_holds() {
     assert_eq!(app.on_key(key('x')), vec![]);
     assert!(app.modal.is_some(), "the picker opened");
 }
+
+/// A watched rollout: once the last batch has switched, every server is watched before anything
+/// is committed; a signal during that watch puts all four back, the reason saying so.
+#[test]
+fn a_signal_during_a_watched_rollouts_watch_puts_all_four_back() {
+    let Some(f) = fleet("") else { return };
+    let before = f.provisioned();
+    let mut run = Running::start(
+        &f.h,
+        &[
+            "deploy",
+            DOMAIN,
+            "--canary",
+            "1",
+            "--batch",
+            "100%",
+            "--pause",
+            "0s",
+            "--watch=60",
+            "--json",
+        ],
+    );
+    // No watch before the last step: the canary's switch is followed by the batch, not a watch.
+    run.until(180, "the watch", |v| v["event"] == "watch_started");
+    let switched: Vec<&Value> = run
+        .seen
+        .iter()
+        .filter(|v| step_event(v, "switched", 2))
+        .collect();
+    assert_eq!(
+        switched.len(),
+        1,
+        "the watch starts after step 2 switched: {:#?}",
+        run.seen
+    );
+    let lives = f.lives();
+    assert!(
+        lives.iter().all(|l| *l == lives[0] && *l != before[0]),
+        "all four live: {lives:?}"
+    );
+    assert!(
+        f.newest().iter().all(|d| d.status != Status::Success),
+        "nothing committed yet"
+    );
+    let pid = run.child.id().to_string();
+    assert!(
+        std::process::Command::new("kill")
+            .args(["-INT", &pid])
+            .status()
+            .unwrap()
+            .success()
+    );
+    let (seen, code) = run.finish();
+    assert_ne!(code, Some(0), "{seen:#?}");
+    assert!(
+        seen.iter()
+            .any(|v| v["event"] == "watch_ended" && v["kept"] == false),
+        "{seen:#?}"
+    );
+    assert_eq!(f.lives(), before, "every server on the release it had");
+    assert!(f.no_locks());
+    for d in f.newest() {
+        assert_eq!(d.status, Status::Failed, "{d:?}");
+        assert!(
+            d.error.as_deref().unwrap_or_default().contains("reverted"),
+            "{d:?}"
+        );
+    }
+}

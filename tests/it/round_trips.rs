@@ -231,7 +231,14 @@ async fn cancelling_after_the_switch_switches_back() {
     ));
     let config = Config::load(&h.config).unwrap();
     let site = config.find_site(DOMAIN).unwrap();
-    let engine = engine(&h.db);
+    // Cancelled once the engine has read the reload step's marker and the reload runs (a
+    // loaded machine may run the reload before the engine reads the marker).
+    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+    let engine = Engine::new(
+        Arc::new(Store::open(&h.db).unwrap()),
+        tx,
+        flipdeck::transport::connect::direct(),
+    );
     let cancel = CancellationToken::new();
     let deploy = engine.deploy(
         &site,
@@ -240,12 +247,20 @@ async fn cancelling_after_the_switch_switches_back() {
         cancel.clone(),
     );
     let canceller = async {
+        while let Some(e) = rx.recv().await {
+            if matches!(&e.kind, flipdeck::engine::events::EventKind::StepStarted { step } if step == "reload")
+            {
+                break;
+            }
+        }
         while !reloading.exists() {
             tokio::time::sleep(std::time::Duration::from_millis(10)).await;
         }
         cancel.cancel();
+        // Kept open (unbounded: nothing backs up) until the deploy has ended.
+        rx
     };
-    let (d, ()) = tokio::join!(deploy, canceller);
+    let (d, _rx) = tokio::join!(deploy, canceller);
     let err = d.expect_err("a cancelled deploy fails").to_string();
     assert!(err.contains("cancelled during reload"), "{err}");
     assert_eq!(h.live_release(), Some(before.clone()), "switched back");

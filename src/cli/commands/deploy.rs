@@ -55,11 +55,12 @@ pub async fn dry_run(ctx: &Ctx, site: &str, what: What, json: bool) -> Result<()
         branch: what.branch,
         initial: false,
         git_ref: what.git_ref,
+        watch_s: watch_s(&sites, what.watch)?,
         ..Default::default()
     };
     let r = crate::cli::dry_run::run(ctx, &sites, &opts, json).await;
     if let Some(rollout) = rollout.filter(|_| !json) {
-        crate::cli::rollout::print_plan(&rollout, &sites)?;
+        crate::cli::dry_run::print_rollout_plan(&rollout, &sites)?;
     }
     r
 }

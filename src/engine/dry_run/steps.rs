@@ -15,6 +15,8 @@ pub(super) struct Plan<'a> {
     pub(super) link: &'a str,
     pub(super) env_example: bool,
     pub(super) prune: usize,
+    /// Seconds of the watch after the switch (`watch_s`, `--watch`); 0: none.
+    pub(super) watch_s: u32,
 }
 
 /// The deploy's steps in the order `deploy.sh` runs them (see the README's "What a deploy does"),
@@ -163,6 +165,29 @@ pub(super) fn steps(site: &SiteRef<'_>, p: Plan<'_>) -> (Vec<Step>, Vec<Step>) {
             ),
         };
         v.push(step("health", does, cmd));
+    }
+    if p.watch_s > 0 {
+        let w = &s.watch;
+        let app = w
+            .app_log
+            .as_deref()
+            .map_or(String::new(), |a| format!(" and the new lines of {a}"));
+        let auto = w
+            .auto_revert
+            .map_or("; reverts only when told (x, Ctrl-C)".to_string(), |a| {
+                format!(
+                    "; reverts by itself when 5xx stay at {}/s for {} s, or when told",
+                    a.errors_5xx_per_s, a.for_s
+                )
+            });
+        v.push(step(
+            "watch",
+            format!(
+                "holds the switch (the lock, the way back) for {} s, reading {}{app}{auto}",
+                p.watch_s, w.access_log
+            ),
+            None,
+        ));
     }
     if p.fleet {
         v.push(step(
