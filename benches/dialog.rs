@@ -8,6 +8,8 @@
 
 #[path = "../tests/it/support/git.rs"]
 mod git;
+#[path = "common/repo.rs"]
+mod repo;
 #[path = "../tests/it/support/sshd.rs"]
 mod sshd;
 #[path = "common/util.rs"]
@@ -42,34 +44,10 @@ fn ms(d: Duration) -> String {
     format!("{:.1} ms", d.as_secs_f64() * 1000.0)
 }
 
-/// The `diff` bench's repository: 2,000 files, a first commit and 29 changes (the next 30 are
-/// made by `more`).
+/// The `diff` bench's repository with 29 changes (the next 30 are made by `more`).
 fn repository(repo: &Path) {
-    for d in 0..20 {
-        std::fs::create_dir_all(repo.join(format!("app/m{d}"))).unwrap();
-        for f in 0..100 {
-            std::fs::write(
-                repo.join(format!("app/m{d}/f{f}.php")),
-                format!("<?php // {d} {f}\n"),
-            )
-            .unwrap();
-        }
-    }
-    std::fs::create_dir_all(repo.join("public")).unwrap();
-    std::fs::write(repo.join("public/index.php"), "<?php echo 'ok';\n").unwrap();
-    git(repo, &["init", "-q"]);
-    git(repo, &["add", "-A"]);
-    git(repo, &["commit", "-qm", "app"]);
-    (1..30).for_each(|i| change(repo, i));
-}
-
-fn change(repo: &Path, i: usize) {
-    std::fs::write(
-        repo.join(format!("app/m{}/f{i}.php", i % 20)),
-        format!("<?php // v{i}\n"),
-    )
-    .unwrap();
-    git(repo, &["commit", "-qam", &format!("change {i}")]);
+    repo::create(repo);
+    (1..30).for_each(|i| repo::change(repo, i));
 }
 
 /// Draws the dashboard as the terminal would; whether `text` is on the screen.
@@ -116,7 +94,7 @@ async fn run(n: usize) {
             .await
             .unwrap();
     }
-    (30..60).for_each(|i| change(&repo, i));
+    (30..60).for_each(|i| repo::change(&repo, i));
     let newest = git(&repo, &["rev-parse", "--short=7", "HEAD"]);
 
     // The dashboard, its connection opened once (as at start).

@@ -6,9 +6,10 @@
 
 #[path = "../tests/it/support/git.rs"]
 mod git;
+#[path = "common/repo.rs"]
+mod repo;
 #[path = "common/util.rs"]
 mod util;
-use git::git;
 use util::{iterations, median};
 
 use std::path::Path;
@@ -39,29 +40,8 @@ fn main() {
     let dir = tempfile::tempdir().unwrap();
     let (repo, root) = (dir.path().join("repo"), dir.path().join("srv"));
     std::fs::create_dir_all(&root).unwrap();
-    for d in 0..20 {
-        std::fs::create_dir_all(repo.join(format!("app/m{d}"))).unwrap();
-        for f in 0..100 {
-            std::fs::write(
-                repo.join(format!("app/m{d}/f{f}.php")),
-                format!("<?php // {d} {f}\n"),
-            )
-            .unwrap();
-        }
-    }
-    std::fs::create_dir_all(repo.join("public")).unwrap();
-    std::fs::write(repo.join("public/index.php"), "<?php echo 'ok';\n").unwrap();
-    git(&repo, &["init", "-q"]);
-    git(&repo, &["add", "-A"]);
-    git(&repo, &["commit", "-qm", "app"]);
-    let commit = |i: usize| {
-        std::fs::write(
-            repo.join(format!("app/m{}/f{i}.php", i % 20)),
-            format!("<?php // v{i}\n"),
-        )
-        .unwrap();
-        git(&repo, &["commit", "-qam", &format!("change {i}")]);
-    };
+    repo::create(&repo);
+    let commit = |i: usize| repo::change(&repo, i);
     (1..30).for_each(commit);
     std::fs::write(
         dir.path().join("config.toml"),

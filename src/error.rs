@@ -59,6 +59,13 @@ impl Error {
         Error::Failed(message.into())
     }
 
+    /// `site` (`SERVER/DOMAIN`) has no layout on its server yet (`base` does not exist).
+    pub fn not_provisioned(site: &str, base: &str) -> Self {
+        Error::Failed(format!(
+            "{site} is not provisioned ({base} does not exist): run `flipdeck provision {site}` first"
+        ))
+    }
+
     pub fn usage(message: impl Into<String>) -> Self {
         Error::Usage(message.into())
     }

@@ -124,12 +124,7 @@ impl Engine {
         }
         let rep: DiffReport = r.report();
         if rep.no_site {
-            return Err(Error::failed(format!(
-                "{} is not provisioned ({} does not exist): run `flipdeck provision {}` first",
-                site.key(),
-                job.layout.base(),
-                site.key()
-            )));
+            return Err(Error::not_provisioned(&site.key(), &job.layout.base()));
         }
         Ok(self.diff_read(site, &req, &rep))
     }

@@ -100,12 +100,7 @@ impl Engine {
             )));
         }
         if rep.no_site {
-            return Err(Error::failed(format!(
-                "{} is not provisioned ({} does not exist): run `flipdeck provision {}` first",
-                site.key(),
-                job.layout.base(),
-                site.key()
-            )));
+            return Err(Error::not_provisioned(&site.key(), &job.layout.base()));
         }
         let path = format!("{}/.env", job.layout.shared());
         if let Some(why) = rep.too_big {
