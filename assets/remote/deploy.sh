@@ -308,19 +308,18 @@ if [ "$fleet_gate" = 1 ] || [ "$hold_switch" = 1 ]; then
   # a fleet's other server that failed to switch; no line at all, flipdeck gone.
   IFS= read -r verdict <&3 || verdict=
   if [ "$verdict" != commit ]; then
+    # The step that failed: whose revert it is (a watch's, the fleet's); a bare one, the fleet's.
+    rv_step=fleet
+    [ "$fleet_gate" = 1 ] || rv_step=watch
     case $verdict in
-    'revert '?*) rv_why=${verdict#revert } ;;
+    'revert watch '?*) rv_step=watch rv_why=${verdict#revert watch } ;;
+    'revert fleet '?*) rv_step=fleet rv_why=${verdict#revert fleet } ;;
     revert) rv_why="another server of the fleet failed to switch" ;;
     *) rv_why="flipdeck ended the hold without a verdict (flipdeck or its connection is gone)" ;;
     esac
     printf '%s: switching back\n' "$rv_why" >&2
     setv revert_why "$rv_why"
-    # The step that failed: a revert that says why (the watch's, the operator's, a rollout's)
-    # is a watch's revert; a bare one, the fleet's.
-    case $verdict in
-    'revert '?*) failed watch ;;
-    *) if [ "$fleet_gate" = 1 ]; then failed fleet; else failed watch; fi ;;
-    esac
+    failed "$rv_step"
     go_back || { echo "switching back failed: the new release stays live" >&2; release_lock=1; exit 5; }
     setv reverted 1
     built=0

@@ -124,7 +124,7 @@ impl Engine {
                 fleet_id: fleet_id.clone(),
                 gate: Gate::default(),
             };
-            let gate_why = rollout.is_some().then(|| why.clone());
+            let gate_why = Some(why.clone());
             let (states, stepped, lost) = (states.clone(), rollout.is_some(), lost_tx.clone());
             let step = rollout
                 .as_ref()
@@ -177,13 +177,34 @@ impl Engine {
                 commit: commit_tx,
             } = ends;
             let (hold, cancel) = (opts.hold.clone(), cancel.clone());
+            let keys: Vec<String> = sites.iter().map(|s| s.key()).collect();
+            // The others' abort or revert names the servers that failed.
+            let failed = |got: &[std::result::Result<(), oneshot::error::RecvError>], did: &str| {
+                let names: Vec<&str> = got
+                    .iter()
+                    .zip(&keys)
+                    .filter(|(r, _)| r.is_err())
+                    .map(|(_, k)| k.as_str())
+                    .collect();
+                if !names.is_empty() {
+                    *why.lock().unwrap_or_else(|p| p.into_inner()) =
+                        Some(format!("{} failed to {did}", names.join(", ")));
+                }
+            };
             let coordinator = async move {
-                let all_built = join_all(built_rx).await.iter().all(Result::is_ok);
+                let built = join_all(built_rx).await;
+                let all_built = built.iter().all(Result::is_ok);
+                failed(&built, "build");
                 for tx in go_tx {
                     let _ = tx.send(all_built);
                 }
                 if all_built {
-                    let all_switched = join_all(switched_rx).await.iter().all(Result::is_ok);
+                    let switched = join_all(switched_rx).await;
+                    let all_switched = switched.iter().all(Result::is_ok);
+                    failed(
+                        &switched,
+                        "switch (its reload, after_switch hook or health check)",
+                    );
                     // Every server switched: watch them all before the commit.
                     let commit = all_switched
                         && match self.watch_fleet(watch, hold.as_ref(), &cancel).await {

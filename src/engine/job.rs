@@ -395,9 +395,14 @@ impl<'e> Job<'e> {
                             d.extend(reply(self, &vars));
                             d
                         } else {
-                            // The coordinator's reason (a rollout's), else the watch's.
-                            let why = said(why.as_ref()).or_else(|| said(Some(&self.revert_why)));
-                            super::protocol::verdict_line(Some(why.as_deref().unwrap_or("")))
+                            // The coordinator's reason (a rollout's, a failed server's), else
+                            // the watch's.
+                            use super::protocol::{RevertBy, verdict_line};
+                            let (by, why) = match said(why.as_ref()) {
+                                Some(w) => (RevertBy::Fleet, Some(w)),
+                                None => (RevertBy::Watch, said(Some(&self.revert_why))),
+                            };
+                            verdict_line(Some((by, why.as_deref().unwrap_or(""))))
                         };
                         let _ = in_tx.send(data);
                     }

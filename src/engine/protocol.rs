@@ -28,8 +28,10 @@ pub const NEED: &str = "need";
 ///    for `source = "push"`: one frame holding the pack, sent once the script printed `need`;
 /// 3. for a fleet member: `go` or `abort` (after `gate`), then `commit` or `revert` (after `ready`);
 ///    for a deploy that holds its switch (a watch, `hold_switch`): `commit` or `revert` after
-///    `ready`. A revert may say why, on its line: `revert WHY` (one line of words, no control
-///    characters, see `verdict_line`), which the script prints and reports as `revert_why`;
+///    `ready`. A revert may say whose it is and why, on its line: `revert fleet WHY` (the
+///    fleet's coordinator: another server failed, a rollout stopped) or `revert watch WHY` (the
+///    watch after the switch, the operator during it), WHY one line of words with no control
+///    characters (see `verdict_line`), which the script prints and reports as `revert_why`;
 /// 4. the deployment's log (after `ready`, or after `commit`), up to end of file.
 ///
 /// Each part is read only once the one before it is, so nothing needs escaping. A frame is a
@@ -60,14 +62,30 @@ pub const FLEET_ABORTED: i32 = 3;
 /// A fleet member that switched back because another server failed to switch, or a held switch
 /// the watch after it reverted (`revert_why` says which).
 pub const FLEET_REVERTED: i32 = 4;
+/// Who reverts a held switch: the step the script records as failed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RevertBy {
+    /// The fleet's coordinator (another server failed, a stepped rollout stopped).
+    Fleet,
+    /// The watch after the switch (its threshold, the operator during it).
+    Watch,
+}
+
 /// The verdict line for a held switch (see `frame`'s stdin item 3): `commit`, or `revert` with
-/// why in words (made one line of printable text, so it cannot end the line early).
-pub fn verdict_line(revert_why: Option<&str>) -> Vec<u8> {
-    match revert_why {
+/// whose revert it is and why in words (made one line of printable text, so it cannot end the
+/// line early); a bare `revert` when nobody said why.
+pub fn verdict_line(revert: Option<(RevertBy, &str)>) -> Vec<u8> {
+    match revert {
         None => b"commit\n".to_vec(),
-        Some(why) => match one_line(why).as_str() {
+        Some((by, why)) => match one_line(why).as_str() {
             "" => b"revert\n".to_vec(),
-            w => format!("revert {w}\n").into_bytes(),
+            w => {
+                let by = match by {
+                    RevertBy::Fleet => "fleet",
+                    RevertBy::Watch => "watch",
+                };
+                format!("revert {by} {w}\n").into_bytes()
+            }
         },
     }
 }

@@ -186,7 +186,7 @@ fn a_build_failing_on_one_server_switches_none() {
         "",
     )
     .unwrap();
-    deploy_fails_everywhere(&f, "another server of the fleet failed to build");
+    deploy_fails_everywhere(&f, "not switched: web2/example.com failed to build");
 }
 
 #[test]
@@ -200,7 +200,7 @@ fn a_switch_failing_on_one_server_switches_the_others_back() {
     let (a, b) = text.split_at(at);
     std::fs::write(&h.config, format!("{a}reload_command = \"exit 1\"\n\n{b}")).unwrap();
     h.commit("public/index.php", "<?php echo 'v3';\n");
-    deploy_fails_everywhere(&f, "another server of the fleet failed to switch");
+    deploy_fails_everywhere(&f, "web2/example.com failed to switch");
 }
 
 #[test]

@@ -494,7 +494,9 @@ fn a_failing_after_switch_on_one_server_reverts_the_fleet() {
     assert_eq!(out.status.code(), Some(1));
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(
-        stdout.contains("another server of the fleet failed to switch"),
+        stdout.contains(
+            "failed to switch (its reload, after_switch hook or health check): switching back"
+        ),
         "{stdout}"
     );
     for (i, (name, _, root)) in servers.iter().enumerate() {

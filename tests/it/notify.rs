@@ -680,7 +680,10 @@ fn a_fleet_notifies_once_per_server() {
     let why = |b: &Value| b["error"].as_str().unwrap_or_default().to_string();
     assert!(got.iter().all(|b| b["event"] == "failure"), "{got:#?}");
     assert!(why(&got[1]).contains("deploy script"), "{got:#?}");
-    assert!(why(&got[0]).contains("failed to build"), "{got:#?}");
+    assert!(
+        why(&got[0]).contains("not switched: web2/example.com failed to build"),
+        "{got:#?}"
+    );
     std::fs::remove_file(&flag).unwrap();
     h.ok(&["deploy", DOMAIN]);
     h.ok(&["rollback", DOMAIN]);

@@ -515,3 +515,23 @@ fn frames_and_the_need_marker() {
         })
     );
 }
+
+#[test]
+fn gate_answers_are_one_line_and_say_whose_revert() {
+    assert_eq!(verdict_line(None), b"commit\n");
+    assert_eq!(
+        verdict_line(Some((RevertBy::Watch, "reverted by the\noperator\r"))),
+        b"revert watch reverted by the operator\n"
+    );
+    assert_eq!(
+        verdict_line(Some((RevertBy::Fleet, "web2/a.io failed to switch"))),
+        b"revert fleet web2/a.io failed to switch\n"
+    );
+    // Nothing said: the bare word, which the script reads as another server's failure.
+    assert_eq!(verdict_line(Some((RevertBy::Fleet, " \t"))), b"revert\n");
+    assert_eq!(go_line(None), b"abort\n");
+    assert_eq!(
+        go_line(Some("web1/a.io failed\nto build")),
+        b"abort web1/a.io failed to build\n"
+    );
+}
