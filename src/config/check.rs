@@ -490,6 +490,26 @@ impl<'a> Check<'a> {
                 .flat_map(|srv| srv.sites.iter().map(move |s| (srv.name.as_str(), s)))
                 .filter(|(_, s)| s.domain.eq_ignore_ascii_case(&d))
                 .collect();
+            // A fleet is watched as one: its servers must agree on how long and when to revert.
+            let (name0, site0) = members[0];
+            let watch_differs: Vec<&str> = members
+                .iter()
+                .filter(|(_, s)| {
+                    s.watch.seconds != site0.watch.seconds
+                        || s.watch.auto_revert != site0.watch.auto_revert
+                })
+                .map(|(n, _)| *n)
+                .collect();
+            if !watch_differs.is_empty() {
+                return Err(Error::config(
+                    self.path,
+                    None,
+                    format!(
+                        ": the servers of fleet {d} disagree on watch_s or auto_revert: {} differ from {name0}'s; a fleet is watched as one, so every server must have the same",
+                        watch_differs.join(", ")
+                    ),
+                ));
+            }
             let Some((first, with)) = members.iter().find(|(_, s)| s.rollout.is_some()) else {
                 continue;
             };

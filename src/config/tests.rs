@@ -855,6 +855,20 @@ mod rollout {
     }
 
     #[test]
+    fn a_fleets_servers_must_agree_on_the_watch() {
+        let e = fleet(2, |i| format!("watch_s = {}", 30 * i))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("disagree on watch_s or auto_revert: web2 differ from web1's"),
+            "{e}"
+        );
+        assert!(fleet(2, |_| "watch_s = 30".into()).is_ok());
+        // Big pauses are refused, not wrapped around.
+        assert!(Pause::parse("307445734561825861m").is_err());
+    }
+
+    #[test]
     fn rollout_errors_say_what_is_wrong() {
         let err = |n, r: &str| {
             let r = r.to_string();

@@ -192,6 +192,10 @@ impl Engine {
                     ended = true;
                     while let Ok((i, line)) = rx.try_recv() {
                         if let Some(why) = self.signal_line(&servers[i], &mut seen[i], line, seconds, auto_revert.as_ref()) {
+                            let why = match servers.len() {
+                                1 => why,
+                                _ => format!("{why} on {}", servers[i].server),
+                            };
                             return self.watch_ended(servers, Verdict::Revert(why));
                         }
                     }
@@ -223,7 +227,7 @@ impl Engine {
         self.watch_ended(servers, verdict)
     }
 
-    fn watch_ended(&self, servers: &[Watched], verdict: Verdict) -> Verdict {
+    pub(super) fn watch_ended(&self, servers: &[Watched], verdict: Verdict) -> Verdict {
         let reverted = match &verdict {
             Verdict::Keep => None,
             Verdict::Revert(why) => Some(why.clone()),

@@ -165,11 +165,15 @@ impl Engine {
                         &s.key(),
                         super::events::EventKind::RolloutServer { state: end, step },
                     );
+                } else if r.is_err() {
+                    // A plain fleet's watch must hear of it too (see `watch_fleet`).
+                    let _ = lost.send((i, RolloutState::Live));
                 }
                 (s.key(), r)
             });
         }
         let Some((rollout, steps)) = rollout else {
+            drop(lost_tx);
             let rollout::Ends {
                 built: built_rx,
                 go: go_tx,
@@ -178,6 +182,7 @@ impl Engine {
             } = ends;
             let (hold, cancel) = (opts.hold.clone(), cancel.clone());
             let keys: Vec<String> = sites.iter().map(|s| s.key()).collect();
+            let names = keys.clone();
             // The others' abort or revert names the servers that failed.
             let failed = |got: &[std::result::Result<(), oneshot::error::RecvError>], did: &str| {
                 let names: Vec<&str> = got
@@ -205,15 +210,23 @@ impl Engine {
                         &switched,
                         "switch (its reload, after_switch hook or health check)",
                     );
-                    // Every server switched: watch them all before the commit.
+                    // Every server switched: watch them all before the commit (a server whose
+                    // deploy ends meanwhile went back on its own: all go back).
+                    let mut lost_rx = lost_rx;
+                    let lost = async {
+                        match lost_rx.recv().await {
+                            Some((i, _)) => format!(
+                                "{}'s deploy ended during the watch (the connection dropped, or it was stopped); every server goes back",
+                                names[i]
+                            ),
+                            None => std::future::pending().await,
+                        }
+                    };
                     let commit = all_switched
-                        && match self.watch_fleet(watch, hold.as_ref(), &cancel).await {
-                            Ok(()) => true,
-                            Err((why, watched)) => {
-                                watched.iter().for_each(|w| w.tell_revert(&why));
-                                false
-                            }
-                        };
+                        && self
+                            .watch_fleet(watch, hold.as_ref(), &cancel, lost)
+                            .await
+                            .is_ok();
                     for tx in commit_tx {
                         let _ = tx.send(commit);
                     }
@@ -246,13 +259,15 @@ impl Engine {
     }
 
     /// The watch after every server of a fleet switched (none when `watch_s` is 0); `Err` with
-    /// why and the servers watched when it reverts.
+    /// why when it reverts, every watched server told why. `lost` ends with why when a server's
+    /// deploy ends during the watch (it went back on its own): the others must go back too.
     pub(super) async fn watch_fleet(
         &self,
         watch: FleetWatch,
         hold: Option<&super::hold::HoldReceiver>,
         cancel: &CancellationToken,
-    ) -> std::result::Result<(), (String, Vec<Watched>)> {
+        lost: impl std::future::Future<Output = String>,
+    ) -> std::result::Result<(), String> {
         if watch.seconds == 0 {
             return Ok(());
         }
@@ -261,12 +276,16 @@ impl Engine {
             .into_iter()
             .filter_map(std::result::Result::ok)
             .collect();
-        match self
-            .aftercare(&watched, watch.seconds, watch.auto_revert, hold, cancel)
-            .await
-        {
+        let verdict = tokio::select! {
+            v = self.aftercare(&watched, watch.seconds, watch.auto_revert, hold, cancel) => v,
+            why = lost => self.watch_ended(&watched, Verdict::Revert(why)),
+        };
+        match verdict {
             Verdict::Keep => Ok(()),
-            Verdict::Revert(why) => Err((why, watched)),
+            Verdict::Revert(why) => {
+                watched.iter().for_each(|w| w.tell_revert(&why));
+                Err(why)
+            }
         }
     }
 

@@ -395,12 +395,12 @@ impl<'e> Job<'e> {
                             d.extend(reply(self, &vars));
                             d
                         } else {
-                            // The coordinator's reason (a rollout's, a failed server's), else
-                            // the watch's.
+                            // The watch's reason (it reverted), else the coordinator's (a
+                            // rollout's, a failed server's).
                             use super::protocol::{RevertBy, verdict_line};
-                            let (by, why) = match said(why.as_ref()) {
-                                Some(w) => (RevertBy::Fleet, Some(w)),
-                                None => (RevertBy::Watch, said(Some(&self.revert_why))),
+                            let (by, why) = match said(Some(&self.revert_why)) {
+                                Some(w) => (RevertBy::Watch, Some(w)),
+                                None => (RevertBy::Fleet, said(why.as_ref())),
                             };
                             verdict_line(Some((by, why.as_deref().unwrap_or(""))))
                         };

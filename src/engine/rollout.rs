@@ -308,7 +308,7 @@ impl Coordinator<'_> {
         match stopped {
             None => {
                 // 3. Every server switched.
-                if let Err(why) = self.before_commit().await {
+                if let Err(why) = self.before_commit(hold.as_ref(), &mut lost, done - 1).await {
                     return Some(self.revert_all(why, done - 1, &mut go, &mut commit));
                 }
                 self.step_event(self.steps.len() - 1, RolloutPhase::Committing);
@@ -333,15 +333,26 @@ impl Coordinator<'_> {
 
     /// The moment every server has switched and is about to be told to keep the new release:
     /// what must hold before that (the watch after the switch plugs in here) returns why not.
-    async fn before_commit(&mut self) -> Result<(), String> {
+    /// The watch takes the operator's keys (`hold`: `x` reverts) and stops when a server is
+    /// `lost` meanwhile (it went back on its own, so all go back).
+    async fn before_commit(
+        &mut self,
+        hold: Option<&HoldReceiver>,
+        lost: &mut Option<tokio::sync::mpsc::UnboundedReceiver<(usize, RolloutState)>>,
+        step: usize,
+    ) -> Result<(), String> {
         let Some(watch) = self.watch.take() else {
             return Ok(());
         };
-        // The revert's words reach every server through `why` (see `revert_all`).
-        self.engine
-            .watch_fleet(watch, self.hold.as_ref(), &self.cancel)
+        let this = &*self;
+        let lost = async {
+            let (i, was) = next_lost(lost).await;
+            this.lost_why(i, was, step, true)
+        };
+        // A watch's revert is told to each watched server as the watch's (see `watch_fleet`).
+        this.engine
+            .watch_fleet(watch, hold, &this.cancel, lost)
             .await
-            .map_err(|(why, _)| why)
     }
 
     /// Stops the rollout: every server that was told to switch is told to go back (it does so

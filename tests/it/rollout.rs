@@ -767,3 +767,75 @@ fn a_signal_during_a_watched_rollouts_watch_puts_all_four_back() {
         );
     }
 }
+
+/// On a terminal, `x` then Enter during a watched rollout's watch (after its last batch) puts
+/// all four back: the watch hears the operator through the rollout's own keys.
+#[test]
+fn x_during_a_watched_rollouts_watch_puts_all_four_back() {
+    use crate::support::tmux::Tmux;
+    if !crate::support::tmux::available() {
+        return;
+    }
+    let Some(f) = fleet("") else { return };
+    let before = f.provisioned();
+    let cmd = format!(
+        "FLIPDECK_CONFIG='{}' FLIPDECK_DB='{}' '{}' deploy {DOMAIN} --canary 1 --batch 100% --pause 0s --watch=120; echo \"exit=$?\"; sleep 60",
+        f.h.config.display(),
+        f.h.db.display(),
+        env!("CARGO_BIN_EXE_flipdeck"),
+    );
+    let t = Tmux::start(&cmd, 200, 50);
+    t.wait_for(
+        "watching for 120 s after the switch",
+        Duration::from_secs(180),
+    );
+    let lives = f.lives();
+    assert!(
+        lives.iter().all(|l| *l == lives[0] && *l != before[0]),
+        "all four live: {lives:?}"
+    );
+    t.keys(&["x", "Enter"]);
+    let s = t.wait_for("exit=", Duration::from_secs(60));
+    assert!(!s.contains("exit=0"), "{s}");
+    f.all_back(&before, "reverted by the operator");
+}
+
+/// A plain fleet watched after its switch: a server whose deploy dies during the watch (it is
+/// then put back on its own) makes every other server go back too, so the fleet never splits.
+#[test]
+fn a_server_lost_during_a_fleets_watch_puts_all_four_back() {
+    let Some(f) = fleet("") else { return };
+    let before = f.provisioned();
+    let mut run = Running::start(&f.h, &["deploy", DOMAIN, "--watch=120", "--json"]);
+    run.until(180, "the watch", |v| v["event"] == "watch_started");
+    assert!(f.lives().iter().all(|l| *l != before[0]), "all four live");
+    // web1's execs die on the server (the deploy's and its signals' alike).
+    let mut killed = 0;
+    while let Some(pid) = deploy_shell_on("127.0.0.2") {
+        let _ = std::process::Command::new("kill")
+            .args(["-KILL", &pid.to_string()])
+            .status();
+        killed += 1;
+        assert!(killed < 10, "web1's shells keep coming back");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert!(killed > 0, "web1's deploy shell was found");
+    let (seen, code) = run.finish();
+    assert_ne!(code, Some(0), "{seen:#?}");
+    assert_eq!(
+        f.lives(),
+        before,
+        "every server on the release it had: {seen:#?}"
+    );
+    assert!(f.no_locks());
+    let newest = f.newest();
+    assert!(
+        newest.iter().all(|d| d.status == Status::Failed),
+        "{newest:?}"
+    );
+    let others = newest[1].error.as_deref().unwrap_or_default();
+    assert!(
+        others.contains("web1/example.com's deploy ended during the watch"),
+        "{others}"
+    );
+}
