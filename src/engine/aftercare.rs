@@ -98,20 +98,11 @@ impl Streak {
 /// One server's watch as it goes.
 #[derive(Default)]
 struct Seen {
-    /// Samples so far, and the milliseconds they covered.
-    samples: u32,
+    /// The milliseconds the samples so far covered.
     ms: u64,
     app: Vec<String>,
     app_more: u32,
     streak: Streak,
-}
-
-/// The next instruction, if there is a channel; `None` forever without one.
-async fn next_hold(hold: Option<&HoldReceiver>) -> Option<Hold> {
-    match hold {
-        Some(h) => h.recv().await,
-        None => std::future::pending().await,
-    }
 }
 
 impl Engine {
@@ -165,17 +156,16 @@ impl Engine {
         let all = join_all(execs);
         tokio::pin!(all);
         let mut seen: Vec<Seen> = servers.iter().map(|_| Seen::default()).collect();
-        let mut hold = hold;
+        let mut hold = hold.cloned();
         let mut ended = false;
         let end_at = started + Duration::from_secs(u64::from(seconds));
         let verdict = loop {
             tokio::select! {
                 biased;
-                h = next_hold(hold) => match h {
-                    Some(Hold::Revert) => break Verdict::Revert("reverted by the operator".into()),
+                h = super::hold::next(&mut hold) => match h {
+                    Hold::Revert => break Verdict::Revert("reverted by the operator".into()),
                     // A rollout's words mean nothing to a watch.
-                    Some(_) => {}
-                    None => hold = None,
+                    Hold::Next | Hold::All => {}
                 },
                 _ = cancel.cancelled() => {
                     break Verdict::Revert("reverted by the operator (interrupted during the watch)".into())
@@ -304,7 +294,6 @@ impl Engine {
             )),
             Key::Sig => {
                 let c = SignalCounts::parse(value)?;
-                seen.samples = c.second;
                 seen.ms += u64::from(c.ms);
                 self.emit(
                     w.job,

@@ -32,6 +32,20 @@ impl HoldReceiver {
     }
 }
 
+/// The next instruction on `hold`, or never: none given, or every sender gone (then `hold`
+/// becomes `None`, so it is not asked again).
+pub async fn next(hold: &mut Option<HoldReceiver>) -> Hold {
+    loop {
+        match hold.as_ref() {
+            Some(h) => match h.recv().await {
+                Some(x) => return x,
+                None => *hold = None,
+            },
+            None => std::future::pending::<()>().await,
+        }
+    }
+}
+
 /// A connected pair.
 pub fn channel() -> (HoldSender, HoldReceiver) {
     let (tx, rx) = mpsc::unbounded_channel();

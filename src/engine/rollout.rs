@@ -146,19 +146,6 @@ impl Coordinator<'_> {
         }
     }
 
-    /// The next instruction of the operator, or never (none given, or every sender gone).
-    async fn next_hold(hold: &mut Option<HoldReceiver>) -> Hold {
-        loop {
-            match hold.as_ref() {
-                Some(h) => match h.recv().await {
-                    Some(x) => return x,
-                    None => *hold = None,
-                },
-                None => std::future::pending::<()>().await,
-            }
-        }
-    }
-
     /// Runs the rollout to its end. Returns when the abort was decided, if it was.
     pub async fn run(&mut self, ends: Ends) -> Option<Instant> {
         let Ends {
@@ -192,7 +179,7 @@ impl Coordinator<'_> {
                         all_built = false;
                     }
                 }
-                h = Self::next_hold(&mut hold), if reverted.is_none() => {
+                h = super::hold::next(&mut hold), if reverted.is_none() => {
                     if h == Hold::Revert {
                         reverted = Some(format!("rollout reverted by the operator {}", self.at(0, false)));
                     }
@@ -239,7 +226,7 @@ impl Coordinator<'_> {
                     };
                     tokio::select! {
                         _ = timer => {}
-                        h = Self::next_hold(&mut hold) => match h {
+                        h = super::hold::next(&mut hold) => match h {
                             Hold::Next => {}
                             Hold::All => no_more_pauses = true,
                             Hold::Revert => break 'steps Some(format!(
@@ -283,7 +270,7 @@ impl Coordinator<'_> {
                             ));
                         }
                     }
-                    h = Self::next_hold(&mut hold) => match h {
+                    h = super::hold::next(&mut hold) => match h {
                         Hold::Revert => break 'steps Some(format!(
                             "rollout reverted by the operator {}", self.at(done, true)
                         )),

@@ -65,6 +65,16 @@ pub fn draw(f: &mut Frame<'_>, app: &App, theme: &Theme) {
     }
 }
 
+/// `text` in at most `n` characters, with `…` when cut.
+pub(crate) fn cut(text: &str, n: usize) -> String {
+    if text.chars().count() <= n {
+        return text.to_string();
+    }
+    let mut t: String = text.chars().take(n.saturating_sub(1)).collect();
+    t.push('…');
+    t
+}
+
 fn spinner(app: &App) -> &'static str {
     SPINNER[app.spinner % SPINNER.len()]
 }

@@ -4,7 +4,7 @@
 //! live commit and age on the right: a narrow tree cuts the domain first, then the commit, never
 //! the age.
 
-use super::{age, pane_block, spinner};
+use super::{age, cut, pane_block, spinner};
 use crate::commit::short;
 use crate::engine::events::RolloutState;
 use crate::ui::app::{App, Link, SiteView};
@@ -151,14 +151,4 @@ fn site_line<'a>(
     } else {
         line
     }
-}
-
-/// `text` in at most `n` characters, with `…` when cut.
-fn cut(text: &str, n: usize) -> String {
-    if text.chars().count() <= n {
-        return text.to_string();
-    }
-    let mut t: String = text.chars().take(n.saturating_sub(1)).collect();
-    t.push('…');
-    t
 }

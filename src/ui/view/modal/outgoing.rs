@@ -8,6 +8,7 @@ use crate::commit::short;
 use crate::engine::diff::{Commit, Diff};
 use crate::ui::app::Outgoing;
 use crate::ui::theme::Theme;
+use crate::ui::view::cut;
 use crate::visible::visible;
 use ratatui::style::{Modifier, Style};
 use ratatui::text::{Line, Span};
@@ -425,17 +426,6 @@ fn listed(label: &str, items: &[String], count: u64, width: usize, max: usize) -
         .collect()
 }
 
-/// `s` cut to `w` characters, the last one `…` when cut.
-fn cut(s: &str, w: usize) -> String {
-    if s.chars().count() <= w {
-        return s.to_string();
-    }
-    s.chars()
-        .take(w.saturating_sub(1))
-        .chain(std::iter::once('…'))
-        .collect()
-}
-
 /// `text` in at most `max` lines of `width` (the last cut), broken between words.
 fn wrap(text: &str, width: usize, max: usize) -> Vec<String> {
     let mut lines = super::wrap_words(text, width);
@@ -449,6 +439,7 @@ fn wrap(text: &str, width: usize, max: usize) -> Vec<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::ui::view::cut;
 
     #[test]
     fn lists_fill_their_lines_and_count_the_rest() {
