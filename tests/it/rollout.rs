@@ -596,19 +596,12 @@ fn a_server_lost_while_live_puts_all_four_back() {
 
 #[test]
 fn the_cli_on_a_terminal_goes_on_with_enter_and_a() {
-    use crate::support::tmux::Tmux;
     if !crate::support::tmux::available() {
         return;
     }
     let Some(f) = fleet(MANUAL) else { return };
     let before = f.provisioned();
-    let cmd = format!(
-        "FLIPDECK_CONFIG='{}' FLIPDECK_DB='{}' '{}' deploy {DOMAIN}; echo \"exit=$?\"; sleep 60",
-        f.h.config.display(),
-        f.h.db.display(),
-        env!("CARGO_BIN_EXE_flipdeck"),
-    );
-    let t = Tmux::start(&cmd, 200, 50);
+    let t = deploy_on_a_terminal(&f, "");
     t.wait_for(
         "rollout step 2/3: paused (manual) before this step: Enter = next batch, a = all the rest, x = revert every server",
         Duration::from_secs(180),
@@ -784,19 +777,12 @@ fn a_signal_during_a_watched_rollouts_watch_puts_all_four_back() {
 /// all four back: the watch hears the operator through the rollout's own keys.
 #[test]
 fn x_during_a_watched_rollouts_watch_puts_all_four_back() {
-    use crate::support::tmux::Tmux;
     if !crate::support::tmux::available() {
         return;
     }
     let Some(f) = fleet("") else { return };
     let before = f.provisioned();
-    let cmd = format!(
-        "FLIPDECK_CONFIG='{}' FLIPDECK_DB='{}' '{}' deploy {DOMAIN} --canary 1 --batch 100% --pause 0s --watch=120; echo \"exit=$?\"; sleep 60",
-        f.h.config.display(),
-        f.h.db.display(),
-        env!("CARGO_BIN_EXE_flipdeck"),
-    );
-    let t = Tmux::start(&cmd, 200, 50);
+    let t = deploy_on_a_terminal(&f, "--canary 1 --batch 100% --pause 0s --watch=120");
     t.wait_for(
         "watching for 120 s after the switch",
         Duration::from_secs(180),
@@ -848,4 +834,15 @@ fn a_server_lost_during_a_fleets_watch_puts_all_four_back() {
         others.contains("web1/example.com's deploy ended during the watch"),
         "{others}"
     );
+}
+
+/// `flipdeck deploy DOMAIN ARGS` on a terminal (tmux), its exit code printed as `exit=N`.
+fn deploy_on_a_terminal(f: &Fleet, args: &str) -> crate::support::tmux::Tmux {
+    let cmd = format!(
+        "FLIPDECK_CONFIG='{}' FLIPDECK_DB='{}' '{}' deploy {DOMAIN} {args}; echo \"exit=$?\"; sleep 60",
+        f.h.config.display(),
+        f.h.db.display(),
+        env!("CARGO_BIN_EXE_flipdeck"),
+    );
+    crate::support::tmux::Tmux::start(&cmd, 200, 50)
 }
