@@ -604,7 +604,9 @@ fn the_dashboard_shows_missing_keys_and_e_edits() {
 }
 
 /// The private copy is gone however the edit ends: the editor failing, flipdeck told to stop
-/// (SIGTERM) while the editor runs; and Ctrl-C (SIGINT) is the editor's, not flipdeck's.
+/// (SIGTERM) while the editor runs (the editor is told too, and what it writes on its way out, as
+/// vim writes its swap file, goes with the folder); and Ctrl-C (SIGINT) is the editor's, not
+/// flipdeck's.
 #[test]
 fn the_private_copy_goes_on_every_way_out() {
     let Some(h) = Harness::ssh() else { return };
@@ -619,7 +621,7 @@ fn the_private_copy_goes_on_every_way_out() {
         std::fs::write(
             &p,
             format!(
-                "#!/bin/sh\ndirname \"$1\" > '{}.tmp' && mv '{0}.tmp' '{0}'\necho A=2 > \"$1\"\n{body}\n",
+                "#!/bin/sh\necho A=2 > \"$1\"\necho \"$$ $(dirname \"$1\")\" > '{}.tmp' && mv '{0}.tmp' '{0}'\n{body}\n",
                 probe.display()
             ),
         )
@@ -633,7 +635,8 @@ fn the_private_copy_goes_on_every_way_out() {
         loop {
             if let Ok(d) = std::fs::read_to_string(&probe) {
                 let _ = std::fs::remove_file(&probe);
-                return PathBuf::from(d.trim());
+                let (pid, dir) = d.trim().split_once(' ').expect("pid and folder");
+                return (pid.parse::<i32>().unwrap(), PathBuf::from(dir));
             }
             assert!(std::time::Instant::now() < deadline, "the editor never ran");
             std::thread::sleep(std::time::Duration::from_millis(20));
@@ -652,11 +655,32 @@ fn the_private_copy_goes_on_every_way_out() {
         "{out:?}"
     );
     assert!(
-        !wait_probe().exists(),
+        !wait_probe().1.exists(),
         "the copy is removed after a failed editor"
     );
     assert_eq!(std::fs::read(&env).unwrap(), before);
-    // SIGTERM while the editor runs.
+    // SIGTERM while the editor runs: the editor writes a swap file on its way out.
+    let ed = editor("trap 'echo A=3 > \"$1.swp\"; exit 1' TERM\nsleep 5 & wait");
+    let child = h
+        .cmd(&["env", "edit", DOMAIN, "--yes"])
+        .env("EDITOR", &ed)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let (pid, dir) = wait_probe();
+    assert!(dir.exists());
+    unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(1), "{out:?}");
+    assert_ne!(
+        unsafe { libc::kill(pid, 0) },
+        0,
+        "flipdeck exited with the editor still running"
+    );
+    assert!(!dir.exists(), "the copy is removed on SIGTERM");
+    assert_eq!(std::fs::read(&env).unwrap(), before);
+    // SIGINT to flipdeck while the editor runs: the edit goes on and is written.
     let ed = editor("sleep 2");
     let child = h
         .cmd(&["env", "edit", DOMAIN, "--yes"])
@@ -665,22 +689,7 @@ fn the_private_copy_goes_on_every_way_out() {
         .stderr(std::process::Stdio::piped())
         .spawn()
         .unwrap();
-    let dir = wait_probe();
-    assert!(dir.exists());
-    unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
-    let out = child.wait_with_output().unwrap();
-    assert_eq!(out.status.code(), Some(1), "{out:?}");
-    assert!(!dir.exists(), "the copy is removed on SIGTERM");
-    assert_eq!(std::fs::read(&env).unwrap(), before);
-    // SIGINT to flipdeck while the editor runs: the edit goes on and is written.
-    let child = h
-        .cmd(&["env", "edit", DOMAIN, "--yes"])
-        .env("EDITOR", &ed)
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    let dir = wait_probe();
+    let (_, dir) = wait_probe();
     unsafe { libc::kill(child.id() as i32, libc::SIGINT) };
     let out = child.wait_with_output().unwrap();
     assert!(out.status.success(), "{out:?}");

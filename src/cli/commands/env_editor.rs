@@ -1,7 +1,9 @@
 //! `env edit`'s private copy: the file goes into a fresh folder only the user can enter (0700),
 //! as a 0600 file, the editor runs on it, and the folder is removed as soon as the editor exits
 //! (before any question is asked), on an error, and on SIGTERM or SIGHUP; Ctrl-C belongs to the
-//! editor while it runs.
+//! editor while it runs. A SIGTERM or SIGHUP is passed on to the editor and flipdeck waits for it
+//! to end before removing the folder: an editor still running (vim preserving its swap file)
+//! would otherwise write the secrets back into a folder nobody removes, and keep the terminal.
 
 use crate::error::{Error, Result};
 use std::io::Write;
@@ -35,10 +37,12 @@ pub async fn edit(content: &[u8]) -> Result<Vec<u8>> {
     };
     write().map_err(|e| Error::failed(format!("cannot write the private copy: {e}")))?;
     let editor = editor();
-    // The editor is the user's own command line (`code -w`, `vim -n`), run as git runs it.
+    // The editor is the user's own command line (`code -w`, `vim -n`), run by sh as git runs it,
+    // but with `exec`: the process flipdeck waits for and signals is the editor itself, not a
+    // shell the editor would outlive (dash does not exec a `-c` command's last word by itself).
     let mut child = tokio::process::Command::new("sh")
         .arg("-c")
-        .arg(format!("{editor} \"$1\""))
+        .arg(format!("exec {editor} \"$1\""))
         .arg("sh")
         .arg(&path)
         .kill_on_drop(true)
@@ -51,22 +55,54 @@ pub async fn edit(content: &[u8]) -> Result<Vec<u8>> {
         signal(SignalKind::hangup()).map_err(io)?,
     );
     let status = loop {
-        tokio::select! {
+        let stop = tokio::select! {
             s = child.wait() => break s.map_err(io)?,
             // The terminal sends Ctrl-C to the editor too: it decides what that means.
             _ = int.recv() => continue,
-            _ = term.recv() => return Err(Error::failed("stopped while editing; the private copy is removed, nothing was written")),
-            _ = hup.recv() => return Err(Error::failed("stopped while editing; the private copy is removed, nothing was written")),
-        }
+            _ = term.recv() => libc::SIGTERM,
+            _ = hup.recv() => libc::SIGHUP,
+        };
+        stop_editor(&mut child, stop).await;
+        remove(dir);
+        return Err(Error::failed(
+            "stopped while editing; the private copy is removed, nothing was written",
+        ));
     };
     let edited = std::fs::read(&path);
-    drop(dir);
+    remove(dir);
     if !status.success() {
         return Err(Error::failed(format!(
             "the editor {editor:?} exited with {status}; nothing was written"
         )));
     }
     edited.map_err(|e| Error::failed(format!("cannot read the edited copy back: {e}")))
+}
+
+/// Passes the stop on to the editor and waits for it to end; one that is still running after a
+/// few seconds is killed.
+async fn stop_editor(child: &mut tokio::process::Child, signal: libc::c_int) {
+    if let Some(pid) = child.id() {
+        // SAFETY: kill(2) on our own child's pid, which `wait` has not reaped yet.
+        unsafe { libc::kill(pid as libc::pid_t, signal) };
+    }
+    let grace = std::time::Duration::from_secs(5);
+    if tokio::time::timeout(grace, child.wait()).await.is_err() {
+        let _ = child.kill().await;
+    }
+}
+
+/// Removes the private folder. A process the editor left behind may still be writing into it;
+/// a removal that found the folder not empty is tried again.
+fn remove(dir: tempfile::TempDir) {
+    let path = dir.keep();
+    for _ in 0..20 {
+        match std::fs::remove_dir_all(&path) {
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+                std::thread::sleep(std::time::Duration::from_millis(50))
+            }
+            _ => return,
+        }
+    }
 }
 
 fn io(e: std::io::Error) -> Error {
