@@ -557,7 +557,12 @@ fn a_fleet_is_watched_once_every_server_switched_and_reverted_together() {
     unsafe { libc::kill(child.id() as i32, libc::SIGINT) };
     let mut rest = String::new();
     std::io::Read::read_to_string(&mut stdout, &mut rest).unwrap();
-    assert_ne!(child.wait().unwrap().code(), Some(0), "{rest}");
+    // Reverted by the watch on every server: exit 3, as for one server.
+    assert_eq!(child.wait().unwrap().code(), Some(3), "{rest}");
+    assert!(
+        rest.contains("the watch reverted the fleet deploy on"),
+        "{rest}"
+    );
     let now: Vec<Option<String>> = servers.iter().map(|(_, _, r)| live(r)).collect();
     assert_eq!(now, kept, "every server is back on the release before");
     let db = rusqlite::Connection::open(&h.db).unwrap();

@@ -135,12 +135,29 @@ pub async fn run(ctx: &Ctx, site: &str, what: What, yes: bool) -> Result<()> {
         .await;
         let results = results?;
         let servers = results.len();
+        // The fleet's watch reverted it (each server says so): exit 3, as a single server's
+        // watch revert does; any other failure anywhere is a failed fleet deploy.
+        let watch_reverted = !results.is_empty()
+            && results
+                .iter()
+                .all(|(_, r)| matches!(r, Err(Error::Reverted(_))));
         report_each(
             results,
             |key, d| say!("OK  {key}: release {} (#{})", d.release, d.deployment_id),
             fleet_err,
-            |sites| format!("the fleet deploy failed on {sites}; no server kept the new release"),
+            |sites| match watch_reverted {
+                true => format!(
+                    "the watch reverted the fleet deploy on {sites}; every server is back on the release it had"
+                ),
+                false => {
+                    format!("the fleet deploy failed on {sites}; no server kept the new release")
+                }
+            },
         )
+        .map_err(|e| match watch_reverted {
+            true => Error::Reverted(e.to_string()),
+            false => e,
+        })
         .map(|()| say!("fleet deployed to {servers} servers"))
     };
     watcher.abort();
