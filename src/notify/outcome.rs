@@ -1,7 +1,7 @@
 //! What a notification is about: one site's deploy or rollback as it ended, read back from the
 //! history once the engine recorded it, and which events it counts as.
 
-use crate::config::{NotifyEvent, SiteRef};
+use crate::config::{Config, NotifyEvent, SiteRef};
 use crate::engine::{Deployed, Identity, RolledBack};
 use crate::error::{EXIT_USAGE, Error, Result};
 use crate::store::{Deployment, Store};
@@ -177,26 +177,27 @@ impl Outcome {
         Some(o)
     }
 
-    /// Every server's outcome of a fleet command that failed as a whole (`Err` before any
-    /// server's result): each counts as failed with that error.
-    pub fn failed_everywhere(
-        act: Act,
+    /// Every server's outcome of a fleet command: each server's own (`one` reads it back), or,
+    /// when the fleet failed as a whole (`Err` before any server's result), each failed with
+    /// that error.
+    pub fn of_fleet<T>(
+        config: &Config,
         store: &Store,
         sites: &[SiteRef<'_>],
         started: DateTime<Utc>,
-        e: &Error,
+        results: &Result<Vec<(String, Result<T>)>>,
+        one: impl Fn(&Store, &SiteRef<'_>, DateTime<Utc>, &Result<T>) -> Option<Outcome>,
     ) -> Vec<Outcome> {
-        sites
-            .iter()
-            .filter_map(|s| match act {
-                Act::Deploy => {
-                    Outcome::deploy(store, s, started, &Err(Error::failed(e.one_line())))
-                }
-                Act::Rollback => {
-                    Outcome::rollback(store, s, started, &Err(Error::failed(e.one_line())))
-                }
-            })
-            .collect()
+        match results {
+            Ok(each) => each
+                .iter()
+                .filter_map(|(key, r)| one(store, &config.find_site(key).ok()?, started, r))
+                .collect(),
+            Err(e) => sites
+                .iter()
+                .filter_map(|s| one(store, s, started, &Err(Error::failed(e.one_line()))))
+                .collect(),
+        }
     }
 }
 

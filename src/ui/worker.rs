@@ -4,7 +4,7 @@
 use super::app::{Effect, Loaded};
 use crate::config::Config;
 use crate::engine::{self, DeployOptions, Engine, PruneOptions, RollbackOptions, SiteState};
-use crate::notify::{Act, Outcome};
+use crate::notify::Outcome;
 use crate::transport::pool::Pool;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -218,15 +218,14 @@ impl Worker {
             )
             .await;
         let store = &self.engine.store;
-        self.notify(match &r {
-            Ok(each) => each
-                .iter()
-                .filter_map(|(key, r)| {
-                    Outcome::deploy(store, &self.config.find_site(key).ok()?, started, r)
-                })
-                .collect(),
-            Err(e) => Outcome::failed_everywhere(Act::Deploy, store, &sites, started, e),
-        });
+        self.notify(Outcome::of_fleet(
+            &self.config,
+            store,
+            &sites,
+            started,
+            &r,
+            Outcome::deploy,
+        ));
         for k in &keys {
             self.cancels
                 .lock()

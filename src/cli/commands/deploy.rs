@@ -8,7 +8,7 @@ use crate::cli::printer::say;
 use crate::cli::signals::cancel_on_signal;
 use crate::engine::{Artifact, DeployOptions};
 use crate::error::{Error, Result};
-use crate::notify::{Act, Outcome};
+use crate::notify::Outcome;
 use std::path::PathBuf;
 use tokio_util::sync::CancellationToken;
 
@@ -122,16 +122,14 @@ pub async fn run(ctx: &Ctx, site: &str, what: What, yes: bool) -> Result<()> {
             .engine
             .deploy_fleet(&sites, ctx.config.parallel, opts, cancel)
             .await;
-        ctx.notify(match &results {
-            Ok(each) => each
-                .iter()
-                .filter_map(|(key, r)| {
-                    let site = ctx.config.find_site(key).ok()?;
-                    Outcome::deploy(store, &site, started, r)
-                })
-                .collect(),
-            Err(e) => Outcome::failed_everywhere(Act::Deploy, store, &sites, started, e),
-        })
+        ctx.notify(Outcome::of_fleet(
+            &ctx.config,
+            store,
+            &sites,
+            started,
+            &results,
+            Outcome::deploy,
+        ))
         .await;
         let results = results?;
         let servers = results.len();

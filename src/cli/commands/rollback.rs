@@ -6,7 +6,7 @@ use crate::cli::each_site::{fleet_err, report_each};
 use crate::cli::printer::say;
 use crate::engine::RollbackOptions;
 use crate::error::Result;
-use crate::notify::{Act, Outcome};
+use crate::notify::Outcome;
 
 pub async fn run(ctx: &Ctx, site: &str, to: Option<&str>, yes: bool) -> Result<()> {
     let mut sites = ctx.config.find_sites(site)?;
@@ -18,16 +18,14 @@ pub async fn run(ctx: &Ctx, site: &str, to: Option<&str>, yes: bool) -> Result<(
             .engine
             .rollback_fleet(&sites, ctx.config.parallel, to)
             .await;
-        ctx.notify(match &results {
-            Ok(each) => each
-                .iter()
-                .filter_map(|(key, r)| {
-                    let site = ctx.config.find_site(key).ok()?;
-                    Outcome::rollback(store, &site, started, r)
-                })
-                .collect(),
-            Err(e) => Outcome::failed_everywhere(Act::Rollback, store, &sites, started, e),
-        })
+        ctx.notify(Outcome::of_fleet(
+            &ctx.config,
+            store,
+            &sites,
+            started,
+            &results,
+            Outcome::rollback,
+        ))
         .await;
         let results = results?;
         return report_each(
