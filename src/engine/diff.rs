@@ -6,7 +6,7 @@
 
 use super::Engine;
 use super::events::Action;
-use super::job::{Job, RunError};
+use super::job::Job;
 use super::layout::Layout;
 use super::protocol::{DiffReport, Params};
 use super::scripts;
@@ -106,12 +106,10 @@ impl Engine {
         let target_conn = connector.connect().await?;
         let mut job = Job::new(self, site.key(), target_conn, layout, Action::Inspect);
         let script = job.prelude().script(req.params.clone(), &[scripts::DIFF]);
-        let r = job.run(&script, None, None).await.map_err(|e| match e {
-            RunError::Transport { error, .. } => {
-                Error::failed(format!("comparing {}: {error}", site.key()))
-            }
-            RunError::Cancelled { .. } => Error::failed("cancelled"),
-        })?;
+        let r = job
+            .run(&script, None, None)
+            .await
+            .map_err(|e| e.read_failed(format_args!("comparing {}", site.key())))?;
         let ok = r.status.success();
         job.finish(ok, if ok { "compared" } else { "compare failed" });
         if !ok {

@@ -10,7 +10,7 @@ use super::Engine;
 use super::deploy::{check, default_script_off};
 use super::diff::{Diff, DiffTarget};
 use super::events::Action;
-use super::job::{Job, RunError};
+use super::job::Job;
 use super::layout::Layout;
 use super::protocol::{DiffReport, InspectReport, Key, Params, Report};
 use super::scripts;
@@ -200,12 +200,10 @@ impl Engine {
             &[scripts::DRY_RUN]
         };
         let script = job.prelude().script(params, parts);
-        let r = job.run(&script, None, None).await.map_err(|e| match e {
-            RunError::Transport { error, .. } => {
-                Error::failed(format!("reading {}: {error}", site.key()))
-            }
-            RunError::Cancelled { .. } => Error::failed("cancelled"),
-        })?;
+        let r = job
+            .run(&script, None, None)
+            .await
+            .map_err(|e| e.read_failed(format_args!("reading {}", site.key())))?;
         let ok = r.status.success();
         job.finish(ok, if ok { "dry run read" } else { "dry run failed" });
         if !ok {

@@ -6,7 +6,7 @@
 
 use super::Engine;
 use super::events::Action;
-use super::job::{Job, RunError};
+use super::job::Job;
 use super::layout::Layout;
 use super::protocol::{EnvReport, LOCK_HELD};
 use super::scripts::{self, EnvWrite};
@@ -80,7 +80,7 @@ impl Engine {
         let r = job
             .run(&script, None, None)
             .await
-            .map_err(|e| lost(site, "reading the .env of", e))?;
+            .map_err(|e| e.read_failed(format_args!("reading the .env of {}", site.key())))?;
         let rep: EnvReport = r.report();
         let ok = r.status.success();
         job.finish(
@@ -195,7 +195,7 @@ impl Engine {
         let r = job
             .run(&script, Some(stdin), None)
             .await
-            .map_err(|e| lost(site, "writing the .env of", e))?;
+            .map_err(|e| e.read_failed(format_args!("writing the .env of {}", site.key())))?;
         let rep: EnvReport = r.report();
         if r.status.success() && rep.written {
             job.finish(true, "wrote .env");
@@ -229,15 +229,6 @@ fn check_shares(site: &SiteRef<'_>) -> Result<()> {
             "{} does not share .env (its `shared` list does not name it), so its releases read no shared .env",
             site.key()
         )))
-    }
-}
-
-fn lost(site: &SiteRef<'_>, doing: &str, e: RunError) -> Error {
-    match e {
-        RunError::Transport { error, .. } => {
-            Error::failed(format!("{doing} {}: {error}", site.key()))
-        }
-        RunError::Cancelled { .. } => Error::failed("cancelled"),
     }
 }
 

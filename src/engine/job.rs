@@ -92,6 +92,18 @@ pub enum RunError {
     },
 }
 
+impl RunError {
+    /// The error of a read-only run (nothing to clean up): `doing` says what was under way,
+    /// e.g. "comparing web1/example.com".
+    pub fn read_failed(self, doing: impl std::fmt::Display) -> crate::error::Error {
+        use crate::error::Error;
+        match self {
+            RunError::Transport { error, .. } => Error::failed(format!("{doing}: {error}")),
+            RunError::Cancelled { .. } => Error::failed("cancelled"),
+        }
+    }
+}
+
 pub struct Job<'e> {
     pub engine: &'e Engine,
     pub id: u64,

@@ -5,7 +5,7 @@
 use super::Engine;
 use super::events::Action;
 use super::identity::JobRef;
-use super::job::{Job, RunError};
+use super::job::Job;
 use super::layout::Layout;
 use super::lock::{held_by_dead_local_process, live_local_holder, on_this_host, pid_alive};
 use super::protocol::{InspectReport, LOCK_HELD, LeftoversReport, LockOwner, RecoverReport};
@@ -69,12 +69,10 @@ impl Engine {
             .ensure_site(&site.server.name, &site.site.domain)?;
         let mut job = Job::new(self, site.key(), target, layout, Action::Inspect);
         let script = scripts::inspect(&job.prelude());
-        let r = job.run(&script, None, None).await.map_err(|e| match e {
-            RunError::Transport { error, .. } => {
-                Error::failed(format!("cannot inspect {}: {error}", site.key()))
-            }
-            RunError::Cancelled { .. } => Error::failed("cancelled"),
-        })?;
+        let r = job
+            .run(&script, None, None)
+            .await
+            .map_err(|e| e.read_failed(format_args!("cannot inspect {}", site.key())))?;
         if !r.status.success() {
             job.finish(false, "inspect failed");
             return Err(Error::failed(format!(

@@ -5,7 +5,7 @@
 
 use super::Engine;
 use super::events::Action;
-use super::job::{Job, RunError};
+use super::job::Job;
 use super::layout::Layout;
 use super::protocol::{EnvStatus, InspectReport, ServerReport};
 use super::refresh::LiveState;
@@ -54,12 +54,10 @@ impl Engine {
         let layout = Layout::new(server.root.as_deref(), first);
         let mut job = Job::new(self, server.name.clone(), target, layout, Action::Inspect);
         let script = scripts::inspect_server(&job.prelude(), &sites);
-        let r = job.run(&script, None, None).await.map_err(|e| match e {
-            RunError::Transport { error, .. } => {
-                Error::failed(format!("cannot read {}: {error}", server.name))
-            }
-            RunError::Cancelled { .. } => Error::failed("cancelled"),
-        })?;
+        let r = job
+            .run(&script, None, None)
+            .await
+            .map_err(|e| e.read_failed(format_args!("cannot read {}", server.name)))?;
         if !r.status.success() {
             job.finish(false, "inspect failed");
             return Err(Error::failed(format!(
