@@ -66,6 +66,16 @@ pub struct Deployed {
     pub pruned: Vec<String>,
 }
 
+/// How `undo` left the site.
+enum Undone {
+    /// The new release is still live (switching back failed, or nothing was live before).
+    Kept,
+    /// The new release had gone live; this release serves again.
+    SwitchedBack(String),
+    /// The new release was not live: the release before still served.
+    NotLive,
+}
+
 impl Engine {
     pub async fn deploy(
         &self,
@@ -668,27 +678,36 @@ impl Engine {
             (true, _) if hook.is_some() => {
                 format!("{}; switched back to {back_to}", hook.unwrap_or_default())
             }
-            (false, _) if hook.is_some() => {
-                format!("{}; switching back failed", hook.unwrap_or_default())
-            }
+            (false, _) if hook.is_some() => hook.unwrap_or_default(),
             (true, Some(detail)) => {
                 format!("health check failed: {detail}; switched back to {back_to}")
             }
             (true, None) => format!("reload failed ({}); switched back to {back_to}", r.status),
-            (false, Some(detail)) => {
-                format!("health check failed: {detail}; switching back failed")
-            }
+            (false, Some(detail)) => format!("health check failed: {detail}"),
             (false, None) => format!("switch failed ({})", r.status),
         };
         self.hook_warnings(job, &rep);
-        if rep.switch.switched && !rep.switch.switched_back {
-            if self.undo(job, Some(release), "switch").await {
-                return self.record_kept(job, id, &why, commit.as_deref());
+        let why = if rep.switch.switched && !rep.switch.switched_back {
+            // The script did not switch back (it died, or its switch back failed): flipdeck
+            // does, and the record says which way it went (the fleet's and the watch's words
+            // above say it already).
+            let said = rep.aborted || rep.reverted;
+            match self.undo(job, Some(release), "switch").await {
+                Undone::Kept => {
+                    let why = match said {
+                        true => why,
+                        false => format!("{why}; switching back failed"),
+                    };
+                    return self.record_kept(job, id, &why, commit.as_deref());
+                }
+                Undone::SwitchedBack(to) if !said => format!("{why}; switched back to {to}"),
+                Undone::SwitchedBack(_) | Undone::NotLive => why,
             }
         } else {
             self.cleanup_after_failure(job, Some(release), Some((release, "switch")))
                 .await;
-        }
+            why
+        };
         if rep.reverted && rep.switch.failed_step.as_deref() == Some("watch") {
             return self.record_reverted(job, id, &why, commit.as_deref());
         }
@@ -820,20 +839,24 @@ impl Engine {
         {
             job.notice("could not stop what the interrupted deploy left running on the server");
         }
-        if self
+        match self
             .undo(job, release, step.as_deref().unwrap_or("start"))
             .await
         {
-            return self.record_kept(job, id, &why, None);
+            Undone::Kept => self.record_kept(job, id, &why, None),
+            Undone::SwitchedBack(to) => {
+                self.record_failure(job, id, &format!("{why}; switched back to {to}"), None)
+            }
+            Undone::NotLive => self.record_failure(job, id, &why, None),
         }
-        self.record_failure(job, id, &why, None)
     }
 
     /// After an interruption: if the new release went live, switch back to the one before; then
     /// remove the release (unless it has to stay live) and our lock, running `on_failure` (told
-    /// the step that failed) if the script did not. True when it stays live.
-    async fn undo(&self, job: &mut Job<'_>, release: Option<&str>, step: &str) -> bool {
+    /// the step that failed) if the script did not.
+    async fn undo(&self, job: &mut Job<'_>, release: Option<&str>, step: &str) -> Undone {
         let mut remove = release;
+        let mut back_to = None;
         if let (Some(rel), Ok(live)) = (release, self.read_live(job).await)
             && live
                 .as_deref()
@@ -848,6 +871,7 @@ impl Engine {
                     let sw = scripts::switch(&job.prelude(), &p, back);
                     match job.run(&sw, None, None).await {
                         Ok(r) if r.status.success() => {
+                            back_to = Some(p.rsplit('/').next().unwrap_or(&p).to_string());
                             let rep: super::protocol::SwitchReport = r.report();
                             if let Some(h) = rep.hook_failed("after_rollback") {
                                 job.notice(format!(
@@ -872,7 +896,11 @@ impl Engine {
         }
         self.cleanup_after_failure(job, remove, release.map(|r| (r, step)))
             .await;
-        release.is_some() && remove.is_none()
+        match back_to {
+            _ if release.is_some() && remove.is_none() => Undone::Kept,
+            Some(to) => Undone::SwitchedBack(to),
+            None => Undone::NotLive,
+        }
     }
 
     /// The link target of the release that was active before `release`, from the history.

@@ -587,6 +587,9 @@ fn a_server_lost_while_live_puts_all_four_back() {
     // web1 says its own end.
     let own = newest[0].error.as_deref().unwrap_or_default();
     assert!(own.contains("killed by signal KILL"), "{own}");
+    // flipdeck put it back, and the record says so.
+    let back = before[0].as_deref().unwrap_or("?");
+    assert!(own.contains(&format!("; switched back to {back}")), "{own}");
     for d in &newest[1..] {
         let reason = d.error.as_deref().unwrap_or_default();
         assert!(reason.contains(why), "{reason}");

@@ -263,6 +263,11 @@ async fn cancelling_after_the_switch_switches_back() {
     let (d, _rx) = tokio::join!(deploy, canceller);
     let err = d.expect_err("a cancelled deploy fails").to_string();
     assert!(err.contains("cancelled during reload"), "{err}");
+    // It says where the site is now.
+    assert!(
+        err.contains(&format!("; switched back to {before}")),
+        "{err}"
+    );
     assert_eq!(h.live_release(), Some(before.clone()), "switched back");
     let list = engine.store.list(1, None).unwrap();
     assert_eq!(list[0].status, Status::Failed);

@@ -347,7 +347,13 @@ until curl -fsS -o /dev/null "http://127.0.0.1:$port/"; do
   if [ $i -ge 100 ]; then kill -TERM -"$(cat "$run/$new.pid")"; echo "the new service never answered" >&2; exit 1; fi
   sleep 0.1
 done
-if alive $old; then kill -TERM -"$(cat "$run/$old.pid")"; fi
+if alive $old; then
+  pid=$(cat "$run/$old.pid")
+  kill -TERM -"$pid"
+  # Gone before this deploy ends, so the next one finds that port free.
+  i=0
+  while kill -0 -"$pid" 2>/dev/null && [ $i -lt 200 ]; do i=$((i + 1)); sleep 0.05; done
+fi
 rm -f "$run/$old.pid"
 echo "service of $FLIPDECK_RELEASE on port $port"
 "#,
@@ -477,11 +483,26 @@ fn a_proxy_service_restarted_in_place_on_one_port_drops_requests() {
 set -eu
 run="$FLIPDECK_SHARED_PATH/run"
 mkdir -p "$run"
-if [ -f "$run/a.pid" ]; then kill -TERM -"$(cat "$run/a.pid")" || true; fi
+# Stop, wait until it is gone (its port free), then start: a restart in place.
+if [ -f "$run/a.pid" ]; then
+  old=$(cat "$run/a.pid")
+  kill -TERM -"$old" || true
+  i=0
+  while kill -0 -"$old" 2>/dev/null; do
+    i=$((i + 1))
+    if [ $i -ge 200 ]; then kill -KILL -"$old" || true; fi
+    sleep 0.05
+  done
+fi
 PHP_CLI_SERVER_WORKERS=4 env -u FLIPDECK_JOB setsid php -S 127.0.0.1:{slot} -t "$PWD/public" \
   >"$run/a.log" 2>&1 </dev/null &
 echo $! > "$run/a.pid"
-until curl -fsS -o /dev/null http://127.0.0.1:{slot}/; do sleep 0.1; done
+i=0
+until curl -fsS -o /dev/null http://127.0.0.1:{slot}/; do
+  i=$((i + 1))
+  if [ $i -ge 200 ]; then echo "the service never answered: $(cat "$run/a.log")" >&2; exit 1; fi
+  sleep 0.1
+done
 "#
         ),
     );
