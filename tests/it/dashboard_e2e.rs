@@ -16,24 +16,34 @@ fn deploy_then_rollback_by_keys_only() {
         return;
     }
     let h = Harness::local();
-    h.write_config("deployment_script = \"\"\"\necho building-now\nsleep 1\necho built-ok\n\"\"\"");
+    // The script goes on once the gate exists (at most 60 s): the test opens it once it has
+    // seen the log stream mid-build.
+    let gate = h.dir.path().join("gate");
+    h.write_config(&format!(
+        "deployment_script = \"\"\"\necho building-now\ni=0; while [ ! -e '{}' ] && [ $i -lt 1200 ]; do i=$((i + 1)); sleep 0.05; done\necho built-ok\n\"\"\"",
+        gate.display()
+    ));
+    std::fs::write(&gate, "").unwrap();
     h.ok(&["deploy", DOMAIN]);
+    std::fs::remove_file(&gate).unwrap();
     let first = h.live_release().unwrap();
     h.commit("public/index.php", "<?php echo 'v2';\n");
 
     let t = dashboard(&h, 100, 30);
     t.wait_for("#1", WAIT);
     t.keys(&["d"]);
-    let s = t.wait_for("Deploy example.com on web1", WAIT);
-    assert!(s.contains("branch: main"), "{s}");
+    // The whole dialog (a capture may be mid-frame).
+    t.wait_until("the deploy dialog", WAIT, |s| {
+        s.contains("Deploy example.com on web1") && s.contains("branch: main")
+    });
     t.keys(&["y"]);
     // The new deployment is selected and its log streams while it runs.
     t.wait_for("Log #2", WAIT);
-    let s = t.wait_for("building-now", WAIT);
-    assert!(
-        s.contains("● updating") && !s.contains("built-ok"),
-        "streamed before the end: {s}"
-    );
+    let s = t.wait_until("the log mid-build", WAIT, |s| {
+        s.contains("building-now") && s.contains("● updating")
+    });
+    assert!(!s.contains("built-ok"), "streamed before the end: {s}");
+    std::fs::write(&gate, "").unwrap();
     t.wait_for("deployed web1/example.com", WAIT);
     let second = h.live_release().unwrap();
     assert_ne!(second, first);
@@ -44,8 +54,11 @@ fn deploy_then_rollback_by_keys_only() {
 
     // Table: the newest is selected; move to #1 and roll back.
     t.keys(&["Tab", "j", "r"]);
-    let s = t.wait_for("Roll back example.com on web1", WAIT);
-    assert!(s.contains("from: #2") && s.contains("to: #1"), "{s}");
+    t.wait_until("the rollback dialog", WAIT, |s| {
+        s.contains("Roll back example.com on web1")
+            && s.contains("from: #2")
+            && s.contains("to: #1")
+    });
     t.keys(&["y"]);
     t.wait_for("rolled back web1/example.com to #1", WAIT);
     assert_eq!(h.live_release().unwrap(), first);

@@ -73,15 +73,26 @@ fn cli_changes_show_up(h: Harness) {
 
     // A CLI deploy from a second shell: its lock shows while it builds, its row appears, the
     // lock goes when it ends.
-    h.write_config("deployment_script = \"\"\"\necho slow\nsleep 3\n\"\"\"");
+    // The build goes on once the dashboard has shown the lock (at most 60 s).
+    let gate = h.dir.path().join("lock-seen");
+    h.write_config(&format!(
+        "deployment_script = \"\"\"\necho slow\ni=0; while [ ! -e '{}' ] && [ $i -lt 1200 ]; do i=$((i + 1)); sleep 0.05; done\n\"\"\"",
+        gate.display()
+    ));
     with_top(&h, &format!("refresh_s = {REFRESH_S}"));
     let mut cli = h.spawn(&["deploy", DOMAIN]);
     let locked = server_state("the CLI's lock", || h.lock_dir().exists());
-    let s = t.wait_until("[locked] and #2 updating", SEEN_WITHIN, |s| {
-        s.contains("[locked]") && row(s, 2).is_some_and(|r| r.contains("updating"))
-    });
-    assert!(s.contains("locked by"), "the holder is named: {s}");
+    t.wait_until(
+        "[locked] and #2 updating, its holder named",
+        SEEN_WITHIN,
+        |s| {
+            s.contains("[locked]")
+                && row(s, 2).is_some_and(|r| r.contains("updating"))
+                && s.contains("locked by")
+        },
+    );
     println!("lock seen {:?} after it was taken", locked.elapsed());
+    std::fs::write(&gate, "").unwrap();
     assert!(cli.wait().unwrap().success());
     let done = std::time::Instant::now();
     let s = t.wait_until("#2 live, no lock", SEEN_WITHIN, |s| {
@@ -119,8 +130,10 @@ fn a_stopped_sshd_shows_unreachable_and_reconnects_when_started() {
     };
     sshd.stop();
     // Seen at the next read or keepalive, which a loaded machine may delay: twice the wait.
-    let s = t.wait_for("✗ unreachable", WAIT * 2);
-    assert!(s.contains("retry"), "the next try is shown: {s}");
+    // With the next try shown (a capture may be mid-frame).
+    t.wait_until("✗ unreachable, retry", WAIT * 2, |s| {
+        s.contains("✗ unreachable") && s.contains("retry")
+    });
     // It lasts: no toast fading takes it away.
     std::thread::sleep(Duration::from_secs(3));
     let s = t.screen();
@@ -225,8 +238,9 @@ fn remapped_keys_work_and_the_help_shows_them() {
     t.wait_for("#1 ", WAIT);
     // `d` no longer deploys: had it opened the dialog, the help key would not open the help.
     t.keys(&["d", "F1"]);
-    let s = t.wait_for(" Keys ", WAIT);
-    assert!(s.contains("D  deploy the selected site"), "{s}");
+    t.wait_until("the help with D", WAIT, |s| {
+        s.contains(" Keys ") && s.contains("D  deploy the selected site")
+    });
     // Apart: Esc and a key at once read as Alt and that key.
     t.keys(&["Escape"]);
     t.wait_until("the help closed", WAIT, |s| !s.contains(" Keys "));

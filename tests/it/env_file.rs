@@ -440,7 +440,16 @@ fn a_write_holds_the_deploy_lock() {
     h.write_config("deployment_script = \"true\"");
     h.ok(&["provision", DOMAIN]);
     let pause = h.pause_at("cmp", "*-s *");
-    let mut child = h.spawn(&["env", "set", DOMAIN, "HELD=1", &format!("PS={MARK}ps")]);
+    // This test's own secret: other tests running meanwhile put MARK on their command lines.
+    let mark = format!(
+        "held-{}-{}",
+        std::process::id(),
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_nanos()
+    );
+    let mut child = h.spawn(&["env", "set", DOMAIN, "HELD=1", &format!("PS={mark}ps")]);
     pause.wait_reached(&mut child);
     // Mid-write: the value is in no process's arguments or environment on the server (nor
     // flipdeck's own here), and the new file being made is private.
@@ -454,7 +463,7 @@ fn a_write_holds_the_deploy_lock() {
             for part in ["cmdline", "environ"] {
                 let bytes = std::fs::read(proc.path().join(part)).unwrap_or_default();
                 assert!(
-                    !String::from_utf8_lossy(&bytes).contains(MARK),
+                    !String::from_utf8_lossy(&bytes).contains(&mark),
                     "{}/{part} shows the value",
                     proc.path().display()
                 );

@@ -3,7 +3,6 @@
 
 use crate::support::{DOMAIN, Harness, both};
 use serde_json::Value;
-use std::time::Duration;
 
 fn provision_creates_layout_and_initial_deployment(h: Harness) {
     let out = h.ok(&["provision", DOMAIN]);
@@ -285,10 +284,16 @@ fn quick_succession_gets_distinct_releases(h: Harness) {
 }
 
 fn concurrent_deploys_exactly_one_runs(h: Harness) {
-    h.write_config("deployment_script = \"sleep 2\"");
+    // A's script waits (at most 60 s) until B has been refused.
+    let gate = h.dir.path().join("b-refused");
+    h.write_config(&format!(
+        "deployment_script = \"i=0; while [ ! -e '{}' ] && [ $i -lt 1200 ]; do i=$((i + 1)); sleep 0.05; done\"",
+        gate.display()
+    ));
     let a = h.spawn(&["deploy", DOMAIN]);
-    std::thread::sleep(Duration::from_millis(700));
+    h.wait_building(0);
     let b = h.run(&["deploy", DOMAIN]);
+    std::fs::write(&gate, "").unwrap();
     let a = a.wait_with_output().unwrap();
     assert_eq!(a.status.code(), Some(0), "{a:?}");
     assert_eq!(b.status.code(), Some(1), "{b:?}");

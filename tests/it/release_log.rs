@@ -163,13 +163,21 @@ fn a_deploy_whose_flipdeck_was_killed_is_recovered_by_the_next_status() {
 #[test]
 fn a_lock_held_by_a_live_process_is_left_alone_by_recovery() {
     let h = Harness::local();
-    h.write_config("deployment_script = \"sleep 3\"");
+    // The build goes on once `status` has ended (at most 60 s).
+    let gate = h.dir.path().join("status-done");
+    h.write_config(&format!(
+        "deployment_script = \"i=0; while [ ! -e '{}' ] && [ $i -lt 1200 ]; do i=$((i + 1)); sleep 0.05; done\"",
+        gate.display()
+    ));
+    std::fs::write(&gate, "").unwrap();
     h.ok(&["deploy", DOMAIN]);
+    std::fs::remove_file(&gate).unwrap();
     let child = h.spawn(&["deploy", DOMAIN]);
     h.wait_building(1);
     // Another flipdeck (same DB) refreshes while the deploy runs: nothing is touched.
     h.ok(&["status"]);
     assert!(h.lock_dir().exists());
+    std::fs::write(&gate, "").unwrap();
     let out = child.wait_with_output().unwrap();
     assert!(out.status.success(), "{out:?}");
     assert_eq!(h.list()[0]["status"], "success");

@@ -260,7 +260,12 @@ async fn cancelling_after_the_switch_switches_back() {
         // Kept open (unbounded: nothing backs up) until the deploy has ended.
         rx
     };
-    let (d, _rx) = tokio::join!(deploy, canceller);
+    // Bounded: a deploy that failed before its reload would leave the canceller waiting.
+    let (d, _rx) = tokio::time::timeout(std::time::Duration::from_secs(120), async {
+        tokio::join!(deploy, canceller)
+    })
+    .await
+    .expect("the deploy reached its reload and ended within 120 s");
     let err = d.expect_err("a cancelled deploy fails").to_string();
     assert!(err.contains("cancelled during reload"), "{err}");
     // It says where the site is now.

@@ -342,7 +342,7 @@ PHP_CLI_SERVER_WORKERS=4 env -u FLIPDECK_JOB setsid php -S "127.0.0.1:$port" -t 
   >"$run/$new.log" 2>&1 </dev/null &
 echo $! > "$run/$new.pid"
 i=0
-until curl -fsS -o /dev/null "http://127.0.0.1:$port/"; do
+until curl -fsS --max-time 2 -o /dev/null "http://127.0.0.1:$port/"; do
   i=$((i + 1))
   if [ $i -ge 100 ]; then kill -TERM -"$(cat "$run/$new.pid")"; echo "the new service never answered" >&2; exit 1; fi
   sleep 0.1
@@ -498,7 +498,7 @@ PHP_CLI_SERVER_WORKERS=4 env -u FLIPDECK_JOB setsid php -S 127.0.0.1:{slot} -t "
   >"$run/a.log" 2>&1 </dev/null &
 echo $! > "$run/a.pid"
 i=0
-until curl -fsS -o /dev/null http://127.0.0.1:{slot}/; do
+until curl -fsS --max-time 2 -o /dev/null http://127.0.0.1:{slot}/; do
   i=$((i + 1))
   if [ $i -ge 200 ]; then echo "the service never answered: $(cat "$run/a.log")" >&2; exit 1; fi
   sleep 0.1

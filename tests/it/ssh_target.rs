@@ -147,13 +147,15 @@ async fn output_is_streamed_as_produced() {
     });
     let first = rx.recv().await.unwrap();
     assert_eq!(first.line, "first");
+    let first_at = start.elapsed();
+    assert_eq!(rx.recv().await.unwrap().line, "second");
+    // Streamed: the first line came while the command still slept, not with the second (a
+    // loaded machine may be slow to start the command, never to end the 2 s sleep early).
     assert!(
-        start.elapsed() < Duration::from_millis(1500),
-        "{:?}",
+        start.elapsed() - first_at >= Duration::from_millis(1000),
+        "first at {first_at:?}, second at {:?}",
         start.elapsed()
     );
-    assert_eq!(rx.recv().await.unwrap().line, "second");
-    assert!(start.elapsed() >= Duration::from_millis(1900));
     assert!(job.await.unwrap().unwrap().success());
 }
 
@@ -414,7 +416,7 @@ async fn many_execs_share_one_connection() {
 
 /// Waits until no process on this machine (the server) has `pattern` in its command line.
 async fn wait_gone(sshd: &TestSshd, pattern: &str) {
-    let deadline = Instant::now() + Duration::from_secs(5);
+    let deadline = Instant::now() + Duration::from_secs(20);
     while process_running(pattern) {
         assert!(
             Instant::now() < deadline,
@@ -439,7 +441,7 @@ async fn dropping_exec_kills_the_remote_command() {
             .await
             .is_err()
     );
-    assert!(start.elapsed() < Duration::from_secs(2));
+    assert!(start.elapsed() < Duration::from_secs(5));
     wait_gone(&sshd, marker).await;
     // The connection itself is still good.
     assert_eq!(run(&target, "echo ok", None).await.1, ["ok"]);

@@ -173,15 +173,28 @@ impl Harness {
 
     /// Waits until a deploy holds the lock and its release directory exists (its script is running).
     /// Deploys once, then starts a deploy whose script sleeps, and returns the live release and
-    /// that deploy once its script has run for half a second.
+    /// that deploy once its script runs (it has touched `in-script`).
     pub fn deploy_held_in_script(&self) -> (String, std::process::Child) {
         self.write_config("deployment_script = \"true\"");
         self.ok(&["deploy", DOMAIN]);
         let live = self.live_release().unwrap();
-        self.write_config("deployment_script = \"\"\"\necho started\nsleep 30\n\"\"\"");
+        let mark = self.dir.path().join("in-script");
+        let _ = std::fs::remove_file(&mark);
+        self.write_config(&format!(
+            "deployment_script = \"\"\"\necho started\ntouch '{}'\nsleep 30\n\"\"\"",
+            mark.display()
+        ));
         let child = self.spawn(&["deploy", DOMAIN]);
         self.wait_building(1);
-        std::thread::sleep(std::time::Duration::from_millis(500));
+        // In the script itself, not still cloning or linking.
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+        while !mark.exists() {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "the deploy script did not start"
+            );
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
         (live, child)
     }
 
