@@ -42,7 +42,7 @@ pub async fn edit(content: &[u8]) -> Result<Vec<u8>> {
     // shell the editor would outlive (dash does not exec a `-c` command's last word by itself).
     let mut child = tokio::process::Command::new("sh")
         .arg("-c")
-        .arg(format!("exec {editor} \"$1\""))
+        .arg(editor_command(&editor))
         .arg("sh")
         .arg(&path)
         .kill_on_drop(true)
@@ -78,6 +78,20 @@ pub async fn edit(content: &[u8]) -> Result<Vec<u8>> {
     edited.map_err(|e| Error::failed(format!("cannot read the edited copy back: {e}")))
 }
 
+/// The `sh -c` line that runs `editor` on the file (`$1`): with `exec` when it is one simple
+/// command. A line `exec` would change (`TERM=xterm vim`, `vim; clear`) runs as written.
+fn editor_command(editor: &str) -> String {
+    let simple = !editor.contains([';', '&', '|', '\n', '(', '`'])
+        && !editor
+            .split_whitespace()
+            .next()
+            .is_some_and(|w| w.contains('='));
+    match simple {
+        true => format!("exec {editor} \"$1\""),
+        false => format!("{editor} \"$1\""),
+    }
+}
+
 /// Passes the stop on to the editor and waits for it to end; one that is still running after a
 /// few seconds is killed.
 async fn stop_editor(child: &mut tokio::process::Child, signal: libc::c_int) {
@@ -107,4 +121,17 @@ fn remove(dir: tempfile::TempDir) {
 
 fn io(e: std::io::Error) -> Error {
     Error::failed(format!("while editing: {e}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::editor_command;
+
+    #[test]
+    fn a_simple_editor_is_execed_and_any_other_line_runs_as_written() {
+        assert_eq!(editor_command("vim"), "exec vim \"$1\"");
+        assert_eq!(editor_command("code -w"), "exec code -w \"$1\"");
+        assert_eq!(editor_command("TERM=xterm vim"), "TERM=xterm vim \"$1\"");
+        assert_eq!(editor_command("vim; clear"), "vim; clear \"$1\"");
+    }
 }
