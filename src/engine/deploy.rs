@@ -461,6 +461,7 @@ impl Engine {
                             site.site.watch.auto_revert,
                             opts.hold.as_ref(),
                             &cancel,
+                            None,
                         )
                         .await;
                     if let super::aftercare::Verdict::Revert(w) = &v {

@@ -271,14 +271,32 @@ impl Engine {
         if watch.seconds == 0 {
             return Ok(());
         }
-        let watched: Vec<Watched> = join_all(watch.parts)
-            .await
-            .into_iter()
-            .filter_map(std::result::Result::ok)
-            .collect();
+        let watched = gather(watch.parts).await;
+        self.watch_these(
+            &watched,
+            (watch.seconds, watch.auto_revert),
+            None,
+            hold,
+            cancel,
+            lost,
+        )
+        .await
+    }
+
+    /// Watches `watched` (switched, held) for `how` (`watch_s`, `auto_revert`): `Err` with why
+    /// when it reverts, each of them told why. `step`: a stepped rollout's watch after a step.
+    pub(super) async fn watch_these(
+        &self,
+        watched: &[Watched],
+        how: (u32, Option<crate::config::AutoRevert>),
+        step: Option<&super::aftercare::StepWatch>,
+        hold: Option<&super::hold::HoldReceiver>,
+        cancel: &CancellationToken,
+        lost: impl std::future::Future<Output = String>,
+    ) -> std::result::Result<(), String> {
         let verdict = tokio::select! {
-            v = self.aftercare(&watched, watch.seconds, watch.auto_revert, hold, cancel) => v,
-            why = lost => self.watch_ended(&watched, Verdict::Revert(why)),
+            v = self.aftercare(watched, how.0, how.1, hold, cancel, step) => v,
+            why = lost => self.watch_ended(watched, Verdict::Revert(why)),
         };
         match verdict {
             Verdict::Keep => Ok(()),
@@ -376,6 +394,18 @@ impl Engine {
         let connector = (self.connectors)(s.server)?;
         self.rollback(s, connector.as_ref(), opts).await
     }
+}
+
+/// The watch parts of the members that handed theirs over (each does before its switch; one
+/// whose deploy ended first has none).
+pub(super) async fn gather(
+    parts: impl IntoIterator<Item = oneshot::Receiver<Watched>>,
+) -> Vec<Watched> {
+    join_all(parts)
+        .await
+        .into_iter()
+        .filter_map(std::result::Result::ok)
+        .collect()
 }
 
 /// The newest release name that every server can roll back to, older than each one's live release.
