@@ -649,6 +649,12 @@ impl Engine {
             _ if rep.aborted && fleet_why.is_some() => {
                 format!("not switched: {}", fleet_why.unwrap_or_default())
             }
+            // The watch's (or the operator's) revert says why itself, a rollout's step watch too
+            // (the rollout's reason is the same words, for the servers it never switched).
+            _ if rep.reverted && rep.switch.failed_step.as_deref() == Some("watch") => format!(
+                "{}; switched back to {back_to}",
+                rep.revert_why.as_deref().unwrap_or("reverted")
+            ),
             _ if rep.reverted && fleet_why.is_some() => {
                 format!(
                     "switched back to {back_to}: {}",
@@ -658,11 +664,6 @@ impl Engine {
             _ if rep.aborted => {
                 "not switched: another server of the fleet failed to build".to_string()
             }
-            // The watch's (or the operator's) revert says why itself.
-            _ if rep.reverted && rep.switch.failed_step.as_deref() == Some("watch") => format!(
-                "{}; switched back to {back_to}",
-                rep.revert_why.as_deref().unwrap_or("reverted")
-            ),
             _ if rep.reverted => {
                 format!("switched back to {back_to}: another server of the fleet failed to switch")
             }
