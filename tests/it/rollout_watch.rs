@@ -339,3 +339,84 @@ fn ctrl_c_during_the_canarys_watch_puts_every_server_back() {
         "{newest:?}"
     );
 }
+
+/// The dashboard's state and screen alone: a step's watch shows on the rollout bar with its
+/// seconds left and titles the signals pane with the step; the canary's second watch (after
+/// batch 1) starts afresh, named so; `n` during a step's watch is refused with a toast.
+#[test]
+fn the_dashboard_shows_each_steps_watch_afresh() {
+    use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+    use flipdeck::engine::events::RolloutPhase;
+    use flipdeck::engine::{Event, EventKind};
+    use flipdeck::ui::app::App;
+    let sites = ["web1", "web2"]
+        .iter()
+        .map(|s| crate::dashboard::site(s, DOMAIN, vec![]))
+        .collect();
+    let mut app = App::new(sites, "/c.toml".into());
+    for s in &mut app.sites {
+        s.running = Some(flipdeck::engine::Action::Deploy);
+    }
+    let web1 = format!("web1/{DOMAIN}");
+    let ev = |site: &str, kind| Event {
+        job: 1,
+        site: site.to_string(),
+        kind,
+    };
+    let second = |n: u32, left: u32, c5: u32| EventKind::WatchSecond {
+        second: n,
+        left,
+        by_class: [50, 0, 0, c5],
+        ms: 1000,
+        app: vec![],
+        app_more: 0,
+    };
+    let watching = |step: usize, servers: &[&str]| EventKind::RolloutStep {
+        step,
+        steps: 2,
+        phase: RolloutPhase::Watching {
+            seconds: 30,
+            servers: servers.iter().map(|s| s.to_string()).collect(),
+        },
+    };
+    let started = |after: &str| EventKind::WatchStarted {
+        seconds: 30,
+        auto_revert: None,
+        after: Some(after.into()),
+    };
+    app.on_engine(ev(DOMAIN, watching(1, &["web1"])));
+    app.on_engine(ev(&web1, started("the canary (step 1 of 2)")));
+    app.on_engine(ev(&web1, second(1, 29, 7)));
+    app.on_engine(ev(&web1, second(2, 18, 7)));
+    let screen = crate::dashboard::render(&mut app, 160, 40);
+    assert!(
+        screen.contains("step 1/2 · watching (18 s left)"),
+        "{screen}"
+    );
+    assert!(
+        screen.contains(" watch after the canary (step 1 of 2) · 18 s left "),
+        "{screen}"
+    );
+    let toasts = app.toasts.len();
+    assert_eq!(
+        app.on_key(KeyEvent::new(KeyCode::Char('n'), KeyModifiers::NONE)),
+        vec![]
+    );
+    assert!(app.toasts.len() > toasts && app.toasts.last().unwrap().error);
+    app.on_engine(ev(&web1, EventKind::WatchEnded { reverted: None }));
+    // The next step: web1 is watched again, from nothing, with web2.
+    app.on_engine(ev(DOMAIN, watching(2, &["web1", "web2"])));
+    app.on_engine(ev(&web1, started("batch 1 (step 2 of 2)")));
+    let w = &app.watches[&web1];
+    assert!(
+        w.running() && w.ok_per_s.is_empty() && w.left == 30,
+        "{w:?}"
+    );
+    assert_eq!(w.after.as_deref(), Some("batch 1 (step 2 of 2)"));
+    let screen = crate::dashboard::render(&mut app, 160, 40);
+    assert!(
+        screen.contains("step 2/2 · watching (30 s left)")
+            && screen.contains(" watch after batch 1 (step 2 of 2) · 30 s left "),
+        "{screen}"
+    );
+}
