@@ -514,7 +514,7 @@ fn x_in_the_dashboard_after_the_first_batch_puts_all_four_back() {
 
 /// The pid of the deploy's shell on `sshd` (its session's SSH_CONNECTION names the server's
 /// address and port), found by its environment.
-fn deploy_shell_on(sshd: &TestSshd) -> Option<i32> {
+pub(crate) fn deploy_shell_on(sshd: &TestSshd) -> Option<i32> {
     // This test's server only (other tests' servers share the address at other ports), and of
     // its flipdeck shells the deploy's: the one that read the longest script (a watch's
     // signals.sh is shorter).

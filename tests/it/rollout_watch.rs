@@ -420,3 +420,44 @@ fn the_dashboard_shows_each_steps_watch_afresh() {
         "{screen}"
     );
 }
+
+/// The canary's deploy dies on its server during the canary's watch (it goes back on its own):
+/// the rollout stops there, the others never switch, each history naming the step's watch.
+#[test]
+fn a_canary_lost_during_its_watch_puts_every_server_back() {
+    let Some(f) = watched_fleet(120) else { return };
+    let before = f.provisioned();
+    let mut run = Running::start(&f.h, &["deploy", DOMAIN, "--json"]);
+    run.until(180, "the canary's watch", |v| {
+        v["event"] == "watch_second" && v["site"].as_str().is_some_and(|s| s.starts_with("web1/"))
+    });
+    let pid = crate::rollout::deploy_shell_on(&f.servers[0].1).expect("web1's deploy shell");
+    assert!(
+        std::process::Command::new("kill")
+            .args(["-KILL", &pid.to_string()])
+            .status()
+            .unwrap()
+            .success()
+    );
+    let (seen, code) = run.finish();
+    assert_ne!(code, Some(0), "{seen:#?}");
+    assert!(
+        !seen.iter().any(|v| step_event(v, "switching", 2)),
+        "{seen:#?}"
+    );
+    assert_eq!(f.lives(), before, "every server on the release it had");
+    assert!(f.no_locks());
+    let newest = f.newest();
+    assert!(
+        newest.iter().all(|d| d.status == Status::Failed),
+        "{newest:?}"
+    );
+    let why = "web1's deploy ended while live during the watch after the canary (step 1 of 3)";
+    for d in &newest[1..] {
+        let reason = d.error.as_deref().unwrap_or_default();
+        assert!(
+            reason.starts_with("not switched: ") && reason.contains(why),
+            "{reason}"
+        );
+    }
+}
