@@ -104,7 +104,7 @@ fn a_canary_answering_500_is_reverted_during_its_watch_and_the_batch_never_switc
         })
     };
     let base = (Instant::now(), SystemTime::now());
-    let load = Load::start(port, "/", 4, Duration::from_secs(240));
+    let load = Load::start(port, "/", 2, Duration::from_secs(240));
     load.wait_past(Duration::from_millis(300), 20);
     let out = f.h.run(&["deploy", DOMAIN, "--json"]);
     load.wait_past(Duration::from_millis(500), 40);
