@@ -110,7 +110,7 @@ pub fn step_line(step: usize, steps: usize, phase: &RolloutPhase) -> String {
             format!("{at}: switched in {:.2}s", elapsed.as_secs_f64())
         }
         RolloutPhase::Watching { seconds, servers } => format!(
-            "{at}: watching {} for {seconds} s before {} (Ctrl-C reverts every server switched)",
+            "{at}: watching {} for {seconds} s before {} (Ctrl-C, or x then Enter on a terminal, reverts every server switched)",
             servers.join(", "),
             if step == steps {
                 "keeping the new release"

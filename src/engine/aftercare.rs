@@ -38,6 +38,9 @@ pub struct Watched {
     pub access_log: String,
     /// Where its deploy's job reads why it reverts (`Job::revert_why`).
     pub revert_why: Arc<std::sync::Mutex<Option<String>>>,
+    /// The log problems already said for this server (a missing access log...): a rollout
+    /// watches it again after each later step, and the fix is said once.
+    pub said: Arc<std::sync::Mutex<Vec<Key>>>,
 }
 
 impl Watched {
@@ -314,7 +317,11 @@ impl Engine {
             return None;
         };
         let notice = |message: String| {
-            self.emit(w.job, &w.site, EventKind::Notice { message });
+            let mut said = w.said.lock().unwrap_or_else(|p| p.into_inner());
+            if !said.contains(&key) {
+                said.push(key);
+                self.emit(w.job, &w.site, EventKind::Notice { message });
+            }
         };
         match key {
             Key::SigApp => {

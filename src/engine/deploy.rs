@@ -408,6 +408,7 @@ impl Engine {
             script: scripts::signals(&job.prelude(), &site.site.watch, watch_s),
             access_log: site.site.watch.access_log.clone(),
             revert_why: job.revert_why.clone(),
+            said: Default::default(),
         };
         let ran = match gate {
             // aftercare: a watched fleet member hands the coordinator its part of the watch, and

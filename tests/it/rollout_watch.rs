@@ -200,10 +200,14 @@ fn a_canary_answering_500_is_reverted_during_its_watch_and_the_batch_never_switc
     );
 }
 
+/// An access log no server has: each watch says so (once per server, however often watched).
+const NO_LOG: &str = "/nonexistent/flipdeck-rollout-watch/access.log";
+
 /// Four servers, deploy_script `true`, watched for `watch_s` after each of three steps.
 fn watched_fleet(watch_s: u32) -> Option<Fleet> {
     crate::rollout::fleet(&format!(
-        "watch_s = {watch_s}\nrollout = {{ canary = 1, batches = [\"50%\", \"100%\"], pause = \"1s\" }}"
+        "watch_s = {watch_s}\naccess_log = \"{NO_LOG}\"\n\
+         rollout = {{ canary = 1, batches = [\"50%\", \"100%\"], pause = \"1s\" }}"
     ))
 }
 
@@ -289,8 +293,46 @@ fn a_healthy_rollout_is_watched_after_each_step_then_kept_everywhere() {
     assert!(f.newest().iter().all(|d| d.status == Status::Success));
     assert!(f.no_locks());
 
+    // The CLI's lines say the same: each server's watch, per step, and the rollout's.
+    f.h.commit("public/index.php", "<?php echo 'v3';\n");
+    let printed = f.h.ok(&["deploy", DOMAIN]);
+    for (words, n) in [
+        ("the canary (step 1 of 3)", 1),
+        ("batch 1 (step 2 of 3)", 2),
+        ("batch 2 (step 3 of 3)", 4),
+    ] {
+        let line = format!("watching for 3 s after the switch of {words}; the switch is held");
+        assert_eq!(printed.matches(&line).count(), n, "{line:?} in {printed}");
+    }
+    for line in [
+        "rollout step 1/3: watching web1 for 3 s before the next step",
+        "rollout step 2/3: watching web1, web2 for 3 s before the next step",
+        "rollout step 3/3: watching web1, web2, web3, web4 for 3 s before keeping the new release",
+    ] {
+        assert_eq!(printed.matches(line).count(), 1, "{line:?} in {printed}");
+    }
+    assert_eq!(
+        printed
+            .matches("watched after the switch with the rest of the fleet: kept")
+            .count(),
+        4,
+        "{printed}"
+    );
+    for name in ["web1", "web2", "web3", "web4"] {
+        let said = format!("[{name}/{DOMAIN}] flipdeck: there is no access log at {NO_LOG}");
+        assert_eq!(
+            printed.matches(&said).count(),
+            1,
+            "{said:?} once: {printed}"
+        );
+    }
+
     // The dry run lists the watch after each step.
     let plan = f.h.ok(&["deploy", DOMAIN, "--dry-run"]);
+    assert!(
+        plan.contains("for 3 s after its step's switch, and again after each later step's"),
+        "{plan}"
+    );
     for line in [
         "  the canary: web1\n    then watched for 3 s before the next step (reverts only when told): web1\n",
         "  batch 1 after 1s: web2\n    then watched for 3 s before the next step (reverts only when told): web1, web2\n",

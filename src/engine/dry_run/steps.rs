@@ -184,7 +184,7 @@ pub(super) fn steps(site: &SiteRef<'_>, p: Plan<'_>) -> (Vec<Step>, Vec<Step>) {
             });
         let when = match p.stepped {
             true => {
-                " after its step's switch, and again after each later step's (the rollout below)"
+                " after its step's switch, and again after each later step's (see the rollout's steps)"
             }
             false => "",
         };
