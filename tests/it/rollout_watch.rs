@@ -503,3 +503,59 @@ fn a_canary_lost_during_its_watch_puts_every_server_back() {
         );
     }
 }
+
+/// In the dashboard: the rollout bar counts the canary's watch down; `n` during it is refused
+/// (the watch runs to its end), `x` reverts every server, the others never switching.
+#[test]
+fn x_in_the_dashboard_during_the_canarys_watch_puts_every_server_back() {
+    use crate::support::tmux;
+    if !tmux::available() {
+        return;
+    }
+    let Some(f) = crate::rollout::fleet(&format!(
+        "watch_s = 120\naccess_log = \"{NO_LOG}\"\n\
+         rollout = {{ canary = 1, batches = [\"50%\", \"100%\"], pause = \"manual\" }}"
+    )) else {
+        return;
+    };
+    let before = f.provisioned();
+    // Wide: the signals pane takes half of the log pane's room, whose border holds the bar.
+    let t = tmux::dashboard(&f.h, "LANG=C.UTF-8", "", 240, 32);
+    t.wait_for("● connected", tmux::WAIT);
+    t.keys(&["d"]);
+    t.wait_for("Deploy (y)", tmux::WAIT);
+    t.keys(&["y"]);
+    let bar = "s left) · 1/4 live · n next · a all · x revert";
+    let s = t.wait_until("the canary's watch", Duration::from_secs(100), |s| {
+        s.contains("step 1/3 · watching (") && s.contains(bar)
+    });
+    assert!(
+        s.contains(" watch after the canary (step 1 of 3) · "),
+        "{s}"
+    );
+    let lives = f.lives();
+    assert_ne!(lives[0], before[0], "the canary switched");
+    assert_eq!(lives[1..], before[1..], "the others wait: {lives:?}");
+    t.keys(&["n"]);
+    t.wait_for("n applies once the watch passed", tmux::WAIT);
+    t.keys(&["x"]);
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while f.newest().iter().any(|d| d.status != Status::Failed) || !f.no_locks() {
+        assert!(Instant::now() < deadline, "{:?}", f.newest());
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    f.all_back(
+        &before,
+        "reverted by the operator during the watch after the canary (step 1 of 3)",
+    );
+    let newest = f.newest();
+    assert!(
+        newest[1..].iter().all(|d| d
+            .error
+            .as_deref()
+            .unwrap_or_default()
+            .starts_with("not switched: ")),
+        "{newest:?}"
+    );
+    t.keys(&["q"]);
+}
