@@ -1,5 +1,7 @@
 //! A stepped fleet rollout: every server builds first (as any fleet deploy), then the canary
-//! switches, then each batch, with a pause (a timer, or the operator) between two steps. Only
+//! switches, then each batch, with a pause (a timer, or the operator) between two steps. With
+//! `watch_s`, each step is watched once it switched (every server switched so far, before the
+//! pause and the next step; the last step's watch is the one before the commit). Only
 //! once every server has switched is every server told to keep the new release; until then
 //! each switched server keeps its exec, its lock and its way back, and each waiting one its
 //! built release. An abort anywhere (the operator's revert, Ctrl-C, SIGTERM, a failed switch or

@@ -1,8 +1,9 @@
 //! A stepped rollout watched after each step (`watch_s`), on real sshd servers: a release that
 //! answers 500 on the canary (served by real nginx + PHP-FPM) is reverted during the canary's
 //! watch, before any batch server switches; a healthy one is watched after every step (every
-//! server switched so far) and then kept everywhere; the operator's Ctrl-C during the canary's
-//! watch puts every server back.
+//! server switched so far) and then kept everywhere; the operator's Ctrl-C (CLI) or `x`
+//! (dashboard) during the canary's watch, or the canary's deploy dying then, puts every server
+//! back, the batch never switching.
 
 use crate::aftercare::{INDEX, SCRIPT, status_of};
 use crate::rollout::{Fleet, Running, live, step_event};
