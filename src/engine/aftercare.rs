@@ -126,6 +126,30 @@ struct Seen {
 }
 
 impl Engine {
+    /// Watches `watched` (switched, held) for `how` (`watch_s`, `auto_revert`): `Err` with why
+    /// when it reverts, each of them told why. `step`: a stepped rollout's watch after a step.
+    pub(super) async fn watch_these(
+        &self,
+        watched: &[Watched],
+        how: (u32, Option<crate::config::AutoRevert>),
+        step: Option<&StepWatch>,
+        hold: Option<&super::hold::HoldReceiver>,
+        cancel: &CancellationToken,
+        lost: impl std::future::Future<Output = String>,
+    ) -> std::result::Result<(), String> {
+        let verdict = tokio::select! {
+            v = self.aftercare(watched, how.0, how.1, hold, cancel, step) => v,
+            why = lost => self.watch_ended(watched, Verdict::Revert(why)),
+        };
+        match verdict {
+            Verdict::Keep => Ok(()),
+            Verdict::Revert(why) => {
+                watched.iter().for_each(|w| w.tell_revert(&why));
+                Err(why)
+            }
+        }
+    }
+
     /// Watches `servers` for `seconds` after their switch. Returns the verdict for all of them
     /// (the caller tells each held deploy). Cancelling `cancel` reverts, as `Hold::Revert` does:
     /// the deploy is not committed yet, so an interrupted watch keeps what was live before.
@@ -372,6 +396,18 @@ impl Engine {
         }
         None
     }
+}
+
+/// The watch parts of the members that handed theirs over (each does before its switch; one
+/// whose deploy ended first has none).
+pub(super) async fn gather(
+    parts: impl IntoIterator<Item = tokio::sync::oneshot::Receiver<Watched>>,
+) -> Vec<Watched> {
+    join_all(parts)
+        .await
+        .into_iter()
+        .filter_map(std::result::Result::ok)
+        .collect()
 }
 
 #[cfg(test)]

@@ -5,7 +5,7 @@
 //! rollout (`rollout`) the built servers switch step by step instead, still all or none.
 
 use super::Engine;
-use super::aftercare::{FleetWatch, Verdict, Watched};
+use super::aftercare::FleetWatch;
 use super::deploy::{DeployOptions, Deployed, FleetMember};
 use super::events::RolloutState;
 use super::job::Gate;
@@ -271,7 +271,7 @@ impl Engine {
         if watch.seconds == 0 {
             return Ok(());
         }
-        let watched = gather(watch.parts).await;
+        let watched = super::aftercare::gather(watch.parts).await;
         self.watch_these(
             &watched,
             (watch.seconds, watch.auto_revert),
@@ -281,30 +281,6 @@ impl Engine {
             lost,
         )
         .await
-    }
-
-    /// Watches `watched` (switched, held) for `how` (`watch_s`, `auto_revert`): `Err` with why
-    /// when it reverts, each of them told why. `step`: a stepped rollout's watch after a step.
-    pub(super) async fn watch_these(
-        &self,
-        watched: &[Watched],
-        how: (u32, Option<crate::config::AutoRevert>),
-        step: Option<&super::aftercare::StepWatch>,
-        hold: Option<&super::hold::HoldReceiver>,
-        cancel: &CancellationToken,
-        lost: impl std::future::Future<Output = String>,
-    ) -> std::result::Result<(), String> {
-        let verdict = tokio::select! {
-            v = self.aftercare(watched, how.0, how.1, hold, cancel, step) => v,
-            why = lost => self.watch_ended(watched, Verdict::Revert(why)),
-        };
-        match verdict {
-            Verdict::Keep => Ok(()),
-            Verdict::Revert(why) => {
-                watched.iter().for_each(|w| w.tell_revert(&why));
-                Err(why)
-            }
-        }
     }
 
     /// The stepped rollout this fleet deploy follows (the command line's, else the site's) with
@@ -394,18 +370,6 @@ impl Engine {
         let connector = (self.connectors)(s.server)?;
         self.rollback(s, connector.as_ref(), opts).await
     }
-}
-
-/// The watch parts of the members that handed theirs over (each does before its switch; one
-/// whose deploy ended first has none).
-pub(super) async fn gather(
-    parts: impl IntoIterator<Item = oneshot::Receiver<Watched>>,
-) -> Vec<Watched> {
-    join_all(parts)
-        .await
-        .into_iter()
-        .filter_map(std::result::Result::ok)
-        .collect()
 }
 
 /// The newest release name that every server can roll back to, older than each one's live release.

@@ -332,7 +332,7 @@ impl Coordinator<'_> {
                 .filter_map(|i| parts.waiting.get_mut(i)?.take());
             parts
                 .switched
-                .extend(super::fleet::gather(taken.collect::<Vec<_>>()).await);
+                .extend(super::aftercare::gather(taken.collect::<Vec<_>>()).await);
             // The watch after this step, before the pause and the next one: every server
             // switched so far (the canary takes more load as the batches come). The last
             // step's watch is the one before the commit, below.
