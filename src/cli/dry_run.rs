@@ -201,7 +201,11 @@ fn steps(list: &[Step]) {
 
 /// `deploy --dry-run` of a stepped rollout: which servers each step switches and the wait
 /// before it.
-pub fn print_rollout_plan(rollout: &crate::config::Rollout, sites: &[SiteRef<'_>]) -> Result<()> {
+pub fn print_rollout_plan(
+    rollout: &crate::config::Rollout,
+    sites: &[SiteRef<'_>],
+    watch_s: u32,
+) -> Result<()> {
     let steps =
         crate::engine::rollout::plan(rollout, sites.len()).map_err(crate::error::Error::usage)?;
     say!(
@@ -226,7 +230,39 @@ pub fn print_rollout_plan(rollout: &crate::config::Rollout, sites: &[SiteRef<'_>
             crate::engine::rollout::step_name(rollout, k),
             names.join(", ")
         );
+        if watch_s > 0 {
+            // Every server switched so far, each time afresh: the canary's load grows.
+            let watched: Vec<&str> = sites[..range.end]
+                .iter()
+                .map(|s| s.server.name.as_str())
+                .collect();
+            let auto = sites.iter().find_map(|s| s.site.watch.auto_revert).map_or(
+                " (reverts only when told)".to_string(),
+                |a| {
+                    format!(
+                        " (auto_revert at {}/s 5xx for {} s)",
+                        a.errors_5xx_per_s, a.for_s
+                    )
+                },
+            );
+            let before = if k + 1 == steps.len() {
+                "the commit"
+            } else {
+                "the next step"
+            };
+            say!(
+                "    then watched for {watch_s} s before {before}{auto}: {}",
+                watched.join(", ")
+            );
+        }
     }
-    say!("  then every server keeps the new release; any failure puts every switched one back");
+    say!(
+        "  then every server keeps the new release; any failure{} puts every switched one back",
+        if watch_s > 0 {
+            ", a watch's revert or the operator's"
+        } else {
+            ""
+        }
+    );
     Ok(())
 }

@@ -30,10 +30,14 @@ pub const FIELDS: &[(&str, &[&str])] = &[
             "servers",
             "elapsed_ms",
             "pause_ms",
+            "watch_s",
             "why",
         ],
     ),
-    ("watch_started", &["seconds", "errors_5xx_per_s", "for_s"]),
+    (
+        "watch_started",
+        &["seconds", "errors_5xx_per_s", "for_s", "after"],
+    ),
     (
         "watch_second",
         &[
@@ -99,8 +103,14 @@ pub fn event(ev: &Event) -> Value {
         EventKind::RolloutStep { step, steps, phase } => {
             use crate::engine::events::RolloutPhase as P;
             let ms = |d: &std::time::Duration| d.as_millis() as u64;
+            let watch_s = match phase {
+                P::Watching { seconds, .. } => Some(*seconds),
+                _ => None,
+            };
             let (servers, elapsed, pause, why) = match phase {
-                P::Switching { servers } => (Some(servers.clone()), None, None, None),
+                P::Switching { servers } | P::Watching { servers, .. } => {
+                    (Some(servers.clone()), None, None, None)
+                }
                 P::Switched { elapsed } | P::Reverted { elapsed } => {
                     (None, Some(ms(elapsed)), None, None)
                 }
@@ -112,19 +122,21 @@ pub fn event(ev: &Event) -> Value {
                 "rollout_step",
                 json!({
                     "step": step, "steps": steps, "phase": phase.as_str(), "servers": servers,
-                    "elapsed_ms": elapsed, "pause_ms": pause, "why": why,
+                    "elapsed_ms": elapsed, "pause_ms": pause, "watch_s": watch_s, "why": why,
                 }),
             )
         }
         EventKind::WatchStarted {
             seconds,
             auto_revert,
+            after,
         } => (
             "watch_started",
             json!({
                 "seconds": seconds,
                 "errors_5xx_per_s": auto_revert.map(|a| a.errors_5xx_per_s),
                 "for_s": auto_revert.map(|a| a.for_s),
+                "after": after,
             }),
         ),
         EventKind::WatchSecond {
@@ -242,6 +254,7 @@ mod tests {
             EventKind::WatchStarted {
                 seconds: 30,
                 auto_revert: None,
+                after: Some("the canary (step 1 of 2)".into()),
             },
             EventKind::WatchSecond {
                 second: 1,

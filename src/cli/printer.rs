@@ -75,8 +75,10 @@ fn render(kind: EventKind, quiet: bool, script_colors: bool) -> Option<String> {
         EventKind::WatchStarted {
             seconds,
             auto_revert,
+            after,
         } => Some(format!(
-            "watching for {seconds} s after the switch{}; the switch is held: Ctrl-C reverts",
+            "watching for {seconds} s after the switch{}{}; the switch is held: Ctrl-C reverts",
+            after.map(|a| format!(" of {a}")).unwrap_or_default(),
             auto_revert
                 .map(|a| format!(
                     " (auto_revert at {}/s 5xx for {} s)",

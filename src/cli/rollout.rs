@@ -109,6 +109,15 @@ pub fn step_line(step: usize, steps: usize, phase: &RolloutPhase) -> String {
         RolloutPhase::Switched { elapsed } => {
             format!("{at}: switched in {:.2}s", elapsed.as_secs_f64())
         }
+        RolloutPhase::Watching { seconds, servers } => format!(
+            "{at}: watching {} for {seconds} s before {} (Ctrl-C, or x then Enter on a terminal, reverts every server switched)",
+            servers.join(", "),
+            if step == steps {
+                "keeping the new release"
+            } else {
+                "the next step"
+            }
+        ),
         RolloutPhase::Paused { pause: None } => format!(
             "{at}: paused (manual) before this step: Enter = next batch, a = all the rest, x = revert every server"
         ),

@@ -16,12 +16,15 @@ use crate::config::AutoRevert;
 use crate::transport::{OutputLine, Stream, Transport};
 use futures_util::future::join_all;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
 /// One server to watch: its job's id and site (what the events are told under), the connection,
-/// and its `signals.sh` script with the marker and token it was made with.
+/// and its `signals.sh` script with the marker and token it was made with. Cheap to clone (a
+/// stepped rollout watches a switched server again after each later step).
+#[derive(Clone)]
 pub struct Watched {
     pub job: u64,
     pub site: String,
@@ -35,6 +38,9 @@ pub struct Watched {
     pub access_log: String,
     /// Where its deploy's job reads why it reverts (`Job::revert_why`).
     pub revert_why: Arc<std::sync::Mutex<Option<String>>>,
+    /// The log problems already said for this server (a missing access log...): a rollout
+    /// watches it again after each later step, and the fix is said once.
+    pub said: Arc<std::sync::Mutex<Vec<Key>>>,
 }
 
 impl Watched {
@@ -50,6 +56,20 @@ pub struct FleetWatch {
     pub parts: Vec<tokio::sync::oneshot::Receiver<Watched>>,
     pub seconds: u32,
     pub auto_revert: Option<AutoRevert>,
+}
+
+/// A stepped rollout's watch after one of its steps (see `rollout::Coordinator`): the words
+/// that name it in every reason and line, and what the rollout's own keys do meanwhile.
+pub struct StepWatch {
+    /// "the canary (step 1 of 3)".
+    pub words: String,
+    /// The rollout's job and domain, for its notices.
+    pub job: u64,
+    pub site: String,
+    /// Another step comes after this one (else the commit does).
+    pub more: bool,
+    /// The operator said `a` (all the rest) during the watch: no more pauses after it.
+    pub all: AtomicBool,
 }
 
 /// How the watch ended.
@@ -73,8 +93,8 @@ struct Streak {
 const STREAK_SLACK_MS: u64 = 200;
 
 impl Streak {
-    /// Adds a sample of `ms` milliseconds; the reason to revert once the rate has held for
-    /// `for_s` seconds in a row.
+    /// Adds a sample of `ms` milliseconds; what was seen ("5xx at 4.0/s for 3.0 s (auto_revert:
+    /// ...)") once the rate has held for `for_s` seconds in a row.
     fn add(&mut self, errors_5xx: u32, ms: u32, rule: &AutoRevert) -> Option<String> {
         let ms = u64::from(ms.max(1));
         if f64::from(errors_5xx) * 1000.0 / ms as f64 >= rule.errors_5xx_per_s {
@@ -86,7 +106,7 @@ impl Streak {
         (self.ms + STREAK_SLACK_MS >= u64::from(rule.for_s) * 1000).then(|| {
             let secs = self.ms as f64 / 1000.0;
             format!(
-                "reverted by the watch: 5xx at {:.1}/s for {secs:.1} s (auto_revert: {}/s for {} s)",
+                "5xx at {:.1}/s for {secs:.1} s (auto_revert: {}/s for {} s)",
                 self.errors as f64 / secs,
                 rule.errors_5xx_per_s,
                 rule.for_s
@@ -106,9 +126,34 @@ struct Seen {
 }
 
 impl Engine {
+    /// Watches `watched` (switched, held) for `how` (`watch_s`, `auto_revert`): `Err` with why
+    /// when it reverts, each of them told why. `step`: a stepped rollout's watch after a step.
+    pub(super) async fn watch_these(
+        &self,
+        watched: &[Watched],
+        how: (u32, Option<crate::config::AutoRevert>),
+        step: Option<&StepWatch>,
+        hold: Option<&super::hold::HoldReceiver>,
+        cancel: &CancellationToken,
+        lost: impl std::future::Future<Output = String>,
+    ) -> std::result::Result<(), String> {
+        let verdict = tokio::select! {
+            v = self.aftercare(watched, how.0, how.1, hold, cancel, step) => v,
+            why = lost => self.watch_ended(watched, Verdict::Revert(why)),
+        };
+        match verdict {
+            Verdict::Keep => Ok(()),
+            Verdict::Revert(why) => {
+                watched.iter().for_each(|w| w.tell_revert(&why));
+                Err(why)
+            }
+        }
+    }
+
     /// Watches `servers` for `seconds` after their switch. Returns the verdict for all of them
     /// (the caller tells each held deploy). Cancelling `cancel` reverts, as `Hold::Revert` does:
     /// the deploy is not committed yet, so an interrupted watch keeps what was live before.
+    /// `step`: the watch after a stepped rollout's step, named so in every reason.
     pub async fn aftercare(
         &self,
         servers: &[Watched],
@@ -116,9 +161,13 @@ impl Engine {
         auto_revert: Option<AutoRevert>,
         hold: Option<&HoldReceiver>,
         cancel: &CancellationToken,
+        step: Option<&StepWatch>,
     ) -> Verdict {
         let started = tokio::time::Instant::now();
         let (tx, mut rx) = mpsc::unbounded_channel::<(usize, OutputLine)>();
+        let after = step
+            .map(|s| format!(" after {}", s.words))
+            .unwrap_or_default();
         for w in servers {
             self.emit(
                 w.job,
@@ -126,9 +175,18 @@ impl Engine {
                 EventKind::WatchStarted {
                     seconds,
                     auto_revert,
+                    after: step.map(|s| s.words.clone()),
                 },
             );
         }
+        // "reverted by the watch after the canary (step 1 of 3): 5xx at ... on web1".
+        let threshold_met = |i: usize, what: String| {
+            let on = match servers.len() {
+                1 => String::new(),
+                _ => format!(" on {}", servers[i].server),
+            };
+            format!("reverted by the watch{after}: {what}{on}")
+        };
         let execs = servers.iter().enumerate().map(|(i, w)| {
             let tx = tx.clone();
             async move {
@@ -162,31 +220,52 @@ impl Engine {
         let verdict = loop {
             tokio::select! {
                 biased;
-                h = super::hold::next(&mut hold) => match h {
-                    Hold::Revert => break Verdict::Revert("reverted by the operator".into()),
-                    // A rollout's words mean nothing to a watch.
-                    Hold::Next | Hold::All => {}
+                h = super::hold::next(&mut hold) => match (h, step) {
+                    (Hold::Revert, None) => break Verdict::Revert("reverted by the operator".into()),
+                    (Hold::Revert, Some(s)) => break Verdict::Revert(format!(
+                        "reverted by the operator during the watch after {}", s.words
+                    )),
+                    // A rollout's words mean nothing to a deploy's own watch.
+                    (Hold::Next | Hold::All, None) => {}
+                    // During a rollout's step watch, `n` never cuts the watch short: it is
+                    // what guards the servers of the next step from a release that just
+                    // failed on these, and a key press meant for a pause must not skip it.
+                    // `a` is kept for after the watch (no more pauses; every step is still
+                    // watched), as it is while a step switches.
+                    (h, Some(s)) => {
+                        let left = seconds.saturating_sub(started.elapsed().as_secs() as u32);
+                        let then = match (h, s.more) {
+                            (Hold::All, true) => {
+                                s.all.store(true, Ordering::Relaxed);
+                                "then every server left switches without pausing (each step still watched)"
+                            }
+                            (_, true) => "n applies once it passed and the rollout pauses",
+                            (_, false) => "the new release is kept everywhere once it passed",
+                        };
+                        self.emit(s.job, &s.site, EventKind::Notice {
+                            message: format!(
+                                "the watch after {} runs to its end (about {left} s left); {then}; x reverts every server switched",
+                                s.words
+                            ),
+                        });
+                    }
                 },
                 _ = cancel.cancelled() => {
-                    break Verdict::Revert("reverted by the operator (interrupted during the watch)".into())
+                    break Verdict::Revert(match step {
+                        None => "reverted by the operator (interrupted during the watch)".into(),
+                        Some(s) => format!("reverted by the operator (interrupted during the watch after {})", s.words),
+                    })
                 }
                 Some((i, line)) = rx.recv() => {
-                    if let Some(why) = self.signal_line(&servers[i], &mut seen[i], line, seconds, auto_revert.as_ref()) {
-                        break Verdict::Revert(match servers.len() {
-                            1 => why,
-                            _ => format!("{why} on {}", servers[i].server),
-                        });
+                    if let Some(what) = self.signal_line(&servers[i], &mut seen[i], line, seconds, auto_revert.as_ref()) {
+                        break Verdict::Revert(threshold_met(i, what));
                     }
                 }
                 done = &mut all, if !ended => {
                     ended = true;
                     while let Ok((i, line)) = rx.try_recv() {
-                        if let Some(why) = self.signal_line(&servers[i], &mut seen[i], line, seconds, auto_revert.as_ref()) {
-                            let why = match servers.len() {
-                                1 => why,
-                                _ => format!("{why} on {}", servers[i].server),
-                            };
-                            return self.watch_ended(servers, Verdict::Revert(why));
+                        if let Some(what) = self.signal_line(&servers[i], &mut seen[i], line, seconds, auto_revert.as_ref()) {
+                            return self.watch_ended(servers, Verdict::Revert(threshold_met(i, what)));
                         }
                     }
                     for (i, status) in done {
@@ -234,7 +313,7 @@ impl Engine {
         verdict
     }
 
-    /// One line of a server's `signals.sh`; the reason to revert when its threshold is met.
+    /// One line of a server's `signals.sh`; what was seen when its threshold is met.
     fn signal_line(
         &self,
         w: &Watched,
@@ -262,7 +341,11 @@ impl Engine {
             return None;
         };
         let notice = |message: String| {
-            self.emit(w.job, &w.site, EventKind::Notice { message });
+            let mut said = w.said.lock().unwrap_or_else(|p| p.into_inner());
+            if !said.contains(&key) {
+                said.push(key);
+                self.emit(w.job, &w.site, EventKind::Notice { message });
+            }
         };
         match key {
             Key::SigApp => {
@@ -315,6 +398,18 @@ impl Engine {
     }
 }
 
+/// The watch parts of the members that handed theirs over (each does before its switch; one
+/// whose deploy ended first has none).
+pub(super) async fn gather(
+    parts: impl IntoIterator<Item = tokio::sync::oneshot::Receiver<Watched>>,
+) -> Vec<Watched> {
+    join_all(parts)
+        .await
+        .into_iter()
+        .filter_map(std::result::Result::ok)
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -337,7 +432,7 @@ mod tests {
         assert_eq!(s.add(4, 1010, &rule), None);
         assert_eq!(
             s.add(6, 990, &rule).as_deref(),
-            Some("reverted by the watch: 5xx at 4.0/s for 3.0 s (auto_revert: 2/s for 3 s)")
+            Some("5xx at 4.0/s for 3.0 s (auto_revert: 2/s for 3 s)")
         );
         let mut s = Streak::default();
         assert_eq!(s.add(4, 900, &rule), None);

@@ -418,6 +418,7 @@ impl Engine {
             script: scripts::signals(&job.prelude(), &site.site.watch, watch_s),
             access_log: site.site.watch.access_log.clone(),
             revert_why: job.revert_why.clone(),
+            said: Default::default(),
         };
         let ran = match gate {
             // aftercare: a watched fleet member hands the coordinator its part of the watch, and
@@ -471,6 +472,7 @@ impl Engine {
                             site.site.watch.auto_revert,
                             opts.hold.as_ref(),
                             &cancel,
+                            None,
                         )
                         .await;
                     if let super::aftercare::Verdict::Revert(w) = &v {
@@ -658,6 +660,12 @@ impl Engine {
             _ if rep.aborted && fleet_why.is_some() => {
                 format!("not switched: {}", fleet_why.unwrap_or_default())
             }
+            // The watch's (or the operator's) revert says why itself, a rollout's step watch too
+            // (the rollout's reason is the same words, for the servers it never switched).
+            _ if rep.reverted && rep.switch.failed_step.as_deref() == Some("watch") => format!(
+                "{}; switched back to {back_to}",
+                rep.revert_why.as_deref().unwrap_or("reverted")
+            ),
             _ if rep.reverted && fleet_why.is_some() => {
                 format!(
                     "switched back to {back_to}: {}",
@@ -667,11 +675,6 @@ impl Engine {
             _ if rep.aborted => {
                 "not switched: another server of the fleet failed to build".to_string()
             }
-            // The watch's (or the operator's) revert says why itself.
-            _ if rep.reverted && rep.switch.failed_step.as_deref() == Some("watch") => format!(
-                "{}; switched back to {back_to}",
-                rep.revert_why.as_deref().unwrap_or("reverted")
-            ),
             _ if rep.reverted => {
                 format!("switched back to {back_to}: another server of the fleet failed to switch")
             }

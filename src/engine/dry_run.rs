@@ -391,6 +391,7 @@ impl Engine {
                 artifact,
                 run_script,
                 fleet,
+                stepped: fleet && (opts.rollout.is_some() || site.site.rollout.is_some()),
                 release: &release,
                 link: &job.layout.link_target(&release),
                 env_example: rep.env_example,

@@ -90,9 +90,12 @@ pub enum EventKind {
     },
     /// The watch after a deploy's switch began on this server (see `aftercare`): `seconds`
     /// long, reverting by itself at `auto_revert`'s threshold. The switch is held meanwhile.
+    /// `after`: a stepped rollout's step it watches ("the canary (step 1 of 3)"); a server
+    /// switched in an earlier step is watched again after each later one, each time afresh.
     WatchStarted {
         seconds: u32,
         auto_revert: Option<crate::config::AutoRevert>,
+        after: Option<String>,
     },
     /// One sample of the watch, about a second: its number (from 1), the seconds left, the
     /// responses of each class (2xx, 3xx, 4xx, 5xx) in its `ms` milliseconds, and the
@@ -151,6 +154,9 @@ pub enum RolloutPhase {
     Switching { servers: Vec<String> },
     /// Every server of the step switched (and passed its checks), this long after the go.
     Switched { elapsed: Duration },
+    /// Every server switched so far (`servers`) is watched for `seconds` after this step
+    /// switched, before the pause and the next step (or, after the last step, the commit).
+    Watching { seconds: u32, servers: Vec<String> },
     /// Waiting before the step: `None` for the operator, else this long.
     Paused { pause: Option<Duration> },
     /// The rollout stops: every switched server goes back, the others never switch.
@@ -166,6 +172,7 @@ impl RolloutPhase {
         match self {
             RolloutPhase::Switching { .. } => "switching",
             RolloutPhase::Switched { .. } => "switched",
+            RolloutPhase::Watching { .. } => "watching",
             RolloutPhase::Paused { .. } => "paused",
             RolloutPhase::Reverting { .. } => "reverting",
             RolloutPhase::Reverted { .. } => "reverted",

@@ -5,7 +5,7 @@
 //! rollout (`rollout`) the built servers switch step by step instead, still all or none.
 
 use super::Engine;
-use super::aftercare::{FleetWatch, Verdict, Watched};
+use super::aftercare::FleetWatch;
 use super::deploy::{DeployOptions, Deployed, FleetMember};
 use super::events::RolloutState;
 use super::job::Gate;
@@ -271,22 +271,16 @@ impl Engine {
         if watch.seconds == 0 {
             return Ok(());
         }
-        let watched: Vec<Watched> = join_all(watch.parts)
-            .await
-            .into_iter()
-            .filter_map(std::result::Result::ok)
-            .collect();
-        let verdict = tokio::select! {
-            v = self.aftercare(&watched, watch.seconds, watch.auto_revert, hold, cancel) => v,
-            why = lost => self.watch_ended(&watched, Verdict::Revert(why)),
-        };
-        match verdict {
-            Verdict::Keep => Ok(()),
-            Verdict::Revert(why) => {
-                watched.iter().for_each(|w| w.tell_revert(&why));
-                Err(why)
-            }
-        }
+        let watched = super::aftercare::gather(watch.parts).await;
+        self.watch_these(
+            &watched,
+            (watch.seconds, watch.auto_revert),
+            None,
+            hold,
+            cancel,
+            lost,
+        )
+        .await
     }
 
     /// The stepped rollout this fleet deploy follows (the command line's, else the site's) with

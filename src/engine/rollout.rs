@@ -1,5 +1,7 @@
 //! A stepped fleet rollout: every server builds first (as any fleet deploy), then the canary
-//! switches, then each batch, with a pause (a timer, or the operator) between two steps. Only
+//! switches, then each batch, with a pause (a timer, or the operator) between two steps. With
+//! `watch_s`, each step is watched once it switched (every server switched so far, before the
+//! pause and the next step; the last step's watch is the one before the commit). Only
 //! once every server has switched is every server told to keep the new release; until then
 //! each switched server keeps its exec, its lock and its way back, and each waiting one its
 //! built release. An abort anywhere (the operator's revert, Ctrl-C, SIGTERM, a failed switch or
@@ -7,6 +9,7 @@
 //! none, as for any fleet.
 
 use super::Engine;
+use super::aftercare::{StepWatch, Watched};
 use super::events::{EventKind, RolloutPhase, RolloutState};
 use super::hold::{Hold, HoldReceiver};
 use crate::config::{Pause, Rollout};
@@ -76,8 +79,18 @@ pub struct Coordinator<'e> {
     pub lost: Option<tokio::sync::mpsc::UnboundedReceiver<(usize, RolloutState)>>,
     /// The step (0-based) the rollout stopped at, once it did.
     pub stopped_at: Option<usize>,
-    /// The watch after the last step, before the commit (`watch_s`).
+    /// The watch after each step (`watch_s`): every server switched so far is watched before
+    /// the pause and the next step; after the last step, before the commit.
     pub watch: Option<super::aftercare::FleetWatch>,
+}
+
+/// The watch parts of the rollout's servers: each one's, taken once it switched.
+struct Parts {
+    waiting: Vec<Option<oneshot::Receiver<Watched>>>,
+    /// The servers switched so far, in the order they switched.
+    switched: Vec<Watched>,
+    seconds: u32,
+    auto_revert: Option<crate::config::AutoRevert>,
 }
 
 /// Waits for the next server lost, or never once none can be.
@@ -146,6 +159,16 @@ impl Coordinator<'_> {
         }
     }
 
+    /// Step `k` in words: "the canary (step 1 of 3)".
+    fn step_words(&self, k: usize) -> String {
+        format!(
+            "{} (step {} of {})",
+            step_name(&self.rollout, k),
+            k + 1,
+            self.steps.len()
+        )
+    }
+
     /// Runs the rollout to its end. Returns when the abort was decided, if it was.
     pub async fn run(&mut self, ends: Ends) -> Option<Instant> {
         let Ends {
@@ -158,6 +181,20 @@ impl Coordinator<'_> {
         let mut commit: Vec<Option<oneshot::Sender<bool>>> = commit.into_iter().map(Some).collect();
         let mut switched: Vec<Option<oneshot::Receiver<()>>> =
             switched.into_iter().map(Some).collect();
+        let mut parts = match self.watch.take() {
+            Some(w) => Parts {
+                waiting: w.parts.into_iter().map(Some).collect(),
+                switched: Vec::new(),
+                seconds: w.seconds,
+                auto_revert: w.auto_revert,
+            },
+            None => Parts {
+                waiting: Vec::new(),
+                switched: Vec::new(),
+                seconds: 0,
+                auto_revert: None,
+            },
+        };
 
         // 1. Every server builds. A cancel stops the builds (nothing live is touched); an
         // operator's revert is kept until the builds are done.
@@ -289,13 +326,35 @@ impl Coordinator<'_> {
                     elapsed: started.elapsed(),
                 },
             );
+            // Each switched server hands its watch part over before its switch.
+            let taken = range
+                .clone()
+                .filter_map(|i| parts.waiting.get_mut(i)?.take());
+            parts
+                .switched
+                .extend(super::aftercare::gather(taken.collect::<Vec<_>>()).await);
+            // The watch after this step, before the pause and the next one: every server
+            // switched so far (the canary takes more load as the batches come). The last
+            // step's watch is the one before the commit, below.
+            if done + 1 < self.steps.len() {
+                match self
+                    .watch_step(done, &parts, hold.as_ref(), &mut lost)
+                    .await
+                {
+                    Ok(all) => no_more_pauses |= all,
+                    Err(why) => break 'steps Some(why),
+                }
+            }
             done += 1;
         };
 
         match stopped {
             None => {
                 // 3. Every server switched.
-                if let Err(why) = self.before_commit(hold.as_ref(), &mut lost, done - 1).await {
+                if let Err(why) = self
+                    .watch_step(done - 1, &parts, hold.as_ref(), &mut lost)
+                    .await
+                {
                     return Some(self.revert_all(why, done - 1, &mut go, &mut commit));
                 }
                 self.step_event(self.steps.len() - 1, RolloutPhase::Committing);
@@ -318,28 +377,56 @@ impl Coordinator<'_> {
         )
     }
 
-    /// The moment every server has switched and is about to be told to keep the new release:
-    /// what must hold before that (the watch after the switch plugs in here) returns why not.
-    /// The watch takes the operator's keys (`hold`: `x` reverts) and stops when a server is
-    /// `lost` meanwhile (it went back on its own, so all go back).
-    async fn before_commit(
-        &mut self,
+    /// The watch after step `k` switched (none when `watch_s` is 0) of every server switched so
+    /// far, `parts.switched`; after the last step it is the moment before the commit. Returns
+    /// whether the operator said `a` meanwhile, or why every server goes back: the watch's
+    /// threshold, the operator's revert (`hold`, Ctrl-C), or a server `lost` meanwhile (it went
+    /// back on its own, so all go back). A watch's revert is told to each watched server as the
+    /// watch's; the others hear it as the rollout's (`revert_all`).
+    async fn watch_step(
+        &self,
+        k: usize,
+        parts: &Parts,
         hold: Option<&HoldReceiver>,
         lost: &mut Option<tokio::sync::mpsc::UnboundedReceiver<(usize, RolloutState)>>,
-        step: usize,
-    ) -> Result<(), String> {
-        let Some(watch) = self.watch.take() else {
-            return Ok(());
+    ) -> Result<bool, String> {
+        if parts.seconds == 0 || parts.switched.is_empty() {
+            return Ok(false);
+        }
+        let step = StepWatch {
+            words: self.step_words(k),
+            job: self.job,
+            site: self.domain.clone(),
+            more: k + 1 < self.steps.len(),
+            all: Default::default(),
         };
-        let this = &*self;
+        self.step_event(
+            k,
+            RolloutPhase::Watching {
+                seconds: parts.seconds,
+                servers: parts.switched.iter().map(|w| w.server.clone()).collect(),
+            },
+        );
         let lost = async {
             let (i, was) = next_lost(lost).await;
-            this.lost_why(i, was, step, true)
+            format!(
+                "{}'s deploy ended while {} during the watch after {} (the connection dropped, or it was stopped); every server goes back",
+                self.names[i],
+                was.as_str(),
+                step.words
+            )
         };
-        // A watch's revert is told to each watched server as the watch's (see `watch_fleet`).
-        this.engine
-            .watch_fleet(watch, hold, &this.cancel, lost)
-            .await
+        self.engine
+            .watch_these(
+                &parts.switched,
+                (parts.seconds, parts.auto_revert),
+                Some(&step),
+                hold,
+                &self.cancel,
+                lost,
+            )
+            .await?;
+        Ok(step.all.load(std::sync::atomic::Ordering::Relaxed))
     }
 
     /// Stops the rollout: every server that was told to switch is told to go back (it does so

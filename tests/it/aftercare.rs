@@ -14,7 +14,7 @@ use std::time::{Duration, Instant, SystemTime};
 /// Names its release, or (with a `bad` file at the release's top) answers 500 to about half the
 /// requests (with `wavy`: a third of them, 2 seconds in 7), and logs each such failure in the
 /// application's log.
-const INDEX: &str = "<?php\n$top = dirname(__DIR__);\n\
+pub(crate) const INDEX: &str = "<?php\n$top = dirname(__DIR__);\n\
                      if (file_exists(\"$top/bad\") && random_int(0, 1) === 0\n    \
                      || file_exists(\"$top/wavy\") && time() % 7 < 2 && random_int(0, 2) === 0) {\n    \
                      http_response_code(500);\n    \
@@ -26,7 +26,7 @@ const INDEX: &str = "<?php\n$top = dirname(__DIR__);\n\
 const LOG: &str = "<?php\nfile_put_contents(dirname(__DIR__) . '/storage/logs/app.log', \
                    '[info] hello from ' . basename(dirname(__DIR__)) . \"\\n\", FILE_APPEND);\necho \"logged\\n\";\n";
 /// Writes a line to the application's log on each deploy, through the shared storage link.
-const SCRIPT: &str =
+pub(crate) const SCRIPT: &str =
     "mkdir -p storage/logs && echo \"[deploy] $FLIPDECK_RELEASE built\" >> storage/logs/app.log";
 const AUTO_REVERT: &str = "auto_revert = { errors_5xx_per_s = 2, for_s = 3 }";
 const FOR_S: i64 = 3;
@@ -81,7 +81,7 @@ fn logged_at(line: &str) -> Option<i64> {
 }
 
 /// The status of a combined-format access-log line.
-fn status_of(line: &str) -> Option<u16> {
+pub(crate) fn status_of(line: &str) -> Option<u16> {
     line.split_once("\" ")?
         .1
         .split_whitespace()

@@ -36,6 +36,7 @@ mod redaction;
 mod release_log;
 mod repo_cache;
 mod rollout;
+mod rollout_watch;
 mod round_trips;
 mod shared_links;
 mod site_commands;

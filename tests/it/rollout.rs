@@ -514,7 +514,7 @@ fn x_in_the_dashboard_after_the_first_batch_puts_all_four_back() {
 
 /// The pid of the deploy's shell on `sshd` (its session's SSH_CONNECTION names the server's
 /// address and port), found by its environment.
-fn deploy_shell_on(sshd: &TestSshd) -> Option<i32> {
+pub(crate) fn deploy_shell_on(sshd: &TestSshd) -> Option<i32> {
     // This test's server only (other tests' servers share the address at other ports), and of
     // its flipdeck shells the deploy's: the one that read the longest script (a watch's
     // signals.sh is shorter).
@@ -707,8 +707,9 @@ fn holding_keys_go_to_the_rollout_only_while_it_holds() {
     assert!(app.modal.is_some(), "the picker opened");
 }
 
-/// A watched rollout: once the last batch has switched, every server is watched before anything
-/// is committed; a signal during that watch puts all four back, the reason saying so.
+/// A watched rollout: once the last batch has switched (the canary was watched after its own
+/// step), every server is watched before anything is committed; a signal during that last
+/// watch puts all four back, the reason naming the step.
 #[test]
 fn a_signal_during_a_watched_rollouts_watch_puts_all_four_back() {
     let Some(f) = fleet("") else { return };
@@ -724,12 +725,14 @@ fn a_signal_during_a_watched_rollouts_watch_puts_all_four_back() {
             "100%",
             "--pause",
             "0s",
-            "--watch=60",
+            "--watch=15",
             "--json",
         ],
     );
-    // No watch before the last step: the canary's switch is followed by the batch, not a watch.
-    run.until(180, "the watch", |v| v["event"] == "watch_started");
+    // The canary's watch passes, then the last step's watch begins.
+    run.until(180, "the last step's watch", |v| {
+        v["event"] == "watch_started" && v["after"] == "batch 1 (step 2 of 2)"
+    });
     let switched: Vec<&Value> = run
         .seen
         .iter()
@@ -739,6 +742,13 @@ fn a_signal_during_a_watched_rollouts_watch_puts_all_four_back() {
         switched.len(),
         1,
         "the watch starts after step 2 switched: {:#?}",
+        run.seen
+    );
+    assert!(
+        run.seen
+            .iter()
+            .any(|v| v["event"] == "watch_ended" && v["kept"] == true),
+        "the canary's watch passed first: {:#?}",
         run.seen
     );
     let lives = f.lives();
@@ -770,14 +780,17 @@ fn a_signal_during_a_watched_rollouts_watch_puts_all_four_back() {
     for d in f.newest() {
         assert_eq!(d.status, Status::Failed, "{d:?}");
         assert!(
-            d.error.as_deref().unwrap_or_default().contains("reverted"),
+            d.error.as_deref().unwrap_or_default().contains(
+                "reverted by the operator (interrupted during the watch after batch 1 (step 2 of 2))"
+            ),
             "{d:?}"
         );
     }
 }
 
-/// On a terminal, `x` then Enter during a watched rollout's watch (after its last batch) puts
-/// all four back: the watch hears the operator through the rollout's own keys.
+/// On a terminal, `x` then Enter during a watched rollout's last watch (after its last batch;
+/// the canary's watch passed) puts all four back: the watch hears the operator through the
+/// rollout's own keys.
 #[test]
 fn x_during_a_watched_rollouts_watch_puts_all_four_back() {
     if !crate::support::tmux::available() {
@@ -785,9 +798,9 @@ fn x_during_a_watched_rollouts_watch_puts_all_four_back() {
     }
     let Some(f) = fleet("") else { return };
     let before = f.provisioned();
-    let t = deploy_on_a_terminal(&f, "--canary 1 --batch 100% --pause 0s --watch=120");
+    let t = deploy_on_a_terminal(&f, "--canary 1 --batch 100% --pause 0s --watch=20");
     t.wait_for(
-        "watching for 120 s after the switch",
+        "watching for 20 s after the switch of batch 1 (step 2 of 2)",
         Duration::from_secs(180),
     );
     let lives = f.lives();
@@ -798,7 +811,10 @@ fn x_during_a_watched_rollouts_watch_puts_all_four_back() {
     t.keys(&["x", "Enter"]);
     let s = t.wait_for("exit=", Duration::from_secs(60));
     assert!(!s.contains("exit=0"), "{s}");
-    f.all_back(&before, "reverted by the operator");
+    f.all_back(
+        &before,
+        "reverted by the operator during the watch after batch 1 (step 2 of 2)",
+    );
 }
 
 /// A plain fleet watched after its switch: a server whose deploy dies during the watch (it is

@@ -56,11 +56,20 @@ pub async fn dry_run(ctx: &Ctx, site: &str, what: What, json: bool) -> Result<()
         initial: false,
         git_ref: what.git_ref,
         watch_s: watch_s(&sites, what.watch)?,
+        rollout: rollout.clone(),
         ..Default::default()
     };
     let r = crate::cli::dry_run::run(ctx, &sites, &opts, json).await;
     if let Some(rollout) = rollout.filter(|_| !json) {
-        crate::cli::dry_run::print_rollout_plan(&rollout, &sites)?;
+        // As the deploy: the longest of the sites' watch_s, or --watch.
+        let watched = opts.watch_s.unwrap_or_else(|| {
+            sites
+                .iter()
+                .map(|s| s.site.watch.seconds)
+                .max()
+                .unwrap_or(0)
+        });
+        crate::cli::dry_run::print_rollout_plan(&rollout, &sites, watched)?;
     }
     r
 }

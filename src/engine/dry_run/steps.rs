@@ -11,6 +11,8 @@ pub(super) struct Plan<'a> {
     pub(super) artifact: bool,
     pub(super) run_script: bool,
     pub(super) fleet: bool,
+    /// A stepped rollout's fleet: each server is watched after its step and each later one.
+    pub(super) stepped: bool,
     pub(super) release: &'a str,
     pub(super) link: &'a str,
     pub(super) env_example: bool,
@@ -180,10 +182,16 @@ pub(super) fn steps(site: &SiteRef<'_>, p: Plan<'_>) -> (Vec<Step>, Vec<Step>) {
                     a.errors_5xx_per_s, a.for_s
                 )
             });
+        let when = match p.stepped {
+            true => {
+                " after its step's switch, and again after each later step's (see the rollout's steps)"
+            }
+            false => "",
+        };
         v.push(step(
             "watch",
             format!(
-                "holds the switch (the lock, the way back) for {} s, reading {}{app}{auto}",
+                "holds the switch (the lock, the way back) for {} s{when}, reading {}{app}{auto}",
                 p.watch_s, w.access_log
             ),
             None,

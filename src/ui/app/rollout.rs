@@ -93,7 +93,16 @@ impl App {
             return vec![];
         };
         let paused = matches!(r.phase, Some(RolloutPhase::Paused { .. }));
+        let watching = matches!(r.phase, Some(RolloutPhase::Watching { .. }));
         let msg = match hold {
+            // The watch after a step is never cut short by `n` (see `aftercare`).
+            Hold::Next if watching => {
+                self.toast(
+                    "the rollout watches the servers switched so far; n applies once the watch passed and it pauses",
+                    true,
+                );
+                return vec![];
+            }
             Hold::Next if !paused => {
                 self.toast(
                     "the rollout is switching a step; n applies while it pauses",

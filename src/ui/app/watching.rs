@@ -17,6 +17,9 @@ const APP_LINES: usize = 50;
 pub struct WatchView {
     pub seconds: u32,
     pub auto_revert: Option<AutoRevert>,
+    /// The rollout step it watches after ("the canary (step 1 of 3)"); each step's watch
+    /// starts afresh.
+    pub after: Option<String>,
     /// Per sample: 2xx and 5xx per second (rates over the sample's length).
     pub ok_per_s: VecDeque<f64>,
     pub errors_per_s: VecDeque<f64>,
@@ -42,6 +45,7 @@ impl App {
             EventKind::WatchStarted {
                 seconds,
                 auto_revert,
+                after,
             } => {
                 let threshold = auto_revert
                     .map(|a| {
@@ -54,14 +58,18 @@ impl App {
                 self.log_line(
                     ev.job,
                     format!(
-                        "flipdeck: watching for {seconds} s after the switch{threshold}; the switch is held: x reverts"
+                        "flipdeck: watching for {seconds} s after the switch{}{threshold}; the switch is held: x reverts",
+                        after.as_ref().map(|a| format!(" of {a}")).unwrap_or_default()
                     ),
                 );
+                // A server switched in an earlier step is watched again: a new watch, its
+                // samples and lines from now on.
                 self.watches.insert(
                     ev.site.clone(),
                     WatchView {
                         seconds: *seconds,
                         auto_revert: *auto_revert,
+                        after: after.clone(),
                         left: *seconds,
                         ..WatchView::default()
                     },

@@ -24,13 +24,20 @@ pub(super) fn draw(f: &mut Frame<'_>, app: &App, theme: &Theme, log: Rect) {
         .values()
         .filter(|s| matches!(s, RolloutState::Live | RolloutState::Committed))
         .count();
+    // A step's watch counts down with its servers' samples.
+    let left = app
+        .shown_watches()
+        .iter()
+        .filter(|(_, w)| w.running())
+        .map(|(_, w)| w.left)
+        .max();
     let text = match &r.phase {
         None => "building on every server ".to_string(),
         Some(p) => format!(
             "step {}/{} · {} · {live}/{} live ",
             r.step,
             r.steps,
-            phase_words(p),
+            phase_words(p, left),
             r.servers.len()
         ),
     };
@@ -55,8 +62,11 @@ pub(super) fn draw(f: &mut Frame<'_>, app: &App, theme: &Theme, log: Rect) {
 }
 
 /// What the rollout does, in a few words.
-fn phase_words(p: &RolloutPhase) -> String {
+fn phase_words(p: &RolloutPhase, left: Option<u32>) -> String {
     match p {
+        RolloutPhase::Watching { seconds, .. } => {
+            format!("watching ({} s left)", left.unwrap_or(*seconds))
+        }
         RolloutPhase::Switching { servers } => format!("switching {}", servers.join(", ")),
         RolloutPhase::Switched { .. } => "switched".to_string(),
         RolloutPhase::Paused { pause: None } => "paused (manual)".to_string(),

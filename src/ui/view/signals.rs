@@ -40,8 +40,15 @@ pub(super) fn draw(f: &mut Frame<'_>, app: &App, theme: &Theme, area: Rect) {
     let Some((_, first)) = watches.first() else {
         return;
     };
+    let after = first
+        .after
+        .as_ref()
+        .map(|a| format!(" after {a}"))
+        .unwrap_or_default();
     let title = match &first.ended {
-        None => format!(" watch · {} s left ", first.left),
+        None => format!(" watch{after} · {} s left ", first.left),
+        // A rollout step's watch passing keeps nothing yet: the rollout goes on.
+        Some(None) if first.after.is_some() => format!(" watch{after}: passed "),
         Some(None) => " watch ended: kept ".to_string(),
         Some(Some(_)) => " watch ended: reverted ".to_string(),
     };
@@ -79,6 +86,7 @@ pub(super) fn draw(f: &mut Frame<'_>, app: &App, theme: &Theme, area: Rect) {
         ]));
         match &w.ended {
             Some(Some(why)) => lines.push(Line::styled(why.clone(), theme.error())),
+            Some(None) if w.after.is_some() => lines.push(Line::styled("passed", theme.ok())),
             Some(None) => lines.push(Line::styled("kept: the new release stays", theme.ok())),
             None if w.revert_asked => lines.push(Line::styled("reverting…", theme.warn())),
             None => {}
