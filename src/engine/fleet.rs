@@ -250,12 +250,32 @@ impl Engine {
             states,
             lost: Some(lost_rx),
             stopped_at: None,
+            stopped_by_watch: false,
             watch: Some(watch),
         };
         drop(lost_tx);
         let (results, reverted_at) = tokio::join!(join_all(members), coordinator.run(ends));
         coordinator.finished(reverted_at);
-        Ok(results)
+        if !coordinator.stopped_by_watch {
+            return Ok(results);
+        }
+        // A watch stopped the rollout: the servers it never switched end as reverted by that
+        // watch, as the switched ones do (`Error::Reverted`: exit 3), not as failed deploys.
+        let states = coordinator
+            .states
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone();
+        Ok(results
+            .into_iter()
+            .zip(states)
+            .map(|((key, r), state)| match r {
+                Err(Error::Failed(why)) if state == RolloutState::Untouched => {
+                    (key, Err(Error::Reverted(why)))
+                }
+                r => (key, r),
+            })
+            .collect())
     }
 
     /// The watch after every server of a fleet switched (none when `watch_s` is 0); `Err` with

@@ -79,6 +79,9 @@ pub struct Coordinator<'e> {
     pub lost: Option<tokio::sync::mpsc::UnboundedReceiver<(usize, RolloutState)>>,
     /// The step (0-based) the rollout stopped at, once it did.
     pub stopped_at: Option<usize>,
+    /// The rollout stopped during a watch (its threshold, the operator's revert, a server lost):
+    /// the servers it never switched were stopped by that watch too.
+    pub stopped_by_watch: bool,
     /// The watch after each step (`watch_s`): every server switched so far is watched before
     /// the pause and the next step; after the last step, before the commit.
     pub watch: Option<super::aftercare::FleetWatch>,
@@ -342,7 +345,10 @@ impl Coordinator<'_> {
                     .await
                 {
                     Ok(all) => no_more_pauses |= all,
-                    Err(why) => break 'steps Some(why),
+                    Err(why) => {
+                        self.stopped_by_watch = true;
+                        break 'steps Some(why);
+                    }
                 }
             }
             done += 1;
@@ -355,6 +361,7 @@ impl Coordinator<'_> {
                     .watch_step(done - 1, &parts, hold.as_ref(), &mut lost)
                     .await
                 {
+                    self.stopped_by_watch = true;
                     return Some(self.revert_all(why, done - 1, &mut go, &mut commit));
                 }
                 self.step_event(self.steps.len() - 1, RolloutPhase::Committing);

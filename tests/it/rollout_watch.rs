@@ -114,7 +114,8 @@ fn a_canary_answering_500_is_reverted_during_its_watch_and_the_batch_never_switc
     let changed = watcher.join().unwrap();
     let evs = json_lines(&out.stdout);
     let stderr = String::from_utf8_lossy(&out.stderr);
-    assert_ne!(out.status.code(), Some(0), "{evs:#?}\n{stderr}");
+    // Reverted by the watch, the servers never switched too: exit 3.
+    assert_eq!(out.status.code(), Some(3), "{evs:#?}\n{stderr}");
     assert!(
         changed.is_empty(),
         "a batch server's live link changed: {changed:?}"
@@ -364,7 +365,7 @@ fn ctrl_c_during_the_canarys_watch_puts_every_server_back() {
             .success()
     );
     let (seen, code) = run.finish();
-    assert_ne!(code, Some(0), "{seen:#?}");
+    assert_eq!(code, Some(3), "a revert by the watch: {seen:#?}");
     assert!(
         !seen.iter().any(|v| step_event(v, "switching", 2)),
         "{seen:#?}"
@@ -483,7 +484,7 @@ fn a_canary_lost_during_its_watch_puts_every_server_back() {
             .success()
     );
     let (seen, code) = run.finish();
-    assert_ne!(code, Some(0), "{seen:#?}");
+    assert_eq!(code, Some(1), "a server lost is a failure: {seen:#?}");
     assert!(
         !seen.iter().any(|v| step_event(v, "switching", 2)),
         "{seen:#?}"
