@@ -268,7 +268,9 @@ if [ "$fleet_gate" = 1 ]; then
   # Built: wait until every server of the fleet is, then all switch together. An abort makes
   # this a failed build (exit 3; the exit trap removes the release and unlocks).
   printf '%s gate\n' "$M"; printf '%s gate\n' "$M" >&2
-  IFS= read -r go <&3 || go=abort
+  # No line at all: flipdeck or its connection is gone, and so are the pipes it read. Output goes
+  # nowhere from here on, or the first write would kill this script (SIGPIPE) before its clean-up.
+  IFS= read -r go <&3 || { go=abort; exec >/dev/null 2>&1; }
   if [ "$go" != go ]; then
     # A stepped rollout says why it stops (`abort WHY`).
     case $go in
@@ -306,7 +308,10 @@ if [ "$fleet_gate" = 1 ] || [ "$hold_switch" = 1 ]; then
   # and the way back are kept meanwhile): commit, or revert (exit 4; exit 5 when switching back
   # failed too). `revert WHY` says why in words (the watch's, the operator's); a bare `revert` is
   # a fleet's other server that failed to switch; no line at all, flipdeck gone.
-  IFS= read -r verdict <&3 || verdict=
+  # No line at all: flipdeck or its connection is gone, and so are the pipes it read. Output goes
+  # nowhere from here on, or the first write would kill this script (SIGPIPE) before it switched
+  # back, leaving live a release nobody kept.
+  IFS= read -r verdict <&3 || { verdict=; exec >/dev/null 2>&1; }
   if [ "$verdict" != commit ]; then
     # The step that failed: whose revert it is (a watch's, the fleet's); a bare one, the fleet's.
     rv_step=fleet

@@ -40,7 +40,7 @@ pub struct Watched {
     pub revert_why: Arc<std::sync::Mutex<Option<String>>>,
     /// The log problems already said for this server (a missing access log...): a rollout
     /// watches it again after each later step, and the fix is said once.
-    pub said: Arc<std::sync::Mutex<Vec<Key>>>,
+    pub said: Arc<std::sync::Mutex<Vec<(Key, String)>>>,
 }
 
 impl Watched {
@@ -137,9 +137,11 @@ impl Engine {
         cancel: &CancellationToken,
         lost: impl std::future::Future<Output = String>,
     ) -> std::result::Result<(), String> {
+        // A server lost as the watch passes wins: it is not committed around.
         let verdict = tokio::select! {
-            v = self.aftercare(watched, how.0, how.1, hold, cancel, step) => v,
+            biased;
             why = lost => self.watch_ended(watched, Verdict::Revert(why)),
+            v = self.aftercare(watched, how.0, how.1, hold, cancel, step) => v,
         };
         match verdict {
             Verdict::Keep => Ok(()),
@@ -187,8 +189,12 @@ impl Engine {
             };
             format!("reverted by the watch{after}: {what}{on}")
         };
+        // A signals exec whose connection failed: that server's deploy, on the same connection,
+        // is gone too and goes back on its own, so the others must not be kept (all or none).
+        let (gone_tx, mut gone_rx) = mpsc::unbounded_channel::<(usize, String)>();
         let execs = servers.iter().enumerate().map(|(i, w)| {
             let tx = tx.clone();
+            let gone = gone_tx.clone();
             async move {
                 let (out_tx, mut out_rx) = mpsc::unbounded_channel();
                 let (in_tx, in_rx) = mpsc::unbounded_channel();
@@ -206,11 +212,14 @@ impl Engine {
                 while let Ok(line) = out_rx.try_recv() {
                     let _ = tx.send((i, line));
                 }
+                if let Err(e) = &status {
+                    let _ = gone.send((i, e.to_string()));
+                }
                 (i, status)
             }
         });
         let execs: Vec<_> = execs.collect();
-        drop(tx);
+        drop((tx, gone_tx));
         let all = join_all(execs);
         tokio::pin!(all);
         let mut seen: Vec<Seen> = servers.iter().map(|_| Seen::default()).collect();
@@ -239,7 +248,7 @@ impl Engine {
                                 s.all.store(true, Ordering::Relaxed);
                                 "then every server left switches without pausing (each step still watched)"
                             }
-                            (_, true) => "n applies once it passed and the rollout pauses",
+                            (_, true) => "n applies to the pause after it, if one follows",
                             (_, false) => "the new release is kept everywhere once it passed",
                         };
                         self.emit(s.job, &s.site, EventKind::Notice {
@@ -255,6 +264,16 @@ impl Engine {
                         None => "reverted by the operator (interrupted during the watch)".into(),
                         Some(s) => format!("reverted by the operator (interrupted during the watch after {})", s.words),
                     })
+                }
+                Some((i, e)) = gone_rx.recv() => {
+                    break Verdict::Revert(format!(
+                        "the connection to {} was lost during the watch{after} ({e}); {}",
+                        servers[i].server,
+                        match servers.len() {
+                            1 => "the site goes back",
+                            _ => "every server goes back",
+                        }
+                    ))
                 }
                 Some((i, line)) = rx.recv() => {
                     if let Some(what) = self.signal_line(&servers[i], &mut seen[i], line, seconds, auto_revert.as_ref()) {
@@ -341,9 +360,11 @@ impl Engine {
             return None;
         };
         let notice = |message: String| {
+            // By key and value: the app log "missing" then "unreadable" are two things to say.
             let mut said = w.said.lock().unwrap_or_else(|p| p.into_inner());
-            if !said.contains(&key) {
-                said.push(key);
+            let what = (key, value.to_string());
+            if !said.contains(&what) {
+                said.push(what);
                 self.emit(w.job, &w.site, EventKind::Notice { message });
             }
         };

@@ -640,6 +640,8 @@ impl Engine {
     ) -> Error {
         let rep: DeployReport = r.report();
         let commit = rep.commit.clone();
+        // Why it was told to go back (the watch's or the fleet's words), for when it could not.
+        let told = rep.revert_why.clone().or_else(|| fleet_why.clone());
         let back_to = rep
             .switch
             .prev
@@ -697,9 +699,9 @@ impl Engine {
             let said = rep.aborted || rep.reverted;
             match self.undo(job, Some(release), "switch").await {
                 Undone::Kept => {
-                    let why = match said {
-                        true => why,
-                        false => format!("{why}; switching back failed"),
+                    let why = match (said, told) {
+                        (true, Some(told)) => format!("{told}; switching back failed"),
+                        _ => format!("{why}; switching back failed"),
                     };
                     return self.record_kept(job, id, &why, commit.as_deref());
                 }

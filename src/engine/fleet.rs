@@ -183,6 +183,7 @@ impl Engine {
             let (hold, cancel) = (opts.hold.clone(), cancel.clone());
             let keys: Vec<String> = sites.iter().map(|s| s.key()).collect();
             let names = keys.clone();
+            let lost_why = why.clone();
             // The others' abort or revert names the servers that failed.
             let failed = |got: &[std::result::Result<(), oneshot::error::RecvError>], did: &str| {
                 let names: Vec<&str> = got
@@ -222,11 +223,24 @@ impl Engine {
                             None => std::future::pending().await,
                         }
                     };
-                    let commit = all_switched
-                        && self
+                    let mut commit = match all_switched {
+                        true => self
                             .watch_fleet(watch, hold.as_ref(), &cancel, lost)
                             .await
-                            .is_ok();
+                            .is_ok(),
+                        false => {
+                            drop(lost);
+                            false
+                        }
+                    };
+                    // A server lost just as the watch passed is not committed around.
+                    if let (true, Ok((i, _))) = (commit, lost_rx.try_recv()) {
+                        *lost_why.lock().unwrap_or_else(|p| p.into_inner()) = Some(format!(
+                            "{}'s deploy ended before the commit (the connection dropped, or it was stopped); every server goes back",
+                            names[i]
+                        ));
+                        commit = false;
+                    }
                     for tx in commit_tx {
                         let _ = tx.send(commit);
                     }

@@ -111,6 +111,13 @@ async fn next_lost(
     }
 }
 
+/// Why a step's watch stopped the rollout, and whether the watch decided it (its threshold, the
+/// operator, Ctrl-C) rather than a server lost meanwhile (a failure, exit 1).
+struct WatchStop {
+    why: String,
+    by_watch: bool,
+}
+
 impl Coordinator<'_> {
     fn step_event(&self, k: usize, phase: RolloutPhase) {
         self.engine.emit(
@@ -345,9 +352,9 @@ impl Coordinator<'_> {
                     .await
                 {
                     Ok(all) => no_more_pauses |= all,
-                    Err(why) => {
-                        self.stopped_by_watch = true;
-                        break 'steps Some(why);
+                    Err(stop) => {
+                        self.stopped_by_watch = stop.by_watch;
+                        break 'steps Some(stop.why);
                     }
                 }
             }
@@ -357,11 +364,17 @@ impl Coordinator<'_> {
         match stopped {
             None => {
                 // 3. Every server switched.
-                if let Err(why) = self
+                if let Err(stop) = self
                     .watch_step(done - 1, &parts, hold.as_ref(), &mut lost)
                     .await
                 {
-                    self.stopped_by_watch = true;
+                    self.stopped_by_watch = stop.by_watch;
+                    return Some(self.revert_all(stop.why, done - 1, &mut go, &mut commit));
+                }
+                // A server lost just now (its deploy ended as the watch passed) is not
+                // committed around: all go back.
+                if let Some((i, was)) = lost.as_mut().and_then(|rx| rx.try_recv().ok()) {
+                    let why = self.lost_why(i, was, done - 1, true);
                     return Some(self.revert_all(why, done - 1, &mut go, &mut commit));
                 }
                 self.step_event(self.steps.len() - 1, RolloutPhase::Committing);
@@ -396,10 +409,11 @@ impl Coordinator<'_> {
         parts: &Parts,
         hold: Option<&HoldReceiver>,
         lost: &mut Option<tokio::sync::mpsc::UnboundedReceiver<(usize, RolloutState)>>,
-    ) -> Result<bool, String> {
+    ) -> Result<bool, WatchStop> {
         if parts.seconds == 0 || parts.switched.is_empty() {
             return Ok(false);
         }
+        let by_lost = std::sync::atomic::AtomicBool::new(false);
         let step = StepWatch {
             words: self.step_words(k),
             job: self.job,
@@ -416,6 +430,7 @@ impl Coordinator<'_> {
         );
         let lost = async {
             let (i, was) = next_lost(lost).await;
+            by_lost.store(true, std::sync::atomic::Ordering::Relaxed);
             format!(
                 "{}'s deploy ended while {} during the watch after {} (the connection dropped, or it was stopped); every server goes back",
                 self.names[i],
@@ -432,7 +447,11 @@ impl Coordinator<'_> {
                 &self.cancel,
                 lost,
             )
-            .await?;
+            .await
+            .map_err(|why| WatchStop {
+                why,
+                by_watch: !by_lost.load(std::sync::atomic::Ordering::Relaxed),
+            })?;
         Ok(step.all.load(std::sync::atomic::Ordering::Relaxed))
     }
 

@@ -580,3 +580,42 @@ fn a_fleet_is_watched_once_every_server_switched_and_reverted_together() {
         "{errors:?}"
     );
 }
+
+/// flipdeck killed (SIGKILL) while a watch holds the switch: the server's deploy script loses its
+/// reader and its verdict, and switches back by itself (a write to the gone connection must not
+/// kill it first), releasing its lock. Nothing here needs nginx: the watch says the access log
+/// is missing and holds all the same.
+#[test]
+fn flipdeck_killed_during_the_watch_leaves_the_release_before_live() {
+    let Some(h) = Harness::ssh() else { return };
+    h.write_config("deployment_script = \"true\"");
+    h.ok(&["deploy", DOMAIN]);
+    let before = h.live_release().unwrap();
+    h.commit("public/extra.txt", "v2\n");
+    let mut child = h.spawn(&["deploy", DOMAIN, "--watch=120", "--json"]);
+    let mut stdout = BufReader::new(child.stdout.take().unwrap());
+    loop {
+        let mut l = String::new();
+        assert!(
+            stdout.read_line(&mut l).unwrap() > 0,
+            "the deploy ended early"
+        );
+        if l.contains("\"watch_second\"") {
+            break;
+        }
+    }
+    assert_ne!(h.live_release().as_deref(), Some(before.as_str()), "held");
+    let _ = child.kill(); // SIGKILL: no clean-up of flipdeck's own
+    let _ = child.wait();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while h.live_release().as_deref() != Some(before.as_str()) || h.lock_dir().exists() {
+        assert!(
+            Instant::now() < deadline,
+            "the server did not switch back by itself: live {:?}, lock {}",
+            h.live_release(),
+            h.lock_dir().exists()
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    assert_eq!(h.releases(), vec![before], "the unverified release removed");
+}

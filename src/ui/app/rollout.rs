@@ -98,7 +98,7 @@ impl App {
             // The watch after a step is never cut short by `n` (see `aftercare`).
             Hold::Next if watching => {
                 self.toast(
-                    "the rollout watches the servers switched so far; n applies once the watch passed and it pauses",
+                    "the rollout watches the servers switched so far; n applies once the watch passed, to the pause after it if one follows",
                     true,
                 );
                 return vec![];
