@@ -642,11 +642,14 @@ impl Engine {
         let commit = rep.commit.clone();
         // Why it was told to go back (the watch's or the fleet's words), for when it could not.
         let told = rep.revert_why.clone().or_else(|| fleet_why.clone());
+        // The release's name, as the history and the release log name it (the script reports
+        // the link's target, which may be a path).
         let back_to = rep
             .switch
             .prev
             .as_deref()
             .filter(|p| !p.is_empty())
+            .map(|p| p.rsplit('/').next().unwrap_or(p))
             .unwrap_or("no release (nothing was live before)");
         let health_failed = rep.switch.health_failed.as_deref();
         // The after_switch hook failed: named with its code and its last command.

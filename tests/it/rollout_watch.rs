@@ -465,17 +465,17 @@ fn the_dashboard_shows_each_steps_watch_afresh() {
     );
 }
 
-/// The canary's deploy dies on its server during the canary's watch (it goes back on its own):
-/// the rollout stops there, the others never switch, each history naming the step's watch.
-#[test]
-fn a_canary_lost_during_its_watch_puts_every_server_back() {
+/// A server's deploy dies during the canary's watch (the canary's own, which goes back on its own,
+/// or a server waiting for its batch): the rollout stops there, the others never switch, each
+/// history naming the step's watch, and the exit code is a failure's (1), not a watch's revert.
+fn lost_during_the_canarys_watch(k: usize, state: &str) {
     let Some(f) = watched_fleet(120) else { return };
     let before = f.provisioned();
     let mut run = Running::start(&f.h, &["deploy", DOMAIN, "--json"]);
     run.until(180, "the canary's watch", |v| {
         v["event"] == "watch_second" && v["site"].as_str().is_some_and(|s| s.starts_with("web1/"))
     });
-    let pid = crate::rollout::deploy_shell_on(&f.servers[0].1).expect("web1's deploy shell");
+    let pid = crate::rollout::deploy_shell_on(&f.servers[k].1).expect("the server's deploy shell");
     assert!(
         std::process::Command::new("kill")
             .args(["-KILL", &pid.to_string()])
@@ -496,14 +496,26 @@ fn a_canary_lost_during_its_watch_puts_every_server_back() {
         newest.iter().all(|d| d.status == Status::Failed),
         "{newest:?}"
     );
-    let why = "web1's deploy ended while live during the watch after the canary (step 1 of 3)";
-    for d in &newest[1..] {
+    let why = format!(
+        "web{}'s deploy ended while {state} during the watch after the canary (step 1 of 3)",
+        k + 1
+    );
+    for (i, d) in newest.iter().enumerate().filter(|(i, _)| *i != k) {
         let reason = d.error.as_deref().unwrap_or_default();
-        assert!(
-            reason.starts_with("not switched: ") && reason.contains(why),
-            "{reason}"
-        );
+        assert!(reason.contains(&why), "{reason}");
+        // Only the canary had switched.
+        assert_eq!(reason.starts_with("not switched: "), i != 0, "{reason}");
     }
+}
+
+#[test]
+fn the_canary_lost_during_its_watch_puts_every_server_back() {
+    lost_during_the_canarys_watch(0, "live");
+}
+
+#[test]
+fn a_waiting_server_lost_during_the_canarys_watch_puts_every_server_back() {
+    lost_during_the_canarys_watch(2, "waiting");
 }
 
 /// In the dashboard: the rollout bar counts the canary's watch down; `n` during it is refused
