@@ -870,3 +870,55 @@ fn deploy_on_a_terminal(f: &Fleet, args: &str) -> crate::support::tmux::Tmux {
     );
     crate::support::tmux::Tmux::start(&cmd, 200, 50)
 }
+
+/// web2's connection drops during a fleet's watch while web2 cannot be reached again for a while
+/// (its sshd frozen: a reconnect waits for its timeout): the watch sends every server back at
+/// once, without waiting for web2's own deploy to notice, and web2's script, which gets no
+/// verdict, switches back by itself. Never committed around a server that is gone.
+#[test]
+fn a_connection_lost_during_a_fleets_watch_sends_every_server_back_at_once() {
+    let Some(f) = fleet("") else { return };
+    let before = f.provisioned();
+    let mut run = Running::start(&f.h, &["deploy", DOMAIN, "--watch=120", "--json"]);
+    run.until(180, "the watch", |v| v["event"] == "watch_second");
+    let sshd = &f.servers[1].1;
+    // Its listener frozen first (no new connection gets an answer), then its connections' sshd
+    // processes killed: the commands they ran (the deploy's script) live on without them.
+    unsafe { libc::kill(sshd.pid() as i32, libc::SIGSTOP) };
+    let sessions: Vec<u32> = sshd
+        .connection_pids()
+        .into_iter()
+        .filter(|p| {
+            std::fs::read_to_string(format!("/proc/{p}/comm")).is_ok_and(|c| c.trim() == "sshd")
+        })
+        .collect();
+    assert!(!sessions.is_empty(), "web2's connection processes");
+    for p in &sessions {
+        unsafe { libc::kill(*p as i32, libc::SIGKILL) };
+    }
+    let rev = run.until(60, "the watch's end", |v| v["event"] == "watch_ended");
+    let why = rev["reverted"].as_str().unwrap_or_default().to_string();
+    assert!(
+        why.starts_with("the connection to web2 was lost during the watch"),
+        "{rev}"
+    );
+    unsafe { libc::kill(sshd.pid() as i32, libc::SIGCONT) };
+    let (seen, code) = run.finish();
+    assert_eq!(code, Some(1), "a server lost is a failure: {seen:#?}");
+    // web2 switched back by itself (no verdict), the others were told to.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while f.lives() != before || !f.no_locks() {
+        assert!(
+            Instant::now() < deadline,
+            "not all back: {:?} (before {before:?}), locks gone: {}",
+            f.lives(),
+            f.no_locks()
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let newest = f.newest();
+    for (i, d) in newest.iter().enumerate().filter(|(i, _)| *i != 1) {
+        let reason = d.error.as_deref().unwrap_or_default();
+        assert!(reason.starts_with(&why), "web{}: {reason}", i + 1);
+    }
+}
