@@ -159,6 +159,19 @@ impl Running {
     }
 }
 
+/// Sends `sig` (`-KILL`, `-INT`...) to `pid` with kill(1), which must succeed.
+pub fn signal(pid: &dyn std::fmt::Display, sig: &str) {
+    let pid = pid.to_string();
+    assert!(
+        std::process::Command::new("kill")
+            .args([sig, &pid])
+            .status()
+            .unwrap()
+            .success(),
+        "kill {sig} {pid}"
+    );
+}
+
 pub fn step_event(v: &Value, phase: &str, step: u64) -> bool {
     v["event"] == "rollout_step" && v["phase"] == phase && v["step"] == step
 }
@@ -309,13 +322,7 @@ fn a_signal_after_the_first_batch_puts_all_four_back() {
     assert_eq!(lives[2..], before[2..]);
     let signalled = Instant::now();
     let pid = run.child.id().to_string();
-    assert!(
-        std::process::Command::new("kill")
-            .args(["-TERM", &pid])
-            .status()
-            .unwrap()
-            .success()
-    );
+    signal(&pid, "-TERM");
     let rev = run.until(60, "the revert", |v| {
         v["event"] == "rollout_step" && v["phase"] == "reverting"
     });
@@ -569,13 +576,7 @@ fn a_server_lost_while_live_puts_all_four_back() {
     assert_ne!(f.lives()[0], before[0], "the canary is live");
     // web1's deploy dies on the server while it is live and not committed.
     let pid = deploy_shell_on(&f.servers[0].1).expect("web1's deploy shell");
-    assert!(
-        std::process::Command::new("kill")
-            .args(["-KILL", &pid.to_string()])
-            .status()
-            .unwrap()
-            .success()
-    );
+    signal(&pid, "-KILL");
     let rev = run.until(60, "the revert", |v| {
         v["event"] == "rollout_step" && v["phase"] == "reverting"
     });
@@ -766,13 +767,7 @@ fn a_signal_during_a_watched_rollouts_watch_puts_all_four_back() {
         "nothing committed yet"
     );
     let pid = run.child.id().to_string();
-    assert!(
-        std::process::Command::new("kill")
-            .args(["-INT", &pid])
-            .status()
-            .unwrap()
-            .success()
-    );
+    signal(&pid, "-INT");
     let (seen, code) = run.finish();
     assert_eq!(code, Some(3), "a revert during the watch: {seen:#?}");
     assert!(
@@ -833,13 +828,7 @@ fn a_server_lost_during_a_fleets_watch_puts_all_four_back() {
     assert!(f.lives().iter().all(|l| *l != before[0]), "all four live");
     // web1's deploy dies on the server while held (its watch's exec goes on).
     let pid = deploy_shell_on(&f.servers[0].1).expect("web1's deploy shell");
-    assert!(
-        std::process::Command::new("kill")
-            .args(["-KILL", &pid.to_string()])
-            .status()
-            .unwrap()
-            .success()
-    );
+    signal(&pid, "-KILL");
     let (seen, code) = run.finish();
     assert_eq!(code, Some(1), "a server lost is a failure: {seen:#?}");
     assert_eq!(

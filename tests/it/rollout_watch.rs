@@ -357,13 +357,7 @@ fn ctrl_c_during_the_canarys_watch_puts_every_server_back() {
     assert_ne!(lives[0], before[0], "the canary switched: {lives:?}");
     assert_eq!(lives[1..], before[1..], "the others wait: {lives:?}");
     let pid = run.child.id().to_string();
-    assert!(
-        std::process::Command::new("kill")
-            .args(["-INT", &pid])
-            .status()
-            .unwrap()
-            .success()
-    );
+    crate::rollout::signal(&pid, "-INT");
     let (seen, code) = run.finish();
     assert_eq!(code, Some(3), "a revert by the watch: {seen:#?}");
     assert!(
@@ -476,13 +470,7 @@ fn lost_during_the_canarys_watch(k: usize, state: &str) {
         v["event"] == "watch_second" && v["site"].as_str().is_some_and(|s| s.starts_with("web1/"))
     });
     let pid = crate::rollout::deploy_shell_on(&f.servers[k].1).expect("the server's deploy shell");
-    assert!(
-        std::process::Command::new("kill")
-            .args(["-KILL", &pid.to_string()])
-            .status()
-            .unwrap()
-            .success()
-    );
+    crate::rollout::signal(&pid, "-KILL");
     let (seen, code) = run.finish();
     assert_eq!(code, Some(1), "a server lost is a failure: {seen:#?}");
     assert!(
