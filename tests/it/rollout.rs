@@ -74,6 +74,28 @@ impl Fleet {
         })
     }
 
+    /// Waits (at most 60 s) until every server's newest deployment ended failed and no lock is left.
+    pub fn wait_all_failed(&self) {
+        let deadline = Instant::now() + Duration::from_secs(60);
+        while self.newest().iter().any(|d| d.status != Status::Failed) || !self.no_locks() {
+            assert!(Instant::now() < deadline, "{:?}", self.newest());
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+
+    /// The servers after the canary (the first) never switched: their reasons say so.
+    pub fn only_the_canary_switched(&self) {
+        let newest = self.newest();
+        assert!(
+            newest[1..].iter().all(|d| d
+                .error
+                .as_deref()
+                .unwrap_or_default()
+                .starts_with("not switched: ")),
+            "{newest:?}"
+        );
+    }
+
     /// Every server back on `before`, its newest deployment failed with `why` in its reason,
     /// no new release left and no lock.
     pub fn all_back(&self, before: &[Option<String>], why: &str) {
@@ -512,11 +534,7 @@ fn x_in_the_dashboard_after_the_first_batch_puts_all_four_back() {
         Duration::from_secs(60),
     );
     t.keys(&["x"]);
-    let deadline = Instant::now() + Duration::from_secs(60);
-    while f.newest().iter().any(|d| d.status != Status::Failed) || !f.no_locks() {
-        assert!(Instant::now() < deadline, "{:?}", f.newest());
-        std::thread::sleep(Duration::from_millis(100));
-    }
+    f.wait_all_failed();
     f.all_back(
         &before,
         "rollout reverted by the operator after batch 1 (step 2 of 3)",
